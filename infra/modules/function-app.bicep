@@ -124,7 +124,7 @@ var appSettings = {
   // Entra auth: no password in the URL; the user is the identity's name.
   DATABASE_URL: 'postgres://${identityName}@${postgresFullyQualifiedDomainName}:${postgresPort}/${postgresDatabaseName}?sslmode=require'
   // 0 through PgBouncer (transaction mode keeps no named prepared statements).
-  CHARGEBACK_DB_STATEMENT_CACHE: postgresPort == 6432 ? '0' : '100'
+  CHARGEBACK_DB_STATEMENT_CACHE: (postgresPort == 6432) ? '0' : '100'
   RUST_LOG: rustLog
 }
 

@@ -1,0 +1,167 @@
+//! Typed configuration from the environment (and flags that override it).
+//!
+//! Every variable the code reads is listed in [`SETTINGS`]; `chargeback
+//! settings` prints that list, and the infrastructure check compares it with
+//! the app settings the Bicep sets. Secrets are never printed.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use rand::RngCore;
+
+use crate::domain::{Fingerprinter, Tenant};
+
+/// One app setting the code reads.
+#[derive(Debug, Clone, Copy)]
+pub struct SettingDoc {
+    /// Environment variable name.
+    pub name: &'static str,
+    /// Whether it holds a secret.
+    pub secret: bool,
+    /// Who sets it: `host` (the Functions host), `app` (our app settings).
+    pub set_by: &'static str,
+    /// What it means and its default.
+    pub doc: &'static str,
+}
+
+/// Every environment variable the code reads.
+pub const SETTINGS: &[SettingDoc] = &[
+    SettingDoc {
+        name: "FUNCTIONS_CUSTOMHANDLER_PORT",
+        secret: false,
+        set_by: "host",
+        doc: "Port the Functions host asks the handler to listen on (127.0.0.1). Default for `serve` outside the host: 7071.",
+    },
+    SettingDoc {
+        name: "CHARGEBACK_DATA_DIR",
+        secret: false,
+        set_by: "app",
+        doc: "Folder of the embedded backend (SQLite ledger, dead-letter folder, reports). Default: ./chargeback-data.",
+    },
+    SettingDoc {
+        name: "CHARGEBACK_TENANT",
+        secret: false,
+        set_by: "app",
+        doc: "Tenant of records that do not name one. Default: default.",
+    },
+    SettingDoc {
+        name: "CHARGEBACK_FINGERPRINT_SECRET",
+        secret: true,
+        set_by: "app",
+        doc: "Secret for the HMAC fingerprints of subscription keys. Default on the embedded backend: a random secret created once in <data dir>/fingerprint.key.",
+    },
+    SettingDoc {
+        name: "CHARGEBACK_APPLICATIONS",
+        secret: false,
+        set_by: "app",
+        doc: "CSV mapping party (application, subscription id or key fingerprint) to application and business unit. Default: <data dir>/applications.csv.",
+    },
+    SettingDoc {
+        name: "RUST_LOG",
+        secret: false,
+        set_by: "app",
+        doc: "Log filter (tracing EnvFilter syntax). Default: info.",
+    },
+];
+
+/// A secret value whose `Debug` never shows it.
+#[derive(Clone)]
+pub struct Secret(Vec<u8>);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+impl Secret {
+    /// The secret's bytes.
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+/// The resolved configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Folder of the embedded backend.
+    pub data_dir: PathBuf,
+    /// Default tenant.
+    pub tenant: Tenant,
+    /// Fingerprint secret, if configured (else the embedded key file is used).
+    pub fingerprint_secret: Option<Secret>,
+    /// Application mapping file, if configured.
+    pub applications_file: Option<PathBuf>,
+    /// Port from the Functions host.
+    pub port: Option<u16>,
+}
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+impl Settings {
+    /// Reads the environment.
+    pub fn from_env() -> anyhow::Result<Self> {
+        let tenant = match var("CHARGEBACK_TENANT") {
+            Some(t) => Tenant::parse(&t).context("CHARGEBACK_TENANT")?,
+            None => Tenant::default_tenant(),
+        };
+        let port = var("FUNCTIONS_CUSTOMHANDLER_PORT")
+            .map(|p| p.parse::<u16>().with_context(|| format!("FUNCTIONS_CUSTOMHANDLER_PORT={p:?} is not a port")))
+            .transpose()?;
+        Ok(Self {
+            data_dir: var("CHARGEBACK_DATA_DIR").map_or_else(|| PathBuf::from("chargeback-data"), PathBuf::from),
+            tenant,
+            fingerprint_secret: var("CHARGEBACK_FINGERPRINT_SECRET").map(|s| Secret(s.into_bytes())),
+            applications_file: var("CHARGEBACK_APPLICATIONS").map(PathBuf::from),
+            port,
+        })
+    }
+
+    /// The application mapping file in use.
+    pub fn applications_path(&self) -> PathBuf {
+        self.applications_file.clone().unwrap_or_else(|| self.data_dir.join("applications.csv"))
+    }
+
+    /// The fingerprinter: from the configured secret, else from the embedded
+    /// key file (created with 32 random bytes on first use).
+    pub fn fingerprinter(&self) -> anyhow::Result<Fingerprinter> {
+        if let Some(secret) = &self.fingerprint_secret {
+            return Ok(Fingerprinter::new(secret.expose()));
+        }
+        let path = self.data_dir.join("fingerprint.key");
+        let secret = read_or_create_key(&path)?;
+        Ok(Fingerprinter::new(&secret))
+    }
+}
+
+fn read_or_create_key(path: &Path) -> anyhow::Result<Vec<u8>> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => hex::decode(text.trim()).with_context(|| format!("{} is not hex", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            }
+            let mut secret = vec![0u8; 32];
+            rand::rng().fill_bytes(&mut secret);
+            write_private(path, &hex::encode(&secret)).with_context(|| format!("writing {}", path.display()))?;
+            Ok(secret)
+        }
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    file.write_all(text.as_bytes())
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    std::fs::write(path, text)
+}

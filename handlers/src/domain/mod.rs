@@ -1,0 +1,14 @@
+//! The chargeback domain: what a usage record is once it has been parsed.
+//!
+//! Nothing in here knows about JSON wire quirks, HTTP or SQL. Every type can
+//! only hold valid values; the `records` module turns wire formats into these.
+
+mod fingerprint;
+mod tenant;
+mod token_usage;
+mod usage_record;
+
+pub use fingerprint::{Fingerprint, Fingerprinter};
+pub use tenant::{Tenant, TenantError};
+pub use token_usage::{TokenSource, TokenUsage, UsageError};
+pub use usage_record::{Caller, RecordId, RecordIdError, RecordShape, UsageRecord};

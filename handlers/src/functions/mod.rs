@@ -1,0 +1,77 @@
+//! The custom handler's functions: one module per function folder, and the
+//! router that dispatches the host's `POST /<function>` to them.
+
+pub mod ingest_usage;
+pub mod invocation;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::json;
+use tracing::{error, instrument};
+
+use crate::ingest::Ingestor;
+use crate::storage::StorageError;
+use invocation::{InvocationRequest, InvocationResponse};
+
+/// What the functions share.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// Ingestion into the configured stores.
+    pub ingestor: Ingestor,
+}
+
+/// Why an invocation failed. Bad input is the caller's to fix (4xx with a
+/// message); anything else is an opaque 5xx, logged once, and the host retries.
+#[derive(Debug, thiserror::Error)]
+pub enum InvocationError {
+    /// The invocation payload is not what the function's bindings produce.
+    #[error("{0}")]
+    BadRequest(String),
+    /// A store failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+impl IntoResponse for InvocationError {
+    fn into_response(self) -> Response {
+        match self {
+            Self::BadRequest(message) => (StatusCode::BAD_REQUEST, Json(json!({ "error": message }))).into_response(),
+            Self::Storage(e) => {
+                error!(error = %e, "invocation failed; the host will retry");
+                (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "error": "storage unavailable; retry" }))).into_response()
+            }
+        }
+    }
+}
+
+/// The handler's routes: one `POST /<function>` per function folder, plus a
+/// liveness probe.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/{function}", post(invoke))
+        .fallback(|| async { (StatusCode::NOT_FOUND, Json(json!({ "error": "no such route" }))) })
+        .with_state(state)
+}
+
+#[instrument(skip_all, fields(function = %function))]
+async fn invoke(
+    State(state): State<AppState>,
+    Path(function): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Json<InvocationResponse>, Response> {
+    let request: InvocationRequest = serde_json::from_slice(&body).map_err(|e| {
+        InvocationError::BadRequest(format!("the invocation body is not a host payload: {e}")).into_response()
+    })?;
+    let response = match function.as_str() {
+        ingest_usage::FUNCTION_NAME => ingest_usage::invoke(&state, request).await,
+        other => {
+            let message = format!("unknown function {other:?}; this handler serves: {}", ingest_usage::FUNCTION_NAME);
+            return Err((StatusCode::NOT_FOUND, Json(json!({ "error": message }))).into_response());
+        }
+    };
+    response.map(Json).map_err(IntoResponse::into_response)
+}

@@ -1,0 +1,179 @@
+//! Ingestion of one batch of events: parse every body, store accepted records
+//! in the ledger and rejected ones in the dead-letter store.
+//!
+//! The same code serves the Event Hub function and `chargeback ingest`. Per
+//! batch, received = accepted + duplicates + dead-lettered, always.
+
+mod origin;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::Utc;
+use tracing::{info, instrument};
+
+pub use origin::{EventOrigin, content_digest};
+
+use crate::domain::{Fingerprinter, Tenant, TokenSource, UsageRecord};
+use crate::records::{ParseContext, ParsedRecord, RejectReason, parse_record, redact_secrets};
+use crate::storage::{DeadLetter, DeadLetterStore, Ledger, StorageError};
+
+/// One received event: its body and where it was read from.
+#[derive(Debug, Clone)]
+pub struct Event {
+    /// The body as received (one usage record, normally JSON).
+    pub body: Vec<u8>,
+    /// Where it was read from; gives the identity of records without an id.
+    pub origin: EventOrigin,
+}
+
+/// Counts of one batch.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct BatchOutcome {
+    /// Events received.
+    pub received: u64,
+    /// Records newly written to the ledger.
+    pub accepted: u64,
+    /// Records already in the ledger (replays).
+    pub duplicates: u64,
+    /// Events written to the dead-letter store.
+    pub dead_lettered: u64,
+    /// Of the accepted and duplicate records, those still waiting for a token count.
+    pub pending_count: u64,
+    /// Dead-lettered events by reason.
+    pub reasons: BTreeMap<&'static str, u64>,
+}
+
+impl BatchOutcome {
+    /// Adds another batch's counts to these.
+    pub fn add(&mut self, other: &BatchOutcome) {
+        self.received += other.received;
+        self.accepted += other.accepted;
+        self.duplicates += other.duplicates;
+        self.dead_lettered += other.dead_lettered;
+        self.pending_count += other.pending_count;
+        for (reason, n) in &other.reasons {
+            *self.reasons.entry(reason).or_default() += n;
+        }
+    }
+
+    /// Whether every received event is accounted for.
+    pub fn balances(&self) -> bool {
+        self.received == self.accepted + self.duplicates + self.dead_lettered
+    }
+}
+
+/// A batch after parsing, before storage.
+#[derive(Debug, Default)]
+pub struct PreparedBatch {
+    /// Records for the ledger.
+    pub records: Vec<UsageRecord>,
+    /// Events for the dead-letter store.
+    pub letters: Vec<DeadLetter>,
+}
+
+/// Parses and stores batches.
+#[derive(Debug, Clone)]
+pub struct Ingestor {
+    ledger: Arc<dyn Ledger>,
+    dead_letters: Arc<dyn DeadLetterStore>,
+    fingerprinter: Fingerprinter,
+    default_tenant: Tenant,
+}
+
+impl Ingestor {
+    /// An ingestor writing to these stores.
+    pub fn new(
+        ledger: Arc<dyn Ledger>,
+        dead_letters: Arc<dyn DeadLetterStore>,
+        fingerprinter: Fingerprinter,
+        default_tenant: Tenant,
+    ) -> Self {
+        Self { ledger, dead_letters, fingerprinter, default_tenant }
+    }
+
+    /// The ledger written to.
+    pub fn ledger(&self) -> &Arc<dyn Ledger> {
+        &self.ledger
+    }
+
+    /// The dead-letter store written to.
+    pub fn dead_letters(&self) -> &Arc<dyn DeadLetterStore> {
+        &self.dead_letters
+    }
+
+    /// Parses a batch (no I/O): every event becomes a record or a letter.
+    pub fn prepare(&self, events: &[Event]) -> PreparedBatch {
+        let received_at = Utc::now();
+        let mut batch = PreparedBatch { records: Vec::with_capacity(events.len()), letters: Vec::new() };
+        for event in events {
+            let fallback_id = event.origin.fallback_id();
+            let ctx = ParseContext {
+                fingerprinter: &self.fingerprinter,
+                default_tenant: &self.default_tenant,
+                fallback_id: &fallback_id,
+            };
+            let parsed = match std::str::from_utf8(&event.body) {
+                Ok(body) => parse_record(body, ctx).map_err(|r| (r.reason, r.detail, r.own_id)),
+                Err(e) => Err((RejectReason::InvalidEncoding, format!("body is not UTF-8: {e}"), None)),
+            };
+            match parsed {
+                Ok(ParsedRecord { record, .. }) => batch.records.push(record),
+                Err((reason, detail, own_id)) => {
+                    let body = String::from_utf8_lossy(&event.body);
+                    batch.letters.push(DeadLetter {
+                        tenant: self.default_tenant.clone(),
+                        id: own_id.unwrap_or(fallback_id),
+                        reason,
+                        detail,
+                        origin: event.origin.describe(),
+                        received_at,
+                        body: redact_secrets(&body, &self.fingerprinter),
+                    });
+                }
+            }
+        }
+        batch
+    }
+
+    /// Ingests a batch. Dead letters are stored first, then the records in
+    /// one ledger append; both are idempotent, so if either fails the whole
+    /// batch can be retried and counts nothing twice.
+    #[instrument(skip_all, fields(batch.events = events.len()))]
+    pub async fn ingest(&self, events: &[Event]) -> Result<BatchOutcome, StorageError> {
+        let batch = self.prepare(events);
+        self.store(events.len(), batch).await
+    }
+
+    /// Stores a prepared batch.
+    pub async fn store(&self, received: usize, batch: PreparedBatch) -> Result<BatchOutcome, StorageError> {
+        let mut outcome = BatchOutcome {
+            received: u64::try_from(received).unwrap_or(u64::MAX),
+            dead_lettered: u64::try_from(batch.letters.len()).unwrap_or(u64::MAX),
+            pending_count: u64::try_from(
+                batch.records.iter().filter(|r| r.token_source == TokenSource::Pending).count(),
+            )
+            .unwrap_or(u64::MAX),
+            ..Default::default()
+        };
+        for letter in &batch.letters {
+            *outcome.reasons.entry(letter.reason.as_str()).or_default() += 1;
+        }
+        if !batch.letters.is_empty() {
+            self.dead_letters.put(&batch.letters).await?;
+        }
+        if !batch.records.is_empty() {
+            let appended = self.ledger.append(&batch.records).await?;
+            outcome.accepted = appended.inserted;
+            outcome.duplicates = appended.duplicates;
+        }
+        info!(
+            batch.received = outcome.received,
+            batch.accepted = outcome.accepted,
+            batch.duplicates = outcome.duplicates,
+            batch.dead_lettered = outcome.dead_lettered,
+            "batch ingested"
+        );
+        Ok(outcome)
+    }
+}

@@ -1,0 +1,76 @@
+//! Where an event was read from, which is the identity of records that carry
+//! no id of their own.
+
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+
+use crate::domain::RecordId;
+
+/// Where an event came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventOrigin {
+    /// An Event Hub event. Partition and sequence number identify it within
+    /// the hub; the enqueued time, when known, tells apart a hub that was
+    /// deleted and re-created under the same name (its sequence numbers
+    /// restart).
+    EventHub {
+        /// Event Hub name.
+        hub: String,
+        /// Partition id.
+        partition: String,
+        /// Sequence number within the partition.
+        sequence: i64,
+        /// When Event Hubs enqueued it.
+        enqueued: Option<DateTime<Utc>>,
+    },
+    /// A line of an exported log. Identity is the body's digest and how many
+    /// identical bodies came before it in the same input, so re-reading the
+    /// same file, or another export of the same records, counts nothing twice.
+    Content {
+        /// File name (`-` for standard input), for the dead-letter origin.
+        source: String,
+        /// 1-based line number, for the dead-letter origin.
+        line: u64,
+        /// First 128 bits of the body's SHA-256.
+        digest: [u8; 16],
+        /// 0 for the first body with this digest, 1 for the second, …
+        occurrence: u32,
+    },
+}
+
+/// The first 128 bits of SHA-256 of a body.
+pub fn content_digest(body: &[u8]) -> [u8; 16] {
+    let full = Sha256::digest(body);
+    let mut digest = [0u8; 16];
+    digest.copy_from_slice(&full[..16]);
+    digest
+}
+
+impl EventOrigin {
+    /// The identity used when the record has no id of its own.
+    pub fn fallback_id(&self) -> RecordId {
+        let text = match self {
+            Self::EventHub { hub, partition, sequence, enqueued } => match enqueued {
+                Some(t) => format!("eh-{hub}-p{partition}-s{sequence}-t{}", t.timestamp_millis()),
+                None => format!("eh-{hub}-p{partition}-s{sequence}"),
+            },
+            Self::Content { digest, occurrence, .. } => format!("sha-{}-{occurrence}", hex::encode(digest)),
+        };
+        // Hub names and partition ids are short and printable; fall back to a
+        // digest of the text if a strange one is not.
+        RecordId::parse(&text).unwrap_or_else(|_| {
+            let digest = content_digest(text.as_bytes());
+            RecordId::parse(&format!("origin-{}", hex::encode(digest))).unwrap_or_else(|_| unreachable!())
+        })
+    }
+
+    /// A human-readable description, for dead letters.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::EventHub { hub, partition, sequence, .. } => {
+                format!("eventhub:{hub}/partition/{partition}/sequence/{sequence}")
+            }
+            Self::Content { source, line, .. } => format!("file:{source}:{line}"),
+        }
+    }
+}

@@ -1,0 +1,70 @@
+//! OpenAI's `usage` object, as chat completions, completions, embeddings and
+//! the Responses API write it, converted to [`TokenUsage`].
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use super::scalar::{self, Scalar};
+use super::{RejectReason, Rejection};
+use crate::domain::TokenUsage;
+
+#[derive(Debug, Default, Deserialize)]
+struct Usage<'a> {
+    #[serde(alias = "input_tokens", borrow)]
+    prompt_tokens: Option<Scalar<'a>>,
+    #[serde(alias = "output_tokens", borrow)]
+    completion_tokens: Option<Scalar<'a>>,
+    #[serde(borrow)]
+    total_tokens: Option<Scalar<'a>>,
+    #[serde(alias = "input_tokens_details", borrow)]
+    prompt_tokens_details: Option<Details<'a>>,
+    #[serde(alias = "output_tokens_details", borrow)]
+    completion_tokens_details: Option<Details<'a>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct Details<'a> {
+    #[serde(borrow)]
+    cached_tokens: Option<Scalar<'a>>,
+    #[serde(borrow)]
+    reasoning_tokens: Option<Scalar<'a>>,
+}
+
+/// Reads a usage object. `Ok(None)` when it is `null`. Embeddings report no
+/// completion tokens: they count as zero.
+pub(crate) fn parse(field: &str, raw: &RawValue) -> Result<Option<TokenUsage>, Rejection> {
+    if raw.get().trim() == "null" {
+        return Ok(None);
+    }
+    let usage: Usage<'_> = serde_json::from_str(raw.get())
+        .map_err(|e| Rejection::new(RejectReason::InvalidField, format!("{field}: {e}")))?;
+    let prompt = scalar::count(&format!("{field}.prompt_tokens"), usage.prompt_tokens.as_ref())?;
+    let completion = scalar::count(&format!("{field}.completion_tokens"), usage.completion_tokens.as_ref())?;
+    let total = scalar::count(&format!("{field}.total_tokens"), usage.total_tokens.as_ref())?;
+    let cached = match &usage.prompt_tokens_details {
+        Some(d) => scalar::count(&format!("{field}.prompt_tokens_details.cached_tokens"), d.cached_tokens.as_ref())?,
+        None => None,
+    };
+    let reasoning = match &usage.completion_tokens_details {
+        Some(d) => {
+            scalar::count(&format!("{field}.completion_tokens_details.reasoning_tokens"), d.reasoning_tokens.as_ref())?
+        }
+        None => None,
+    };
+    let Some(prompt) = prompt else {
+        return Err(Rejection::missing(&format!("{field}.prompt_tokens")));
+    };
+    build(prompt, completion.unwrap_or(0), total, cached.unwrap_or(0), reasoning.unwrap_or(0)).map(Some)
+}
+
+/// Checks the counts' invariants, as an `inconsistent_tokens` rejection.
+pub(crate) fn build(
+    prompt: u64,
+    completion: u64,
+    total: Option<u64>,
+    cached: u64,
+    reasoning: u64,
+) -> Result<TokenUsage, Rejection> {
+    TokenUsage::new(prompt, completion, total, cached, reasoning)
+        .map_err(|e| Rejection::new(RejectReason::InconsistentTokens, e.to_string()))
+}

@@ -1,0 +1,147 @@
+//! The embedded dead-letter store: one JSON file per rejected event under
+//! `<data dir>/dead-letter/<tenant>/`, named after the event's identity, so
+//! storing the same letter again replaces the file. Writes go to a temporary
+//! file first and are renamed into place, so a crash never leaves half a letter.
+
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{DeadLetter, DeadLetterStore, StorageError};
+use crate::domain::{RecordId, Tenant};
+use crate::records::RejectReason;
+
+/// Dead letters as files in a folder.
+#[derive(Debug, Clone)]
+pub struct FolderDeadLetters {
+    root: PathBuf,
+}
+
+/// The stored form of a letter (also the blob body on Azure).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct StoredLetter {
+    /// Event identity.
+    pub id: String,
+    /// Tenant.
+    pub tenant: String,
+    /// Machine-readable reason.
+    pub reason: String,
+    /// Explanation.
+    pub detail: String,
+    /// Where it came from.
+    pub origin: String,
+    /// When received.
+    pub received_at: DateTime<Utc>,
+    /// The redacted body.
+    pub body: String,
+}
+
+impl StoredLetter {
+    /// The stored form of a letter.
+    pub fn from_letter(l: &DeadLetter) -> Self {
+        Self {
+            id: l.id.to_string(),
+            tenant: l.tenant.to_string(),
+            reason: l.reason.as_str().to_owned(),
+            detail: l.detail.clone(),
+            origin: l.origin.clone(),
+            received_at: l.received_at,
+            body: l.body.clone(),
+        }
+    }
+
+    /// Back to a letter; `None` if the stored form is not one of ours.
+    pub fn into_letter(self) -> Option<DeadLetter> {
+        Some(DeadLetter {
+            tenant: Tenant::parse(&self.tenant).ok()?,
+            id: RecordId::parse(&self.id).ok()?,
+            reason: reason_from_str(&self.reason)?,
+            detail: self.detail,
+            origin: self.origin,
+            received_at: self.received_at,
+            body: self.body,
+        })
+    }
+}
+
+fn reason_from_str(raw: &str) -> Option<RejectReason> {
+    use RejectReason::*;
+    [
+        InvalidEncoding, InvalidJson, TruncatedBody, NotAnObject, UnknownShape, MissingField, InvalidField,
+        InvalidTimestamp, NegativeTokens, InconsistentTokens,
+    ]
+    .into_iter()
+    .find(|r| r.as_str() == raw)
+}
+
+/// A file name for an identity: anything but `[A-Za-z0-9._-]` is hex-escaped,
+/// so names are portable and distinct identities never share a file.
+pub fn file_stem(id: &RecordId) -> String {
+    let mut out = String::with_capacity(id.as_str().len());
+    for b in id.as_str().bytes() {
+        if b.is_ascii_alphanumeric() || b == b'.' || b == b'-' {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("_{b:02x}"));
+        }
+    }
+    out
+}
+
+impl FolderDeadLetters {
+    /// A store rooted at `root` (created on first write).
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    fn tenant_dir(&self, tenant: &Tenant) -> PathBuf {
+        self.root.join(tenant.as_str())
+    }
+}
+
+async fn write_atomically(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension("json.tmp");
+    tokio::fs::write(&tmp, contents).await?;
+    tokio::fs::rename(&tmp, path).await
+}
+
+#[async_trait]
+impl DeadLetterStore for FolderDeadLetters {
+    async fn put(&self, letters: &[DeadLetter]) -> Result<(), StorageError> {
+        for letter in letters {
+            let dir = self.tenant_dir(&letter.tenant);
+            tokio::fs::create_dir_all(&dir).await?;
+            let json = serde_json::to_vec_pretty(&StoredLetter::from_letter(letter))
+                .map_err(|e| StorageError::Backend(e.to_string()))?;
+            write_atomically(&dir.join(format!("{}.json", file_stem(&letter.id))), &json).await?;
+        }
+        Ok(())
+    }
+
+    async fn list(&self, tenant: &Tenant) -> Result<Vec<DeadLetter>, StorageError> {
+        let dir = self.tenant_dir(tenant);
+        let mut entries = match tokio::fs::read_dir(&dir).await {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e.into()),
+        };
+        let mut letters = Vec::new();
+        while let Some(entry) = entries.next_entry().await? {
+            let path = entry.path();
+            if path.extension().is_none_or(|e| e != "json") {
+                continue;
+            }
+            let bytes = tokio::fs::read(&path).await?;
+            let stored: StoredLetter = serde_json::from_slice(&bytes)
+                .map_err(|e| StorageError::Backend(format!("{}: {e}", path.display())))?;
+            let letter = stored
+                .into_letter()
+                .ok_or_else(|| StorageError::Backend(format!("{}: not a dead letter", path.display())))?;
+            letters.push(letter);
+        }
+        letters.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(letters)
+    }
+}

@@ -1,0 +1,179 @@
+//! Token totals per application, business unit, model, deployment or day,
+//! with reported, estimated and pending (uncounted) usage kept apart.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::domain::{Tenant, TokenSource};
+use crate::mapping::ApplicationMap;
+use crate::storage::{Grouping, Ledger, StorageError, UsageQuery};
+
+/// What usage is grouped by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum GroupBy {
+    /// Application (from the mapping; the party itself when unmapped).
+    App,
+    /// Business unit (from the mapping; `unassigned` when unmapped).
+    BusinessUnit,
+    /// Model.
+    Model,
+    /// Deployment.
+    Deployment,
+    /// UTC day.
+    Day,
+}
+
+/// Totals of one group.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct UsageLine {
+    /// The group.
+    pub key: String,
+    /// Records.
+    pub requests: u64,
+    /// Prompt tokens, cached included.
+    pub prompt_tokens: u64,
+    /// Cached prompt tokens.
+    pub cached_tokens: u64,
+    /// Completion tokens, reasoning included.
+    pub completion_tokens: u64,
+    /// Reasoning tokens.
+    pub reasoning_tokens: u64,
+    /// Prompt + completion.
+    pub total_tokens: u64,
+    /// Of the total, tokens we estimated (streamed responses without usage).
+    pub estimated_tokens: u64,
+    /// Records streamed without usage and not counted yet (their tokens are not in the totals).
+    pub pending_requests: u64,
+}
+
+impl UsageLine {
+    fn add(&mut self, other: &UsageLine) {
+        self.requests += other.requests;
+        self.prompt_tokens += other.prompt_tokens;
+        self.cached_tokens += other.cached_tokens;
+        self.completion_tokens += other.completion_tokens;
+        self.reasoning_tokens += other.reasoning_tokens;
+        self.total_tokens += other.total_tokens;
+        self.estimated_tokens += other.estimated_tokens;
+        self.pending_requests += other.pending_requests;
+    }
+}
+
+/// A usage report: lines sorted by key, and their sum.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UsageReport {
+    /// Inclusive start.
+    pub from: DateTime<Utc>,
+    /// Exclusive end.
+    pub to: DateTime<Utc>,
+    /// One line per group.
+    pub lines: Vec<UsageLine>,
+    /// The sum of the lines.
+    pub total: UsageLine,
+}
+
+/// Builds a usage report from the ledger.
+pub async fn usage_report(
+    ledger: &dyn Ledger,
+    map: &ApplicationMap,
+    tenant: &Tenant,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    by: GroupBy,
+) -> Result<UsageReport, StorageError> {
+    let grouping = match by {
+        GroupBy::App | GroupBy::BusinessUnit => Grouping::Party,
+        GroupBy::Model => Grouping::Model,
+        GroupBy::Deployment => Grouping::Deployment,
+        GroupBy::Day => Grouping::Day,
+    };
+    let rows = ledger.totals(&UsageQuery { tenant: tenant.clone(), from, to, group_by: grouping }).await?;
+    let mut lines: BTreeMap<String, UsageLine> = BTreeMap::new();
+    for row in rows {
+        let key = match by {
+            GroupBy::App => map.application(&row.key).to_owned(),
+            GroupBy::BusinessUnit => map.business_unit(&row.key).to_owned(),
+            _ => row.key.clone(),
+        };
+        let total = row.prompt + row.completion;
+        let line = UsageLine {
+            key: key.clone(),
+            requests: row.requests,
+            prompt_tokens: row.prompt,
+            cached_tokens: row.cached,
+            completion_tokens: row.completion,
+            reasoning_tokens: row.reasoning,
+            total_tokens: total,
+            estimated_tokens: if row.token_source == TokenSource::Estimated { total } else { 0 },
+            pending_requests: if row.token_source == TokenSource::Pending { row.requests } else { 0 },
+        };
+        lines.entry(key.clone()).or_insert_with(|| UsageLine { key, ..Default::default() }).add(&line);
+    }
+    let lines: Vec<UsageLine> = lines.into_values().collect();
+    let mut total = UsageLine { key: "TOTAL".to_owned(), ..Default::default() };
+    for line in &lines {
+        total.add(line);
+    }
+    Ok(UsageReport { from, to, lines, total })
+}
+
+const HEADERS: [&str; 9] =
+    ["group", "requests", "prompt", "cached", "completion", "reasoning", "total", "estimated", "pending_requests"];
+
+fn cells(line: &UsageLine) -> [String; 9] {
+    [
+        line.key.clone(),
+        line.requests.to_string(),
+        line.prompt_tokens.to_string(),
+        line.cached_tokens.to_string(),
+        line.completion_tokens.to_string(),
+        line.reasoning_tokens.to_string(),
+        line.total_tokens.to_string(),
+        line.estimated_tokens.to_string(),
+        line.pending_requests.to_string(),
+    ]
+}
+
+impl UsageReport {
+    /// A fixed-width text table with a total line.
+    pub fn to_table(&self) -> String {
+        let mut rows: Vec<[String; 9]> = vec![HEADERS.map(str::to_owned)];
+        rows.extend(self.lines.iter().map(cells));
+        rows.push(cells(&self.total));
+        let mut widths = [0usize; 9];
+        for row in &rows {
+            for (w, c) in widths.iter_mut().zip(row) {
+                *w = (*w).max(c.chars().count());
+            }
+        }
+        let mut out = String::new();
+        for (i, row) in rows.iter().enumerate() {
+            if i == rows.len() - 1 {
+                let _ = writeln!(out, "{}", "-".repeat(widths.iter().sum::<usize>() + 2 * 8));
+            }
+            for (j, (w, c)) in widths.iter().zip(row).enumerate() {
+                let sep = if j == 0 { "" } else { "  " };
+                if j == 0 {
+                    let _ = write!(out, "{sep}{c:<w$}");
+                } else {
+                    let _ = write!(out, "{sep}{c:>w$}");
+                }
+            }
+            out.push('\n');
+        }
+        out
+    }
+
+    /// CSV with a header and a total line.
+    pub fn to_csv(&self) -> anyhow::Result<String> {
+        let mut writer = csv::Writer::from_writer(Vec::new());
+        writer.write_record(HEADERS)?;
+        for line in self.lines.iter().chain(std::iter::once(&self.total)) {
+            writer.write_record(cells(line))?;
+        }
+        Ok(String::from_utf8(writer.into_inner()?)?)
+    }
+}

@@ -1,0 +1,56 @@
+//! Tokens per second per core of `count_text`, for both encodings, on the
+//! text files named on the command line (see `bench/run.sh`, which builds a
+//! 1 MiB English and a 1 MiB multilingual text and runs Python tiktoken on the
+//! same files for comparison).
+//!
+//! Single-threaded, so seconds are per core. Each measurement is the median
+//! of several runs after a warm-up run (which also loads the vocabulary).
+//! Prints one line per file and encoding:
+//! `rust <file> <encoding> <tokens> <median seconds> <reference tokens> <reference median seconds>`
+//! where "reference" is `bpe-openai`'s own regex pre-tokenizer.
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use chargeback_tokenizer::{Encoding, count_text, count_text_reference};
+
+const RUNS: usize = 15;
+
+fn median_seconds(mut f: impl FnMut() -> u64) -> (u64, f64) {
+    let tokens = f();
+    let mut times: Vec<f64> = (0..RUNS)
+        .map(|_| {
+            let start = Instant::now();
+            black_box(f());
+            start.elapsed().as_secs_f64()
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    (tokens, times[RUNS / 2])
+}
+
+fn main() {
+    let files: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    if files.is_empty() {
+        eprintln!("usage: cargo bench -p chargeback-tokenizer --bench tokens -- FILE...");
+        return;
+    }
+    for file in &files {
+        let text = match std::fs::read_to_string(file) {
+            Ok(text) => text,
+            Err(e) => {
+                eprintln!("{file}: {e}");
+                std::process::exit(1);
+            }
+        };
+        for enc in [Encoding::Cl100kBase, Encoding::O200kBase] {
+            let (tokens, secs) = median_seconds(|| count_text(enc, black_box(&text)));
+            let (ref_tokens, ref_secs) =
+                median_seconds(|| count_text_reference(enc, black_box(&text)));
+            println!("rust {file} {enc} {tokens} {secs:.6} {ref_tokens} {ref_secs:.6}");
+        }
+    }
+}
