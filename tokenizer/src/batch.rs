@@ -94,7 +94,7 @@ fn balanced_chunks(sizes: &[usize], parts: usize) -> Vec<std::ops::Range<usize>>
     let (mut start, mut acc) = (0, 0);
     for (i, size) in sizes.iter().enumerate() {
         acc += size;
-        if acc >= target && chunks.len() + 1 < parts {
+        if acc >= target && chunks.len() + 1 < parts && i + 1 < sizes.len() {
             chunks.push(start..i + 1);
             start = i + 1;
             acc = 0;

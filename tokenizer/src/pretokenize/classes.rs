@@ -33,8 +33,8 @@ static TABLE: LazyLock<Box<[u8]>> = LazyLock::new(build_table);
 static CONTRACTION_FOLDS: LazyLock<Vec<(char, char)>> = LazyLock::new(build_folds);
 
 /// The class bits of `c`.
-#[inline]
-pub(crate) fn class_of(c: u32) -> u8 {
+#[cfg(test)]
+fn class_of(c: u32) -> u8 {
     // A `&str` only holds scalar values, all below `CODE_POINTS`.
     TABLE.get(c as usize).copied().unwrap_or(0)
 }
