@@ -22,7 +22,7 @@ echo "== python tiktoken"
 python3 -c 'import tiktoken' 2>/dev/null || python3 -m pip install --quiet tiktoken
 python3 -c 'import tiktoken; print("tiktoken", tiktoken.__version__)'
 cd "$repo"
-vocab_dir="$(cargo metadata --format-version 1 --locked 2>/dev/null | python3 -c '
+vocab_dir="$(cargo metadata --format-version 1 | python3 -c '
 import json, os, sys
 meta = json.load(sys.stdin)
 pkg = next(p for p in meta["packages"] if p["name"] == "bpe-openai")

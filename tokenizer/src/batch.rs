@@ -124,8 +124,8 @@ mod tests {
     fn chunks_cover_everything_in_order() {
         let chunks = balanced_chunks(&[10, 10, 10, 10, 40], 2);
         assert_eq!(chunks, [0..4, 4..5]);
-        assert_eq!(balanced_chunks(&[1], 4), [0..1]);
-        assert_eq!(balanced_chunks(&[], 2), [0..0]);
+        assert_eq!(balanced_chunks(&[1], 4), vec![0..1]);
+        assert_eq!(balanced_chunks(&[], 2), vec![0..0]);
     }
 
     #[test]
