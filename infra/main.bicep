@@ -80,7 +80,7 @@ param pgbouncerMaxClientConnections int = 5000
 @description('Fingerprint HMAC key. Set it for the first provision only (azd env set CHARGEBACK_FINGERPRINT_SECRET ...); empty keeps the value in Key Vault.')
 param fingerprintSecret string = ''
 
-var ptuUnits = int(ptuCapacity)
+var ptuUnits = empty(ptuCapacity) ? 0 : int(ptuCapacity)
 var ptuRegion = empty(openAiPtuLocation) ? location : openAiPtuLocation
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = {
@@ -262,7 +262,7 @@ module functionApp 'modules/function-app.bicep' = {
     chargebackTenant: chargebackTenant
     chargebackApplications: chargebackApplications
     rustLog: rustLog
-    maximumInstanceCount: int(maximumInstanceCount)
+    maximumInstanceCount: empty(maximumInstanceCount) ? 40 : int(maximumInstanceCount)
   }
 }
 

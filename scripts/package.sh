@@ -15,6 +15,10 @@
 #   --out DIR       where to assemble (default: dist). It is emptied first.
 #   --no-build      package the binary already built for the chosen target/profile.
 #
+# With CHARGEBACK_PACKAGE_PREBUILT=1 the script only verifies an existing dist/
+# (host.json and an executable binary) and leaves it as it is: the deploy
+# workflow uses this to promote the very package it tested from dev to prod.
+#
 # Azure runs the binary on Linux x86_64; a static musl build has no dependency
 # on the image's glibc. Install the target once with
 #   rustup target add x86_64-unknown-linux-musl
@@ -54,6 +58,14 @@ case "$profile" in
 esac
 
 [ -f host.json ] || die "host.json not found in $repo_root"
+
+if [ "${CHARGEBACK_PACKAGE_PREBUILT:-0}" = 1 ]; then
+    exe="$(python3 -c 'import json; print(json.load(open("'"$out_dir"'/host.json"))["customHandler"]["description"]["defaultExecutablePath"])')" \
+        || die "CHARGEBACK_PACKAGE_PREBUILT=1 but $out_dir/host.json is missing or has no defaultExecutablePath"
+    [ -x "$out_dir/$exe" ] || die "CHARGEBACK_PACKAGE_PREBUILT=1 but $out_dir/$exe is missing or not executable"
+    note "using the prebuilt $out_dir/ as it is (CHARGEBACK_PACKAGE_PREBUILT=1)"
+    exit 0
+fi
 
 # The binary name and arguments come from host.json, so dist/ cannot disagree with it.
 read_host_json() {
