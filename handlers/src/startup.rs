@@ -18,9 +18,8 @@ use crate::storage::sqlite::SqliteLedger;
 pub async fn ingestor(settings: &Settings) -> anyhow::Result<Ingestor> {
     std::fs::create_dir_all(&settings.data_dir)
         .with_context(|| format!("creating the data directory {}", settings.data_dir.display()))?;
-    let ledger = SqliteLedger::open(&settings.data_dir.join("ledger.sqlite"))
-        .await
-        .context("opening the embedded ledger")?;
+    let ledger =
+        SqliteLedger::open(&settings.data_dir.join("ledger.sqlite")).await.context("opening the embedded ledger")?;
     let dead_letters = FolderDeadLetters::new(settings.data_dir.join("dead-letter"));
     Ok(Ingestor::new(Arc::new(ledger), Arc::new(dead_letters), settings.fingerprinter()?, settings.tenant.clone()))
 }

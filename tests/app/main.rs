@@ -1,1 +1,10 @@
+//! Integration tests of the custom handler and the CLI, compiled into one
+//! binary. The handler is driven over real HTTP with the JSON the Functions
+//! host posts, built from our own `function.json` files.
 
+#![allow(clippy::unwrap_used)]
+
+mod cli;
+mod helpers;
+mod ingest_usage;
+mod protocol;

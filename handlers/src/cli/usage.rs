@@ -61,7 +61,12 @@ pub(super) async fn run(settings: &Settings, args: UsageArgs) -> anyhow::Result<
     let report = usage_report(ingestor.ledger().as_ref(), &map, &settings.tenant, from, to, args.by).await?;
     match args.format {
         Format::Table => {
-            println!("usage {} .. {} (UTC, end exclusive), tenant {}", from.date_naive(), to.date_naive(), settings.tenant);
+            println!(
+                "usage {} .. {} (UTC, end exclusive), tenant {}",
+                from.date_naive(),
+                to.date_naive(),
+                settings.tenant
+            );
             print!("{}", report.to_table());
         }
         Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),

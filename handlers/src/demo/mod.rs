@@ -64,7 +64,12 @@ pub async fn run(settings: &Settings, args: DemoArgs) -> anyhow::Result<()> {
         let sequence = i64::try_from(events.len()).unwrap_or(i64::MAX);
         events.push(Event {
             body: g.body.into_bytes(),
-            origin: EventOrigin::EventHub { hub: "apim-usage".into(), partition: g.partition.to_string(), sequence, enqueued: None },
+            origin: EventOrigin::EventHub {
+                hub: "apim-usage".into(),
+                partition: g.partition.to_string(),
+                sequence,
+                enqueued: None,
+            },
         });
     }
     let mut total = BatchOutcome::default();
@@ -103,7 +108,8 @@ pub async fn run(settings: &Settings, args: DemoArgs) -> anyhow::Result<()> {
 
     let map = ApplicationMap::load(&mapping_path)?;
     let (from, to) = crate::cli::month_range(&month)?;
-    let report = usage_report(ingestor.ledger().as_ref(), &map, &settings.tenant, from, to, GroupBy::BusinessUnit).await?;
+    let report =
+        usage_report(ingestor.ledger().as_ref(), &map, &settings.tenant, from, to, GroupBy::BusinessUnit).await?;
     println!();
     println!("Token usage for {month} by business unit (tenant {}):", settings.tenant);
     print!("{}", report.to_table());
@@ -113,7 +119,11 @@ pub async fn run(settings: &Settings, args: DemoArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn write_demo_mapping(path: &std::path::Path, fingerprinter: &crate::domain::Fingerprinter, seed: u64) -> anyhow::Result<()> {
+fn write_demo_mapping(
+    path: &std::path::Path,
+    fingerprinter: &crate::domain::Fingerprinter,
+    seed: u64,
+) -> anyhow::Result<()> {
     let mut rows: Vec<(String, String, String)> = Vec::new();
     for app in traffic::apps() {
         let Some(bu) = app.business_unit else { continue };

@@ -48,16 +48,86 @@ const GPT35: (&str, &str) = ("legacy-35", "gpt-35-turbo-0125");
 /// The demo estate.
 pub fn apps() -> Vec<DemoApp> {
     vec![
-        DemoApp { name: "marketing-copilot", business_unit: Some("Marketing"), logging: Logging::V1App, weight: 18, deployments: &[GPT4O, GPT4O_MINI], streamed_per_mille: 120 },
-        DemoApp { name: "campaign-writer", business_unit: Some("Marketing"), logging: Logging::ApimSample, weight: 8, deployments: &[GPT35], streamed_per_mille: 0 },
-        DemoApp { name: "finance-assistant", business_unit: Some("Finance"), logging: Logging::V1Subscription, weight: 10, deployments: &[GPT41, GPT4O_MINI], streamed_per_mille: 50 },
-        DemoApp { name: "invoice-extractor", business_unit: Some("Finance"), logging: Logging::ApimFullBody, weight: 7, deployments: &[GPT4O], streamed_per_mille: 0 },
-        DemoApp { name: "support-bot", business_unit: Some("Customer Support"), logging: Logging::V1App, weight: 22, deployments: &[GPT4O_MINI], streamed_per_mille: 200 },
-        DemoApp { name: "ticket-triage", business_unit: Some("Customer Support"), logging: Logging::V1App, weight: 9, deployments: &[GPT4O_MINI, EMBED], streamed_per_mille: 0 },
-        DemoApp { name: "code-review", business_unit: Some("R&D"), logging: Logging::V1App, weight: 8, deployments: &[O3_MINI, GPT41], streamed_per_mille: 80 },
-        DemoApp { name: "research-rag", business_unit: Some("R&D"), logging: Logging::V1Subscription, weight: 10, deployments: &[EMBED, GPT41], streamed_per_mille: 30 },
-        DemoApp { name: "hr-helpdesk", business_unit: Some("HR"), logging: Logging::ApimSample, weight: 5, deployments: &[GPT4O_MINI], streamed_per_mille: 0 },
-        DemoApp { name: "shadow-script", business_unit: None, logging: Logging::V1Subscription, weight: 3, deployments: &[GPT4O], streamed_per_mille: 0 },
+        DemoApp {
+            name: "marketing-copilot",
+            business_unit: Some("Marketing"),
+            logging: Logging::V1App,
+            weight: 18,
+            deployments: &[GPT4O, GPT4O_MINI],
+            streamed_per_mille: 120,
+        },
+        DemoApp {
+            name: "campaign-writer",
+            business_unit: Some("Marketing"),
+            logging: Logging::ApimSample,
+            weight: 8,
+            deployments: &[GPT35],
+            streamed_per_mille: 0,
+        },
+        DemoApp {
+            name: "finance-assistant",
+            business_unit: Some("Finance"),
+            logging: Logging::V1Subscription,
+            weight: 10,
+            deployments: &[GPT41, GPT4O_MINI],
+            streamed_per_mille: 50,
+        },
+        DemoApp {
+            name: "invoice-extractor",
+            business_unit: Some("Finance"),
+            logging: Logging::ApimFullBody,
+            weight: 7,
+            deployments: &[GPT4O],
+            streamed_per_mille: 0,
+        },
+        DemoApp {
+            name: "support-bot",
+            business_unit: Some("Customer Support"),
+            logging: Logging::V1App,
+            weight: 22,
+            deployments: &[GPT4O_MINI],
+            streamed_per_mille: 200,
+        },
+        DemoApp {
+            name: "ticket-triage",
+            business_unit: Some("Customer Support"),
+            logging: Logging::V1App,
+            weight: 9,
+            deployments: &[GPT4O_MINI, EMBED],
+            streamed_per_mille: 0,
+        },
+        DemoApp {
+            name: "code-review",
+            business_unit: Some("R&D"),
+            logging: Logging::V1App,
+            weight: 8,
+            deployments: &[O3_MINI, GPT41],
+            streamed_per_mille: 80,
+        },
+        DemoApp {
+            name: "research-rag",
+            business_unit: Some("R&D"),
+            logging: Logging::V1Subscription,
+            weight: 10,
+            deployments: &[EMBED, GPT41],
+            streamed_per_mille: 30,
+        },
+        DemoApp {
+            name: "hr-helpdesk",
+            business_unit: Some("HR"),
+            logging: Logging::ApimSample,
+            weight: 5,
+            deployments: &[GPT4O_MINI],
+            streamed_per_mille: 0,
+        },
+        DemoApp {
+            name: "shadow-script",
+            business_unit: None,
+            logging: Logging::V1Subscription,
+            weight: 3,
+            deployments: &[GPT4O],
+            streamed_per_mille: 0,
+        },
     ]
 }
 
@@ -133,7 +203,9 @@ fn business_time(rng: &mut StdRng, first_day: NaiveDate, days: u32) -> DateTime<
         if weekend && rng.random_range(0..10) < 7 {
             continue;
         }
-        let t = Utc.from_utc_datetime(&day.and_hms_opt(hour, rng.random_range(0..60), rng.random_range(0..60)).unwrap_or_default());
+        let t = Utc.from_utc_datetime(
+            &day.and_hms_opt(hour, rng.random_range(0..60), rng.random_range(0..60)).unwrap_or_default(),
+        );
         return t + Duration::milliseconds(rng.random_range(0..1000));
     }
 }
@@ -237,12 +309,18 @@ fn poison(rng: &mut StdRng, app: &DemoApp, at: DateTime<Utc>, seed: u64, n: usiz
     match rng.random_range(0..5) {
         // APIM truncates messages above 200 KB: the body ends mid-record.
         0 => good[..good.len() / 2].to_owned(),
-        1 => format!("{{\"Timestamp\": \"{}\", \"AppKey\": \"{}\", \"PromptTokens\": \"-{}\", \"CompletionTokens\": \"3\"}}",
-                     at.format("%-m/%-d/%Y %-I:%M:%S %p"), subscription_key(app, seed), rng.random_range(1..50)),
+        1 => format!(
+            "{{\"Timestamp\": \"{}\", \"AppKey\": \"{}\", \"PromptTokens\": \"-{}\", \"CompletionTokens\": \"3\"}}",
+            at.format("%-m/%-d/%Y %-I:%M:%S %p"),
+            subscription_key(app, seed),
+            rng.random_range(1..50)
+        ),
         2 => json!({"schema": "usage.v1", "id": request_id(seed, n), "subscription_id": subscription_id(app),
-                    "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}}).to_string(),
+                    "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}})
+        .to_string(),
         3 => json!({"schema": "usage.v1", "id": request_id(seed, n), "timestamp": at.to_rfc3339(),
-                    "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 99}}).to_string(),
+                    "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 99}})
+        .to_string(),
         _ => format!("ERROR {} upstream timeout at {}", at.hour(), at.to_rfc3339()),
     }
 }

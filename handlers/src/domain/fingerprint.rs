@@ -25,8 +25,7 @@ impl Fingerprint {
     /// Accepts a fingerprint written by us earlier (e.g. in a mapping file).
     pub fn parse(raw: &str) -> Option<Self> {
         let hex = raw.strip_prefix("fp_")?;
-        (hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
-            .then(|| Self(raw.to_ascii_lowercase()))
+        (hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_hexdigit())).then(|| Self(raw.to_ascii_lowercase()))
     }
 }
 
@@ -85,9 +84,6 @@ mod tests {
     #[test]
     fn another_secret_gives_another_fingerprint() {
         let key = "0123456789abcdef0123456789abcdef";
-        assert_ne!(
-            Fingerprinter::new(b"one").fingerprint(key),
-            Fingerprinter::new(b"two").fingerprint(key)
-        );
+        assert_ne!(Fingerprinter::new(b"one").fingerprint(key), Fingerprinter::new(b"two").fingerprint(key));
     }
 }

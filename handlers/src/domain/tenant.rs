@@ -27,9 +27,7 @@ impl Tenant {
         let name = raw.trim().to_ascii_lowercase();
         let mut chars = name.chars();
         let starts_with_letter = chars.next().is_some_and(|c| c.is_ascii_lowercase());
-        let rest_ok = name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        let rest_ok = name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
         if starts_with_letter && rest_ok && name.len() <= 63 {
             Ok(Self(name))
         } else {

@@ -128,17 +128,8 @@ mod tests {
 
     #[test]
     fn inconsistent_counts_are_refused() {
-        assert!(matches!(
-            TokenUsage::new(10, 5, Some(16), 0, 0),
-            Err(UsageError::TotalMismatch { .. })
-        ));
-        assert!(matches!(
-            TokenUsage::new(10, 5, None, 11, 0),
-            Err(UsageError::CachedExceedsPrompt { .. })
-        ));
-        assert!(matches!(
-            TokenUsage::new(10, 5, None, 0, 6),
-            Err(UsageError::ReasoningExceedsCompletion { .. })
-        ));
+        assert!(matches!(TokenUsage::new(10, 5, Some(16), 0, 0), Err(UsageError::TotalMismatch { .. })));
+        assert!(matches!(TokenUsage::new(10, 5, None, 11, 0), Err(UsageError::CachedExceedsPrompt { .. })));
+        assert!(matches!(TokenUsage::new(10, 5, None, 0, 6), Err(UsageError::ReasoningExceedsCompletion { .. })));
     }
 }

@@ -99,21 +99,22 @@ struct Positions {
 impl Positions {
     fn read(request: &InvocationRequest, count: usize) -> Option<Self> {
         let context = request.metadata("PartitionContext").or_else(|| request.metadata("TriggerPartitionContext"))?;
-        let text = |key: &str| context.get(key).and_then(|v| v.as_str().map(str::to_owned).or_else(|| v.as_i64().map(|n| n.to_string())));
+        let text = |key: &str| {
+            context.get(key).and_then(|v| v.as_str().map(str::to_owned).or_else(|| v.as_i64().map(|n| n.to_string())))
+        };
         let partition = text("PartitionId")?;
         let hub = text("EventHubName").unwrap_or_else(|| "eventhub".to_owned());
         let sequences: Vec<i64> = match request.metadata("SequenceNumberArray")? {
-            Value::Array(items) => items.iter().map(|v| v.as_i64().or_else(|| v.as_str()?.parse().ok())).collect::<Option<_>>()?,
+            Value::Array(items) => {
+                items.iter().map(|v| v.as_i64().or_else(|| v.as_str()?.parse().ok())).collect::<Option<_>>()?
+            }
             _ => return None,
         };
         if sequences.len() != count {
             return None;
         }
         let enqueued = match request.metadata("EnqueuedTimeUtcArray") {
-            Some(Value::Array(items)) => items
-                .iter()
-                .map(|v| v.as_str().and_then(crate::records::parse_utc))
-                .collect(),
+            Some(Value::Array(items)) => items.iter().map(|v| v.as_str().and_then(crate::records::parse_utc)).collect(),
             _ => Vec::new(),
         };
         Some(Self { hub, partition, sequences, enqueued })

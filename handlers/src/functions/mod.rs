@@ -41,7 +41,8 @@ impl IntoResponse for InvocationError {
             Self::BadRequest(message) => (StatusCode::BAD_REQUEST, Json(json!({ "error": message }))).into_response(),
             Self::Storage(e) => {
                 error!(error = %e, "invocation failed; the host will retry");
-                (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "error": "storage unavailable; retry" }))).into_response()
+                (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "error": "storage unavailable; retry" })))
+                    .into_response()
             }
         }
     }

@@ -17,7 +17,8 @@ use super::{ParseContext, ParsedRecord, RejectReason, Rejection, openai_usage, r
 use crate::domain::{Caller, RecordShape, TokenSource, TokenUsage, UsageRecord};
 
 pub(super) fn convert(e: &Envelope<'_>, ctx: ParseContext<'_>) -> Result<ParsedRecord, Rejection> {
-    let raw_time = scalar::text("Timestamp", e.pascal_timestamp.as_ref())?.ok_or_else(|| Rejection::missing("Timestamp"))?;
+    let raw_time =
+        scalar::text("Timestamp", e.pascal_timestamp.as_ref())?.ok_or_else(|| Rejection::missing("Timestamp"))?;
     let occurred_at = timestamp::parse_utc(&raw_time).ok_or_else(|| {
         Rejection::new(RejectReason::InvalidTimestamp, format!("Timestamp {raw_time:?} is in no accepted form"))
     })?;

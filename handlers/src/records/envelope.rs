@@ -117,7 +117,11 @@ impl<'a> Envelope<'a> {
         if sample.iter().any(|f| f.is_some()) {
             return Some(Shape::ApimSample);
         }
-        if self.response.is_some() || self.request.is_some() || self.event_time.is_some() || self.app_subscription_key.is_some() {
+        if self.response.is_some()
+            || self.request.is_some()
+            || self.event_time.is_some()
+            || self.app_subscription_key.is_some()
+        {
             return Some(Shape::ApimFullBody);
         }
         None

@@ -20,14 +20,13 @@ ocp-apim-subscription-key|api-key|apikey|api_key|x-api-key|authorization";
 
 static FIELD_VALUE: LazyLock<Regex> = LazyLock::new(|| {
     // "name" : "value"   |   "name": ["value"   |   \"name\":\"value\"   |   value cut off at the end
-    let pattern = format!(
-        r#"(?i)(\\*"(?:{SECRET_FIELDS})\\*"\s*:\s*(?:\[\s*)?\\*")((?:[^"\\]|\\[^"\\])*)"#
-    );
+    let pattern = format!(r#"(?i)(\\*"(?:{SECRET_FIELDS})\\*"\s*:\s*(?:\[\s*)?\\*")((?:[^"\\]|\\[^"\\])*)"#);
     Regex::new(&pattern).unwrap_or_else(|e| unreachable!("static pattern: {e}"))
 });
 
 static QUERY_VALUE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"(?i)((?:subscription-key|api-key)=)([^&"\s\\#]+)"#).unwrap_or_else(|e| unreachable!("static pattern: {e}"))
+    Regex::new(r#"(?i)((?:subscription-key|api-key)=)([^&"\s\\#]+)"#)
+        .unwrap_or_else(|e| unreachable!("static pattern: {e}"))
 });
 
 /// The body with every credential value replaced by its fingerprint.

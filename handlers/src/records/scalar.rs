@@ -83,10 +83,9 @@ pub(crate) fn count(field: &str, value: Option<&Scalar<'_>>) -> Result<Option<u6
     match value {
         None | Some(Scalar::Null) => Ok(None),
         Some(Scalar::Unsigned(n)) => Ok(Some(*n)),
-        Some(Scalar::Signed(n)) => Err(Rejection::new(
-            RejectReason::NegativeTokens,
-            format!("{field}: {n} is negative"),
-        )),
+        Some(Scalar::Signed(n)) => {
+            Err(Rejection::new(RejectReason::NegativeTokens, format!("{field}: {n} is negative")))
+        }
         Some(Scalar::Float(x)) => {
             if x.is_finite() && *x < 0.0 {
                 Err(Rejection::new(RejectReason::NegativeTokens, format!("{field}: {x} is negative")))
@@ -103,21 +102,15 @@ pub(crate) fn count(field: &str, value: Option<&Scalar<'_>>) -> Result<Option<u6
             if s.is_empty() {
                 return Ok(None);
             }
-            if let Some(digits) = s.strip_prefix('-') {
-                if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
-                    return Err(Rejection::new(
-                        RejectReason::NegativeTokens,
-                        format!("{field}: {s} is negative"),
-                    ));
-                }
+            if let Some(digits) = s.strip_prefix('-')
+                && !digits.is_empty()
+                && digits.bytes().all(|b| b.is_ascii_digit())
+            {
+                return Err(Rejection::new(RejectReason::NegativeTokens, format!("{field}: {s} is negative")));
             }
-            s.parse::<u64>()
-                .map(Some)
-                .map_err(|_| invalid(field, &format!("{s:?} is not a whole number of tokens")))
+            s.parse::<u64>().map(Some).map_err(|_| invalid(field, &format!("{s:?} is not a whole number of tokens")))
         }
-        Some(Scalar::Bool(_)) | Some(Scalar::Composite) => {
-            Err(invalid(field, "expected a whole number of tokens"))
-        }
+        Some(Scalar::Bool(_)) | Some(Scalar::Composite) => Err(invalid(field, "expected a whole number of tokens")),
     }
 }
 

@@ -32,7 +32,9 @@ fn summarise(result: &Result<ParsedRecord, Rejection>) -> Value {
                     "request_body": c.request_body.is_some(), "response_body": c.response_body.is_some()})),
             }
         }),
-        Err(r) => json!({ "rejected": { "reason": r.reason.as_str(), "detail": r.detail, "own_id": r.own_id.as_ref().map(|i| i.as_str()) } }),
+        Err(r) => {
+            json!({ "rejected": { "reason": r.reason.as_str(), "detail": r.detail, "own_id": r.own_id.as_ref().map(|i| i.as_str()) } })
+        }
     }
 }
 

@@ -22,9 +22,7 @@ pub(crate) fn parse_utc(raw: &str) -> Option<DateTime<Utc>> {
                 return Some(t.and_utc());
             }
         }
-        return DateTime::parse_from_str(raw, "%Y-%m-%d %H:%M:%S%.f %z")
-            .ok()
-            .map(|t| t.with_timezone(&Utc));
+        return DateTime::parse_from_str(raw, "%Y-%m-%d %H:%M:%S%.f %z").ok().map(|t| t.with_timezone(&Utc));
     }
     parse_csharp_general(raw)
 }

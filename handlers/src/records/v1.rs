@@ -23,7 +23,9 @@ pub(super) fn convert(e: &Envelope<'_>, ctx: ParseContext<'_>) -> Result<ParsedR
         Rejection::new(RejectReason::InvalidTimestamp, format!("timestamp {raw_time:?} is not RFC 3339"))
     })?;
     let tenant = match scalar::text("tenant", e.tenant.as_ref())? {
-        Some(t) => Tenant::parse(&t).map_err(|err| Rejection::new(RejectReason::InvalidField, format!("tenant: {err}")))?,
+        Some(t) => {
+            Tenant::parse(&t).map_err(|err| Rejection::new(RejectReason::InvalidField, format!("tenant: {err}")))?
+        }
         None => ctx.default_tenant.clone(),
     };
     let streamed = scalar::flag("streamed", e.streamed.as_ref())?.unwrap_or(false);

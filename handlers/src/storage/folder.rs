@@ -69,8 +69,16 @@ impl StoredLetter {
 fn reason_from_str(raw: &str) -> Option<RejectReason> {
     use RejectReason::*;
     [
-        InvalidEncoding, InvalidJson, TruncatedBody, NotAnObject, UnknownShape, MissingField, InvalidField,
-        InvalidTimestamp, NegativeTokens, InconsistentTokens,
+        InvalidEncoding,
+        InvalidJson,
+        TruncatedBody,
+        NotAnObject,
+        UnknownShape,
+        MissingField,
+        InvalidField,
+        InvalidTimestamp,
+        NegativeTokens,
+        InconsistentTokens,
     ]
     .into_iter()
     .find(|r| r.as_str() == raw)

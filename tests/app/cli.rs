@@ -1,0 +1,111 @@
+//! The `chargeback` command as a user runs it.
+
+use std::process::Command;
+
+use crate::helpers::*;
+
+fn chargeback(data_dir: &std::path::Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_chargeback"));
+    cmd.arg("--data-dir").arg(data_dir).env_remove("CHARGEBACK_FINGERPRINT_SECRET").env_remove("RUST_LOG");
+    cmd
+}
+
+fn run_ok(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn ingesting_the_same_file_twice_counts_nothing_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("export.jsonl");
+    let key = "00112233445566778899aabbccddeeff";
+    let lines = [
+        v1_record("a", 10, 1),
+        sample_record(key, 5, 5),
+        sample_record(key, 5, 5),
+        String::new(),
+        "{broken".to_owned(),
+    ];
+    std::fs::write(&file, lines.join("\n")).unwrap();
+    let data = dir.path().join("data");
+    let first = run_ok(chargeback(&data).arg("ingest").arg(&file));
+    assert!(first.contains("received 4  accepted 3  duplicates 0  dead-lettered 1"), "{first}");
+    let second = run_ok(chargeback(&data).arg("ingest").arg(&file));
+    assert!(second.contains("received 4  accepted 0  duplicates 3  dead-lettered 1"), "{second}");
+}
+
+#[test]
+fn usage_reports_reconcile_with_what_was_ingested_in_every_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("export.jsonl");
+    std::fs::write(&file, [v1_record("a", 10, 1), v1_record("b", 20, 2)].join("\n")).unwrap();
+    let data = dir.path().join("data");
+    run_ok(chargeback(&data).arg("ingest").arg(&file));
+    let json = run_ok(chargeback(&data).args(["usage", "--month", "2026-11", "--by", "model", "--format", "json"]));
+    let report: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(report["total"]["total_tokens"], 33);
+    assert_eq!(report["lines"][0]["key"], "gpt-4o");
+    let csv = run_ok(chargeback(&data).args([
+        "usage",
+        "--from",
+        "2026-11-26",
+        "--to",
+        "2026-11-26",
+        "--by",
+        "day",
+        "--format",
+        "csv",
+    ]));
+    assert!(csv.contains("2026-11-26,2,30,0,3,0,33,0,0"), "{csv}");
+    let other_month = run_ok(chargeback(&data).args(["usage", "--month", "2026-10", "--format", "json"]));
+    assert!(other_month.contains("\"requests\": 0"), "{other_month}");
+}
+
+#[test]
+fn bad_arguments_get_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = chargeback(dir.path()).args(["usage", "--month", "2026-13"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not YYYY-MM"));
+    let out = chargeback(dir.path()).args(["usage", "--by", "colour"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid value 'colour'"));
+}
+
+#[test]
+fn the_demo_ingests_a_month_and_prints_usage_per_business_unit() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run_ok(chargeback(dir.path()).args(["demo", "--month", "2026-10", "--records", "3000"]));
+    for expected in ["Marketing", "Finance", "Customer Support", "R&D", "HR", "unassigned", "TOTAL", "dead-lettered"] {
+        assert!(out.contains(expected), "{expected} missing from:\n{out}");
+    }
+    let line = out.lines().find(|l| l.starts_with("Ingested:")).unwrap();
+    let count = |label: &str| -> u64 {
+        let rest = &line[line.find(label).unwrap() + label.len()..];
+        rest.split_whitespace().next().unwrap().trim_end_matches(')').parse().unwrap()
+    };
+    assert_eq!(count("received "), 3300, "3000 events plus 3 replayed batches of 100: {line}");
+    assert_eq!(count("accepted ") + count("duplicates ") + count("dead-lettered "), 3300, "{line}");
+    assert!(count("duplicates ") >= 290, "the replayed batches count as duplicates: {line}");
+    // No demo subscription key is on disk.
+    let bytes = all_bytes_under(dir.path());
+    let text = String::from_utf8_lossy(&bytes);
+    for app in chargeback::demo::traffic::apps() {
+        assert!(!text.contains(&chargeback::demo::traffic::subscription_key(&app, 42)), "{}'s key on disk", app.name);
+    }
+}
+
+#[test]
+fn settings_lists_every_variable_the_code_reads() {
+    let out = run_ok(Command::new(env!("CARGO_BIN_EXE_chargeback")).arg("settings"));
+    for name in ["FUNCTIONS_CUSTOMHANDLER_PORT", "CHARGEBACK_DATA_DIR", "CHARGEBACK_FINGERPRINT_SECRET"] {
+        assert!(out.contains(name), "{name}");
+    }
+    let src = std::fs::read_to_string(app_root().join("handlers/src/config.rs")).unwrap();
+    for read in src.split("var(\"").skip(1) {
+        let name = read.split('"').next().unwrap();
+        assert!(out.contains(name), "config.rs reads {name} but `settings` does not list it");
+    }
+}

@@ -1,0 +1,138 @@
+//! The `ingest-usage` function, driven as the Functions host drives it.
+
+use serde_json::json;
+
+use crate::helpers::*;
+
+const KEY: &str = "5f2d1c0b9a8e7d6c5b4a39281706f5e4";
+
+fn mixed_batch() -> Vec<String> {
+    vec![
+        v1_record("req-1", 100, 20),
+        sample_record(KEY, 50, 5),
+        "ERROR upstream timeout".to_owned(),
+        v1_record("req-2", 300, 40),
+        format!(
+            r#"{{"Timestamp":"11/26/2026 11:32:47 AM","AppKey":"{KEY}","PromptTokens":"-3","CompletionTokens":"1"}}"#
+        ),
+        format!(
+            r#"{{"eventTime":"2026-11-26T11:32:47Z","appSubscriptionKey":"{KEY}","request":{{"model":"gpt-4o","messages":[{{"role":"user","content":"cut"#
+        ),
+        sample_record(KEY, 7, 3),
+    ]
+}
+
+#[tokio::test]
+async fn a_host_batch_is_ingested_and_every_event_is_accounted_for() {
+    let app = spawn_app().await;
+    let outcome = app.ingest(&mixed_batch(), "0", 1000).await;
+    assert_eq!(outcome["received"], 7);
+    assert_eq!(outcome["accepted"], 4);
+    assert_eq!(outcome["duplicates"], 0);
+    assert_eq!(outcome["dead_lettered"], 3);
+    assert_eq!(outcome["reasons"], json!({"invalid_json": 1, "negative_tokens": 1, "truncated_body": 1}));
+    assert_eq!(app.ledger_totals().await, (120 + 55 + 340 + 10, 4));
+}
+
+#[tokio::test]
+async fn replaying_a_batch_three_times_leaves_every_total_unchanged() {
+    let app = spawn_app().await;
+    let first = app.ingest(&mixed_batch(), "3", 77).await;
+    let totals = app.ledger_totals().await;
+    for _ in 0..3 {
+        let replay = app.ingest(&mixed_batch(), "3", 77).await;
+        assert_eq!(replay["accepted"], 0);
+        assert_eq!(replay["duplicates"], first["accepted"]);
+        assert_eq!(replay["dead_lettered"], first["dead_lettered"]);
+        assert_eq!(app.ledger_totals().await, totals);
+    }
+    let letters = std::fs::read_dir(app.data_dir.path().join("dead-letter/default")).unwrap().count();
+    assert_eq!(letters, 3, "a replayed poison record replaces its letter, never adds one");
+}
+
+#[tokio::test]
+async fn identical_records_without_ids_at_different_positions_both_count() {
+    let app = spawn_app().await;
+    let same = sample_record(KEY, 10, 1);
+    let outcome = app.ingest(&[same.clone(), same], "1", 5).await;
+    assert_eq!(outcome["accepted"], 2);
+    assert_eq!(app.ledger_totals().await, (22, 2));
+}
+
+#[tokio::test]
+async fn poison_records_are_dead_lettered_with_their_reason_and_the_rest_goes_on() {
+    let app = spawn_app().await;
+    app.ingest(&mixed_batch(), "2", 10).await;
+    let dir = app.data_dir.path().join("dead-letter/default");
+    let mut reasons: Vec<(String, String)> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| {
+            let letter: serde_json::Value = serde_json::from_slice(&std::fs::read(e.unwrap().path()).unwrap()).unwrap();
+            (letter["reason"].as_str().unwrap().to_owned(), letter["origin"].as_str().unwrap().to_owned())
+        })
+        .collect();
+    reasons.sort();
+    assert_eq!(
+        reasons,
+        vec![
+            ("invalid_json".to_owned(), "eventhub:apim-usage/partition/2/sequence/12".to_owned()),
+            ("negative_tokens".to_owned(), "eventhub:apim-usage/partition/2/sequence/14".to_owned()),
+            ("truncated_body".to_owned(), "eventhub:apim-usage/partition/2/sequence/15".to_owned()),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn no_raw_subscription_key_reaches_the_disk() {
+    let app = spawn_app().await;
+    app.ingest(&mixed_batch(), "0", 1).await;
+    let bytes = all_bytes_under(app.data_dir.path());
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(!text.contains(KEY), "the raw key was written to disk");
+    // The dead-lettered bodies keep the fingerprint in its place.
+    let letters = all_bytes_under(&app.data_dir.path().join("dead-letter"));
+    assert!(String::from_utf8_lossy(&letters).contains("fp_"));
+}
+
+#[tokio::test]
+async fn a_store_failure_fails_the_invocation_and_the_retry_counts_exactly_once() {
+    let app = spawn_app().await;
+    // Make the dead-letter store unwritable: a file where its folder goes.
+    let blocker = app.data_dir.path().join("dead-letter");
+    std::fs::write(&blocker, b"not a folder").unwrap();
+    let invocation = eventhub_invocation("ingest-usage", &mixed_batch(), "0", 500);
+    let failed = app.invoke("ingest-usage", &invocation).await;
+    assert_eq!(failed.status(), 503);
+    let body = failed.text().await.unwrap();
+    assert!(!body.contains("not a folder") && !body.contains("dead-letter"), "internals leaked: {body}");
+    assert_eq!(app.ledger_totals().await, (0, 0), "nothing counted from the failed attempt");
+
+    std::fs::remove_file(&blocker).unwrap();
+    let retried = app.ingest(&mixed_batch(), "0", 500).await;
+    assert_eq!(retried["accepted"], 4);
+    assert_eq!(app.ledger_totals().await, (525, 4));
+}
+
+#[tokio::test]
+async fn events_the_host_parsed_as_json_are_accepted_as_well() {
+    // Without `dataType: string` the host sends parsed objects; the handler
+    // must not depend on that setting.
+    let app = spawn_app().await;
+    let invocation = json!({
+        "Data": {"events": [serde_json::from_str::<serde_json::Value>(&v1_record("obj-1", 5, 5)).unwrap()]},
+        "Metadata": eventhub_metadata("0", 1, 1),
+    });
+    let response = app.invoke("ingest-usage", &invocation).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(app.ledger_totals().await, (10, 1));
+}
+
+#[tokio::test]
+async fn a_batch_without_positions_falls_back_to_content_identity_and_loses_nothing() {
+    let app = spawn_app().await;
+    let bodies = vec![sample_record(KEY, 1, 1), sample_record(KEY, 1, 1)];
+    let invocation = json!({"Data": {"events": serde_json::to_string(&bodies).unwrap()}, "Metadata": {}});
+    let response = app.invoke("ingest-usage", &invocation).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(app.ledger_totals().await, (4, 2));
+}

@@ -1,0 +1,50 @@
+//! The custom-handler protocol itself: routing and malformed invocations.
+
+use serde_json::json;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn every_function_folder_is_served_by_the_handler() {
+    let app = spawn_app().await;
+    let names = function_names();
+    assert!(names.contains(&"ingest-usage".to_owned()), "{names:?}");
+    for name in names {
+        let response = app.invoke(&name, &json!({"Data": {}, "Metadata": {}})).await;
+        assert_ne!(response.status(), 404, "function folder {name} has no handler route");
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_function_gets_a_404_naming_the_functions_served() {
+    let app = spawn_app().await;
+    let response = app.invoke("no-such-function", &json!({"Data": {}, "Metadata": {}})).await;
+    assert_eq!(response.status(), 404);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert!(body["error"].as_str().unwrap().contains("ingest-usage"), "{body}");
+}
+
+#[tokio::test]
+async fn an_invocation_that_is_not_a_host_payload_gets_a_400_saying_so() {
+    let app = spawn_app().await;
+    let response =
+        app.client.post(format!("{}/ingest-usage", app.address)).body("this is not json").send().await.unwrap();
+    assert_eq!(response.status(), 400);
+    assert!(response.text().await.unwrap().contains("not a host payload"));
+
+    let response = app.invoke("ingest-usage", &json!({"Data": {}, "Metadata": {}})).await;
+    assert_eq!(response.status(), 400);
+    assert!(response.text().await.unwrap().contains("Data.events is missing"));
+}
+
+#[test]
+fn host_json_starts_this_binary_in_serve_mode_with_the_settings_we_rely_on() {
+    let host: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(app_root().join("host.json")).unwrap()).unwrap();
+    assert_eq!(host["customHandler"]["description"]["defaultExecutablePath"], "chargeback");
+    assert_eq!(host["customHandler"]["description"]["arguments"], json!(["serve"]));
+    assert_eq!(host["extensionBundle"]["version"], "[4.*, 5.0.0)");
+    assert_eq!(host["extensions"]["eventHubs"]["batchCheckpointFrequency"], 1);
+    // The binary's name must match what host.json starts.
+    assert!(env!("CARGO_BIN_EXE_chargeback").ends_with("/chargeback"));
+}
