@@ -11,6 +11,11 @@ vocabulary of pseudo-words is built from that script's letters, and words are
 drawn with a Zipf-like distribution (as in real text, a few words are very
 common), with sentence punctuation, numbers and line breaks.
 
+mixed.txt (256 KiB): a correctness check more than a speed figure: random
+characters from every class the pre-tokenizer patterns tell apart (letters
+of each case kind, combining marks, numbers, each kind of white space,
+apostrophes with contraction letters, punctuation, emoji), so no word repeats.
+
 Usage: make_texts.py OUT_DIR
 """
 
@@ -106,10 +111,23 @@ def multilingual() -> bytes:
     return cut_utf8("".join(out).encode("utf-8"), MIB)
 
 
+MIXED_ALPHABET = (
+    "abZQéÉǅʰ中ק\u0301\u0903\u093e70٣½Ⅻ   \t\n\r\u00a0\u3000''sSſtrevVlLdmM.,/!-😀$<|"
+    "ΑαЖжאبअกაㄱ가あア한國"
+)
+
+
+def mixed() -> bytes:
+    rng = random.Random(7)
+    alphabet = MIXED_ALPHABET
+    chars = [alphabet[int(rng.random() * len(alphabet))] for _ in range(MIB // 4)]
+    return cut_utf8("".join(chars).encode("utf-8"), MIB // 4)
+
+
 def main() -> None:
     out_dir = sys.argv[1]
     os.makedirs(out_dir, exist_ok=True)
-    for name, build in (("english.txt", english), ("multilingual.txt", multilingual)):
+    for name, build in (("english.txt", english), ("multilingual.txt", multilingual), ("mixed.txt", mixed)):
         data = build()
         path = os.path.join(out_dir, name)
         with open(path, "wb") as f:

@@ -16,7 +16,7 @@ mkdir -p "$work"
 
 echo "== texts"
 python3 "$here/make_texts.py" "$work"
-texts=("$work/english.txt" "$work/multilingual.txt")
+texts=("$work/english.txt" "$work/multilingual.txt" "$work/mixed.txt")
 
 echo "== python tiktoken"
 python3 -c 'import tiktoken' 2>/dev/null || python3 -m pip install --quiet tiktoken
@@ -34,7 +34,7 @@ cargo bench -p chargeback-tokenizer --bench tokens -- "${texts[@]}" | tee "$work
 echo "== python"
 TIKTOKEN_CACHE_DIR="$work/tiktoken-cache" python3 "$here/tiktoken_peer.py" bench "${texts[@]}" | tee "$work/python.out"
 
-echo "== results (tokens/s per core; one thread each)"
+echo "== results (tokens/s per core: one thread each; best of 15 runs, median ratio too)"
 python3 - "$work/rust.out" "$work/python.out" <<'PY'
 import os, sys
 
@@ -48,18 +48,18 @@ def rows(path, kind):
 
 rust, python = rows(sys.argv[1], "rust"), rows(sys.argv[2], "python")
 ok = True
-print(f"| text | encoding | tokens | ours tok/s | bpe-openai tok/s | tiktoken tok/s | ours / tiktoken |")
-print(f"|---|---|---:|---:|---:|---:|---:|")
+print("| text | encoding | tokens | ours | bpe-openai | tiktoken | ours / tiktoken (best) | (median) |")
+print("|---|---|---:|---:|---:|---:|---:|---:|")
 for key in sorted(rust):
-    tokens, secs, ref_tokens, ref_secs = rust[key]
-    py_tokens, py_secs = python[key]
+    tokens, best, median, ref_tokens, ref_best, _ref_median = rust[key]
+    py_tokens, py_best, py_median = python[key]
     same = tokens == ref_tokens == py_tokens
     ok &= same
     t = int(tokens)
-    ratio = float(py_secs) / float(secs)
-    print(f"| {key[0]} | {key[1]} | {t:,} | {t/float(secs)/1e6:.1f} M | {t/float(ref_secs)/1e6:.1f} M "
-          f"| {t/float(py_secs)/1e6:.1f} M | {ratio:.2f}x |" + ("" if same else
-          f"  COUNTS DIFFER: ours {tokens}, bpe-openai {ref_tokens}, tiktoken {py_tokens}"))
+    rate = lambda secs: f"{t / float(secs) / 1e6:.1f} M/s"
+    print(f"| {key[0]} | {key[1]} | {t:,} | {rate(best)} | {rate(ref_best)} | {rate(py_best)} "
+          f"| {float(py_best) / float(best):.2f}x | {float(py_median) / float(median):.2f}x |"
+          + ("" if same else f"  COUNTS DIFFER: ours {tokens}, bpe-openai {ref_tokens}, tiktoken {py_tokens}"))
 if not ok:
     sys.exit("token counts differ")
 print("token counts identical across ours, bpe-openai and tiktoken")

@@ -50,10 +50,7 @@ impl Exchange<'_> {
 /// Resolves every exchange's usage ([`resolve_usage`]), in order, using at
 /// most `max_threads` threads (the calling one included). Blocking: call it
 /// from `spawn_blocking` or a plain thread.
-pub fn resolve_batch(
-    exchanges: &[Exchange<'_>],
-    max_threads: usize,
-) -> Vec<Result<TokenUsage, CountError>> {
+pub fn resolve_batch(exchanges: &[Exchange<'_>], max_threads: usize) -> Vec<Result<TokenUsage, CountError>> {
     let cores = thread::available_parallelism().map_or(1, NonZeroUsize::get);
     let threads = max_threads.min(cores).min(exchanges.len()).max(1);
     let sizes: Vec<usize> = exchanges.iter().map(Exchange::approx_bytes).collect();
@@ -71,10 +68,7 @@ pub fn resolve_batch(
                 scope.spawn(move || part.iter().map(Exchange::resolve).collect::<Vec<_>>())
             })
             .collect();
-        let mut results: Vec<_> = exchanges[chunks[0].clone()]
-            .iter()
-            .map(Exchange::resolve)
-            .collect();
+        let mut results: Vec<_> = exchanges[chunks[0].clone()].iter().map(Exchange::resolve).collect();
         for handle in handles {
             match handle.join() {
                 Ok(part) => results.extend(part),
@@ -135,11 +129,7 @@ mod tests {
             .collect();
         let exchanges: Vec<Exchange<'_>> = requests
             .iter()
-            .map(|r| Exchange {
-                encoding: Encoding::O200kBase,
-                request_body: Some(r),
-                response_body: None,
-            })
+            .map(|r| Exchange { encoding: Encoding::O200kBase, request_body: Some(r), response_body: None })
             .collect();
         let parallel = resolve_batch(&exchanges, 4);
         let sequential: Vec<_> = exchanges.iter().map(Exchange::resolve).collect();

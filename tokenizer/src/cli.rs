@@ -55,23 +55,14 @@ pub fn run_tokens_command(
         notes.push(format!("unknown model {model:?}, default encoding"));
     }
     let read = |path: &Path| {
-        std::fs::read_to_string(path).map_err(|source| TokensCommandError::Read {
-            path: path.to_owned(),
-            source,
-        })
+        std::fs::read_to_string(path).map_err(|source| TokensCommandError::Read { path: path.to_owned(), source })
     };
     let line = match (messages_file, text_file) {
         (Some(path), None) => {
-            let body: serde_json::Value = serde_json::from_str(&read(path)?).map_err(|source| {
-                TokensCommandError::NotJson {
-                    path: path.to_owned(),
-                    source,
-                }
-            })?;
-            let count = count_prompt(enc, &body).map_err(|source| TokensCommandError::Count {
-                path: path.to_owned(),
-                source,
-            })?;
+            let body: serde_json::Value = serde_json::from_str(&read(path)?)
+                .map_err(|source| TokensCommandError::NotJson { path: path.to_owned(), source })?;
+            let count = count_prompt(enc, &body)
+                .map_err(|source| TokensCommandError::Count { path: path.to_owned(), source })?;
             if count.messages > 0 {
                 notes.push(format!("{} messages", count.messages));
             }
@@ -79,16 +70,10 @@ pub fn run_tokens_command(
                 notes.push(format!("{} tool definitions", count.tool_definitions));
             }
             if count.images_not_counted > 0 {
-                notes.push(format!(
-                    "{} image parts not counted",
-                    count.images_not_counted
-                ));
+                notes.push(format!("{} image parts not counted", count.images_not_counted));
             }
             if count.other_parts_not_counted > 0 {
-                notes.push(format!(
-                    "{} audio/file parts not counted",
-                    count.other_parts_not_counted
-                ));
+                notes.push(format!("{} audio/file parts not counted", count.other_parts_not_counted));
             }
             format!("{} prompt tokens", count.tokens)
         }
@@ -103,8 +88,7 @@ mod tests {
     use super::*;
 
     fn temp_file(name: &str, contents: &str) -> PathBuf {
-        let path =
-            std::env::temp_dir().join(format!("chargeback-tokens-{}-{name}", std::process::id()));
+        let path = std::env::temp_dir().join(format!("chargeback-tokens-{}-{name}", std::process::id()));
         std::fs::write(&path, contents).expect("temp dir is writable");
         path
     }
@@ -118,24 +102,15 @@ mod tests {
 
     #[test]
     fn a_bare_messages_array_is_counted_and_unknown_models_are_noted() {
-        let path = temp_file(
-            "messages.json",
-            r#"[{"role": "user", "content": "hello world"}]"#,
-        );
+        let path = temp_file("messages.json", r#"[{"role": "user", "content": "hello world"}]"#);
         let out = run_tokens_command("team-bot", Some(&path), None).expect("counts");
         // 3 + "user" 1 + "hello world" 2 + 3 priming
-        assert_eq!(
-            out,
-            "9 prompt tokens (o200k_base; unknown model \"team-bot\", default encoding; 1 messages)\n"
-        );
+        assert_eq!(out, "9 prompt tokens (o200k_base; unknown model \"team-bot\", default encoding; 1 messages)\n");
     }
 
     #[test]
     fn neither_or_both_inputs_is_an_error() {
-        assert!(matches!(
-            run_tokens_command("gpt-4o", None, None),
-            Err(TokensCommandError::NeedOneInput)
-        ));
+        assert!(matches!(run_tokens_command("gpt-4o", None, None), Err(TokensCommandError::NeedOneInput)));
         let p = Path::new("x");
         assert!(run_tokens_command("gpt-4o", Some(p), Some(p)).is_err());
         assert!(matches!(

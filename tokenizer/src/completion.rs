@@ -62,8 +62,7 @@ pub fn count_completion(enc: Encoding, response_body: &str) -> Result<Completion
             return Err(CountError::UnreadableResponse);
         }
     } else {
-        let body: Value =
-            serde_json::from_str(response_body).map_err(|_| CountError::UnreadableResponse)?;
+        let body: Value = serde_json::from_str(response_body).map_err(|_| CountError::UnreadableResponse)?;
         read_event(&body, &mut choices, &mut count);
     }
     let last_index = choices.keys().next_back().map_or(0, |&i| i as usize + 1);
@@ -96,17 +95,8 @@ fn read_event(event: &Value, choices: &mut BTreeMap<u64, ChoiceText>, count: &mu
         read_responses_output(items, choices);
         return;
     }
-    for (position, choice) in event
-        .get("choices")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .enumerate()
-    {
-        let index = choice
-            .get("index")
-            .and_then(Value::as_u64)
-            .unwrap_or(position as u64);
+    for (position, choice) in event.get("choices").and_then(Value::as_array).into_iter().flatten().enumerate() {
+        let index = choice.get("index").and_then(Value::as_u64).unwrap_or(position as u64);
         let text = choices.entry(index).or_default();
         // Streamed chunks carry `delta`, whole completions `message`,
         // legacy completions `text`.
@@ -117,23 +107,12 @@ fn read_event(event: &Value, choices: &mut BTreeMap<u64, ChoiceText>, count: &mu
             continue;
         };
         let str_of = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).map(str::to_owned);
-        text.content
-            .push_str(&str_of(message, "content").unwrap_or_default());
-        text.refusal
-            .push_str(&str_of(message, "refusal").unwrap_or_default());
+        text.content.push_str(&str_of(message, "content").unwrap_or_default());
+        text.refusal.push_str(&str_of(message, "refusal").unwrap_or_default());
         let calls = message.get("tool_calls").and_then(Value::as_array);
         let legacy_call = message.get("function_call").map(std::slice::from_ref);
-        for (position, call) in calls
-            .map(Vec::as_slice)
-            .or(legacy_call)
-            .into_iter()
-            .flatten()
-            .enumerate()
-        {
-            let call_index = call
-                .get("index")
-                .and_then(Value::as_u64)
-                .unwrap_or(position as u64);
+        for (position, call) in calls.map(Vec::as_slice).or(legacy_call).into_iter().flatten().enumerate() {
+            let call_index = call.get("index").and_then(Value::as_u64).unwrap_or(position as u64);
             let function = call.get("function").unwrap_or(call);
             let (name, arguments) = text.tool_calls.entry(call_index).or_default();
             name.push_str(&str_of(function, "name").unwrap_or_default());
@@ -147,16 +126,10 @@ fn read_event(event: &Value, choices: &mut BTreeMap<u64, ChoiceText>, count: &mu
 fn read_responses_output(items: &[Value], choices: &mut BTreeMap<u64, ChoiceText>) {
     let text = choices.entry(0).or_default();
     for (position, item) in items.iter().enumerate() {
-        let str_of =
-            |v: &Value, key: &str| v.get(key).and_then(Value::as_str).unwrap_or("").to_owned();
+        let str_of = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).unwrap_or("").to_owned();
         match item.get("type").and_then(Value::as_str) {
             Some("message") => {
-                for part in item
-                    .get("content")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                {
+                for part in item.get("content").and_then(Value::as_array).into_iter().flatten() {
                     text.content.push_str(&str_of(part, "text"));
                     text.refusal.push_str(&str_of(part, "refusal"));
                 }
@@ -179,10 +152,7 @@ fn read_responses_event(
     count: &mut CompletionCount,
 ) {
     let delta = event.get("delta").and_then(Value::as_str).unwrap_or("");
-    let output = event
-        .get("output_index")
-        .and_then(Value::as_u64)
-        .unwrap_or(0);
+    let output = event.get("output_index").and_then(Value::as_u64).unwrap_or(0);
     match kind {
         "response.output_text.delta" => choices.entry(0).or_default().content.push_str(delta),
         "response.refusal.delta" => choices.entry(0).or_default().refusal.push_str(delta),
@@ -193,26 +163,17 @@ fn read_responses_event(
         "response.output_item.added" => {
             let item = event.get("item");
             if item.and_then(|i| i.get("type")).and_then(Value::as_str) == Some("function_call") {
-                let name = item
-                    .and_then(|i| i.get("name"))
-                    .and_then(Value::as_str)
-                    .unwrap_or("");
+                let name = item.and_then(|i| i.get("name")).and_then(Value::as_str).unwrap_or("");
                 let calls = &mut choices.entry(0).or_default().tool_calls;
                 calls.entry(output).or_default().0.push_str(name);
             }
         }
         _ => {
             let response = event.get("response");
-            if let Some(usage) = response
-                .and_then(|r| r.get("usage"))
-                .and_then(ReportedUsage::from_json)
-            {
+            if let Some(usage) = response.and_then(|r| r.get("usage")).and_then(ReportedUsage::from_json) {
                 count.reported = Some(usage);
             }
-            if let Some(model) = response
-                .and_then(|r| r.get("model"))
-                .and_then(Value::as_str)
-            {
+            if let Some(model) = response.and_then(|r| r.get("model")).and_then(Value::as_str) {
                 count.model.get_or_insert_with(|| model.to_owned());
             }
         }

@@ -23,9 +23,6 @@ pub enum CountError {
 
 impl CountError {
     pub(crate) fn shape(field: impl Into<String>, expected: &'static str) -> Self {
-        Self::UnexpectedShape {
-            field: field.into(),
-            expected,
-        }
+        Self::UnexpectedShape { field: field.into(), expected }
     }
 }

@@ -37,12 +37,7 @@ pub use cli::{TokensCommandError, run_tokens_command};
 pub use completion::{CompletionCount, count_completion};
 pub use encoding::{Encoding, UnknownEncoding, count_text, count_text_reference, preload};
 pub use error::CountError;
-pub use model::{
-    BadDeploymentMapping, DEFAULT_ENCODING, DeploymentModels, ModelEncoding, encoding_for_model,
-};
-pub use prompt::{
-    PromptCount, PromptKind, REPLY_PRIMING_TOKENS, TOKENS_PER_MESSAGE, TOKENS_PER_NAME,
-    count_prompt,
-};
+pub use model::{BadDeploymentMapping, DEFAULT_ENCODING, DeploymentModels, ModelEncoding, encoding_for_model};
+pub use prompt::{PromptCount, PromptKind, REPLY_PRIMING_TOKENS, TOKENS_PER_MESSAGE, TOKENS_PER_NAME, count_prompt};
 pub use provenance::{Provenance, TokenUsage, reported_usage, resolve_usage};
 pub use usage::ReportedUsage;

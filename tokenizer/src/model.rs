@@ -57,10 +57,7 @@ pub fn encoding_for_model(model: &str) -> ModelEncoding {
         .find(|(prefix, _)| name.starts_with(prefix))
         .map(|&(_, encoding)| encoding)
         .or_else(|| newer_family(&name).then_some(Encoding::O200kBase));
-    ModelEncoding {
-        encoding: known.unwrap_or(DEFAULT_ENCODING),
-        known_model: known.is_some(),
-    }
+    ModelEncoding { encoding: known.unwrap_or(DEFAULT_ENCODING), known_model: known.is_some() }
 }
 
 /// Lower case, without a provider path (`openai/`) or fine-tune prefix (`ft:`).
@@ -84,9 +81,7 @@ fn newer_family(name: &str) -> bool {
         let after = rest[digits..].chars().next();
         return digits > 0 && matches!(after, None | Some('-' | '.' | '_'));
     }
-    name.strip_prefix("gpt-")
-        .and_then(leading_number)
-        .is_some_and(|major| major >= 5)
+    name.strip_prefix("gpt-").and_then(leading_number).is_some_and(|major| major >= 5)
 }
 
 /// Azure deployment names mapped to the model they serve, for deployments
@@ -98,21 +93,14 @@ pub struct DeploymentModels {
 
 impl DeploymentModels {
     /// A mapping from `(deployment, model)` pairs.
-    pub fn from_pairs<D: Into<String>, M: Into<String>>(
-        pairs: impl IntoIterator<Item = (D, M)>,
-    ) -> Self {
-        let models = pairs
-            .into_iter()
-            .map(|(d, m)| (d.into().to_ascii_lowercase(), m.into()))
-            .collect();
+    pub fn from_pairs<D: Into<String>, M: Into<String>>(pairs: impl IntoIterator<Item = (D, M)>) -> Self {
+        let models = pairs.into_iter().map(|(d, m)| (d.into().to_ascii_lowercase(), m.into())).collect();
         Self { models }
     }
 
     /// The model behind `deployment`, if it is mapped.
     pub fn model_for(&self, deployment: &str) -> Option<&str> {
-        self.models
-            .get(&deployment.trim().to_ascii_lowercase())
-            .map(String::as_str)
+        self.models.get(&deployment.trim().to_ascii_lowercase()).map(String::as_str)
     }
 
     /// The encoding for a deployment name: through the mapping when it is
@@ -208,9 +196,8 @@ mod tests {
 
     #[test]
     fn deployments_resolve_through_the_mapping() {
-        let map: DeploymentModels = "chat-prod=gpt-35-turbo, Embed = text-embedding-3-small"
-            .parse()
-            .expect("valid mapping");
+        let map: DeploymentModels =
+            "chat-prod=gpt-35-turbo, Embed = text-embedding-3-small".parse().expect("valid mapping");
         assert_eq!(map.model_for("CHAT-PROD"), Some("gpt-35-turbo"));
         assert_eq!(map.encoding_for("chat-prod").encoding, Encoding::Cl100kBase);
         assert!(map.encoding_for("embed").known_model);
@@ -218,9 +205,6 @@ mod tests {
         assert_eq!(map.encoding_for("gpt-4o").encoding, Encoding::O200kBase);
         assert!(!map.encoding_for("team-x").known_model);
         assert!("nonsense".parse::<DeploymentModels>().is_err());
-        assert_eq!(
-            "".parse::<DeploymentModels>(),
-            Ok(DeploymentModels::default())
-        );
+        assert_eq!("".parse::<DeploymentModels>(), Ok(DeploymentModels::default()));
     }
 }

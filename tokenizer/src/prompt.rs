@@ -58,23 +58,15 @@ pub fn count_prompt(enc: Encoding, request_body: &Value) -> Result<PromptCount, 
         return count_chat(enc, messages, None, None);
     }
     if let Some(messages) = request_body.get("messages") {
-        let messages = messages
-            .as_array()
-            .ok_or_else(|| CountError::shape("messages", "an array of messages"))?;
+        let messages = messages.as_array().ok_or_else(|| CountError::shape("messages", "an array of messages"))?;
         let tools = request_body.get("tools");
         return count_chat(enc, messages, tools, request_body.get("functions"));
     }
     if let Some(prompt) = request_body.get("prompt") {
-        return Ok(plain(
-            PromptKind::Completions,
-            count_inputs(enc, prompt, "prompt")?,
-        ));
+        return Ok(plain(PromptKind::Completions, count_inputs(enc, prompt, "prompt")?));
     }
     if let Some(input) = request_body.get("input") {
-        if let Some(items) = input
-            .as_array()
-            .filter(|a| a.iter().any(|i| i.get("role").is_some()))
-        {
+        if let Some(items) = input.as_array().filter(|a| a.iter().any(|i| i.get("role").is_some())) {
             let mut messages = Vec::with_capacity(items.len() + 1);
             if let Some(instructions) = request_body.get("instructions").filter(|i| i.is_string()) {
                 messages.push(serde_json::json!({"role": "system", "content": instructions}));
@@ -88,14 +80,7 @@ pub fn count_prompt(enc: Encoding, request_body: &Value) -> Result<PromptCount, 
 }
 
 fn plain(kind: PromptKind, tokens: u64) -> PromptCount {
-    PromptCount {
-        tokens,
-        kind,
-        messages: 0,
-        tool_definitions: 0,
-        images_not_counted: 0,
-        other_parts_not_counted: 0,
-    }
+    PromptCount { tokens, kind, messages: 0, tool_definitions: 0, images_not_counted: 0, other_parts_not_counted: 0 }
 }
 
 /// A string, an array of strings, an array of token ids, or an array of
@@ -133,9 +118,7 @@ fn count_chat(
         other_parts_not_counted: 0,
     };
     for (i, message) in messages.iter().enumerate() {
-        let message = message
-            .as_object()
-            .ok_or_else(|| CountError::shape(format!("messages[{i}]"), "an object"))?;
+        let message = message.as_object().ok_or_else(|| CountError::shape(format!("messages[{i}]"), "an object"))?;
         count.messages += 1;
         count.tokens += TOKENS_PER_MESSAGE;
         for (key, value) in message {

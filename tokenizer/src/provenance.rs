@@ -70,27 +70,17 @@ impl From<ReportedUsage> for TokenUsage {
 /// from the end and only chunks mentioning `usage` are parsed.
 pub fn reported_usage(response_body: &str) -> Option<ReportedUsage> {
     let read = |v: &Value| {
-        v.get("usage")
-            .or_else(|| v.get("response").and_then(|r| r.get("usage")))
-            .and_then(ReportedUsage::from_json)
+        v.get("usage").or_else(|| v.get("response").and_then(|r| r.get("usage"))).and_then(ReportedUsage::from_json)
     };
     if !sse::looks_like_sse(response_body) {
-        return serde_json::from_str::<Value>(response_body)
-            .ok()
-            .as_ref()
-            .and_then(read);
+        return serde_json::from_str::<Value>(response_body).ok().as_ref().and_then(read);
     }
     let events: Vec<String> = sse::event_data(response_body).collect();
     events
         .iter()
         .rev()
         .filter(|data| data.contains("\"usage\""))
-        .find_map(|data| {
-            serde_json::from_str::<Value>(data)
-                .ok()
-                .as_ref()
-                .and_then(read)
-        })
+        .find_map(|data| serde_json::from_str::<Value>(data).ok().as_ref().and_then(read))
 }
 
 /// The usage of an exchange: the reported usage when the response carries
@@ -105,13 +95,9 @@ pub fn resolve_usage(
     if let Some(reported) = response_body.and_then(reported_usage) {
         return Ok(reported.into());
     }
-    let prompt = request_body
-        .map(|body| count_prompt(enc, body))
-        .transpose()?;
-    let completion = response_body
-        .filter(|body| !body.trim().is_empty())
-        .map(|body| count_completion(enc, body))
-        .transpose()?;
+    let prompt = request_body.map(|body| count_prompt(enc, body)).transpose()?;
+    let completion =
+        response_body.filter(|body| !body.trim().is_empty()).map(|body| count_completion(enc, body)).transpose()?;
     let prompt_tokens = prompt.map_or(0, |p| p.tokens);
     let completion_tokens = completion.map_or(0, |c| c.tokens);
     Ok(TokenUsage {
@@ -140,8 +126,7 @@ mod tests {
     #[test]
     fn reported_usage_wins_over_counting() {
         let request = json!({"messages": [{"role": "user", "content": "Hello there"}]});
-        let usage = resolve_usage(Encoding::O200kBase, Some(&request), Some(STREAM_WITH_USAGE))
-            .expect("countable");
+        let usage = resolve_usage(Encoding::O200kBase, Some(&request), Some(STREAM_WITH_USAGE)).expect("countable");
         assert_eq!((usage.prompt, usage.completion, usage.total), (9, 1, 10));
         assert_eq!(usage.provenance, Provenance::Reported);
         assert_eq!(usage.provenance.to_string(), "reported");
@@ -151,8 +136,7 @@ mod tests {
     fn a_stream_without_usage_is_estimated() {
         let request = json!({"messages": [{"role": "user", "content": "Hello there"}]});
         let stream = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"}}]}\n\ndata: [DONE]\n\n";
-        let usage =
-            resolve_usage(Encoding::O200kBase, Some(&request), Some(stream)).expect("countable");
+        let usage = resolve_usage(Encoding::O200kBase, Some(&request), Some(stream)).expect("countable");
         // 3 + "user" 1 + "Hello there" 2 + 3 priming = 9; "Hi" = 1.
         assert_eq!((usage.prompt, usage.completion, usage.total), (9, 1, 10));
         assert_eq!(usage.provenance, Provenance::Estimated);

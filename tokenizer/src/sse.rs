@@ -7,10 +7,7 @@
 
 /// The data of each event in a stream, in order, up to `[DONE]`.
 pub(crate) fn event_data(body: &str) -> SseEvents<'_> {
-    SseEvents {
-        rest: body,
-        done: false,
-    }
+    SseEvents { rest: body, done: false }
 }
 
 /// Whether `body` looks like a stream of server-sent events.

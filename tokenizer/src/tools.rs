@@ -38,15 +38,11 @@ pub(crate) fn count_tool_definitions(
 ) -> Result<(u64, u32), CountError> {
     let mut definitions = Vec::new();
     if let Some(tools) = tools {
-        let list = tools
-            .as_array()
-            .ok_or_else(|| CountError::shape("tools", "an array of tools"))?;
+        let list = tools.as_array().ok_or_else(|| CountError::shape("tools", "an array of tools"))?;
         definitions.extend(list.iter().filter_map(|tool| tool.get("function")));
     }
     if let Some(functions) = functions {
-        let list = functions
-            .as_array()
-            .ok_or_else(|| CountError::shape("functions", "an array of functions"))?;
+        let list = functions.as_array().ok_or_else(|| CountError::shape("functions", "an array of functions"))?;
         definitions.extend(list.iter());
     }
     if definitions.is_empty() {
@@ -67,10 +63,7 @@ fn function_tokens(enc: Encoding, function: &Value) -> i64 {
     let name = text(function.get("name"));
     let description = without_full_stop(text(function.get("description")));
     let mut tokens = function_start(enc) + count(&format!("{name}:{description}"));
-    let properties = function
-        .get("parameters")
-        .and_then(|p| p.get("properties"))
-        .and_then(Value::as_object);
+    let properties = function.get("parameters").and_then(|p| p.get("properties")).and_then(Value::as_object);
     if let Some(properties) = properties.filter(|p| !p.is_empty()) {
         tokens += PROPERTIES_START;
         for (key, property) in properties {
@@ -109,27 +102,17 @@ mod tests {
 
     #[test]
     fn no_tools_cost_nothing() {
-        assert_eq!(
-            count_tool_definitions(Encoding::O200kBase, None, None).ok(),
-            Some((0, 0))
-        );
+        assert_eq!(count_tool_definitions(Encoding::O200kBase, None, None).ok(), Some((0, 0)));
         let empty = json!([]);
-        assert_eq!(
-            count_tool_definitions(Encoding::O200kBase, Some(&empty), None).ok(),
-            Some((0, 0))
-        );
+        assert_eq!(count_tool_definitions(Encoding::O200kBase, Some(&empty), None).ok(), Some((0, 0)));
     }
 
     #[test]
     fn a_function_without_description_or_parameters_is_counted() {
         let tools = json!([{"type": "function", "function": {"name": "ping"}}]);
-        let (tokens, n) =
-            count_tool_definitions(Encoding::Cl100kBase, Some(&tools), None).expect("countable");
+        let (tokens, n) = count_tool_definitions(Encoding::Cl100kBase, Some(&tools), None).expect("countable");
         // 10 + tokens("ping:") + 12
-        assert_eq!(
-            (tokens, n),
-            (10 + count_text(Encoding::Cl100kBase, "ping:") + 12, 1)
-        );
+        assert_eq!((tokens, n), (10 + count_text(Encoding::Cl100kBase, "ping:") + 12, 1));
     }
 
     #[test]

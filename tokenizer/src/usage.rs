@@ -27,12 +27,7 @@ impl ReportedUsage {
     pub fn from_json(usage: &Value) -> Option<Self> {
         let usage = usage.as_object()?;
         let number = |key: &str| usage.get(key).and_then(Value::as_u64);
-        let detail = |object: &str, key: &str| {
-            usage
-                .get(object)
-                .and_then(|d| d.get(key))
-                .and_then(Value::as_u64)
-        };
+        let detail = |object: &str, key: &str| usage.get(object).and_then(|d| d.get(key)).and_then(Value::as_u64);
         let prompt = number("prompt_tokens").or_else(|| number("input_tokens"));
         let completion = number("completion_tokens").or_else(|| number("output_tokens"));
         if prompt.is_none() && completion.is_none() {
@@ -68,13 +63,7 @@ mod tests {
         });
         assert_eq!(
             ReportedUsage::from_json(&usage),
-            Some(ReportedUsage {
-                prompt: 2006,
-                completion: 300,
-                total: 2306,
-                cached: 1920,
-                reasoning: 192
-            })
+            Some(ReportedUsage { prompt: 2006, completion: 300, total: 2306, cached: 1920, reasoning: 192 })
         );
     }
 
@@ -87,10 +76,7 @@ mod tests {
             Some((36, 87, 123))
         );
         let embeddings = json!({"prompt_tokens": 8, "total_tokens": 8});
-        assert_eq!(
-            ReportedUsage::from_json(&embeddings).map(|u| (u.prompt, u.completion)),
-            Some((8, 0))
-        );
+        assert_eq!(ReportedUsage::from_json(&embeddings).map(|u| (u.prompt, u.completion)), Some((8, 0)));
     }
 
     #[test]

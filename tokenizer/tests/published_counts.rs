@@ -1,9 +1,7 @@
 //! Prompt (and completion) token counts that OpenAI and Microsoft publish
 //! next to the request that produced them, for both encodings.
 
-use chargeback_tokenizer::{
-    Encoding, count_completion, count_prompt, count_text, encoding_for_model,
-};
+use chargeback_tokenizer::{Encoding, count_completion, count_prompt, count_text, encoding_for_model};
 use serde_json::{Value, json};
 
 /// The six messages (three with `name`) of OpenAI's cookbook "How to count

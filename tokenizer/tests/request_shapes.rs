@@ -3,8 +3,7 @@
 //! Each is handled as docs/token-counting.md says rather than crashing.
 
 use chargeback_tokenizer::{
-    CountError, Encoding, PromptKind, REPLY_PRIMING_TOKENS, TOKENS_PER_MESSAGE, count_prompt,
-    count_text,
+    CountError, Encoding, PromptKind, REPLY_PRIMING_TOKENS, TOKENS_PER_MESSAGE, count_prompt, count_text,
 };
 use serde_json::json;
 
@@ -26,10 +25,7 @@ fn image_parts_are_flagged_not_counted_and_text_parts_are_counted() {
     assert_eq!(count.other_parts_not_counted, 1);
     assert_eq!(
         count.tokens,
-        TOKENS_PER_MESSAGE
-            + tokens("user")
-            + tokens("What is in this image?")
-            + REPLY_PRIMING_TOKENS
+        TOKENS_PER_MESSAGE + tokens("user") + tokens("What is in this image?") + REPLY_PRIMING_TOKENS
     );
 }
 
@@ -59,12 +55,8 @@ fn assistant_tool_calls_and_tool_results_are_counted() {
 #[test]
 fn legacy_completions_prompts_count_as_plain_text_or_token_ids() {
     let single = count_prompt(ENC, &json!({"prompt": "Say this is a test"})).expect("countable");
-    assert_eq!(
-        (single.tokens, single.kind),
-        (tokens("Say this is a test"), PromptKind::Completions)
-    );
-    let many =
-        count_prompt(ENC, &json!({"prompt": ["one prompt", "another prompt"]})).expect("countable");
+    assert_eq!((single.tokens, single.kind), (tokens("Say this is a test"), PromptKind::Completions));
+    let many = count_prompt(ENC, &json!({"prompt": ["one prompt", "another prompt"]})).expect("countable");
     assert_eq!(many.tokens, tokens("one prompt") + tokens("another prompt"));
     let ids = count_prompt(ENC, &json!({"prompt": [[1, 2, 3], [4, 5]]})).expect("countable");
     assert_eq!(ids.tokens, 5);
@@ -72,16 +64,12 @@ fn legacy_completions_prompts_count_as_plain_text_or_token_ids() {
 
 #[test]
 fn embeddings_input_counts_without_overhead() {
-    let count = count_prompt(
-        Encoding::Cl100kBase,
-        &json!({"input": ["first text", "second text"]}),
-    )
-    .expect("countable");
+    let count =
+        count_prompt(Encoding::Cl100kBase, &json!({"input": ["first text", "second text"]})).expect("countable");
     assert_eq!(count.kind, PromptKind::Input);
     assert_eq!(
         count.tokens,
-        count_text(Encoding::Cl100kBase, "first text")
-            + count_text(Encoding::Cl100kBase, "second text")
+        count_text(Encoding::Cl100kBase, "first text") + count_text(Encoding::Cl100kBase, "second text")
     );
 }
 
@@ -102,10 +90,7 @@ fn responses_input_messages_count_like_chat_with_instructions_as_system() {
 
 #[test]
 fn malformed_bodies_are_errors_not_panics() {
-    assert!(matches!(
-        count_prompt(ENC, &json!({"model": "gpt-4o"})),
-        Err(CountError::NothingToCount)
-    ));
+    assert!(matches!(count_prompt(ENC, &json!({"model": "gpt-4o"})), Err(CountError::NothingToCount)));
     assert!(matches!(
         count_prompt(ENC, &json!({"messages": [{"role": "user", "content": 42}]})),
         Err(CountError::UnexpectedShape { .. })

@@ -2,8 +2,7 @@
 //! same as its text counted directly; usage in the final chunk is reported.
 
 use chargeback_tokenizer::{
-    Encoding, Provenance, ReportedUsage, count_completion, count_text, reported_usage,
-    resolve_usage,
+    Encoding, Provenance, ReportedUsage, count_completion, count_text, reported_usage, resolve_usage,
 };
 use serde_json::json;
 
@@ -48,16 +47,12 @@ fn two_choice_stream(with_usage: bool) -> String {
             body += &event(json!({"choices": [{"index": 1, "delta": {"content": c}}]}));
         }
     }
-    body += &event(
-        json!({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"},
-                                      {"index": 1, "delta": {}, "finish_reason": "stop"}]}),
-    );
+    body += &event(json!({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"},
+                                      {"index": 1, "delta": {}, "finish_reason": "stop"}]}));
     if with_usage {
-        body += &event(
-            json!({"choices": [], "usage": {"prompt_tokens": 30, "completion_tokens": 77,
+        body += &event(json!({"choices": [], "usage": {"prompt_tokens": 30, "completion_tokens": 77,
             "total_tokens": 107, "prompt_tokens_details": {"cached_tokens": 0},
-            "completion_tokens_details": {"reasoning_tokens": 0}}}),
-        );
+            "completion_tokens_details": {"reasoning_tokens": 0}}}));
     }
     body + "data: [DONE]\n\n"
 }
@@ -81,31 +76,20 @@ fn reassembled_stream_counts_like_the_text_for_every_choice_and_both_encodings()
 #[test]
 fn final_usage_chunk_is_reported_and_preferred() {
     let stream = two_choice_stream(true);
-    let expected = ReportedUsage {
-        prompt: 30,
-        completion: 77,
-        total: 107,
-        cached: 0,
-        reasoning: 0,
-    };
+    let expected = ReportedUsage { prompt: 30, completion: 77, total: 107, cached: 0, reasoning: 0 };
     let count = count_completion(Encoding::O200kBase, &stream).expect("countable");
     assert_eq!(count.reported, Some(expected));
     assert_eq!(reported_usage(&stream), Some(expected));
     let usage = resolve_usage(Encoding::O200kBase, None, Some(&stream)).expect("countable");
-    assert_eq!(
-        (usage.prompt, usage.completion, usage.provenance),
-        (30, 77, Provenance::Reported)
-    );
+    assert_eq!((usage.prompt, usage.completion, usage.provenance), (30, 77, Provenance::Reported));
 }
 
 #[test]
 fn streamed_tool_call_arguments_and_refusals_are_counted() {
     let enc = Encoding::O200kBase;
-    let mut body = event(
-        json!({"choices": [{"index": 0, "delta": {"role": "assistant", "tool_calls": [
-            {"index": 0, "id": "call_1", "type": "function", "function": {"name": "get_current_weather", "arguments": ""}}
-        ]}}]}),
-    );
+    let mut body = event(json!({"choices": [{"index": 0, "delta": {"role": "assistant", "tool_calls": [
+        {"index": 0, "id": "call_1", "type": "function", "function": {"name": "get_current_weather", "arguments": ""}}
+    ]}}]}));
     for c in chunks(ARGUMENTS) {
         body += &event(
             json!({"choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, "function": {"arguments": c}}]}}]}),
@@ -150,17 +134,16 @@ fn responses_api_stream_is_reassembled_and_its_usage_reported() {
     }
     let count = count_completion(Encoding::O200kBase, &body).expect("countable");
     assert_eq!(count.tokens, count_text(Encoding::O200kBase, text));
-    body += &event(
-        json!({"type": "response.completed", "response": {"model": "gpt-4.1",
-        "usage": {"input_tokens": 12, "output_tokens": 8, "total_tokens": 20}}}),
-    );
+    body += &event(json!({"type": "response.completed", "response": {"model": "gpt-4.1",
+        "usage": {"input_tokens": 12, "output_tokens": 8, "total_tokens": 20}}}));
     let usage = reported_usage(&body).expect("reported");
     assert_eq!((usage.prompt, usage.completion, usage.total), (12, 8, 20));
 }
 
 #[test]
 fn a_truncated_stream_counts_what_arrived_and_says_what_was_skipped() {
-    let body = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hello world\"}}]}\n\ndata: {\"choices\":[{\"ind";
+    let body =
+        "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hello world\"}}]}\n\ndata: {\"choices\":[{\"ind";
     let count = count_completion(Encoding::O200kBase, body).expect("countable");
     assert_eq!((count.tokens, count.skipped_events), (2, 1));
 }

@@ -42,10 +42,7 @@ pub(super) fn piece_end(text: &Text<'_>, pos: usize) -> usize {
 
     // ' '?[^\s\p{L}\p{N}]+[\r\n]*
     let punctuation_start = if c.code == u32::from(b' ') { next } else { pos };
-    if text
-        .at(punctuation_start)
-        .is_some_and(|p| !p.is(SPACE | LETTER | NUMBER))
-    {
+    if text.at(punctuation_start).is_some_and(|p| !p.is(SPACE | LETTER | NUMBER)) {
         let end = text.punctuation_end(punctuation_start);
         return text.bytes_end(end, b"\r\n");
     }

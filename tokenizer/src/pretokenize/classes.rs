@@ -94,11 +94,9 @@ fn class_ranges(pattern: &str) -> Vec<(u32, u32)> {
     // error caught by the unit tests below.
     let hir = regex_syntax::parse(pattern).unwrap_or_else(|e| panic!("class {pattern}: {e}"));
     match hir.kind() {
-        HirKind::Class(Class::Unicode(class)) => class
-            .ranges()
-            .iter()
-            .map(|r| (u32::from(r.start()), u32::from(r.end())))
-            .collect(),
+        HirKind::Class(Class::Unicode(class)) => {
+            class.ranges().iter().map(|r| (u32::from(r.start()), u32::from(r.end()))).collect()
+        }
         HirKind::Literal(literal) => std::str::from_utf8(&literal.0)
             .ok()
             .and_then(|s| s.chars().next())

@@ -26,11 +26,7 @@ pub(crate) struct Pieces<'a> {
 
 /// Splits `text` into the pieces of `encoding`'s pre-tokenizer pattern.
 pub(crate) fn pieces(encoding: Encoding, text: &str) -> Pieces<'_> {
-    Pieces {
-        text: Text::new(text),
-        encoding,
-        pos: 0,
-    }
+    Pieces { text: Text::new(text), encoding, pos: 0 }
 }
 
 impl<'a> Iterator for Pieces<'a> {
@@ -82,10 +78,7 @@ impl Char {
 
 impl<'a> Text<'a> {
     fn new(text: &'a str) -> Self {
-        Self {
-            bytes: text.as_bytes(),
-            table: classes::table(),
-        }
+        Self { bytes: text.as_bytes(), table: classes::table() }
     }
 
     /// Length in bytes.
@@ -99,11 +92,7 @@ impl<'a> Text<'a> {
     #[inline]
     pub(crate) fn at(&self, pos: usize) -> Option<Char> {
         let first = *self.bytes.get(pos)?;
-        let (code, len) = if first < 0x80 {
-            (u32::from(first), 1)
-        } else {
-            self.decode_multibyte(pos, first)
-        };
+        let (code, len) = if first < 0x80 { (u32::from(first), 1) } else { self.decode_multibyte(pos, first) };
         let class = self.table.get(code as usize).copied().unwrap_or(0);
         Some(Char { code, len, class })
     }
@@ -116,15 +105,9 @@ impl<'a> Text<'a> {
         if first < 0xE0 {
             ((u32::from(first & 0x1F) << 6) | cont(1), 2)
         } else if first < 0xF0 {
-            (
-                (u32::from(first & 0x0F) << 12) | (cont(1) << 6) | cont(2),
-                3,
-            )
+            ((u32::from(first & 0x0F) << 12) | (cont(1) << 6) | cont(2), 3)
         } else {
-            (
-                (u32::from(first & 0x07) << 18) | (cont(1) << 12) | (cont(2) << 6) | cont(3),
-                4,
-            )
+            ((u32::from(first & 0x07) << 18) | (cont(1) << 12) | (cont(2) << 6) | cont(3), 4)
         }
     }
 

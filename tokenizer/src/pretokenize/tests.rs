@@ -11,9 +11,9 @@ use crate::Encoding;
 /// letters of contractions (including `ſ`, which folds to `s`), punctuation,
 /// `/`, symbols and emoji.
 const ALPHABET: &[char] = &[
-    'a', 'b', 'Z', 'Q', 'é', 'É', 'ǅ', 'ʰ', '中', 'ק', '\u{301}', '\u{903}', '7', '0', '٣', '½',
-    'Ⅻ', ' ', ' ', ' ', '\t', '\n', '\r', '\u{a0}', '\u{3000}', '\'', '\'', 's', 'S', 'ſ', 't',
-    'r', 'e', 'v', 'V', 'l', 'L', 'd', 'm', 'M', '.', ',', '/', '!', '-', '😀', '$', '<', '|',
+    'a', 'b', 'Z', 'Q', 'é', 'É', 'ǅ', 'ʰ', '中', 'ק', '\u{301}', '\u{903}', '7', '0', '٣', '½', 'Ⅻ', ' ', ' ', ' ',
+    '\t', '\n', '\r', '\u{a0}', '\u{3000}', '\'', '\'', 's', 'S', 'ſ', 't', 'r', 'e', 'v', 'V', 'l', 'L', 'd', 'm',
+    'M', '.', ',', '/', '!', '-', '😀', '$', '<', '|',
 ];
 
 /// A tiny deterministic xorshift generator, so the tests need no `rand`.
@@ -33,9 +33,7 @@ impl XorShift {
 }
 
 fn random_text(rng: &mut XorShift, len: usize) -> String {
-    (0..len)
-        .map(|_| ALPHABET[rng.below(ALPHABET.len())])
-        .collect()
+    (0..len).map(|_| ALPHABET[rng.below(ALPHABET.len())]).collect()
 }
 
 fn reference(enc: Encoding) -> &'static bpe_openai::Tokenizer {
@@ -46,9 +44,7 @@ fn reference(enc: Encoding) -> &'static bpe_openai::Tokenizer {
 }
 
 fn assert_same_pieces(enc: Encoding, text: &str) {
-    let ours: Vec<&str> = pieces(enc, text)
-        .map(|p| std::str::from_utf8(p).unwrap_or("<not utf-8>"))
-        .collect();
+    let ours: Vec<&str> = pieces(enc, text).map(|p| std::str::from_utf8(p).unwrap_or("<not utf-8>")).collect();
     let theirs: Vec<&str> = reference(enc).split(text).collect();
     assert_eq!(ours, theirs, "{enc} pieces differ for {text:?}");
 }
