@@ -43,6 +43,8 @@ enum Command {
     Usage(usage::UsageArgs),
     /// Generate a month of realistic traffic, ingest it and print the summary.
     Demo(crate::demo::DemoArgs),
+    /// Write a month of synthetic API Management records as JSONL (the demo's traffic, for trials and benchmarks).
+    Generate(crate::demo::GenerateArgs),
     /// Print the fingerprint of a subscription key (for the application mapping file).
     Fingerprint {
         /// The subscription key; read from standard input when absent.
@@ -96,6 +98,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Ingest(args) => ingest::run(&settings, args).await,
         Command::Usage(args) => usage::run(&settings, args).await,
         Command::Demo(args) => crate::demo::run(&settings, args).await,
+        Command::Generate(args) => crate::demo::generate_file(args),
         Command::Fingerprint { key } => {
             let key = match key {
                 Some(k) => k,

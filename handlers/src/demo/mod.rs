@@ -30,6 +30,56 @@ pub struct DemoArgs {
     seed: u64,
 }
 
+/// Arguments of `chargeback generate`.
+#[derive(Debug, clap::Args)]
+pub struct GenerateArgs {
+    /// Month to generate, YYYY-MM [default: last month]
+    #[arg(long)]
+    month: Option<String>,
+    /// Number of records.
+    #[arg(long, default_value_t = 1_000_000)]
+    records: usize,
+    /// Random seed.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Output file [default: standard output]
+    #[arg(long)]
+    out: Option<std::path::PathBuf>,
+}
+
+/// Writes generated records as JSONL, in chunks so memory stays flat.
+pub fn generate_file(args: GenerateArgs) -> anyhow::Result<()> {
+    use std::io::Write;
+    let first_day = first_day(args.month.as_deref())?;
+    let sink: Box<dyn Write> = match &args.out {
+        Some(path) => Box::new(std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?),
+        None => Box::new(std::io::stdout().lock()),
+    };
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, sink);
+    const CHUNK: usize = 100_000;
+    let mut written = 0;
+    while written < args.records {
+        let n = CHUNK.min(args.records - written);
+        // Each chunk gets its own seed so record ids never repeat across chunks.
+        let seed = args.seed.wrapping_add(u64::try_from(written / CHUNK).unwrap_or(0).wrapping_mul(0x9e37_79b9));
+        for event in traffic::generate(first_day, n, seed, PARTITIONS) {
+            out.write_all(event.body.as_bytes())?;
+            out.write_all(b"\n")?;
+        }
+        written += n;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+fn first_day(month: Option<&str>) -> anyhow::Result<NaiveDate> {
+    match month {
+        Some(m) => NaiveDate::parse_from_str(&format!("{m}-01"), "%Y-%m-%d")
+            .with_context(|| format!("--month {m:?} is not YYYY-MM")),
+        None => Ok(last_month()),
+    }
+}
+
 /// Event Hub partitions of the simulated hub.
 const PARTITIONS: u32 = 4;
 /// Events per simulated trigger invocation (host.json maxEventBatchSize).
@@ -45,11 +95,7 @@ fn last_month() -> NaiveDate {
 
 /// Runs the demo.
 pub async fn run(settings: &Settings, args: DemoArgs) -> anyhow::Result<()> {
-    let first_day = match &args.month {
-        Some(m) => NaiveDate::parse_from_str(&format!("{m}-01"), "%Y-%m-%d")
-            .with_context(|| format!("--month {m:?} is not YYYY-MM"))?,
-        None => last_month(),
-    };
+    let first_day = first_day(args.month.as_deref())?;
     let month = first_day.format("%Y-%m").to_string();
     let ingestor = crate::startup::ingestor(settings).await?;
     let fingerprinter = settings.fingerprinter()?;

@@ -104,36 +104,7 @@ impl Ingestor {
 
     /// Parses a batch (no I/O): every event becomes a record or a letter.
     pub fn prepare(&self, events: &[Event]) -> PreparedBatch {
-        let received_at = Utc::now();
-        let mut batch = PreparedBatch { records: Vec::with_capacity(events.len()), letters: Vec::new() };
-        for event in events {
-            let fallback_id = event.origin.fallback_id();
-            let ctx = ParseContext {
-                fingerprinter: &self.fingerprinter,
-                default_tenant: &self.default_tenant,
-                fallback_id: &fallback_id,
-            };
-            let parsed = match std::str::from_utf8(&event.body) {
-                Ok(body) => parse_record(body, ctx).map_err(|r| (r.reason, r.detail, r.own_id)),
-                Err(e) => Err((RejectReason::InvalidEncoding, format!("body is not UTF-8: {e}"), None)),
-            };
-            match parsed {
-                Ok(ParsedRecord { record, .. }) => batch.records.push(record),
-                Err((reason, detail, own_id)) => {
-                    let body = String::from_utf8_lossy(&event.body);
-                    batch.letters.push(DeadLetter {
-                        tenant: self.default_tenant.clone(),
-                        id: own_id.unwrap_or(fallback_id),
-                        reason,
-                        detail,
-                        origin: event.origin.describe(),
-                        received_at,
-                        body: redact_secrets(&body, &self.fingerprinter),
-                    });
-                }
-            }
-        }
-        batch
+        prepare_batch(events, &self.fingerprinter, &self.default_tenant)
     }
 
     /// Ingests a batch. Dead letters are stored first, then the records in
@@ -176,4 +147,35 @@ impl Ingestor {
         );
         Ok(outcome)
     }
+}
+
+/// Parses a batch (no I/O): every event becomes a record or a dead letter
+/// whose body has its credentials redacted.
+pub fn prepare_batch(events: &[Event], fingerprinter: &Fingerprinter, default_tenant: &Tenant) -> PreparedBatch {
+    let received_at = Utc::now();
+    let mut batch = PreparedBatch { records: Vec::with_capacity(events.len()), letters: Vec::new() };
+    for event in events {
+        let fallback_id = event.origin.fallback_id();
+        let ctx = ParseContext { fingerprinter, default_tenant, fallback_id: &fallback_id };
+        let parsed = match std::str::from_utf8(&event.body) {
+            Ok(body) => parse_record(body, ctx).map_err(|r| (r.reason, r.detail, r.own_id)),
+            Err(e) => Err((RejectReason::InvalidEncoding, format!("body is not UTF-8: {e}"), None)),
+        };
+        match parsed {
+            Ok(ParsedRecord { record, .. }) => batch.records.push(record),
+            Err((reason, detail, own_id)) => {
+                let body = String::from_utf8_lossy(&event.body);
+                batch.letters.push(DeadLetter {
+                    tenant: default_tenant.clone(),
+                    id: own_id.unwrap_or(fallback_id),
+                    reason,
+                    detail,
+                    origin: event.origin.describe(),
+                    received_at,
+                    body: redact_secrets(&body, fingerprinter),
+                });
+            }
+        }
+    }
+    batch
 }
