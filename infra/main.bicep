@@ -53,6 +53,8 @@ param standardDeploymentSku string = 'GlobalStandard'
 param standardCapacity int = 50
 
 // --- API Management
+@description('APIM tier: a v2 tier (or Developer/Premium) for backend pools and the token-limit policy.')
+@allowed(['Developer', 'BasicV2', 'StandardV2', 'Premium', 'PremiumV2'])
 param apimSku string = 'StandardV2'
 param publisherEmail string
 param publisherName string = 'Chargeback'

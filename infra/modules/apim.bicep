@@ -212,12 +212,12 @@ resource ptuFirstPool 'Microsoft.ApiManagement/service/backends@2024-05-01' = {
     pool: {
       services: [
         {
-          id: ptuBackend.id
+          id: '/backends/${ptuBackend.name}'
           priority: 1
           weight: 1
         }
         {
-          id: standardBackend.id
+          id: '/backends/${standardBackend.name}'
           priority: 2
           weight: 1
         }
