@@ -229,6 +229,8 @@ module apim 'modules/apim.bicep' = {
     publisherName: publisherName
     ptuAccountName: openAiPtu.outputs.name
     standardAccountName: openAiStandard.outputs.name
+    ptuLocation: ptuRegion
+    standardLocation: openAiStandardLocation
     eventHubNamespaceName: eventHubs.outputs.namespaceName
     eventHubName: eventHubs.outputs.eventHubName
     chargebackTenant: chargebackTenant

@@ -27,7 +27,7 @@
 set -uo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-cd "$repo_root"
+cd "$repo_root" || exit 1
 check_dir="infra/check"
 cache_dir="${XDG_CACHE_HOME:-$HOME/.cache}/chargeback-checks"
 work_dir="$(mktemp -d "${TMPDIR:-/tmp}/chargeback-checks.XXXXXX")"

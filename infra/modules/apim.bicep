@@ -25,6 +25,10 @@ param publisherName string
 param ptuAccountName string
 param standardAccountName string
 
+@description('Regions of the two accounts (e.g. swedencentral). They must differ: the usage record falls back to the region to name the serving account.')
+param ptuLocation string
+param standardLocation string
+
 @description('Event Hubs namespace and hub the usage records go to.')
 param eventHubNamespaceName string
 param eventHubName string
@@ -142,6 +146,7 @@ var namedValues = {
   'tokens-per-minute': string(tokensPerMinute)
   'token-quota-monthly': string(tokenQuotaMonthly)
   'max-tokens-ceiling': string(maxTokensCeiling)
+  'backend-by-region': '${toLower(ptuLocation)}=${ptuAccountName};${toLower(standardLocation)}=${standardAccountName}'
 }
 
 resource policyValues 'Microsoft.ApiManagement/service/namedValues@2024-05-01' = [
