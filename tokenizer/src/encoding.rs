@@ -76,9 +76,11 @@ const CACHE_MAX_PIECE: usize = 32;
 /// as `<|endoftext|>` as ordinary text (tiktoken's `encode_ordinary`).
 pub fn count_text(enc: Encoding, text: &str) -> u64 {
     let bpe = &enc.tokenizer().bpe;
+    // Every single byte is a token of both vocabularies.
+    let encode = |piece: &[u8]| if piece.len() == 1 { 1 } else { bpe.count(piece) };
     let pieces = pretokenize::pieces(enc, text);
     let tokens: usize = if text.len() < CACHE_FROM_BYTES {
-        pieces.map(|piece| bpe.count(piece)).sum()
+        pieces.map(encode).sum()
     } else {
         // Byte-pair encoding a piece is deterministic, and words repeat a
         // lot in any real text: remember each short piece's count.
@@ -86,10 +88,10 @@ pub fn count_text(enc: Encoding, text: &str) -> u64 {
             HashMap::with_capacity_and_hasher(text.len() / 64, Default::default());
         pieces
             .map(|piece| {
-                if piece.len() > CACHE_MAX_PIECE {
-                    bpe.count(piece)
+                if piece.len() == 1 || piece.len() > CACHE_MAX_PIECE {
+                    encode(piece)
                 } else {
-                    *cache.entry(piece).or_insert_with(|| bpe.count(piece))
+                    *cache.entry(piece).or_insert_with(|| encode(piece))
                 }
             })
             .sum()

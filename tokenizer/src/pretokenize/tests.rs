@@ -52,8 +52,10 @@ fn assert_same_pieces(enc: Encoding, text: &str) {
 #[test]
 fn hand_run_patterns_split_generated_text_like_the_regexes() {
     let mut rng = XorShift(0x5EED_CAFE_F00D_1234);
-    for round in 0..3000 {
-        let text = random_text(&mut rng, 1 + round % 40);
+    for round in 0..4000 {
+        // Mostly short texts (every branch at every position), some longer.
+        let len = if round % 10 == 0 { 200 } else { 1 + round % 40 };
+        let text = random_text(&mut rng, len);
         for enc in [Encoding::Cl100kBase, Encoding::O200kBase] {
             assert_same_pieces(enc, &text);
         }
@@ -82,4 +84,19 @@ fn hand_run_patterns_split_ordinary_prose_and_code_like_the_regexes() {
 #[test]
 fn an_empty_text_has_no_pieces() {
     assert_eq!(pieces(Encoding::O200kBase, "").count(), 0);
+}
+
+#[test]
+fn long_generated_texts_count_like_the_reference_through_the_piece_cache() {
+    let mut rng = XorShift(0xC0FF_EE00_1234_5678);
+    for len in [100, 3000, 20_000] {
+        let text = random_text(&mut rng, len);
+        for enc in [Encoding::Cl100kBase, Encoding::O200kBase] {
+            assert_eq!(
+                crate::count_text(enc, &text),
+                crate::count_text_reference(enc, &text),
+                "{enc}, {len} characters"
+            );
+        }
+    }
 }
