@@ -79,6 +79,10 @@ param pgbouncerDefaultPoolSize int = 50
 param pgbouncerMaxClientConnections int = 5000
 
 @secure()
+@description('Stop-gap until the handler logs in to PostgreSQL with an Entra token: a password for a PostgreSQL login the app then uses. Empty (default): Entra authentication only, and DATABASE_URL carries no password.')
+param postgresAdminPassword string = ''
+
+@secure()
 @description('Fingerprint HMAC key. Set it for the first provision only (azd env set CHARGEBACK_FINGERPRINT_SECRET ...); empty keeps the value in Key Vault.')
 param fingerprintSecret string = ''
 
@@ -144,6 +148,15 @@ module eventHubs 'modules/event-hubs.bicep' = {
   }
 }
 
+var postgresDatabase = 'chargeback'
+var postgresServerName = 'psql-chargeback-${resourceToken}'
+// Through the built-in PgBouncer (6432). With Entra authentication the user is
+// the app identity's name and the password an access token the handler gets
+// itself; with the stop-gap password, the login and password are in the URL.
+var postgresHost = '${postgresServerName}.postgres.database.azure.com'
+var postgresUser = empty(postgresAdminPassword) ? identity.outputs.name : 'chargeback_admin:${uriComponent(postgresAdminPassword)}'
+var databaseUrl = 'postgres://${postgresUser}@${postgresHost}:6432/${postgresDatabase}?sslmode=require'
+
 module keyVault 'modules/key-vault.bicep' = {
   scope: rg
   name: 'key-vault'
@@ -152,6 +165,7 @@ module keyVault 'modules/key-vault.bicep' = {
     tags: tags
     keyVaultName: 'kv-cb-${resourceToken}'
     fingerprintSecret: fingerprintSecret
+    databaseUrl: databaseUrl
     readerPrincipalId: identity.outputs.principalId
     officerPrincipalId: principalId
     officerPrincipalType: principalType
@@ -179,8 +193,10 @@ module postgres 'modules/postgres.bicep' = {
   params: {
     location: location
     tags: tags
-    serverName: 'psql-chargeback-${resourceToken}'
+    serverName: postgresServerName
+    databaseName: postgresDatabase
     skuName: postgresSkuName
+    administratorPassword: postgresAdminPassword
     pgbouncerDefaultPoolSize: pgbouncerDefaultPoolSize
     pgbouncerMaxClientConnections: pgbouncerMaxClientConnections
     administrators: concat(appAdministrator, humanAdministrator)
@@ -253,7 +269,6 @@ module functionApp 'modules/function-app.bicep' = {
     identityId: identity.outputs.id
     identityPrincipalId: identity.outputs.principalId
     identityClientId: identity.outputs.clientId
-    identityName: identity.outputs.name
     storageAccountName: storage.outputs.name
     deploymentContainerUrl: storage.outputs.deploymentContainerUrl
     applicationInsightsName: monitoring.outputs.applicationInsightsName
@@ -261,8 +276,7 @@ module functionApp 'modules/function-app.bicep' = {
     eventHubName: eventHubs.outputs.eventHubName
     eventHubConsumerGroup: eventHubs.outputs.consumerGroupName
     fingerprintSecretUri: keyVault.outputs.fingerprintSecretUri
-    postgresFullyQualifiedDomainName: postgres.outputs.fullyQualifiedDomainName
-    postgresDatabaseName: postgres.outputs.databaseName
+    databaseUrlSecretUri: keyVault.outputs.databaseUrlSecretUri
     chargebackTenant: chargebackTenant
     chargebackApplications: chargebackApplications
     rustLog: rustLog

@@ -21,11 +21,10 @@ param functionAppName string
 @description('azd service name; azd finds the app to deploy to by this tag.')
 param serviceName string = 'chargeback'
 
-@description('Resource id, principal id, client id and name of the user-assigned identity (identity.bicep).')
+@description('Resource id, principal id and client id of the user-assigned identity (identity.bicep).')
 param identityId string
 param identityPrincipalId string
 param identityClientId string
-param identityName string
 
 @description('Storage account for host state, the deployment package and the app data.')
 param storageAccountName string
@@ -44,12 +43,15 @@ param eventHubConsumerGroup string
 @description('Versionless Key Vault secret URI of the fingerprint key.')
 param fingerprintSecretUri string
 
-@description('PostgreSQL server FQDN and database.')
-param postgresFullyQualifiedDomainName string
-param postgresDatabaseName string
+@description('Versionless Key Vault secret URI of DATABASE_URL.')
+param databaseUrlSecretUri string
 
-@description('Port the app connects to: 6432 is the built-in PgBouncer, 5432 the server itself.')
+@description('Port DATABASE_URL points at: 6432 is the built-in PgBouncer (statement cache off), 5432 the server itself.')
 param postgresPort int = 6432
+
+@description('Where the ledger lives (CHARGEBACK_LEDGER). postgres: the handler cannot yet use Table Storage by identity, and shared keys are off.')
+@allowed(['postgres', 'table', 'sqlite'])
+param ledger string = 'postgres'
 
 @description('Chargeback tenant the app books usage under when a record names none (CHARGEBACK_TENANT).')
 param chargebackTenant string = 'default'
@@ -121,8 +123,9 @@ var appSettings = {
   CHARGEBACK_APPLICATIONS: chargebackApplications
   CHARGEBACK_DATA_DIR: '/tmp/chargeback'
   CHARGEBACK_FINGERPRINT_SECRET: '@Microsoft.KeyVault(SecretUri=${fingerprintSecretUri})'
-  // Entra auth: no password in the URL; the user is the identity's name.
-  DATABASE_URL: 'postgres://${identityName}@${postgresFullyQualifiedDomainName}:${postgresPort}/${postgresDatabaseName}?sslmode=require'
+  CHARGEBACK_LEDGER: ledger
+  // Built in main.bicep, kept in Key Vault (the handler treats it as a secret).
+  DATABASE_URL: '@Microsoft.KeyVault(SecretUri=${databaseUrlSecretUri})'
   // 0 through PgBouncer (transaction mode keeps no named prepared statements).
   CHARGEBACK_DB_STATEMENT_CACHE: (postgresPort == 6432) ? '0' : '100'
   RUST_LOG: rustLog

@@ -1,7 +1,7 @@
-// Key Vault for the app's one secret, the fingerprint key (HMAC key used to
-// pseudonymise raw subscription keys found in legacy records). The Function
-// App reads it through a Key Vault reference with its managed identity.
-// The vault uses Azure RBAC, not access policies.
+// Key Vault for the app's secrets: the fingerprint key (HMAC key used to
+// pseudonymise raw subscription keys found in legacy records) and DATABASE_URL.
+// The Function App reads them through Key Vault references with its managed
+// identity. The vault uses Azure RBAC, not access policies.
 
 @description('Azure region of the resources.')
 param location string
@@ -19,7 +19,14 @@ param fingerprintSecretName string = 'chargeback-fingerprint-secret'
 @secure()
 param fingerprintSecret string = ''
 
-@description('Principal that reads the secret (the Function App identity).')
+@description('Name of the secret that holds DATABASE_URL.')
+param databaseUrlSecretName string = 'chargeback-database-url'
+
+@description('DATABASE_URL to store. With Entra-only PostgreSQL it holds no password, but the handler treats the setting as a secret, so it lives here like one.')
+@secure()
+param databaseUrl string
+
+@description('Principal that reads the secrets (the Function App identity).')
 param readerPrincipalId string
 
 @description('Deploying user or CI principal; may set the secret. Empty to skip.')
@@ -57,6 +64,15 @@ resource fingerprint 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (!empty
   }
 }
 
+resource databaseUrlSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
+  parent: vault
+  name: databaseUrlSecretName
+  properties: {
+    value: databaseUrl
+    contentType: 'DATABASE_URL (postgres:// URL) for the chargeback Function App'
+  }
+}
+
 resource readerRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(vault.id, readerPrincipalId, keyVaultSecretsUser)
   scope: vault
@@ -78,5 +94,6 @@ resource officerRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (
 }
 
 output name string = vault.name
-// Versionless URI: the app always gets the current version of the secret.
+// Versionless URIs: the app always gets the current version of a secret.
 output fingerprintSecretUri string = '${vault.properties.vaultUri}secrets/${fingerprintSecretName}'
+output databaseUrlSecretUri string = '${vault.properties.vaultUri}secrets/${databaseUrlSecret.name}'

@@ -1,5 +1,6 @@
-// Azure Database for PostgreSQL Flexible Server for the aggregates, with
-// Microsoft Entra ID authentication only (no passwords) and the built-in
+// Azure Database for PostgreSQL Flexible Server for the ledger and the
+// aggregates, with Microsoft Entra ID authentication (password authentication
+// only if administratorPassword is given, as a stop-gap) and the built-in
 // PgBouncer on port 6432 in transaction mode.
 //
 // Why PgBouncer: Flex Consumption scales the Function App out to many
@@ -46,6 +47,13 @@ param pgbouncerMaxClientConnections int = 5000
 @description('Entra administrators: objects with objectId, name (display name or app name) and type (User, Group or ServicePrincipal). The Function App identity is one of them so it can run migrations.')
 param administrators array
 
+@description('Password of a PostgreSQL login for the app, for as long as the handler cannot log in with an Entra token. Empty (the default): password authentication stays disabled.')
+@secure()
+param administratorPassword string = ''
+
+@description('Name of that login.')
+param administratorLogin string = 'chargeback_admin'
+
 @description('Allow connections from Azure services (Flex Consumption without a virtual network has no fixed outbound address).')
 param allowAzureServices bool = true
 
@@ -65,9 +73,11 @@ resource server 'Microsoft.DBforPostgreSQL/flexibleServers@2024-08-01' = {
     }
     authConfig: {
       activeDirectoryAuth: 'Enabled'
-      passwordAuth: 'Disabled'
+      passwordAuth: empty(administratorPassword) ? 'Disabled' : 'Enabled'
       tenantId: tenant().tenantId
     }
+    administratorLogin: empty(administratorPassword) ? null : administratorLogin
+    administratorLoginPassword: empty(administratorPassword) ? null : administratorPassword
     highAvailability: {
       mode: 'Disabled'
     }
