@@ -192,6 +192,8 @@ def smoke(dist: Path, host: dict, functions: list, events_file: Path, failures: 
                         else:
                             print(f"smoke: POST /{name} with {len(json.loads(body['Data'][next(iter(body['Data']))]))} "
                                   f"events -> 200, reply keys {sorted(reply)}")
+                            for line in (reply.get("Logs") or [])[:5]:
+                                print(f"smoke:   log: {line}")
             finally:
                 if proc.poll() is None:
                     proc.send_signal(signal.SIGTERM)
