@@ -69,13 +69,37 @@ fn main() {
         }
         parsed
     });
-    let (digest, _) = best_of(|| {
-        events.iter().map(|e| usize::from(content_digest(black_box(&e.body))[0])).sum::<usize>()
-    });
+    let (digest, _) =
+        best_of(|| events.iter().map(|e| usize::from(content_digest(black_box(&e.body))[0])).sum::<usize>());
 
-    println!("ingest path without I/O, {RECORDS} generated records ({:.0} bytes/record), best of {RUNS}, one core", bytes as f64 / RECORDS as f64);
+    println!(
+        "ingest path without I/O, {RECORDS} generated records ({:.0} bytes/record), best of {RUNS}, one core",
+        bytes as f64 / RECORDS as f64
+    );
     println!("  chargeback prepare_batch : {:>12.0} records/s  ({accepted} accepted)", per_second(RECORDS, ours));
     println!("  peer serde_json -> Value : {:>12.0} records/s  ({parsed} parsed)", per_second(RECORDS, peer));
     println!("  ratio ours / peer        : {:>12.2}", peer.as_secs_f64() / ours.as_secs_f64());
     println!("  (content digest, CLI only: {:.0} records/s)", per_second(RECORDS, digest));
+
+    // The same, per record shape (how the mix above is made up).
+    for (shape, marker) in
+        [("usage.v1", "\"schema\""), ("APIM sample", "\"AppKey\""), ("APIM full body", "\"eventTime\"")]
+    {
+        let subset: Vec<Event> =
+            events.iter().filter(|e| String::from_utf8_lossy(&e.body).contains(marker)).cloned().collect();
+        let size = subset.iter().map(|e| e.body.len()).sum::<usize>() / subset.len().max(1);
+        let (ours, _) = best_of(|| {
+            subset.chunks(BATCH).map(|b| prepare_batch(black_box(b), &fingerprinter, &tenant).records.len()).sum()
+        });
+        let (peer, _) = best_of(|| {
+            subset.iter().filter(|e| serde_json::from_slice::<serde_json::Value>(black_box(&e.body)).is_ok()).count()
+        });
+        println!(
+            "  {shape:<15} ({:>6} records, {size:>4} bytes): ours {:>9.0}/s  peer {:>9.0}/s  ratio {:.2}",
+            subset.len(),
+            per_second(subset.len(), ours),
+            per_second(subset.len(), peer),
+            peer.as_secs_f64() / ours.as_secs_f64()
+        );
+    }
 }

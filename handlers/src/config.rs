@@ -58,6 +58,30 @@ pub const SETTINGS: &[SettingDoc] = &[
         doc: "CSV mapping party (application, subscription id or key fingerprint) to application and business unit. Default: <data dir>/applications.csv.",
     },
     SettingDoc {
+        name: "AzureWebJobsStorage",
+        secret: true,
+        set_by: "app",
+        doc: "Storage account of the host and, when it is a connection string (AccountName with AccountKey or SharedAccessSignature, optional BlobEndpoint/QueueEndpoint/TableEndpoint/EndpointSuffix, or UseDevelopmentStorage=true for Azurite), of the Azure backend: ledger on Table Storage, dead letters, reports and leases on Blob Storage, work queue on Storage Queues. Identity-based (AzureWebJobsStorage__accountName/__credential/__clientId) is used by the host only; the handler then keeps the embedded backend. Default: none (embedded backend).",
+    },
+    SettingDoc {
+        name: "CHARGEBACK_LEDGER",
+        secret: false,
+        set_by: "app",
+        doc: "Where the ledger lives: sqlite (embedded), table (Azure Table Storage, needs an AzureWebJobsStorage connection string) or postgres (needs DATABASE_URL). Default: table when AzureWebJobsStorage is a connection string, else sqlite.",
+    },
+    SettingDoc {
+        name: "DATABASE_URL",
+        secret: true,
+        set_by: "app",
+        doc: "PostgreSQL URL (postgres://user[:password]@host:port/db?sslmode=…) of the chargeback schema, and of the ledger when CHARGEBACK_LEDGER=postgres. Migrations run on start. Default: none.",
+    },
+    SettingDoc {
+        name: "CHARGEBACK_DB_STATEMENT_CACHE",
+        secret: false,
+        set_by: "app",
+        doc: "Prepared statements cached per PostgreSQL connection; 0 behind PgBouncer in transaction mode. Default: 100.",
+    },
+    SettingDoc {
         name: "RUST_LOG",
         secret: false,
         set_by: "app",
@@ -76,6 +100,11 @@ impl fmt::Debug for Secret {
 }
 
 impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into().into_bytes())
+    }
+
     /// The secret's bytes.
     pub fn expose(&self) -> &[u8] {
         &self.0
@@ -95,6 +124,93 @@ pub struct Settings {
     pub applications_file: Option<PathBuf>,
     /// Port from the Functions host.
     pub port: Option<u16>,
+    /// Where the stores live.
+    pub storage: StorageSettings,
+}
+
+/// Which ledger implementation to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LedgerBackend {
+    /// SQLite in the data directory.
+    Sqlite,
+    /// Azure Table Storage.
+    Table,
+    /// PostgreSQL.
+    Postgres,
+}
+
+impl LedgerBackend {
+    fn parse(raw: &str) -> anyhow::Result<Self> {
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "sqlite" | "embedded" => Ok(Self::Sqlite),
+            "table" | "azure" => Ok(Self::Table),
+            "postgres" | "postgresql" => Ok(Self::Postgres),
+            other => anyhow::bail!("CHARGEBACK_LEDGER={other:?}: use sqlite, table or postgres"),
+        }
+    }
+}
+
+/// Storage configuration (see `docs/storage.md`).
+#[derive(Debug, Clone)]
+pub struct StorageSettings {
+    /// `AzureWebJobsStorage` when it is a connection string.
+    pub azure_connection: Option<Secret>,
+    /// `CHARGEBACK_LEDGER`, if set.
+    pub ledger: Option<LedgerBackend>,
+    /// `DATABASE_URL`.
+    pub database_url: Option<Secret>,
+    /// `CHARGEBACK_DB_STATEMENT_CACHE`.
+    pub statement_cache: Option<usize>,
+    /// Prefix of table, container and queue names (not an app setting;
+    /// tests use a fresh one each).
+    pub name_prefix: String,
+}
+
+impl Default for StorageSettings {
+    fn default() -> Self {
+        Self {
+            azure_connection: None,
+            ledger: None,
+            database_url: None,
+            statement_cache: None,
+            name_prefix: "chargeback".into(),
+        }
+    }
+}
+
+impl StorageSettings {
+    /// Reads the environment.
+    pub fn from_env() -> anyhow::Result<Self> {
+        Ok(Self {
+            azure_connection: var("AzureWebJobsStorage").map(|s| Secret(s.into_bytes())),
+            ledger: var("CHARGEBACK_LEDGER").map(|v| LedgerBackend::parse(&v)).transpose()?,
+            database_url: var("DATABASE_URL").map(|s| Secret(s.into_bytes())),
+            statement_cache: var("CHARGEBACK_DB_STATEMENT_CACHE")
+                .map(|v| v.trim().parse::<usize>().with_context(|| format!("CHARGEBACK_DB_STATEMENT_CACHE={v:?}")))
+                .transpose()?,
+            ..Self::default()
+        })
+    }
+
+    /// The ledger to use: as configured, else Table Storage when a storage
+    /// connection string is given, else SQLite.
+    pub fn ledger_backend(&self) -> LedgerBackend {
+        self.ledger.unwrap_or(if self.azure_connection.is_some() {
+            LedgerBackend::Table
+        } else {
+            LedgerBackend::Sqlite
+        })
+    }
+
+    /// The storage connection string, if any.
+    pub fn azure_connection_string(&self) -> Option<String> {
+        self.azure_connection.as_ref().map(|s| String::from_utf8_lossy(s.expose()).into_owned())
+    }
+
+    /// The database URL, if any.
+    pub fn database_url(&self) -> Option<String> {
+        self.database_url.as_ref().map(|s| String::from_utf8_lossy(s.expose()).into_owned())
+    }
 }
 
 fn var(name: &str) -> Option<String> {
@@ -117,6 +233,7 @@ impl Settings {
             fingerprint_secret: var("CHARGEBACK_FINGERPRINT_SECRET").map(|s| Secret(s.into_bytes())),
             applications_file: var("CHARGEBACK_APPLICATIONS").map(PathBuf::from),
             port,
+            storage: StorageSettings::from_env()?,
         })
     }
 

@@ -8,20 +8,107 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 use tracing::info;
 
-use crate::config::Settings;
+use crate::config::{LedgerBackend, Settings};
 use crate::functions::{AppState, router};
 use crate::ingest::Ingestor;
+use crate::storage::azure::{BlobDeadLetters, BlobLeases, BlobReports, StorageAccount, StorageQueue, TableLedger};
 use crate::storage::folder::FolderDeadLetters;
+use crate::storage::postgres::{PgConfig, PgLedger};
+use crate::storage::sql_support::{SqlLeases, SqlQueue, SqlReports};
 use crate::storage::sqlite::SqliteLedger;
+use crate::storage::{DeadLetterStore, LeaseStore, Ledger, ReportStore, WorkQueue};
 
-/// The stores and ingestor for a configuration (embedded backend).
+/// Receipts of a work item before it goes to the poison queue (as the
+/// Functions queue trigger's default `maxDequeueCount`).
+pub const MAX_DEQUEUE: u32 = 5;
+
+/// Every store the app uses, chosen by configuration.
+#[derive(Debug, Clone)]
+pub struct Stores {
+    /// Accepted records.
+    pub ledger: Arc<dyn Ledger>,
+    /// Rejected events.
+    pub dead_letters: Arc<dyn DeadLetterStore>,
+    /// Reports and job state (optimistic concurrency).
+    pub reports: Arc<dyn ReportStore>,
+    /// Singleton leases.
+    pub leases: Arc<dyn LeaseStore>,
+    /// Fan-out work queue.
+    pub work: Arc<dyn WorkQueue>,
+    /// Which ledger was chosen, for messages.
+    pub ledger_backend: LedgerBackend,
+}
+
+/// Builds the stores: Azure Storage when `AzureWebJobsStorage` is a
+/// connection string, the embedded ones (SQLite + folder) otherwise; the
+/// ledger as `CHARGEBACK_LEDGER` says (see `docs/storage.md`).
+pub async fn stores(settings: &Settings) -> anyhow::Result<Stores> {
+    let storage = &settings.storage;
+    let backend = storage.ledger_backend();
+    let prefix = storage.name_prefix.as_str();
+    let azure = match storage.azure_connection_string() {
+        Some(text) => Some(StorageAccount::from_connection_string(&text).context("AzureWebJobsStorage")?),
+        None => None,
+    };
+    let embedded = if azure.is_none() || backend == LedgerBackend::Sqlite {
+        std::fs::create_dir_all(&settings.data_dir)
+            .with_context(|| format!("creating the data directory {}", settings.data_dir.display()))?;
+        Some(
+            SqliteLedger::open(&settings.data_dir.join("ledger.sqlite"))
+                .await
+                .context("opening the embedded ledger")?,
+        )
+    } else {
+        None
+    };
+    let postgres = if backend == LedgerBackend::Postgres {
+        let url = storage.database_url().context("CHARGEBACK_LEDGER=postgres needs DATABASE_URL")?;
+        let mut config = PgConfig::new(url);
+        if let Some(n) = storage.statement_cache {
+            config.statement_cache = n;
+        }
+        Some(config.connect().await.context("connecting to PostgreSQL (DATABASE_URL)")?)
+    } else {
+        None
+    };
+    let ledger: Arc<dyn Ledger> = match backend {
+        LedgerBackend::Sqlite => Arc::new(embedded.clone().context("the embedded ledger")?),
+        LedgerBackend::Postgres => Arc::new(PgLedger::new(postgres.clone().context("the PostgreSQL pool")?)),
+        LedgerBackend::Table => {
+            let account = azure.as_ref().context(
+                "CHARGEBACK_LEDGER=table needs AzureWebJobsStorage as a connection string \
+                 (identity-based access is not supported by the handler, see docs/storage.md)",
+            )?;
+            Arc::new(TableLedger::open(account, prefix).await.context("opening the Table Storage ledger")?)
+        }
+    };
+    let stores = match (&azure, &embedded) {
+        (Some(account), _) => Stores {
+            ledger,
+            dead_letters: Arc::new(BlobDeadLetters::open(account, &format!("{prefix}-")).await?),
+            reports: Arc::new(BlobReports::open(account, &format!("{prefix}-")).await?),
+            leases: Arc::new(BlobLeases::open(account, &format!("{prefix}-")).await?),
+            work: Arc::new(StorageQueue::open(account, &format!("{prefix}-work"), MAX_DEQUEUE).await?),
+            ledger_backend: backend,
+        },
+        (None, Some(sqlite)) => Stores {
+            ledger,
+            dead_letters: Arc::new(FolderDeadLetters::new(settings.data_dir.join("dead-letter"))),
+            reports: Arc::new(SqlReports::new(sqlite.pool().clone())),
+            leases: Arc::new(SqlLeases::new(sqlite.pool().clone())),
+            work: Arc::new(SqlQueue::new(sqlite.pool().clone(), "work", MAX_DEQUEUE)),
+            ledger_backend: backend,
+        },
+        (None, None) => anyhow::bail!("no storage configured"),
+    };
+    info!(ledger = ?backend, azure = azure.is_some(), "stores ready");
+    Ok(stores)
+}
+
+/// The stores and ingestor for a configuration.
 pub async fn ingestor(settings: &Settings) -> anyhow::Result<Ingestor> {
-    std::fs::create_dir_all(&settings.data_dir)
-        .with_context(|| format!("creating the data directory {}", settings.data_dir.display()))?;
-    let ledger =
-        SqliteLedger::open(&settings.data_dir.join("ledger.sqlite")).await.context("opening the embedded ledger")?;
-    let dead_letters = FolderDeadLetters::new(settings.data_dir.join("dead-letter"));
-    Ok(Ingestor::new(Arc::new(ledger), Arc::new(dead_letters), settings.fingerprinter()?, settings.tenant.clone()))
+    let stores = stores(settings).await?;
+    Ok(Ingestor::new(stores.ledger, stores.dead_letters, settings.fingerprinter()?, settings.tenant.clone()))
 }
 
 /// The running custom handler.

@@ -4,12 +4,13 @@
 //! and the heavy jobs can run one tenant at a time.
 
 use std::fmt;
+use std::sync::Arc;
 
 /// A tenant name: 1–63 characters of `a-z`, `0-9` and `-`, starting with a
 /// letter, so that it is valid as a table-name part, a schema name and a
 /// blob prefix.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Tenant(String);
+pub struct Tenant(Arc<str>);
 
 /// Why a string is not a tenant name.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -19,7 +20,7 @@ pub struct TenantError(pub String);
 impl Tenant {
     /// The tenant used when neither the record nor the configuration names one.
     pub fn default_tenant() -> Self {
-        Self("default".to_owned())
+        Self(Arc::from("default"))
     }
 
     /// Parses a tenant name, accepting upper case by folding it.
@@ -29,7 +30,7 @@ impl Tenant {
         let starts_with_letter = chars.next().is_some_and(|c| c.is_ascii_lowercase());
         let rest_ok = name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
         if starts_with_letter && rest_ok && name.len() <= 63 {
-            Ok(Self(name))
+            Ok(Self(Arc::from(name)))
         } else {
             Err(TenantError(raw.to_owned()))
         }

@@ -155,7 +155,7 @@ pub fn prepare_batch(events: &[Event], fingerprinter: &Fingerprinter, default_te
     let received_at = Utc::now();
     let mut batch = PreparedBatch { records: Vec::with_capacity(events.len()), letters: Vec::new() };
     for event in events {
-        let fallback_id = event.origin.fallback_id();
+        let fallback_id = || event.origin.fallback_id();
         let ctx = ParseContext { fingerprinter, default_tenant, fallback_id: &fallback_id };
         let parsed = match std::str::from_utf8(&event.body) {
             Ok(body) => parse_record(body, ctx).map_err(|r| (r.reason, r.detail, r.own_id)),
@@ -167,7 +167,7 @@ pub fn prepare_batch(events: &[Event], fingerprinter: &Fingerprinter, default_te
                 let body = String::from_utf8_lossy(&event.body);
                 batch.letters.push(DeadLetter {
                     tenant: default_tenant.clone(),
-                    id: own_id.unwrap_or(fallback_id),
+                    id: own_id.unwrap_or_else(fallback_id),
                     reason,
                     detail,
                     origin: event.origin.describe(),

@@ -42,7 +42,7 @@ pub(super) fn convert(e: &Envelope<'_>, ctx: ParseContext<'_>) -> Result<ParsedR
     })?;
     let id = match scalar::text("requestId", e.request_id.as_ref())? {
         Some(own) => record_id("requestId", &own)?,
-        None => ctx.fallback_id.clone(),
+        None => (ctx.fallback_id)(),
     };
     let request_text: Option<Cow<'_, str>> = e.request.and_then(unwrap_json_text);
     let response_text: Option<Cow<'_, str>> = e.response.and_then(unwrap_json_text);

@@ -24,7 +24,7 @@ pub(super) fn convert(e: &Envelope<'_>, ctx: ParseContext<'_>) -> Result<ParsedR
     })?;
     let id = match scalar::text("RequestId", e.pascal_request_id.as_ref())? {
         Some(own) => record_id("RequestId", &own)?,
-        None => ctx.fallback_id.clone(),
+        None => (ctx.fallback_id)(),
     };
     let streamed = scalar::flag("Stream", e.pascal_stream.as_ref())?.unwrap_or(false);
     let prompt = scalar::count("PromptTokens", e.pascal_prompt_tokens.as_ref())?;

@@ -119,14 +119,16 @@ pub struct ParsedRecord {
 }
 
 /// What parsing needs besides the body.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
+#[allow(missing_debug_implementations)] // holds a closure
 pub struct ParseContext<'a> {
     /// Turns subscription keys into fingerprints.
     pub fingerprinter: &'a Fingerprinter,
     /// The tenant of records that do not name one.
     pub default_tenant: &'a Tenant,
-    /// The identity of the event when the record has no id of its own.
-    pub fallback_id: &'a RecordId,
+    /// The identity of the event when the record has no id of its own
+    /// (computed only for records that need it).
+    pub fallback_id: &'a dyn Fn() -> RecordId,
 }
 
 /// Parses one event body into a record, or says why it cannot be one.

@@ -30,29 +30,59 @@ struct Details<'a> {
     reasoning_tokens: Option<Scalar<'a>>,
 }
 
+/// Field names for messages, without formatting them on the hot path.
+struct FieldNames {
+    prompt: &'static str,
+    completion: &'static str,
+    total: &'static str,
+    cached: &'static str,
+    reasoning: &'static str,
+}
+
+impl FieldNames {
+    fn of(field: &'static str) -> Self {
+        if field == "response.usage" {
+            Self {
+                prompt: "response.usage.prompt_tokens",
+                completion: "response.usage.completion_tokens",
+                total: "response.usage.total_tokens",
+                cached: "response.usage.prompt_tokens_details.cached_tokens",
+                reasoning: "response.usage.completion_tokens_details.reasoning_tokens",
+            }
+        } else {
+            Self {
+                prompt: "usage.prompt_tokens",
+                completion: "usage.completion_tokens",
+                total: "usage.total_tokens",
+                cached: "usage.prompt_tokens_details.cached_tokens",
+                reasoning: "usage.completion_tokens_details.reasoning_tokens",
+            }
+        }
+    }
+}
+
 /// Reads a usage object. `Ok(None)` when it is `null`. Embeddings report no
 /// completion tokens: they count as zero.
-pub(crate) fn parse(field: &str, raw: &RawValue) -> Result<Option<TokenUsage>, Rejection> {
+pub(crate) fn parse(field: &'static str, raw: &RawValue) -> Result<Option<TokenUsage>, Rejection> {
+    let names = FieldNames::of(field);
     if raw.get().trim() == "null" {
         return Ok(None);
     }
     let usage: Usage<'_> = serde_json::from_str(raw.get())
         .map_err(|e| Rejection::new(RejectReason::InvalidField, format!("{field}: {e}")))?;
-    let prompt = scalar::count(&format!("{field}.prompt_tokens"), usage.prompt_tokens.as_ref())?;
-    let completion = scalar::count(&format!("{field}.completion_tokens"), usage.completion_tokens.as_ref())?;
-    let total = scalar::count(&format!("{field}.total_tokens"), usage.total_tokens.as_ref())?;
+    let prompt = scalar::count(names.prompt, usage.prompt_tokens.as_ref())?;
+    let completion = scalar::count(names.completion, usage.completion_tokens.as_ref())?;
+    let total = scalar::count(names.total, usage.total_tokens.as_ref())?;
     let cached = match &usage.prompt_tokens_details {
-        Some(d) => scalar::count(&format!("{field}.prompt_tokens_details.cached_tokens"), d.cached_tokens.as_ref())?,
+        Some(d) => scalar::count(names.cached, d.cached_tokens.as_ref())?,
         None => None,
     };
     let reasoning = match &usage.completion_tokens_details {
-        Some(d) => {
-            scalar::count(&format!("{field}.completion_tokens_details.reasoning_tokens"), d.reasoning_tokens.as_ref())?
-        }
+        Some(d) => scalar::count(names.reasoning, d.reasoning_tokens.as_ref())?,
         None => None,
     };
     let Some(prompt) = prompt else {
-        return Err(Rejection::missing(&format!("{field}.prompt_tokens")));
+        return Err(Rejection::missing(names.prompt));
     };
     build(prompt, completion.unwrap_or(0), total, cached.unwrap_or(0), reasoning.unwrap_or(0)).map(Some)
 }

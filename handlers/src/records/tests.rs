@@ -42,7 +42,10 @@ fn parse_fixture(body: &str) -> Result<ParsedRecord, Rejection> {
     let fingerprinter = Fingerprinter::new(b"golden-test-secret");
     let tenant = Tenant::default_tenant();
     let fallback = RecordId::parse("eh-usage-p0-s42").unwrap();
-    parse_record(body, ParseContext { fingerprinter: &fingerprinter, default_tenant: &tenant, fallback_id: &fallback })
+    parse_record(
+        body,
+        ParseContext { fingerprinter: &fingerprinter, default_tenant: &tenant, fallback_id: &|| fallback.clone() },
+    )
 }
 
 #[test]

@@ -3,17 +3,25 @@
 //!
 //! Each store is a small async trait held as `Arc<dyn …>`, with an embedded
 //! implementation (SQLite + a local folder) chosen when no Azure settings are
-//! given. The traits are shaped for Azure Table Storage and Blob Storage too:
-//! an append is a set of records whose identity is (tenant, record id) — a
-//! table's partition key and row key — and a dead letter is one blob.
+//! given, and Azure ones (Table Storage ledger, Blob Storage dead letters,
+//! reports and leases, Storage Queues) plus a PostgreSQL ledger chosen by
+//! configuration ([`crate::startup`]). `docs/storage.md` describes the key
+//! design of each. The contract suite in `tests/app/contract/` runs the same
+//! behaviour tests against every implementation.
 
+pub mod azure;
 pub mod folder;
+pub mod ledger_sql;
+pub mod postgres;
+pub mod sql_support;
 pub mod sqlite;
 
 use std::fmt;
 
+use std::time::Duration;
+
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::domain::{RecordId, Tenant, TokenSource, UsageRecord};
 use crate::records::RejectReason;
@@ -29,6 +37,15 @@ pub enum StorageError {
     /// A local file could not be read or written.
     #[error("storage i/o: {0}")]
     Io(#[from] std::io::Error),
+    /// The stored data is not what this code wrote (a bug or a foreign writer).
+    #[error("stored data: {0}")]
+    Corrupt(String),
+}
+
+impl From<azure_core::Error> for StorageError {
+    fn from(e: azure_core::Error) -> Self {
+        Self::Backend(e.to_string())
+    }
 }
 
 impl From<sqlx::Error> for StorageError {
@@ -105,6 +122,53 @@ pub trait Ledger: Send + Sync + fmt::Debug {
 
     /// Checks that the store answers.
     async fn health(&self) -> Result<(), StorageError>;
+
+    /// The ledger's partitions (tenant, UTC day, chargeable party) holding
+    /// records of days `from..to` (half-open), ordered by day then party:
+    /// the chunks a bulk job (the later rollup) works through one at a time.
+    async fn partitions(
+        &self,
+        tenant: &Tenant,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<LedgerPartition>, StorageError>;
+
+    /// Every record of one partition, ordered by record id.
+    async fn scan(&self, partition: &LedgerPartition) -> Result<Vec<LedgerEntry>, StorageError>;
+}
+
+/// One chunk of the ledger: one tenant, one UTC day, one chargeable party.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct LedgerPartition {
+    /// Whose data.
+    pub tenant: Tenant,
+    /// The UTC day of the records.
+    pub day: NaiveDate,
+    /// The chargeable party ([`crate::domain::Caller::chargeable_party`]).
+    pub party: String,
+}
+
+/// What a bulk job reads of one stored record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerEntry {
+    /// Record identity.
+    pub id: RecordId,
+    /// When the call happened.
+    pub occurred_at: DateTime<Utc>,
+    /// Model, where known.
+    pub model: Option<String>,
+    /// Deployment, where known.
+    pub deployment: Option<String>,
+    /// Where the counts come from.
+    pub token_source: TokenSource,
+    /// Prompt tokens (cached included).
+    pub prompt: u64,
+    /// Completion tokens (reasoning included).
+    pub completion: u64,
+    /// Cached prompt tokens.
+    pub cached: u64,
+    /// Reasoning completion tokens.
+    pub reasoning: u64,
 }
 
 /// A rejected event, kept as received except that credentials are replaced by
@@ -136,4 +200,95 @@ pub trait DeadLetterStore: Send + Sync + fmt::Debug {
 
     /// All letters of a tenant, ordered by identity.
     async fn list(&self, tenant: &Tenant) -> Result<Vec<DeadLetter>, StorageError>;
+}
+
+/// A held singleton lease: whoever holds it may do the work it names (one
+/// rollup, one report) while nobody else does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    /// What the lease is for.
+    pub name: String,
+    /// The holder's token (the blob lease id on Azure).
+    pub token: String,
+    /// How long it lasts unless renewed.
+    pub ttl: Duration,
+}
+
+/// Leases for singleton work. A lease expires unless renewed in time, so a
+/// crashed holder does not block the work for ever.
+#[async_trait]
+pub trait LeaseStore: Send + Sync + fmt::Debug {
+    /// Takes the lease `name` for `ttl` (15–60 s: Blob Storage's bounds);
+    /// `None` while someone else holds it.
+    async fn acquire(&self, name: &str, ttl: Duration) -> Result<Option<Lease>, StorageError>;
+
+    /// Extends a held lease by its ttl; `false` if it was lost meanwhile.
+    async fn renew(&self, lease: &Lease) -> Result<bool, StorageError>;
+
+    /// Gives the lease up (doing nothing if it was lost).
+    async fn release(&self, lease: &Lease) -> Result<(), StorageError>;
+}
+
+/// A stored document and its version tag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Versioned {
+    /// The content.
+    pub body: Vec<u8>,
+    /// Opaque version tag (the blob ETag on Azure); changes on every write.
+    pub etag: String,
+}
+
+/// When a write may happen (optimistic concurrency).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteCondition {
+    /// Whatever is stored.
+    Always,
+    /// Only if nothing is stored under the name.
+    IfAbsent,
+    /// Only if the stored version is still this one.
+    IfMatch(String),
+}
+
+/// Named documents written with optimistic concurrency: reports and job state.
+#[async_trait]
+pub trait ReportStore: Send + Sync + fmt::Debug {
+    /// The document and its version, if stored.
+    async fn get(&self, name: &str) -> Result<Option<Versioned>, StorageError>;
+
+    /// Writes if `condition` holds and returns the new version; `None` if it
+    /// did not hold (someone else wrote first), in which case nothing changed.
+    async fn put(&self, name: &str, body: &[u8], condition: WriteCondition) -> Result<Option<String>, StorageError>;
+}
+
+/// A received work item. It stays invisible to other receivers until its
+/// visibility timeout passes; deleting it completes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkItem {
+    /// The message's identity.
+    pub id: String,
+    /// Proof of this receipt, needed to delete it.
+    pub receipt: String,
+    /// The content.
+    pub body: String,
+    /// How many times it has been received, this time included.
+    pub dequeue_count: u32,
+}
+
+/// A work queue for fan-out: at-least-once delivery, so work must be
+/// idempotent. Items received more than `max_dequeue` times are moved to the
+/// poison queue instead of being handed out again.
+#[async_trait]
+pub trait WorkQueue: Send + Sync + fmt::Debug {
+    /// Adds an item.
+    async fn send(&self, body: &str) -> Result<(), StorageError>;
+
+    /// Up to `max` visible items, each hidden for `visibility` from now.
+    async fn receive(&self, max: usize, visibility: Duration) -> Result<Vec<WorkItem>, StorageError>;
+
+    /// Completes an item; `false` if the receipt is stale (the item became
+    /// visible again and someone else received it).
+    async fn delete(&self, item: &WorkItem) -> Result<bool, StorageError>;
+
+    /// Bodies moved to the poison queue.
+    async fn poisoned(&self) -> Result<Vec<String>, StorageError>;
 }

@@ -1,0 +1,20 @@
+//! The Azure backends, on the 0.21 family of the Azure storage crates (one
+//! `azure_core`/reqwest stack with rustls for all three services):
+//!
+//! - [`table_ledger`]: the ledger on Table Storage (keys in [`table_keys`]);
+//! - [`blobs`]: dead letters, reports and singleton leases on Blob Storage;
+//! - [`queues`]: a work queue on Storage Queues;
+//! - [`connection`]: the account, from an `AzureWebJobsStorage` connection string.
+//!
+//! Each crate is used only inside its module, behind the storage traits.
+
+pub mod blobs;
+pub mod connection;
+pub mod queues;
+pub mod table_keys;
+pub mod table_ledger;
+
+pub use blobs::{BlobDeadLetters, BlobLeases, BlobReports};
+pub use connection::StorageAccount;
+pub use queues::StorageQueue;
+pub use table_ledger::TableLedger;

@@ -1,0 +1,268 @@
+//! The ledger in SQL: one query text for SQLite and PostgreSQL.
+//!
+//! Both schemas (`migrations/{sqlite,postgres}/0001_ledger.sql`) have the same
+//! columns; the queries use `$N` parameters, which both drivers accept, and
+//! cast sums to BIGINT (PostgreSQL's `SUM(bigint)` is NUMERIC). The
+//! [`impl_sql_ledger!`] macro writes the same [`Ledger`](super::Ledger) body
+//! for each typed pool, so the two ledgers cannot drift apart.
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use super::{Grouping, StorageError, UsageRow};
+use crate::domain::{RecordId, TokenSource};
+
+/// Rows per INSERT statement: 22 parameters each, well under both engines' limits.
+pub const ROWS_PER_STATEMENT: usize = 400;
+
+/// The INSERT head; values and the conflict clause are added per batch.
+pub const INSERT_HEAD: &str = "INSERT INTO ledger (tenant, record_id, occurred_at_us, day, party, subscription_id, \
+     key_fingerprint, application, user_id, deployment, model, operation, status, streamed, prompt_tokens, \
+     completion_tokens, cached_tokens, reasoning_tokens, token_source, shape, backend, latency_ms) ";
+
+/// Makes an append idempotent.
+pub const ON_CONFLICT: &str = " ON CONFLICT (tenant, record_id) DO NOTHING";
+
+macro_rules! totals_sql {
+    ($key:literal) => {
+        concat!(
+            "SELECT ",
+            $key,
+            " AS k, token_source, CAST(COUNT(*) AS BIGINT) AS requests, CAST(SUM(prompt_tokens) AS BIGINT) AS prompt, \
+             CAST(SUM(completion_tokens) AS BIGINT) AS completion, CAST(SUM(cached_tokens) AS BIGINT) AS cached, \
+             CAST(SUM(reasoning_tokens) AS BIGINT) AS reasoning \
+             FROM ledger WHERE tenant = $1 AND occurred_at_us >= $2 AND occurred_at_us < $3 \
+             GROUP BY 1, token_source ORDER BY 1, token_source"
+        )
+    };
+}
+
+/// The totals query of a grouping (the grouping column comes from a closed
+/// set, never from user text).
+pub fn totals_sql(group_by: Grouping) -> &'static str {
+    match group_by {
+        Grouping::Party => totals_sql!("party"),
+        Grouping::Model => totals_sql!("COALESCE(model, '(none)')"),
+        Grouping::Deployment => totals_sql!("COALESCE(deployment, '(none)')"),
+        Grouping::Day => totals_sql!("day"),
+    }
+}
+
+/// The partitions of a tenant's days `$2..$3`.
+pub const PARTITIONS_SQL: &str =
+    "SELECT DISTINCT day, party FROM ledger WHERE tenant = $1 AND day >= $2 AND day < $3 ORDER BY day, party";
+
+/// The records of one partition.
+pub const SCAN_SQL: &str = "SELECT record_id, occurred_at_us, model, deployment, token_source, prompt_tokens, \
+     completion_tokens, cached_tokens, reasoning_tokens FROM ledger WHERE tenant = $1 AND day = $2 AND party = $3";
+
+/// The stored form of a day.
+pub fn day_text(day: NaiveDate) -> String {
+    day.format("%Y-%m-%d").to_string()
+}
+
+/// Parses a stored day.
+pub fn parse_day(text: &str) -> Result<NaiveDate, StorageError> {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|e| StorageError::Corrupt(format!("day {text:?}: {e}")))
+}
+
+/// A count as stored (counts are far below 2^63; saturate rather than wrap).
+pub fn to_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// A stored count back (never negative: the schema checks it).
+pub fn to_u64(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+/// A stored token source back.
+pub fn token_source(raw: &str) -> Result<TokenSource, StorageError> {
+    TokenSource::parse(raw).ok_or_else(|| StorageError::Corrupt(format!("unknown token source {raw:?} in ledger")))
+}
+
+/// A stored time back.
+pub fn from_micros(us: i64) -> Result<DateTime<Utc>, StorageError> {
+    DateTime::from_timestamp_micros(us).ok_or_else(|| StorageError::Corrupt(format!("time {us} out of range")))
+}
+
+/// A stored id back.
+pub fn record_id(raw: &str) -> Result<RecordId, StorageError> {
+    RecordId::parse(raw).map_err(|e| StorageError::Corrupt(format!("record id {raw:?}: {e}")))
+}
+
+/// One row of a totals query, whatever the engine.
+#[derive(Debug)]
+pub struct TotalsRow {
+    /// Group value.
+    pub k: String,
+    /// Stored token source.
+    pub token_source: String,
+    /// Counts.
+    pub counts: [i64; 5],
+}
+
+impl TotalsRow {
+    /// As a usage row.
+    pub fn into_usage_row(self) -> Result<UsageRow, StorageError> {
+        let [requests, prompt, completion, cached, reasoning] = self.counts.map(to_u64);
+        Ok(UsageRow {
+            key: self.k,
+            token_source: token_source(&self.token_source)?,
+            requests,
+            prompt,
+            completion,
+            cached,
+            reasoning,
+        })
+    }
+}
+
+/// Writes `impl Ledger for $ty` (which has a `pool` field of a typed sqlx
+/// pool) with the shared query text.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! impl_sql_ledger {
+    ($ty:ty, $db:ty) => {
+        #[async_trait::async_trait]
+        impl $crate::storage::Ledger for $ty {
+            async fn append(
+                &self,
+                records: &[$crate::domain::UsageRecord],
+            ) -> Result<$crate::storage::AppendOutcome, $crate::storage::StorageError> {
+                use $crate::storage::ledger_sql::{INSERT_HEAD, ON_CONFLICT, ROWS_PER_STATEMENT, to_i64};
+                let mut tx = self.pool.begin().await?;
+                let mut inserted = 0;
+                for chunk in records.chunks(ROWS_PER_STATEMENT) {
+                    let mut insert: sqlx::QueryBuilder<$db> = sqlx::QueryBuilder::new(INSERT_HEAD);
+                    insert.push_values(chunk, |mut row, r| {
+                        row.push_bind(r.tenant.as_str().to_owned())
+                            .push_bind(r.id.as_str().to_owned())
+                            .push_bind(r.occurred_at.timestamp_micros())
+                            .push_bind(r.occurred_at.format("%Y-%m-%d").to_string())
+                            .push_bind(r.caller.chargeable_party().to_owned())
+                            .push_bind(r.caller.subscription_id.clone())
+                            .push_bind(r.caller.key_fingerprint.as_ref().map(|f| f.as_str().to_owned()))
+                            .push_bind(r.caller.application.clone())
+                            .push_bind(r.caller.user.clone())
+                            .push_bind(r.deployment.clone())
+                            .push_bind(r.model.clone())
+                            .push_bind(r.operation.clone())
+                            .push_bind(r.status.map(i64::from))
+                            .push_bind(r.streamed)
+                            .push_bind(to_i64(r.usage.prompt()))
+                            .push_bind(to_i64(r.usage.completion()))
+                            .push_bind(to_i64(r.usage.cached()))
+                            .push_bind(to_i64(r.usage.reasoning()))
+                            .push_bind(r.token_source.as_str())
+                            .push_bind(r.shape.as_str())
+                            .push_bind(r.backend.clone())
+                            .push_bind(r.latency_ms.map(to_i64));
+                    });
+                    insert.push(ON_CONFLICT);
+                    inserted += insert.build().execute(&mut *tx).await?.rows_affected();
+                }
+                tx.commit().await?;
+                let received = u64::try_from(records.len()).unwrap_or(u64::MAX);
+                Ok($crate::storage::AppendOutcome { inserted, duplicates: received - inserted })
+            }
+
+            async fn totals(
+                &self,
+                query: &$crate::storage::UsageQuery,
+            ) -> Result<Vec<$crate::storage::UsageRow>, $crate::storage::StorageError> {
+                use sqlx::Row;
+                let rows = sqlx::query($crate::storage::ledger_sql::totals_sql(query.group_by))
+                    .bind(query.tenant.as_str())
+                    .bind(query.from.timestamp_micros())
+                    .bind(query.to.timestamp_micros())
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.into_iter()
+                    .map(|row| {
+                        $crate::storage::ledger_sql::TotalsRow {
+                            k: row.try_get("k")?,
+                            token_source: row.try_get("token_source")?,
+                            counts: [
+                                row.try_get("requests")?,
+                                row.try_get("prompt")?,
+                                row.try_get("completion")?,
+                                row.try_get("cached")?,
+                                row.try_get("reasoning")?,
+                            ],
+                        }
+                        .into_usage_row()
+                    })
+                    .collect()
+            }
+
+            async fn health(&self) -> Result<(), $crate::storage::StorageError> {
+                sqlx::query("SELECT 1").execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn partitions(
+                &self,
+                tenant: &$crate::domain::Tenant,
+                from: chrono::NaiveDate,
+                to: chrono::NaiveDate,
+            ) -> Result<Vec<$crate::storage::LedgerPartition>, $crate::storage::StorageError> {
+                use sqlx::Row;
+                use $crate::storage::ledger_sql::{PARTITIONS_SQL, day_text, parse_day};
+                let rows = sqlx::query(PARTITIONS_SQL)
+                    .bind(tenant.as_str())
+                    .bind(day_text(from))
+                    .bind(day_text(to))
+                    .fetch_all(&self.pool)
+                    .await?;
+                let mut partitions = rows
+                    .into_iter()
+                    .map(|row| {
+                        let day: String = row.try_get("day")?;
+                        Ok($crate::storage::LedgerPartition {
+                            tenant: tenant.clone(),
+                            day: parse_day(&day)?,
+                            party: row.try_get("party")?,
+                        })
+                    })
+                    .collect::<Result<Vec<_>, $crate::storage::StorageError>>()?;
+                // Byte order whatever the database collation.
+                partitions.sort();
+                Ok(partitions)
+            }
+
+            async fn scan(
+                &self,
+                partition: &$crate::storage::LedgerPartition,
+            ) -> Result<Vec<$crate::storage::LedgerEntry>, $crate::storage::StorageError> {
+                use sqlx::Row;
+                use $crate::storage::ledger_sql::{SCAN_SQL, day_text, from_micros, record_id, to_u64, token_source};
+                let rows = sqlx::query(SCAN_SQL)
+                    .bind(partition.tenant.as_str())
+                    .bind(day_text(partition.day))
+                    .bind(partition.party.as_str())
+                    .fetch_all(&self.pool)
+                    .await?;
+                let mut entries = rows
+                    .into_iter()
+                    .map(|row| {
+                        let id: String = row.try_get("record_id")?;
+                        let source: String = row.try_get("token_source")?;
+                        Ok($crate::storage::LedgerEntry {
+                            id: record_id(&id)?,
+                            occurred_at: from_micros(row.try_get("occurred_at_us")?)?,
+                            model: row.try_get("model")?,
+                            deployment: row.try_get("deployment")?,
+                            token_source: token_source(&source)?,
+                            prompt: to_u64(row.try_get("prompt_tokens")?),
+                            completion: to_u64(row.try_get("completion_tokens")?),
+                            cached: to_u64(row.try_get("cached_tokens")?),
+                            reasoning: to_u64(row.try_get("reasoning_tokens")?),
+                        })
+                    })
+                    .collect::<Result<Vec<_>, $crate::storage::StorageError>>()?;
+                entries.sort_by(|a, b| a.id.cmp(&b.id));
+                Ok(entries)
+            }
+        }
+    };
+}

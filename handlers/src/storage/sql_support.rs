@@ -1,0 +1,252 @@
+//! Leases, versioned reports and a work queue in SQL, for the embedded
+//! backend (SQLite) and PostgreSQL: one query text for both engines (tables in
+//! `migrations/*/0002_chargeback.sql`), written once by a macro per pool type.
+//!
+//! On Azure the same traits are served by blob leases, blobs with ETags and
+//! Storage Queues ([`super::azure`]).
+
+use std::time::Duration;
+
+use chrono::Utc;
+use rand::RngCore;
+
+/// Time now, microseconds since the epoch.
+pub fn now_us() -> i64 {
+    Utc::now().timestamp_micros()
+}
+
+/// A duration in microseconds.
+pub fn micros(d: Duration) -> i64 {
+    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
+}
+
+/// A random token (lease holder, receipt).
+pub fn random_token() -> String {
+    let mut bytes = [0u8; 16];
+    rand::rng().fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+/// A time-ordered id, so ordering by id is FIFO on both engines.
+pub fn ordered_id() -> String {
+    format!("{:020}-{:016x}", now_us(), rand::rng().next_u64())
+}
+
+/// Leases in the `leases` table.
+#[derive(Debug, Clone)]
+pub struct SqlLeases<P> {
+    pool: P,
+}
+
+impl<P> SqlLeases<P> {
+    /// Leases in this (migrated) database.
+    pub fn new(pool: P) -> Self {
+        Self { pool }
+    }
+}
+
+/// Versioned documents in the `reports` table; the ETag is the version number.
+#[derive(Debug, Clone)]
+pub struct SqlReports<P> {
+    pool: P,
+}
+
+impl<P> SqlReports<P> {
+    /// Reports in this (migrated) database.
+    pub fn new(pool: P) -> Self {
+        Self { pool }
+    }
+}
+
+/// A named queue in the `work_items` table.
+#[derive(Debug, Clone)]
+pub struct SqlQueue<P> {
+    pool: P,
+    name: String,
+    max_dequeue: u32,
+}
+
+impl<P> SqlQueue<P> {
+    /// The queue `name`; an item is handed out at most `max_dequeue` times,
+    /// then moved to the poison queue.
+    pub fn new(pool: P, name: impl Into<String>, max_dequeue: u32) -> Self {
+        Self { pool, name: name.into(), max_dequeue }
+    }
+}
+
+const LEASE_ACQUIRE: &str = "INSERT INTO leases (name, token, expires_at_us) VALUES ($1, $2, $3) \
+     ON CONFLICT (name) DO UPDATE SET token = excluded.token, expires_at_us = excluded.expires_at_us \
+     WHERE leases.expires_at_us <= $4";
+const LEASE_RENEW: &str = "UPDATE leases SET expires_at_us = $3 WHERE name = $1 AND token = $2 AND expires_at_us > $4";
+const LEASE_RELEASE: &str = "DELETE FROM leases WHERE name = $1 AND token = $2";
+
+const REPORT_GET: &str = "SELECT body, version FROM reports WHERE name = $1";
+const REPORT_PUT_ALWAYS: &str = "INSERT INTO reports (name, body, version) VALUES ($1, $2, 1) \
+     ON CONFLICT (name) DO UPDATE SET body = excluded.body, version = reports.version + 1 RETURNING version";
+const REPORT_PUT_IF_ABSENT: &str =
+    "INSERT INTO reports (name, body, version) VALUES ($1, $2, 1) ON CONFLICT (name) DO NOTHING RETURNING version";
+const REPORT_PUT_IF_MATCH: &str =
+    "UPDATE reports SET body = $2, version = version + 1 WHERE name = $1 AND version = $3 RETURNING version";
+
+const QUEUE_SEND: &str = "INSERT INTO work_items (queue, id, body, visible_at_us, dequeue_count, receipt, poisoned) \
+     VALUES ($1, $2, $3, $4, 0, NULL, FALSE)";
+const QUEUE_POISON: &str = "UPDATE work_items SET poisoned = TRUE \
+     WHERE queue = $1 AND poisoned = FALSE AND visible_at_us <= $2 AND dequeue_count >= $3";
+// The outer visibility test is repeated so that, on PostgreSQL, a concurrent
+// receiver that waited for the row lock re-checks it and skips the row.
+const QUEUE_RECEIVE: &str = "UPDATE work_items SET visible_at_us = $3, dequeue_count = dequeue_count + 1, receipt = $4 \
+     WHERE queue = $1 AND poisoned = FALSE AND visible_at_us <= $2 AND id IN \
+     (SELECT id FROM work_items WHERE queue = $1 AND poisoned = FALSE AND visible_at_us <= $2 ORDER BY id LIMIT $5) \
+     RETURNING id, body, dequeue_count";
+const QUEUE_DELETE: &str = "DELETE FROM work_items WHERE queue = $1 AND id = $2 AND receipt = $3";
+const QUEUE_POISONED: &str = "SELECT body FROM work_items WHERE queue = $1 AND poisoned = TRUE ORDER BY id";
+
+macro_rules! impl_sql_support {
+    ($pool:ty) => {
+        #[async_trait::async_trait]
+        impl super::LeaseStore for SqlLeases<$pool> {
+            async fn acquire(&self, name: &str, ttl: Duration) -> Result<Option<super::Lease>, super::StorageError> {
+                let token = random_token();
+                let now = now_us();
+                let done = sqlx::query(LEASE_ACQUIRE)
+                    .bind(name)
+                    .bind(&token)
+                    .bind(now.saturating_add(micros(ttl)))
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await?;
+                Ok((done.rows_affected() == 1).then(|| super::Lease { name: name.to_owned(), token, ttl }))
+            }
+
+            async fn renew(&self, lease: &super::Lease) -> Result<bool, super::StorageError> {
+                let now = now_us();
+                let done = sqlx::query(LEASE_RENEW)
+                    .bind(&lease.name)
+                    .bind(&lease.token)
+                    .bind(now.saturating_add(micros(lease.ttl)))
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn release(&self, lease: &super::Lease) -> Result<(), super::StorageError> {
+                sqlx::query(LEASE_RELEASE).bind(&lease.name).bind(&lease.token).execute(&self.pool).await?;
+                Ok(())
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl super::ReportStore for SqlReports<$pool> {
+            async fn get(&self, name: &str) -> Result<Option<super::Versioned>, super::StorageError> {
+                use sqlx::Row;
+                let Some(row) = sqlx::query(REPORT_GET).bind(name).fetch_optional(&self.pool).await? else {
+                    return Ok(None);
+                };
+                let body: String = row.try_get("body")?;
+                let version: i64 = row.try_get("version")?;
+                let body =
+                    hex::decode(&body).map_err(|e| super::StorageError::Corrupt(format!("report {name}: {e}")))?;
+                Ok(Some(super::Versioned { body, etag: version.to_string() }))
+            }
+
+            async fn put(
+                &self,
+                name: &str,
+                body: &[u8],
+                condition: super::WriteCondition,
+            ) -> Result<Option<String>, super::StorageError> {
+                use sqlx::Row;
+                let body = hex::encode(body);
+                let row = match condition {
+                    super::WriteCondition::Always => {
+                        Some(sqlx::query(REPORT_PUT_ALWAYS).bind(name).bind(body).fetch_one(&self.pool).await?)
+                    }
+                    super::WriteCondition::IfAbsent => {
+                        sqlx::query(REPORT_PUT_IF_ABSENT).bind(name).bind(body).fetch_optional(&self.pool).await?
+                    }
+                    super::WriteCondition::IfMatch(etag) => {
+                        let Ok(version) = etag.parse::<i64>() else { return Ok(None) };
+                        sqlx::query(REPORT_PUT_IF_MATCH)
+                            .bind(name)
+                            .bind(body)
+                            .bind(version)
+                            .fetch_optional(&self.pool)
+                            .await?
+                    }
+                };
+                row.map(|r| r.try_get::<i64, _>("version").map(|v| v.to_string())).transpose().map_err(Into::into)
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl super::WorkQueue for SqlQueue<$pool> {
+            async fn send(&self, body: &str) -> Result<(), super::StorageError> {
+                sqlx::query(QUEUE_SEND)
+                    .bind(&self.name)
+                    .bind(ordered_id())
+                    .bind(body)
+                    .bind(now_us())
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn receive(
+                &self,
+                max: usize,
+                visibility: Duration,
+            ) -> Result<Vec<super::WorkItem>, super::StorageError> {
+                use sqlx::Row;
+                let now = now_us();
+                sqlx::query(QUEUE_POISON)
+                    .bind(&self.name)
+                    .bind(now)
+                    .bind(i64::from(self.max_dequeue))
+                    .execute(&self.pool)
+                    .await?;
+                let receipt = random_token();
+                let rows = sqlx::query(QUEUE_RECEIVE)
+                    .bind(&self.name)
+                    .bind(now)
+                    .bind(now.saturating_add(micros(visibility)))
+                    .bind(&receipt)
+                    .bind(i64::try_from(max).unwrap_or(i64::MAX))
+                    .fetch_all(&self.pool)
+                    .await?;
+                let mut items = rows
+                    .into_iter()
+                    .map(|row| {
+                        Ok(super::WorkItem {
+                            id: row.try_get("id")?,
+                            receipt: receipt.clone(),
+                            body: row.try_get("body")?,
+                            dequeue_count: u32::try_from(row.try_get::<i64, _>("dequeue_count")?).unwrap_or(u32::MAX),
+                        })
+                    })
+                    .collect::<Result<Vec<_>, super::StorageError>>()?;
+                items.sort_by(|a, b| a.id.cmp(&b.id));
+                Ok(items)
+            }
+
+            async fn delete(&self, item: &super::WorkItem) -> Result<bool, super::StorageError> {
+                let done = sqlx::query(QUEUE_DELETE)
+                    .bind(&self.name)
+                    .bind(&item.id)
+                    .bind(&item.receipt)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn poisoned(&self) -> Result<Vec<String>, super::StorageError> {
+                use sqlx::Row;
+                let rows = sqlx::query(QUEUE_POISONED).bind(&self.name).fetch_all(&self.pool).await?;
+                rows.into_iter().map(|r| r.try_get("body").map_err(Into::into)).collect()
+            }
+        }
+    };
+}
+
+impl_sql_support!(sqlx::SqlitePool);
+impl_sql_support!(sqlx::PgPool);
