@@ -5,7 +5,7 @@
 # executable. azd's prepackage hook runs this (azure.yaml) and deploys dist/ as
 # it is; `func azure functionapp publish <app> --custom` is run from inside dist/.
 #
-# Usage: scripts/package.sh [--allow-glibc] [--profile release|dev] [--out DIR] [--no-build]
+# Usage: scripts/package.sh [--allow-glibc] [--profile release|dev] [--out DIR] [--no-build|--if-stale]
 #
 #   --allow-glibc   if the musl target is not installed, build for the host's
 #                   glibc target instead (env CHARGEBACK_ALLOW_GLIBC=1). Good for
@@ -14,6 +14,8 @@
 #   --profile P     cargo profile: release (default) or dev (env CHARGEBACK_PROFILE).
 #   --out DIR       where to assemble (default: dist). It is emptied first.
 #   --no-build      package the binary already built for the chosen target/profile.
+#   --if-stale      build only if that binary is missing or older than a source
+#                   file (what infra/check/run.sh uses after `cargo test` built it).
 #
 # With CHARGEBACK_PACKAGE_PREBUILT=1 the script only verifies an existing dist/
 # (host.json and an executable binary) and leaves it as it is: the deploy
@@ -42,6 +44,7 @@ while [ $# -gt 0 ]; do
         --out) out_dir="${2:?--out needs a value}"; shift ;;
         --out=*) out_dir="${1#--out=}" ;;
         --no-build) build=0 ;;
+        --if-stale) build=stale ;;
         -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
         *) echo "package.sh: unknown argument: $1 (see --help)" >&2; exit 2 ;;
     esac
@@ -112,6 +115,13 @@ else
   or, for a local check only, run: scripts/package.sh --allow-glibc"
 fi
 
+if [ "$build" = stale ]; then
+    build=1
+    if [ -x "$bin_path" ] && [ -z "$(find Cargo.toml Cargo.lock handlers tokenizer -type f -newer "$bin_path" -print -quit 2>/dev/null)" ]; then
+        note "using $bin_path: no source is newer (--if-stale)"
+        build=0
+    fi
+fi
 if [ "$build" = 1 ]; then
     note "building chargeback ($profile profile, $target)"
     cargo build -p chargeback --bin chargeback --profile "$profile" ${target_args[@]+"${target_args[@]}"}

@@ -97,7 +97,7 @@ package() {
     echo "packaging a ${CHARGEBACK_CHECK_PROFILE:-dev}-profile build into a temporary dist/;"
     echo "if the musl target is missing this is the glibc fallback (--allow-glibc): layout and behaviour"
     echo "are checked, static linking is not (CI checks the musl build)"
-    bash scripts/package.sh --allow-glibc --profile "${CHARGEBACK_CHECK_PROFILE:-dev}" --out "$dist_dir"
+    bash scripts/package.sh --allow-glibc --if-stale --profile "${CHARGEBACK_CHECK_PROFILE:-dev}" --out "$dist_dir"
 }
 dist_dir=""
 run_check package package
