@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod cli;
+mod contract;
 mod helpers;
 mod ingest_usage;
 mod protocol;

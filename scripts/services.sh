@@ -1,0 +1,112 @@
+# The real services the storage tests run against: Azurite (Azure Storage
+# emulator, from npm) and PostgreSQL 15 (from Debian packages).
+#
+#   source scripts/services.sh
+#   services_start     # installs what is missing, starts both, exports the variables below
+#   services_stop      # stops both and removes their temp dirs
+#
+# Exported for the tests:
+#   CHARGEBACK_TEST_AZURE_STORAGE   connection string of the Azurite started here
+#   CHARGEBACK_TEST_DATABASE_URL    postgres:// URL of the cluster started here
+#   CHARGEBACK_TEST_AZURITE_BIN     the azurite binary, for the fault test (which
+#                                   starts and kills its own instance)
+# Both services listen on 127.0.0.1 only; Azurite keeps its data in memory and
+# PostgreSQL in a temp dir, so nothing outlives the run.
+
+_services_root() { cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd; }
+
+# Installs Azurite 3 into .services/node_modules (git-ignored) when missing.
+_services_install_azurite() {
+    local root
+    root="$(_services_root)"
+    if [ -x "$root/.services/node_modules/.bin/azurite" ]; then return 0; fi
+    if ! command -v npm >/dev/null; then
+        apt-get install -y nodejs npm >/dev/null || { apt-get update >/dev/null && apt-get install -y nodejs npm >/dev/null; }
+    fi
+    mkdir -p "$root/.services"
+    (cd "$root/.services" && npm install --no-audit --no-fund --silent azurite@3 >/dev/null)
+}
+
+# The PostgreSQL server binaries (installs the Debian package when missing).
+_services_pg_bin() {
+    local bin
+    bin="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)"
+    if [ -z "$bin" ] || [ ! -x "$bin/initdb" ]; then
+        apt-get install -y postgresql >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y postgresql >/dev/null; }
+        bin="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)"
+    fi
+    echo "$bin"
+}
+
+# A free loopback TCP port.
+_services_free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+_services_wait_port() {
+    local port=$1 what=$2
+    for _ in $(seq 1 100); do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
+        sleep 0.1
+    done
+    echo "services.sh: $what did not answer on 127.0.0.1:$port" >&2
+    return 1
+}
+
+services_start() {
+    local root
+    root="$(_services_root)"
+    SERVICES_TMP="$(mktemp -d /tmp/chargeback-services.XXXXXX)"
+    chmod 755 "$SERVICES_TMP"
+    export SERVICES_TMP
+
+    echo "services.sh: installing/starting Azurite and PostgreSQL" >&2
+    _services_install_azurite
+    local pg_bin
+    pg_bin="$(_services_pg_bin)"
+
+    # Azurite: in memory, loopback, its own ports.
+    local blob queue table
+    blob="$(_services_free_port)"; queue="$(_services_free_port)"; table="$(_services_free_port)"
+    "$root/.services/node_modules/.bin/azurite" --inMemoryPersistence --skipApiVersionCheck --disableTelemetry \
+        --blobHost 127.0.0.1 --blobPort "$blob" --queueHost 127.0.0.1 --queuePort "$queue" \
+        --tableHost 127.0.0.1 --tablePort "$table" >"$SERVICES_TMP/azurite.log" 2>&1 &
+    SERVICES_AZURITE_PID=$!
+    export SERVICES_AZURITE_PID
+    _services_wait_port "$blob" Azurite && _services_wait_port "$queue" Azurite && _services_wait_port "$table" Azurite
+    local key="Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+    export CHARGEBACK_TEST_AZURE_STORAGE="DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=$key;BlobEndpoint=http://127.0.0.1:$blob/devstoreaccount1;QueueEndpoint=http://127.0.0.1:$queue/devstoreaccount1;TableEndpoint=http://127.0.0.1:$table/devstoreaccount1;"
+    export CHARGEBACK_TEST_AZURITE_BIN="$root/.services/node_modules/.bin/azurite"
+
+    # PostgreSQL: a throwaway cluster owned by postgres (initdb refuses root).
+    local pg_port
+    pg_port="$(_services_free_port)"
+    mkdir -p "$SERVICES_TMP/pg"
+    chown postgres "$SERVICES_TMP/pg" 2>/dev/null || true
+    local as_pg=()
+    if [ "$(id -u)" = 0 ]; then as_pg=(runuser -u postgres --); fi
+    "${as_pg[@]}" "$pg_bin/initdb" -D "$SERVICES_TMP/pg/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 \
+        >"$SERVICES_TMP/initdb.log" 2>&1 || { cat "$SERVICES_TMP/initdb.log" >&2; return 1; }
+    "${as_pg[@]}" "$pg_bin/pg_ctl" -D "$SERVICES_TMP/pg/data" -l "$SERVICES_TMP/pg/pg.log" \
+        -o "-p $pg_port -k $SERVICES_TMP/pg -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" \
+        -w start >/dev/null || { cat "$SERVICES_TMP/pg/pg.log" >&2; return 1; }
+    SERVICES_PG_CTL=("${as_pg[@]}" "$pg_bin/pg_ctl" -D "$SERVICES_TMP/pg/data")
+    export CHARGEBACK_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$pg_port/postgres"
+    export CHARGEBACK_TEST_PG_BIN="$pg_bin"
+    echo "services.sh: Azurite on 127.0.0.1:$blob/$queue/$table, PostgreSQL on 127.0.0.1:$pg_port" >&2
+}
+
+services_stop() {
+    if [ -n "${SERVICES_AZURITE_PID:-}" ]; then
+        kill "$SERVICES_AZURITE_PID" 2>/dev/null || true
+        wait "$SERVICES_AZURITE_PID" 2>/dev/null || true
+        unset SERVICES_AZURITE_PID
+    fi
+    if [ -n "${SERVICES_TMP:-}" ] && [ -d "$SERVICES_TMP/pg/data" ]; then
+        "${SERVICES_PG_CTL[@]}" -m fast -w stop >/dev/null 2>&1 || true
+    fi
+    if [ -n "${SERVICES_TMP:-}" ]; then
+        rm -rf "$SERVICES_TMP"
+        unset SERVICES_TMP
+    fi
+}

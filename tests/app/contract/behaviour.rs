@@ -1,0 +1,260 @@
+//! What every implementation must do. Each function gets a fresh subject.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chargeback::domain::{Caller, RecordId, RecordShape, Tenant, TokenSource, TokenUsage, UsageRecord};
+use chargeback::records::RejectReason;
+use chargeback::storage::{DeadLetter, Grouping, UsageQuery, UsageRow, WriteCondition};
+use chrono::{DateTime, Duration as ChronoDuration, NaiveDate, TimeZone, Utc};
+
+use super::subjects::Subject;
+
+fn day(n: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 11, n).unwrap()
+}
+
+/// A record of `party` at `at`, with tokens derived from `n`.
+pub fn record(tenant: &Tenant, id: &str, party: &str, at: DateTime<Utc>, n: u64) -> UsageRecord {
+    let prompt = 100 + n % 1000;
+    let completion = 10 + n % 97;
+    UsageRecord {
+        id: RecordId::parse(id).unwrap(),
+        tenant: tenant.clone(),
+        occurred_at: at,
+        caller: Caller { application: Some(party.to_owned()), ..Default::default() },
+        deployment: Some(format!("dep-{}", n % 2)),
+        model: (!n.is_multiple_of(5)).then(|| ["gpt-4o", "gpt-4o-mini", "o3"][(n % 3) as usize].to_owned()),
+        operation: Some("chat.completions".into()),
+        status: Some(200),
+        streamed: n.is_multiple_of(4),
+        usage: TokenUsage::new(prompt, completion, Some(prompt + completion), prompt / 3, completion / 4).unwrap(),
+        token_source: if n.is_multiple_of(7) { TokenSource::Estimated } else { TokenSource::Reported },
+        shape: RecordShape::V1,
+        backend: None,
+        latency_ms: Some(n),
+    }
+}
+
+/// `count` records spread over three days and several parties, some with
+/// awkward characters in their ids and parties.
+pub fn spread(tenant: &Tenant, count: u64) -> Vec<UsageRecord> {
+    let parties = ["app-a", "app/b", "sub #c", "fp_0123456789abcdef0123456789abcdef", "ünï côde"];
+    (0..count)
+        .map(|n| {
+            let at = Utc.with_ymd_and_hms(2026, 11, 24, 0, 0, 0).unwrap()
+                + ChronoDuration::seconds(i64::try_from(n * 2591 % (3 * 86_400)).unwrap());
+            record(tenant, &format!("req-{n:05}/x?{}", n % 3), parties[(n % 5) as usize], at, n)
+        })
+        .collect()
+}
+
+fn all_time(tenant: &Tenant, group_by: Grouping) -> UsageQuery {
+    UsageQuery {
+        tenant: tenant.clone(),
+        from: Utc.with_ymd_and_hms(2000, 1, 1, 0, 0, 0).unwrap(),
+        to: Utc.with_ymd_and_hms(2100, 1, 1, 0, 0, 0).unwrap(),
+        group_by,
+    }
+}
+
+/// The totals the ledger must give for `records` (computed here, in memory).
+pub fn expected(records: &[UsageRecord], group_by: Grouping) -> Vec<UsageRow> {
+    let mut groups: BTreeMap<(String, &'static str), [u64; 5]> = BTreeMap::new();
+    for r in records {
+        let key = match group_by {
+            Grouping::Party => r.caller.chargeable_party().to_owned(),
+            Grouping::Model => r.model.clone().unwrap_or_else(|| "(none)".into()),
+            Grouping::Deployment => r.deployment.clone().unwrap_or_else(|| "(none)".into()),
+            Grouping::Day => r.occurred_at.format("%Y-%m-%d").to_string(),
+        };
+        let s = groups.entry((key, r.token_source.as_str())).or_default();
+        s[0] += 1;
+        s[1] += r.usage.prompt();
+        s[2] += r.usage.completion();
+        s[3] += r.usage.cached();
+        s[4] += r.usage.reasoning();
+    }
+    groups
+        .into_iter()
+        .map(|((key, source), [requests, prompt, completion, cached, reasoning])| UsageRow {
+            key,
+            token_source: TokenSource::parse(source).unwrap(),
+            requests,
+            prompt,
+            completion,
+            cached,
+            reasoning,
+        })
+        .collect()
+}
+
+async fn assert_totals(s: &Subject, records: &[UsageRecord]) {
+    for group_by in [Grouping::Party, Grouping::Model, Grouping::Deployment, Grouping::Day] {
+        let mut got = s.ledger.totals(&all_time(&s.tenant, group_by)).await.unwrap();
+        got.sort_by(|a, b| (&a.key, a.token_source.as_str()).cmp(&(&b.key, b.token_source.as_str())));
+        assert_eq!(got, expected(records, group_by), "totals by {group_by:?}");
+    }
+}
+
+pub async fn an_append_counts_each_record_id_once_also_within_one_call(s: &Subject) {
+    let at = Utc.with_ymd_and_hms(2026, 11, 26, 11, 0, 0).unwrap();
+    let a = record(&s.tenant, "req-a", "app-a", at, 1);
+    let b = record(&s.tenant, "req-b", "app-a", at, 2);
+    let outcome = s.ledger.append(&[a.clone(), b.clone(), b.clone()]).await.unwrap();
+    assert_eq!((outcome.inserted, outcome.duplicates), (2, 1));
+    let again = s.ledger.append(&[a.clone(), b.clone()]).await.unwrap();
+    assert_eq!((again.inserted, again.duplicates), (0, 2));
+    assert_totals(s, &[a, b]).await;
+    s.ledger.health().await.unwrap();
+}
+
+pub async fn a_replayed_batch_counts_nothing_twice_and_totals_stay_exact(s: &Subject) {
+    let records = spread(&s.tenant, 450);
+    let first = s.ledger.append(&records).await.unwrap();
+    assert_eq!((first.inserted, first.duplicates), (450, 0));
+    // A replay of part of it, overlapping new records (as after a rebalance).
+    let more = spread(&s.tenant, 500);
+    let second = s.ledger.append(&more[300..]).await.unwrap();
+    assert_eq!((second.inserted, second.duplicates), (50, 150));
+    assert_totals(s, &more).await;
+}
+
+pub async fn a_record_id_arriving_again_with_other_content_is_still_one_record(s: &Subject) {
+    let first = record(&s.tenant, "req-same", "app-a", Utc.with_ymd_and_hms(2026, 11, 25, 23, 59, 0).unwrap(), 3);
+    let other = record(&s.tenant, "req-same", "app-b", Utc.with_ymd_and_hms(2026, 11, 26, 0, 1, 0).unwrap(), 8);
+    assert_eq!(s.ledger.append(std::slice::from_ref(&first)).await.unwrap().inserted, 1);
+    let again = s.ledger.append(&[other]).await.unwrap();
+    assert_eq!((again.inserted, again.duplicates), (0, 1));
+    assert_totals(s, &[first]).await;
+    // Another tenant's record with the same id is another record.
+    let elsewhere = Tenant::parse(&format!("{}-other", s.tenant)).unwrap();
+    let theirs = record(&elsewhere, "req-same", "app-a", Utc.with_ymd_and_hms(2026, 11, 25, 1, 0, 0).unwrap(), 3);
+    assert_eq!(s.ledger.append(&[theirs]).await.unwrap().inserted, 1);
+}
+
+pub async fn totals_respect_the_half_open_time_range(s: &Subject) {
+    let records = spread(&s.tenant, 120);
+    s.ledger.append(&records).await.unwrap();
+    let from = Utc.with_ymd_and_hms(2026, 11, 25, 6, 30, 0).unwrap();
+    let to = Utc.with_ymd_and_hms(2026, 11, 26, 0, 0, 0).unwrap();
+    let inside: Vec<UsageRecord> =
+        records.iter().filter(|r| r.occurred_at >= from && r.occurred_at < to).cloned().collect();
+    assert!(!inside.is_empty() && inside.len() < records.len());
+    let got = s.ledger.totals(&UsageQuery { tenant: s.tenant.clone(), from, to, group_by: Grouping::Party }).await;
+    let mut got = got.unwrap();
+    got.sort_by(|a, b| (&a.key, a.token_source.as_str()).cmp(&(&b.key, b.token_source.as_str())));
+    assert_eq!(got, expected(&inside, Grouping::Party));
+}
+
+pub async fn partitions_split_the_ledger_by_day_and_party_and_scans_cover_it(s: &Subject) {
+    let records = spread(&s.tenant, 260);
+    s.ledger.append(&records).await.unwrap();
+    let partitions = s.ledger.partitions(&s.tenant, day(24), day(27)).await.unwrap();
+    let mut want: Vec<(NaiveDate, String)> =
+        records.iter().map(|r| (r.occurred_at.date_naive(), r.caller.chargeable_party().to_owned())).collect();
+    want.sort();
+    want.dedup();
+    let got: Vec<(NaiveDate, String)> = partitions.iter().map(|p| (p.day, p.party.clone())).collect();
+    assert_eq!(got, want);
+    // One day only.
+    let one_day = s.ledger.partitions(&s.tenant, day(25), day(26)).await.unwrap();
+    assert!(one_day.iter().all(|p| p.day == day(25)) && one_day.len() == 5, "{one_day:?}");
+    // Scans cover every record exactly once, sorted by id.
+    let mut seen = 0;
+    for p in &partitions {
+        let entries = s.ledger.scan(p).await.unwrap();
+        assert!(entries.windows(2).all(|w| w[0].id < w[1].id));
+        for e in &entries {
+            let r = records.iter().find(|r| r.id == e.id).unwrap();
+            assert_eq!(r.occurred_at.date_naive(), p.day);
+            assert_eq!(r.caller.chargeable_party(), p.party);
+            assert_eq!(
+                (e.prompt, e.completion, e.cached, e.reasoning),
+                (r.usage.prompt(), r.usage.completion(), r.usage.cached(), r.usage.reasoning())
+            );
+            assert_eq!((e.occurred_at, &e.model, e.token_source), (r.occurred_at, &r.model, r.token_source));
+        }
+        seen += entries.len();
+    }
+    assert_eq!(seen, records.len());
+}
+
+fn letter(tenant: &Tenant, id: &str, detail: &str) -> DeadLetter {
+    DeadLetter {
+        tenant: tenant.clone(),
+        id: RecordId::parse(id).unwrap(),
+        reason: RejectReason::InvalidJson,
+        detail: detail.into(),
+        origin: "eventhub:apim-usage/partition/3/sequence/42".into(),
+        received_at: Utc.with_ymd_and_hms(2026, 11, 26, 11, 0, 0).unwrap(),
+        body: "{\"not json".into(),
+    }
+}
+
+pub async fn dead_letters_are_kept_per_tenant_and_replaced_by_identity(s: &Subject) {
+    let Some(store) = &s.dead_letters else {
+        eprintln!("no dead-letter store on this backend");
+        return;
+    };
+    let other = Tenant::parse(&format!("{}-other", s.tenant)).unwrap();
+    store
+        .put(&[letter(&s.tenant, "eh-p3-s42", "first"), letter(&s.tenant, "a/b?c", "x"), letter(&other, "z", "y")])
+        .await
+        .unwrap();
+    store.put(&[letter(&s.tenant, "eh-p3-s42", "second")]).await.unwrap();
+    let letters = store.list(&s.tenant).await.unwrap();
+    assert_eq!(letters, vec![letter(&s.tenant, "a/b?c", "x"), letter(&s.tenant, "eh-p3-s42", "second")]);
+    assert_eq!(store.list(&other).await.unwrap().len(), 1);
+}
+
+pub async fn a_lease_is_exclusive_until_released_or_lost(s: &Subject) {
+    let name = format!("{}-rollup", s.unique);
+    let ttl = Duration::from_secs(15);
+    let held = s.leases.acquire(&name, ttl).await.unwrap().expect("a free lease is granted");
+    assert!(s.leases.acquire(&name, ttl).await.unwrap().is_none(), "a held lease is exclusive");
+    assert!(s.leases.renew(&held).await.unwrap());
+    let other = s.leases.acquire(&format!("{}-report", s.unique), ttl).await.unwrap();
+    assert!(other.is_some(), "another name is another lease");
+    s.leases.release(&held).await.unwrap();
+    let next = s.leases.acquire(&name, ttl).await.unwrap().expect("a released lease is free");
+    assert!(!s.leases.renew(&held).await.unwrap(), "the old holder lost it");
+    s.leases.release(&held).await.unwrap();
+    assert!(s.leases.acquire(&name, ttl).await.unwrap().is_none(), "a stale release changes nothing");
+    s.leases.release(&next).await.unwrap();
+}
+
+pub async fn reports_are_written_with_optimistic_concurrency(s: &Subject) {
+    let name = format!("{}/2026-11.csv", s.unique);
+    assert!(s.reports.get(&name).await.unwrap().is_none());
+    let v1 = s.reports.put(&name, b"one", WriteCondition::IfAbsent).await.unwrap().expect("absent, so written");
+    assert!(s.reports.put(&name, b"two", WriteCondition::IfAbsent).await.unwrap().is_none());
+    let stored = s.reports.get(&name).await.unwrap().unwrap();
+    assert_eq!((stored.body.as_slice(), stored.etag.as_str()), (&b"one"[..], v1.as_str()));
+    let v2 = s.reports.put(&name, b"two", WriteCondition::IfMatch(v1.clone())).await.unwrap().expect("current");
+    assert_ne!(v1, v2);
+    assert!(s.reports.put(&name, b"lost update", WriteCondition::IfMatch(v1)).await.unwrap().is_none());
+    assert_eq!(s.reports.get(&name).await.unwrap().unwrap().body, b"two");
+    let v3 = s.reports.put(&name, b"three", WriteCondition::Always).await.unwrap().unwrap();
+    assert_eq!(s.reports.get(&name).await.unwrap().unwrap().etag, v3);
+}
+
+pub async fn the_work_queue_hides_received_items_and_poisons_repeats(s: &Subject) {
+    let visibility = Duration::from_secs(1);
+    s.work.send("{\"chunk\":\"a\"}").await.unwrap();
+    s.work.send("{\"chunk\":\"b\"}").await.unwrap();
+    let mut first = s.work.receive(10, visibility).await.unwrap();
+    first.sort_by(|x, y| x.body.cmp(&y.body));
+    assert_eq!(first.iter().map(|i| i.body.as_str()).collect::<Vec<_>>(), ["{\"chunk\":\"a\"}", "{\"chunk\":\"b\"}"]);
+    assert!(first.iter().all(|i| i.dequeue_count == 1));
+    assert!(s.work.receive(10, visibility).await.unwrap().is_empty(), "received items are hidden");
+    assert!(s.work.delete(&first[0]).await.unwrap());
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let second = s.work.receive(10, visibility).await.unwrap();
+    assert_eq!(second.len(), 1, "{second:?}");
+    assert_eq!((second[0].body.as_str(), second[0].dequeue_count), ("{\"chunk\":\"b\"}", 2));
+    assert!(!s.work.delete(&first[1]).await.unwrap(), "a stale receipt deletes nothing");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(s.work.receive(10, visibility).await.unwrap().is_empty(), "received twice: poisoned");
+    assert_eq!(s.work.poisoned().await.unwrap(), ["{\"chunk\":\"b\"}"]);
+}

@@ -1,0 +1,101 @@
+//! The implementations under test, each on fresh storage.
+
+use std::sync::Arc;
+
+use chargeback::domain::Tenant;
+use chargeback::storage::azure::{BlobDeadLetters, BlobLeases, BlobReports, StorageAccount, StorageQueue, TableLedger};
+use chargeback::storage::folder::FolderDeadLetters;
+use chargeback::storage::postgres::{PgConfig, PgLedger};
+use chargeback::storage::sql_support::{SqlLeases, SqlQueue, SqlReports};
+use chargeback::storage::sqlite::SqliteLedger;
+use chargeback::storage::{DeadLetterStore, LeaseStore, Ledger, ReportStore, WorkQueue};
+
+/// Receipts before an item is poisoned, in the contract tests.
+pub const MAX_DEQUEUE: u32 = 2;
+
+/// One implementation of every store, on storage no other test uses.
+pub struct Subject {
+    pub ledger: Arc<dyn Ledger>,
+    pub dead_letters: Option<Arc<dyn DeadLetterStore>>,
+    pub reports: Arc<dyn ReportStore>,
+    pub leases: Arc<dyn LeaseStore>,
+    pub work: Arc<dyn WorkQueue>,
+    /// A tenant of its own.
+    pub tenant: Tenant,
+    /// A name prefix of its own (leases, reports).
+    pub unique: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// A fresh lower-case name.
+pub fn unique_name() -> String {
+    format!("t{:016x}", rand::random::<u64>())
+}
+
+/// The variable a service-backed test needs: `None` (after saying so) when
+/// it is missing outside CI; a failure in CI.
+pub fn service_env(name: &str, service: &str) -> Option<String> {
+    match std::env::var(name).ok().filter(|v| !v.is_empty()) {
+        Some(v) => Some(v),
+        None if std::env::var_os("CI").is_some() => {
+            panic!("{name} is not set: CI must start {service} (scripts/services.sh)")
+        }
+        None => {
+            eprintln!("skipped: needs {service} ({name}); run scripts/test.sh");
+            None
+        }
+    }
+}
+
+pub async fn embedded() -> Subject {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = SqliteLedger::open(&dir.path().join("ledger.sqlite")).await.unwrap();
+    let pool = sqlite.pool().clone();
+    let unique = unique_name();
+    Subject {
+        ledger: Arc::new(sqlite),
+        dead_letters: Some(Arc::new(FolderDeadLetters::new(dir.path().join("dead-letter")))),
+        reports: Arc::new(SqlReports::new(pool.clone())),
+        leases: Arc::new(SqlLeases::new(pool.clone())),
+        work: Arc::new(SqlQueue::new(pool, unique.clone(), MAX_DEQUEUE)),
+        tenant: Tenant::parse(&unique).unwrap(),
+        unique,
+        _dir: Some(dir),
+    }
+}
+
+pub async fn postgres() -> Option<Subject> {
+    let url = service_env("CHARGEBACK_TEST_DATABASE_URL", "PostgreSQL")?;
+    let mut config = PgConfig::new(url);
+    config.max_connections = 4;
+    let pool = config.connect().await.unwrap();
+    let unique = unique_name();
+    Some(Subject {
+        ledger: Arc::new(PgLedger::new(pool.clone())),
+        // PostgreSQL holds no dead letters: they are blobs or files.
+        dead_letters: None,
+        reports: Arc::new(SqlReports::new(pool.clone())),
+        leases: Arc::new(SqlLeases::new(pool.clone())),
+        work: Arc::new(SqlQueue::new(pool, unique.clone(), MAX_DEQUEUE)),
+        tenant: Tenant::parse(&unique).unwrap(),
+        unique,
+        _dir: None,
+    })
+}
+
+pub async fn azurite() -> Option<Subject> {
+    let connection = service_env("CHARGEBACK_TEST_AZURE_STORAGE", "Azurite")?;
+    let account = StorageAccount::from_connection_string(&connection).unwrap();
+    let unique = unique_name();
+    let containers = format!("{unique}-");
+    Some(Subject {
+        ledger: Arc::new(TableLedger::open(&account, &unique).await.unwrap()),
+        dead_letters: Some(Arc::new(BlobDeadLetters::open(&account, &containers).await.unwrap())),
+        reports: Arc::new(BlobReports::open(&account, &containers).await.unwrap()),
+        leases: Arc::new(BlobLeases::open(&account, &containers).await.unwrap()),
+        work: Arc::new(StorageQueue::open(&account, &format!("{unique}-work"), MAX_DEQUEUE).await.unwrap()),
+        tenant: Tenant::parse(&unique).unwrap(),
+        unique,
+        _dir: None,
+    })
+}
