@@ -85,6 +85,11 @@ case "$exe_name" in
     */*) die "defaultExecutablePath '$exe_name' should be a bare file name in the app root" ;;
 esac
 
+# Where cargo puts its output (CARGO_TARGET_DIR and .cargo/config are honoured).
+target_dir="$(cargo metadata --format-version 1 --no-deps 2>/dev/null \
+    | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')" \
+    || die "cargo metadata failed; is this a cargo workspace?"
+
 # Which target: musl when its standard library is installed, else glibc only if allowed.
 musl_installed=0
 if command -v rustup >/dev/null 2>&1; then
@@ -96,7 +101,7 @@ fi
 if [ "$musl_installed" = 1 ]; then
     target="$musl_target"
     target_args=(--target "$musl_target")
-    bin_path="target/$musl_target/$profile_dir/chargeback"
+    bin_path="$target_dir/$musl_target/$profile_dir/chargeback"
     # Crates with C code (bundled SQLite) need a musl C compiler.
     if command -v musl-gcc >/dev/null 2>&1; then
         export CC_x86_64_unknown_linux_musl="${CC_x86_64_unknown_linux_musl:-musl-gcc}"
@@ -106,7 +111,7 @@ if [ "$musl_installed" = 1 ]; then
 elif [ "$allow_glibc" = 1 ]; then
     target="$(rustc -vV | sed -n 's/^host: //p')"
     target_args=()
-    bin_path="target/$profile_dir/chargeback"
+    bin_path="$target_dir/$profile_dir/chargeback"
     note "WARNING: the $musl_target target is not installed; building for $target (glibc, dynamically linked) because --allow-glibc was given."
     note "WARNING: this dist/ is for local checks only. Deploy a musl build: rustup target add $musl_target"
 else
