@@ -58,6 +58,12 @@ pub const SETTINGS: &[SettingDoc] = &[
         doc: "CSV mapping party (application, subscription id or key fingerprint) to application and business unit. Default: <data dir>/applications.csv.",
     },
     SettingDoc {
+        name: "CHARGEBACK_DEPLOYMENTS",
+        secret: false,
+        set_by: "app",
+        doc: "CSV mapping Azure OpenAI deployment to model (header deployment,model), to pick the tokenizer for streamed records that do not name their model. Default: <data dir>/deployments.csv.",
+    },
+    SettingDoc {
         name: "AzureWebJobsStorage",
         secret: true,
         set_by: "app",
@@ -122,6 +128,8 @@ pub struct Settings {
     pub fingerprint_secret: Option<Secret>,
     /// Application mapping file, if configured.
     pub applications_file: Option<PathBuf>,
+    /// Deployment → model mapping file, if configured.
+    pub deployments_file: Option<PathBuf>,
     /// Port from the Functions host.
     pub port: Option<u16>,
     /// Where the stores live.
@@ -232,9 +240,15 @@ impl Settings {
             tenant,
             fingerprint_secret: var("CHARGEBACK_FINGERPRINT_SECRET").map(|s| Secret(s.into_bytes())),
             applications_file: var("CHARGEBACK_APPLICATIONS").map(PathBuf::from),
+            deployments_file: var("CHARGEBACK_DEPLOYMENTS").map(PathBuf::from),
             port,
             storage: StorageSettings::from_env()?,
         })
+    }
+
+    /// The deployment → model mapping file in use.
+    pub fn deployments_path(&self) -> PathBuf {
+        self.deployments_file.clone().unwrap_or_else(|| self.data_dir.join("deployments.csv"))
     }
 
     /// The application mapping file in use.

@@ -14,7 +14,7 @@ use crate::ingest::Ingestor;
 use crate::storage::azure::{BlobDeadLetters, BlobLeases, BlobReports, StorageAccount, StorageQueue, TableLedger};
 use crate::storage::folder::FolderDeadLetters;
 use crate::storage::postgres::{PgConfig, PgLedger};
-use crate::storage::sql_support::{SqlLeases, SqlQueue, SqlReports};
+use crate::storage::sql_support::{SqlDeadLetters, SqlLeases, SqlQueue, SqlReports};
 use crate::storage::sqlite::SqliteLedger;
 use crate::storage::{DeadLetterStore, LeaseStore, Ledger, ReportStore, WorkQueue};
 
@@ -50,7 +50,7 @@ pub async fn stores(settings: &Settings) -> anyhow::Result<Stores> {
         Some(text) => Some(StorageAccount::from_connection_string(&text).context("AzureWebJobsStorage")?),
         None => None,
     };
-    let embedded = if azure.is_none() || backend == LedgerBackend::Sqlite {
+    let embedded = if backend == LedgerBackend::Sqlite {
         std::fs::create_dir_all(&settings.data_dir)
             .with_context(|| format!("creating the data directory {}", settings.data_dir.display()))?;
         Some(
@@ -82,8 +82,10 @@ pub async fn stores(settings: &Settings) -> anyhow::Result<Stores> {
             Arc::new(TableLedger::open(account, prefix).await.context("opening the Table Storage ledger")?)
         }
     };
-    let stores = match (&azure, &embedded) {
-        (Some(account), _) => Stores {
+    // Dead letters, reports, leases and the work queue: on Azure Storage when
+    // it is configured, else beside a PostgreSQL ledger, else embedded.
+    let stores = match (&azure, &postgres, &embedded) {
+        (Some(account), _, _) => Stores {
             ledger,
             dead_letters: Arc::new(BlobDeadLetters::open(account, &format!("{prefix}-")).await?),
             reports: Arc::new(BlobReports::open(account, &format!("{prefix}-")).await?),
@@ -91,7 +93,15 @@ pub async fn stores(settings: &Settings) -> anyhow::Result<Stores> {
             work: Arc::new(StorageQueue::open(account, &format!("{prefix}-work"), MAX_DEQUEUE).await?),
             ledger_backend: backend,
         },
-        (None, Some(sqlite)) => Stores {
+        (None, Some(pg), _) => Stores {
+            ledger,
+            dead_letters: Arc::new(SqlDeadLetters::new(pg.clone())),
+            reports: Arc::new(SqlReports::new(pg.clone())),
+            leases: Arc::new(SqlLeases::new(pg.clone())),
+            work: Arc::new(SqlQueue::new(pg.clone(), "work", MAX_DEQUEUE)),
+            ledger_backend: backend,
+        },
+        (None, None, Some(sqlite)) => Stores {
             ledger,
             dead_letters: Arc::new(FolderDeadLetters::new(settings.data_dir.join("dead-letter"))),
             reports: Arc::new(SqlReports::new(sqlite.pool().clone())),
@@ -99,7 +109,7 @@ pub async fn stores(settings: &Settings) -> anyhow::Result<Stores> {
             work: Arc::new(SqlQueue::new(sqlite.pool().clone(), "work", MAX_DEQUEUE)),
             ledger_backend: backend,
         },
-        (None, None) => anyhow::bail!("no storage configured"),
+        (None, None, None) => anyhow::bail!("no storage configured"),
     };
     info!(ledger = ?backend, azure = azure.is_some(), "stores ready");
     Ok(stores)
@@ -108,7 +118,9 @@ pub async fn stores(settings: &Settings) -> anyhow::Result<Stores> {
 /// The stores and ingestor for a configuration.
 pub async fn ingestor(settings: &Settings) -> anyhow::Result<Ingestor> {
     let stores = stores(settings).await?;
-    Ok(Ingestor::new(stores.ledger, stores.dead_letters, settings.fingerprinter()?, settings.tenant.clone()))
+    let deployments = crate::mapping::load_deployments(&settings.deployments_path())?;
+    Ok(Ingestor::new(stores.ledger, stores.dead_letters, settings.fingerprinter()?, settings.tenant.clone())
+        .with_deployments(deployments))
 }
 
 /// The running custom handler.

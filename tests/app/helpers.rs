@@ -57,6 +57,7 @@ pub fn settings(data_dir: &Path) -> Settings {
         tenant: Tenant::default_tenant(),
         fingerprint_secret: None,
         applications_file: None,
+        deployments_file: None,
         port: None,
         storage: Default::default(),
     }

@@ -136,3 +136,36 @@ async fn a_batch_without_positions_falls_back_to_content_identity_and_loses_noth
     assert_eq!(response.status(), 200);
     assert_eq!(app.ledger_totals().await, (4, 2));
 }
+
+#[tokio::test]
+async fn streamed_records_without_usage_are_counted_and_reported_apart_from_reported_ones() {
+    let app = spawn_app().await;
+    let stream = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"}}]}\n\ndata: [DONE]\n\n";
+    let counted = json!({"schema": "usage.v1", "id": "stream-1", "timestamp": "2026-11-26T11:00:00Z",
+        "application": "support-bot", "model": "gpt-4o", "status": 200, "streamed": true,
+        "request_body": {"messages": [{"role": "user", "content": "Hello there"}], "stream": true},
+        "response_body": stream})
+    .to_string();
+    // The APIM sample shape carries no bodies: it cannot be counted and stays pending.
+    let uncountable = format!(
+        r#"{{"Timestamp":"11/26/2026 11:32:47 AM","ApiOperation":"chat.completion.chunk","AppKey":"{KEY}","Stream":"True"}}"#
+    );
+    let outcome = app.ingest(&[counted, uncountable, v1_record("plain-1", 100, 20)], "0", 1).await;
+    assert_eq!(outcome["accepted"], 3);
+    assert_eq!(outcome["pending_count"], 1, "only the record without bodies is still pending");
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_chargeback"))
+        .arg("--data-dir")
+        .arg(app.data_dir.path())
+        .args(["usage", "--month", "2026-11", "--by", "app", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    // 3 per message + "user" 1 + "Hello there" 2 + 3 reply priming = 9 prompt; "Hi" = 1 completion.
+    assert_eq!(report["total"]["estimated_tokens"], 10);
+    assert_eq!(report["total"]["total_tokens"], 10 + 120);
+    assert_eq!(report["total"]["pending_requests"], 1);
+    let bot = report["lines"].as_array().unwrap().iter().find(|l| l["key"] == "support-bot").unwrap();
+    assert_eq!((bot["prompt_tokens"].as_u64(), bot["completion_tokens"].as_u64()), (Some(9), Some(1)));
+}

@@ -45,6 +45,18 @@ enum Command {
     Demo(crate::demo::DemoArgs),
     /// Write a month of synthetic API Management records as JSONL (the demo's traffic, for trials and benchmarks).
     Generate(crate::demo::GenerateArgs),
+    /// Count the tokens of a chat-completions request body (or messages array) or of a text.
+    Tokens {
+        /// Model (decides the encoding).
+        #[arg(long)]
+        model: String,
+        /// A chat-completions request body or a bare messages array (JSON).
+        #[arg(long, conflicts_with = "text", required_unless_present = "text")]
+        messages: Option<PathBuf>,
+        /// A plain text file.
+        #[arg(long)]
+        text: Option<PathBuf>,
+    },
     /// Print the fingerprint of a subscription key (for the application mapping file).
     Fingerprint {
         /// The subscription key; read from standard input when absent.
@@ -99,6 +111,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Usage(args) => usage::run(&settings, args).await,
         Command::Demo(args) => crate::demo::run(&settings, args).await,
         Command::Generate(args) => crate::demo::generate_file(args),
+        Command::Tokens { model, messages, text } => {
+            print!("{}", chargeback_tokenizer::run_tokens_command(&model, messages.as_deref(), text.as_deref())?);
+            Ok(())
+        }
         Command::Fingerprint { key } => {
             let key = match key {
                 Some(k) => k,

@@ -11,4 +11,4 @@ mod usage_record;
 pub use fingerprint::{Fingerprint, Fingerprinter};
 pub use tenant::{Tenant, TenantError};
 pub use token_usage::{TokenSource, TokenUsage, UsageError};
-pub use usage_record::{Caller, RecordId, RecordIdError, RecordShape, UsageRecord};
+pub use usage_record::{Caller, CountedWith, RecordId, RecordIdError, RecordShape, UsageRecord};

@@ -92,6 +92,30 @@ impl RecordShape {
     }
 }
 
+/// How we counted a record's tokens (set only for `estimated` records).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CountedWith {
+    /// The tokenizer encoding, e.g. `o200k_base`.
+    pub encoding: String,
+    /// `false` when the model was not recognised and the default encoding was used.
+    pub known_model: bool,
+}
+
+impl CountedWith {
+    /// The stored form: the encoding, with `;unknown-model` when the default was used.
+    pub fn to_stored(&self) -> String {
+        if self.known_model { self.encoding.clone() } else { format!("{};unknown-model", self.encoding) }
+    }
+
+    /// Parses the stored form.
+    pub fn from_stored(raw: &str) -> Self {
+        match raw.strip_suffix(";unknown-model") {
+            Some(encoding) => Self { encoding: encoding.to_owned(), known_model: false },
+            None => Self { encoding: raw.to_owned(), known_model: true },
+        }
+    }
+}
+
 /// A validated usage record, ready for the ledger.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UsageRecord {
@@ -123,4 +147,6 @@ pub struct UsageRecord {
     pub backend: Option<String>,
     /// Latency of the call in milliseconds, where known.
     pub latency_ms: Option<u64>,
+    /// How the tokens were counted, for `estimated` records.
+    pub counted_with: Option<CountedWith>,
 }

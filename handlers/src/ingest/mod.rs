@@ -4,6 +4,7 @@
 //! The same code serves the Event Hub function and `chargeback ingest`. Per
 //! batch, received = accepted + duplicates + dead-lettered, always.
 
+mod counting;
 mod origin;
 
 use std::collections::BTreeMap;
@@ -12,7 +13,10 @@ use std::sync::Arc;
 use chrono::Utc;
 use tracing::{info, instrument};
 
+pub use counting::{Counted, PendingCount, apply as apply_counts, count_pending};
 pub use origin::{EventOrigin, content_digest};
+
+use chargeback_tokenizer::DeploymentModels;
 
 use crate::domain::{Fingerprinter, Tenant, TokenSource, UsageRecord};
 use crate::records::{ParseContext, ParsedRecord, RejectReason, parse_record, redact_secrets};
@@ -70,6 +74,8 @@ pub struct PreparedBatch {
     pub records: Vec<UsageRecord>,
     /// Events for the dead-letter store.
     pub letters: Vec<DeadLetter>,
+    /// Records streamed without usage whose bodies we can count.
+    pub pending: Vec<PendingCount>,
 }
 
 /// Parses and stores batches.
@@ -79,7 +85,11 @@ pub struct Ingestor {
     dead_letters: Arc<dyn DeadLetterStore>,
     fingerprinter: Fingerprinter,
     default_tenant: Tenant,
+    deployments: Arc<DeploymentModels>,
 }
+
+/// Threads that may count one batch's streamed records.
+const COUNTING_THREADS: usize = 2;
 
 impl Ingestor {
     /// An ingestor writing to these stores.
@@ -89,7 +99,14 @@ impl Ingestor {
         fingerprinter: Fingerprinter,
         default_tenant: Tenant,
     ) -> Self {
-        Self { ledger, dead_letters, fingerprinter, default_tenant }
+        Self { ledger, dead_letters, fingerprinter, default_tenant, deployments: Arc::default() }
+    }
+
+    /// Uses this deployment → model mapping to pick the tokenizer of
+    /// deployments whose records do not name their model.
+    pub fn with_deployments(mut self, deployments: DeploymentModels) -> Self {
+        self.deployments = Arc::new(deployments);
+        self
     }
 
     /// The ledger written to.
@@ -112,8 +129,26 @@ impl Ingestor {
     /// batch can be retried and counts nothing twice.
     #[instrument(skip_all, fields(batch.events = events.len()))]
     pub async fn ingest(&self, events: &[Event]) -> Result<BatchOutcome, StorageError> {
-        let batch = self.prepare(events);
+        let mut batch = self.prepare(events);
+        self.count(&mut batch).await;
         self.store(events.len(), batch).await
+    }
+
+    /// Counts the tokens of streamed records without usage, off the async
+    /// runtime.
+    async fn count(&self, batch: &mut PreparedBatch) {
+        if batch.pending.is_empty() {
+            return;
+        }
+        let pending = std::mem::take(&mut batch.pending);
+        let deployments = Arc::clone(&self.deployments);
+        let counted =
+            tokio::task::spawn_blocking(move || count_pending(&pending, &deployments, COUNTING_THREADS)).await;
+        match counted {
+            Ok(counted) => apply_counts(&mut batch.records, counted),
+            // A panic while counting is a bug; the records stay pending rather than lost.
+            Err(e) => tracing::error!(error = %e, "token counting failed; records stay pending"),
+        }
     }
 
     /// Stores a prepared batch.
@@ -153,7 +188,7 @@ impl Ingestor {
 /// whose body has its credentials redacted.
 pub fn prepare_batch(events: &[Event], fingerprinter: &Fingerprinter, default_tenant: &Tenant) -> PreparedBatch {
     let received_at = Utc::now();
-    let mut batch = PreparedBatch { records: Vec::with_capacity(events.len()), letters: Vec::new() };
+    let mut batch = PreparedBatch { records: Vec::with_capacity(events.len()), ..Default::default() };
     for event in events {
         let fallback_id = || event.origin.fallback_id();
         let ctx = ParseContext { fingerprinter, default_tenant, fallback_id: &fallback_id };
@@ -162,7 +197,17 @@ pub fn prepare_batch(events: &[Event], fingerprinter: &Fingerprinter, default_te
             Err(e) => Err((RejectReason::InvalidEncoding, format!("body is not UTF-8: {e}"), None)),
         };
         match parsed {
-            Ok(ParsedRecord { record, .. }) => batch.records.push(record),
+            Ok(ParsedRecord { record, count_input }) => {
+                if let Some(input) = count_input.filter(|i| i.request_body.is_some() || i.response_body.is_some()) {
+                    batch.pending.push(PendingCount {
+                        index: batch.records.len(),
+                        model: record.model.clone(),
+                        deployment: record.deployment.clone(),
+                        input,
+                    });
+                }
+                batch.records.push(record);
+            }
             Err((reason, detail, own_id)) => {
                 let body = String::from_utf8_lossy(&event.body);
                 batch.letters.push(DeadLetter {

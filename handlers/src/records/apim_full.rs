@@ -102,6 +102,7 @@ pub(super) fn convert(e: &Envelope<'_>, ctx: ParseContext<'_>) -> Result<ParsedR
         shape: RecordShape::ApimFullBody,
         backend: None,
         latency_ms: None,
+        counted_with: None,
     };
     Ok(ParsedRecord { record, count_input })
 }

@@ -59,6 +59,7 @@ pub(super) fn convert(e: &Envelope<'_>, ctx: ParseContext<'_>) -> Result<ParsedR
         shape: RecordShape::ApimSample,
         backend: None,
         latency_ms: None,
+        counted_with: None,
     };
     // The sample carries no bodies, so a streamed record cannot be counted
     // later: it stays pending and is reported as such.

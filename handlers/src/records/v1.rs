@@ -62,6 +62,7 @@ pub(super) fn convert(e: &Envelope<'_>, ctx: ParseContext<'_>) -> Result<ParsedR
         shape: RecordShape::V1,
         backend: text("backend", e.backend.as_ref())?,
         latency_ms: scalar::count("latency_ms", e.latency_ms.as_ref())?,
+        counted_with: None,
     };
     Ok(ParsedRecord { record, count_input })
 }

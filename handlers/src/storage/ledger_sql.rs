@@ -11,13 +11,13 @@ use chrono::{DateTime, NaiveDate, Utc};
 use super::{Grouping, StorageError, UsageRow};
 use crate::domain::{RecordId, TokenSource};
 
-/// Rows per INSERT statement: 22 parameters each, well under both engines' limits.
+/// Rows per INSERT statement: 23 parameters each, well under both engines' limits.
 pub const ROWS_PER_STATEMENT: usize = 400;
 
 /// The INSERT head; values and the conflict clause are added per batch.
 pub const INSERT_HEAD: &str = "INSERT INTO ledger (tenant, record_id, occurred_at_us, day, party, subscription_id, \
      key_fingerprint, application, user_id, deployment, model, operation, status, streamed, prompt_tokens, \
-     completion_tokens, cached_tokens, reasoning_tokens, token_source, shape, backend, latency_ms) ";
+     completion_tokens, cached_tokens, reasoning_tokens, token_source, shape, backend, latency_ms, counted_with) ";
 
 /// Makes an append idempotent.
 pub const ON_CONFLICT: &str = " ON CONFLICT (tenant, record_id) DO NOTHING";
@@ -156,7 +156,8 @@ macro_rules! impl_sql_ledger {
                             .push_bind(r.token_source.as_str())
                             .push_bind(r.shape.as_str())
                             .push_bind(r.backend.clone())
-                            .push_bind(r.latency_ms.map(to_i64));
+                            .push_bind(r.latency_ms.map(to_i64))
+                            .push_bind(r.counted_with.as_ref().map(|c| c.to_stored()));
                     });
                     insert.push(ON_CONFLICT);
                     inserted += insert.build().execute(&mut *tx).await?.rows_affected();

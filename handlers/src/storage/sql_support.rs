@@ -1,6 +1,7 @@
-//! Leases, versioned reports and a work queue in SQL, for the embedded
-//! backend (SQLite) and PostgreSQL: one query text for both engines (tables in
-//! `migrations/*/0002_chargeback.sql`), written once by a macro per pool type.
+//! Leases, versioned reports, a work queue and dead letters in SQL, for the
+//! embedded backend (SQLite) and PostgreSQL: one query text for both engines
+//! (tables in `migrations/*/0002_chargeback.sql` and `0003_dead_letters.sql`),
+//! written once by a macro per pool type.
 //!
 //! On Azure the same traits are served by blob leases, blobs with ETags and
 //! Storage Queues ([`super::azure`]).
@@ -58,6 +59,20 @@ impl<P> SqlReports<P> {
     }
 }
 
+/// Dead letters in the `dead_letters` table (PostgreSQL on Azure without a
+/// Blob Storage connection string).
+#[derive(Debug, Clone)]
+pub struct SqlDeadLetters<P> {
+    pool: P,
+}
+
+impl<P> SqlDeadLetters<P> {
+    /// Dead letters in this (migrated) database.
+    pub fn new(pool: P) -> Self {
+        Self { pool }
+    }
+}
+
 /// A named queue in the `work_items` table.
 #[derive(Debug, Clone)]
 pub struct SqlQueue<P> {
@@ -87,6 +102,12 @@ const REPORT_PUT_IF_ABSENT: &str =
     "INSERT INTO reports (name, body, version) VALUES ($1, $2, 1) ON CONFLICT (name) DO NOTHING RETURNING version";
 const REPORT_PUT_IF_MATCH: &str =
     "UPDATE reports SET body = $2, version = version + 1 WHERE name = $1 AND version = $3 RETURNING version";
+
+const LETTER_PUT: &str = "INSERT INTO dead_letters (tenant, id, reason, detail, origin, received_at_us, body) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (tenant, id) DO UPDATE SET reason = excluded.reason, \
+     detail = excluded.detail, origin = excluded.origin, received_at_us = excluded.received_at_us, body = excluded.body";
+const LETTER_LIST: &str =
+    "SELECT tenant, id, reason, detail, origin, received_at_us, body FROM dead_letters WHERE tenant = $1";
 
 const QUEUE_SEND: &str = "INSERT INTO work_items (queue, id, body, visible_at_us, dequeue_count, receipt, poisoned) \
      VALUES ($1, $2, $3, $4, 0, NULL, FALSE)";
@@ -176,6 +197,53 @@ macro_rules! impl_sql_support {
                     }
                 };
                 row.map(|r| r.try_get::<i64, _>("version").map(|v| v.to_string())).transpose().map_err(Into::into)
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl super::DeadLetterStore for SqlDeadLetters<$pool> {
+            async fn put(&self, letters: &[super::DeadLetter]) -> Result<(), super::StorageError> {
+                let mut tx = self.pool.begin().await?;
+                for l in letters {
+                    sqlx::query(LETTER_PUT)
+                        .bind(l.tenant.as_str())
+                        .bind(l.id.as_str())
+                        .bind(l.reason.as_str())
+                        .bind(&l.detail)
+                        .bind(&l.origin)
+                        .bind(l.received_at.timestamp_micros())
+                        .bind(&l.body)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn list(
+                &self,
+                tenant: &crate::domain::Tenant,
+            ) -> Result<Vec<super::DeadLetter>, super::StorageError> {
+                use sqlx::Row;
+                let rows = sqlx::query(LETTER_LIST).bind(tenant.as_str()).fetch_all(&self.pool).await?;
+                let mut letters = rows
+                    .into_iter()
+                    .map(|row| {
+                        let stored = super::folder::StoredLetter {
+                            id: row.try_get("id")?,
+                            tenant: row.try_get("tenant")?,
+                            reason: row.try_get("reason")?,
+                            detail: row.try_get("detail")?,
+                            origin: row.try_get("origin")?,
+                            received_at: super::ledger_sql::from_micros(row.try_get("received_at_us")?)?,
+                            body: row.try_get("body")?,
+                        };
+                        let id = stored.id.clone();
+                        stored.into_letter().ok_or_else(|| super::StorageError::Corrupt(format!("dead letter {id}")))
+                    })
+                    .collect::<Result<Vec<_>, super::StorageError>>()?;
+                letters.sort_by(|a, b| a.id.cmp(&b.id));
+                Ok(letters)
             }
         }
 

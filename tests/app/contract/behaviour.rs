@@ -33,6 +33,7 @@ pub fn record(tenant: &Tenant, id: &str, party: &str, at: DateTime<Utc>, n: u64)
         shape: RecordShape::V1,
         backend: None,
         latency_ms: Some(n),
+        counted_with: None,
     }
 }
 

@@ -6,7 +6,7 @@ use chargeback::domain::Tenant;
 use chargeback::storage::azure::{BlobDeadLetters, BlobLeases, BlobReports, StorageAccount, StorageQueue, TableLedger};
 use chargeback::storage::folder::FolderDeadLetters;
 use chargeback::storage::postgres::{PgConfig, PgLedger};
-use chargeback::storage::sql_support::{SqlLeases, SqlQueue, SqlReports};
+use chargeback::storage::sql_support::{SqlDeadLetters, SqlLeases, SqlQueue, SqlReports};
 use chargeback::storage::sqlite::SqliteLedger;
 use chargeback::storage::{DeadLetterStore, LeaseStore, Ledger, ReportStore, WorkQueue};
 
@@ -72,8 +72,7 @@ pub async fn postgres() -> Option<Subject> {
     let unique = unique_name();
     Some(Subject {
         ledger: Arc::new(PgLedger::new(pool.clone())),
-        // PostgreSQL holds no dead letters: they are blobs or files.
-        dead_letters: None,
+        dead_letters: Some(Arc::new(SqlDeadLetters::new(pool.clone()))),
         reports: Arc::new(SqlReports::new(pool.clone())),
         leases: Arc::new(SqlLeases::new(pool.clone())),
         work: Arc::new(SqlQueue::new(pool, unique.clone(), MAX_DEQUEUE)),

@@ -1,7 +1,7 @@
 //! Keys and entity shapes of the Table Storage ledger (see `docs/storage.md`).
 //!
 //! - ledger:     PK `<tenant>_<YYYY-MM-DD>_<party>`, RK `<record id>`
-//! - claims:     PK `<tenant>_<bucket>` (bucket = 2 hex digits of SHA-256(id), 32 of them),
+//! - claims:     PK `<tenant>_<bucket>` (bucket = first byte of SHA-256(id) mod 16),
 //!   RK `<record id>`, property `LedgerPartition`
 //! - partitions: PK `<tenant>_<YYYY-MM-DD>`, RK `<party>`: the index of ledger partitions
 //!
@@ -20,7 +20,7 @@ use crate::storage::ledger_sql::{day_text, to_i64};
 
 /// Claim buckets per tenant: spreads claims over partitions (write
 /// throughput) while keeping a batch's claims in few transactions.
-pub const CLAIM_BUCKETS: u8 = 32;
+pub const CLAIM_BUCKETS: u8 = 16;
 
 /// Escapes free text for a key.
 pub fn escape(text: &str) -> String {
@@ -118,6 +118,7 @@ pub fn ledger_entity(pk: &str, r: &UsageRecord) -> Value {
     if let Some(latency) = r.latency_ms {
         put_i64(&mut m, "LatencyMs", to_i64(latency));
     }
+    put_opt(&mut m, "CountedWith", r.counted_with.as_ref().map(|c| c.to_stored()).as_deref());
     Value::Object(m)
 }
 

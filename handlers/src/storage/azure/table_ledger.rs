@@ -37,7 +37,7 @@ use crate::storage::{
 /// Entities per entity-group transaction (the service's limit).
 const PER_TRANSACTION: usize = 100;
 /// Requests in flight per append.
-const CONCURRENCY: usize = 16;
+const CONCURRENCY: usize = 32;
 
 /// The Table Storage ledger.
 #[derive(Debug, Clone)]
