@@ -225,9 +225,25 @@ fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
+/// App Service leaves a Key Vault reference it could not resolve as its
+/// literal text; a fingerprint secret or a connection string must never
+/// silently become that text.
+fn refuse_unresolved_key_vault_references() -> anyhow::Result<()> {
+    for setting in SETTINGS {
+        if var(setting.name).is_some_and(|v| v.trim_start().starts_with("@Microsoft.KeyVault(")) {
+            anyhow::bail!(
+                "{} holds an unresolved Key Vault reference: check the app's identity has access to the vault",
+                setting.name
+            );
+        }
+    }
+    Ok(())
+}
+
 impl Settings {
     /// Reads the environment.
     pub fn from_env() -> anyhow::Result<Self> {
+        refuse_unresolved_key_vault_references()?;
         let tenant = match var("CHARGEBACK_TENANT") {
             Some(t) => Tenant::parse(&t).context("CHARGEBACK_TENANT")?,
             None => Tenant::default_tenant(),

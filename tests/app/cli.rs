@@ -109,3 +109,15 @@ fn settings_lists_every_variable_the_code_reads() {
         assert!(out.contains(name), "config.rs reads {name} but `settings` does not list it");
     }
 }
+
+#[test]
+fn an_unresolved_key_vault_reference_stops_the_app_instead_of_becoming_a_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = chargeback(dir.path())
+        .env("CHARGEBACK_FINGERPRINT_SECRET", "@Microsoft.KeyVault(SecretUri=https://kv.vault.azure.net/secrets/fp)")
+        .args(["fingerprint", "abc"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unresolved Key Vault reference"));
+}
