@@ -43,6 +43,8 @@ fn main() {
         preload(enc);
         println!("load {enc} {:.6}", start.elapsed().as_secs_f64());
     }
+    // TOKENS_BENCH_ONLY_OURS=1 skips the reference, e.g. to profile ours alone.
+    let only_ours = std::env::var_os("TOKENS_BENCH_ONLY_OURS").is_some();
     for file in &files {
         let text = match std::fs::read_to_string(file) {
             Ok(text) => text,
@@ -53,7 +55,8 @@ fn main() {
         };
         for enc in [Encoding::Cl100kBase, Encoding::O200kBase] {
             let (tokens, best, median) = time_runs(|| count_text(enc, black_box(&text)));
-            let (ref_tokens, ref_best, ref_median) = time_runs(|| count_text_reference(enc, black_box(&text)));
+            let (ref_tokens, ref_best, ref_median) =
+                if only_ours { (0, 0.0, 0.0) } else { time_runs(|| count_text_reference(enc, black_box(&text))) };
             println!(
                 "rust {file} {enc} {tokens} {best:.6} {median:.6} \
                  {ref_tokens} {ref_best:.6} {ref_median:.6}"
