@@ -51,11 +51,15 @@ impl Exchange<'_> {
 /// most `max_threads` threads (the calling one included). Blocking: call it
 /// from `spawn_blocking` or a plain thread.
 pub fn resolve_batch(exchanges: &[Exchange<'_>], max_threads: usize) -> Vec<Result<TokenUsage, CountError>> {
-    let cores = thread::available_parallelism().map_or(1, NonZeroUsize::get);
-    let threads = max_threads.min(cores).min(exchanges.len()).max(1);
     let sizes: Vec<usize> = exchanges.iter().map(Exchange::approx_bytes).collect();
     let total: usize = sizes.iter().sum();
-    if threads == 1 || total < PARALLEL_FROM_BYTES {
+    let threads = if max_threads > 1 && total >= PARALLEL_FROM_BYTES {
+        let cores = thread::available_parallelism().map_or(1, NonZeroUsize::get);
+        max_threads.min(cores).min(exchanges.len())
+    } else {
+        1
+    };
+    if threads <= 1 {
         return exchanges.iter().map(Exchange::resolve).collect();
     }
     let chunks = balanced_chunks(&sizes, threads);

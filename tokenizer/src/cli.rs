@@ -63,18 +63,15 @@ pub fn run_tokens_command(
                 .map_err(|source| TokensCommandError::NotJson { path: path.to_owned(), source })?;
             let count = count_prompt(enc, &body)
                 .map_err(|source| TokensCommandError::Count { path: path.to_owned(), source })?;
-            if count.messages > 0 {
-                notes.push(format!("{} messages", count.messages));
-            }
-            if count.tool_definitions > 0 {
-                notes.push(format!("{} tool definitions", count.tool_definitions));
-            }
-            if count.images_not_counted > 0 {
-                notes.push(format!("{} image parts not counted", count.images_not_counted));
-            }
-            if count.other_parts_not_counted > 0 {
-                notes.push(format!("{} audio/file parts not counted", count.other_parts_not_counted));
-            }
+            let mut note = |n: u32, one: &str, many: &str| {
+                if n > 0 {
+                    notes.push(format!("{n} {}", if n == 1 { one } else { many }));
+                }
+            };
+            note(count.messages, "message", "messages");
+            note(count.tool_definitions, "tool definition", "tool definitions");
+            note(count.images_not_counted, "image part not counted", "image parts not counted");
+            note(count.other_parts_not_counted, "audio/file part not counted", "audio/file parts not counted");
             format!("{} prompt tokens", count.tokens)
         }
         (None, Some(path)) => format!("{} tokens", count_text(enc, &read(path)?)),
@@ -105,7 +102,7 @@ mod tests {
         let path = temp_file("messages.json", r#"[{"role": "user", "content": "hello world"}]"#);
         let out = run_tokens_command("team-bot", Some(&path), None).expect("counts");
         // 3 + "user" 1 + "hello world" 2 + 3 priming
-        assert_eq!(out, "9 prompt tokens (o200k_base; unknown model \"team-bot\", default encoding; 1 messages)\n");
+        assert_eq!(out, "9 prompt tokens (o200k_base; unknown model \"team-bot\", default encoding; 1 message)\n");
     }
 
     #[test]

@@ -21,7 +21,8 @@ use crate::{CountError, Encoding, ReportedUsage, count_text, sse};
 pub struct CompletionCount {
     /// Estimated completion tokens, all choices together.
     pub tokens: u64,
-    /// Estimated tokens of each choice, by choice index.
+    /// Estimated tokens of each choice, in choice-index order (element `i`
+    /// is choice `i` whenever the indices run 0, 1, 2, ... as they do).
     pub choice_tokens: Vec<u64>,
     /// Tool (or function) calls seen.
     pub tool_calls: u32,
@@ -50,12 +51,24 @@ pub fn count_completion(enc: Encoding, response_body: &str) -> Result<Completion
     if sse::looks_like_sse(response_body) {
         let mut parsed = 0u32;
         for data in sse::event_data(response_body) {
-            match serde_json::from_str::<Value>(&data) {
+            // A log that dropped the blank lines between events joins them
+            // into one multi-line event: then read each line on its own.
+            let parts: Vec<&str> = match serde_json::from_str::<Value>(&data) {
                 Ok(event) => {
                     parsed += 1;
                     read_event(&event, &mut choices, &mut count);
+                    Vec::new()
                 }
-                Err(_) => count.skipped_events += 1,
+                Err(_) => data.lines().filter(|l| l.trim() != "[DONE]").collect(),
+            };
+            for part in parts {
+                match serde_json::from_str::<Value>(part) {
+                    Ok(event) => {
+                        parsed += 1;
+                        read_event(&event, &mut choices, &mut count);
+                    }
+                    Err(_) => count.skipped_events += 1,
+                }
             }
         }
         if parsed == 0 {
@@ -65,14 +78,12 @@ pub fn count_completion(enc: Encoding, response_body: &str) -> Result<Completion
         let body: Value = serde_json::from_str(response_body).map_err(|_| CountError::UnreadableResponse)?;
         read_event(&body, &mut choices, &mut count);
     }
-    let last_index = choices.keys().next_back().map_or(0, |&i| i as usize + 1);
-    count.choice_tokens = vec![0; last_index];
-    for (index, choice) in &choices {
+    for choice in choices.values() {
         let mut tokens = count_text(enc, &choice.content) + count_text(enc, &choice.refusal);
         for (name, arguments) in choice.tool_calls.values() {
             tokens += count_text(enc, name) + count_text(enc, arguments);
         }
-        count.choice_tokens[*index as usize] = tokens;
+        count.choice_tokens.push(tokens);
         count.tool_calls += choice.tool_calls.len() as u32;
     }
     count.tokens = count.choice_tokens.iter().sum();

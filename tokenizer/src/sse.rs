@@ -13,7 +13,7 @@ pub(crate) fn event_data(body: &str) -> SseEvents<'_> {
 /// Whether `body` looks like a stream of server-sent events.
 pub(crate) fn looks_like_sse(body: &str) -> bool {
     let start = body.trim_start();
-    start.starts_with("data:") || start.starts_with("event:") || start.starts_with(':')
+    ["data:", "event:", "id:", "retry:", ":"].iter().any(|field| start.starts_with(field))
 }
 
 /// Iterator over the data of the events of a stream.

@@ -153,3 +153,19 @@ fn garbage_is_an_error_not_a_panic() {
     assert!(count_completion(Encoding::O200kBase, "not json at all").is_err());
     assert!(count_completion(Encoding::O200kBase, "data: nope\n\n").is_err());
 }
+
+#[test]
+fn a_logged_stream_without_blank_lines_between_events_is_still_read() {
+    let body = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hello\"}}]}\n\
+                data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\" world\"}}]}\n\
+                data: [DONE]\n";
+    let count = count_completion(Encoding::O200kBase, body).expect("countable");
+    assert_eq!((count.tokens, count.skipped_events), (2, 0));
+}
+
+#[test]
+fn a_huge_choice_index_does_not_allocate_a_huge_vector() {
+    let body = "data: {\"choices\":[{\"index\":4000000000,\"delta\":{\"content\":\"Hi\"}}]}\n\n";
+    let count = count_completion(Encoding::O200kBase, body).expect("countable");
+    assert_eq!(count.choice_tokens, [1]);
+}
