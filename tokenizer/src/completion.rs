@@ -49,31 +49,7 @@ pub fn count_completion(enc: Encoding, response_body: &str) -> Result<Completion
     let mut count = CompletionCount::default();
     let mut choices: BTreeMap<u64, ChoiceText> = BTreeMap::new();
     if sse::looks_like_sse(response_body) {
-        let mut parsed = 0u32;
-        for data in sse::event_data(response_body) {
-            // A log that dropped the blank lines between events joins them
-            // into one multi-line event: then read each line on its own.
-            let parts: Vec<&str> = match serde_json::from_str::<Value>(&data) {
-                Ok(event) => {
-                    parsed += 1;
-                    read_event(&event, &mut choices, &mut count);
-                    Vec::new()
-                }
-                Err(_) => data.lines().filter(|l| l.trim() != "[DONE]").collect(),
-            };
-            for part in parts {
-                match serde_json::from_str::<Value>(part) {
-                    Ok(event) => {
-                        parsed += 1;
-                        read_event(&event, &mut choices, &mut count);
-                    }
-                    Err(_) => count.skipped_events += 1,
-                }
-            }
-        }
-        if parsed == 0 {
-            return Err(CountError::UnreadableResponse);
-        }
+        read_stream(response_body, &mut choices, &mut count)?;
     } else {
         let body: Value = serde_json::from_str(response_body).map_err(|_| CountError::UnreadableResponse)?;
         read_event(&body, &mut choices, &mut count);
@@ -88,6 +64,39 @@ pub fn count_completion(enc: Encoding, response_body: &str) -> Result<Completion
     }
     count.tokens = count.choice_tokens.iter().sum();
     Ok(count)
+}
+
+/// Reads every event of a stream; an error if none of them is JSON.
+fn read_stream(
+    body: &str,
+    choices: &mut BTreeMap<u64, ChoiceText>,
+    count: &mut CompletionCount,
+) -> Result<(), CountError> {
+    let mut parsed = 0u32;
+    let mut read = |json: &str, count: &mut CompletionCount| match serde_json::from_str::<Value>(json) {
+        Ok(event) => {
+            parsed += 1;
+            read_event(&event, choices, count);
+            true
+        }
+        Err(_) => false,
+    };
+    for data in sse::event_data(body) {
+        if read(&data, count) {
+            continue;
+        }
+        // A log that dropped the blank lines between events joins them into
+        // one multi-line event: then read each line on its own.
+        for line in data.lines().filter(|l| l.trim() != "[DONE]") {
+            if !read(line, count) {
+                count.skipped_events += 1;
+            }
+        }
+    }
+    if parsed == 0 {
+        return Err(CountError::UnreadableResponse);
+    }
+    Ok(())
 }
 
 /// Reads one chunk (or a whole completion) into the choices' texts.
