@@ -6,6 +6,7 @@
 //! - [`ingest`]: a batch of events into the ledger and dead-letter store;
 //! - [`storage`]: the store traits and their implementations;
 //! - [`functions`]: the Functions host protocol and one module per function;
+//! - [`maintenance`]: nightly SQL maintenance (statistics, vacuum, indexes);
 //! - [`usage`]: token totals for people (CLI, later the HTTP API);
 //! - [`demo`]: a month of synthetic traffic;
 //! - [`cli`]: the `chargeback` command.
@@ -16,6 +17,7 @@ pub mod demo;
 pub mod domain;
 pub mod functions;
 pub mod ingest;
+pub mod maintenance;
 pub mod mapping;
 pub mod records;
 pub mod startup;

@@ -133,7 +133,10 @@ pub struct Application {
 impl Application {
     /// Binds 127.0.0.1 on `port` (0 picks a free one) and builds the state.
     pub async fn build(settings: &Settings, port: u16) -> anyhow::Result<Self> {
-        let state = AppState { ingestor: ingestor(settings).await? };
+        let state = AppState {
+            ingestor: ingestor(settings).await?,
+            maintenance: crate::maintenance::MaintenanceSource::from_settings(settings),
+        };
         let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port)))
             .await
             .with_context(|| format!("binding 127.0.0.1:{port}"))?;

@@ -121,6 +121,8 @@ var appSettings = {
   // The handler.
   CHARGEBACK_TENANT: chargebackTenant
   CHARGEBACK_APPLICATIONS: chargebackApplications
+  // Deployment → model CSV for streamed records without a model; empty: <data dir>/deployments.csv.
+  CHARGEBACK_DEPLOYMENTS: ''
   CHARGEBACK_DATA_DIR: '/tmp/chargeback'
   CHARGEBACK_FINGERPRINT_SECRET: '@Microsoft.KeyVault(SecretUri=${fingerprintSecretUri})'
   CHARGEBACK_LEDGER: ledger
@@ -128,6 +130,8 @@ var appSettings = {
   DATABASE_URL: '@Microsoft.KeyVault(SecretUri=${databaseUrlSecretUri})'
   // 0 through PgBouncer (transaction mode keeps no named prepared statements).
   CHARGEBACK_DB_STATEMENT_CACHE: (postgresPort == 6432) ? '0' : '100'
+  // Nightly maintenance thresholds and budget (docs/operations.md); empty: the defaults.
+  CHARGEBACK_MAINTENANCE: ''
   RUST_LOG: rustLog
 }
 

@@ -8,4 +8,5 @@ mod cli;
 mod contract;
 mod helpers;
 mod ingest_usage;
+mod maintenance;
 mod protocol;

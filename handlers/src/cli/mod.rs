@@ -2,6 +2,7 @@
 //! custom handler the Functions host starts.
 
 mod ingest;
+mod maintain;
 mod usage;
 
 pub use usage::month_range;
@@ -62,6 +63,8 @@ enum Command {
         /// The subscription key; read from standard input when absent.
         key: Option<String>,
     },
+    /// Nightly SQL maintenance (statistics, vacuum, index rebuilds) of the tenant's database; what the timer runs.
+    Maintain(maintain::MaintainArgs),
     /// Print every app setting the code reads (name, who sets it, secret or not, meaning).
     Settings,
 }
@@ -109,6 +112,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Ingest(args) => ingest::run(&settings, args).await,
         Command::Usage(args) => usage::run(&settings, args).await,
+        Command::Maintain(args) => maintain::run(&settings, args).await,
         Command::Demo(args) => crate::demo::run(&settings, args).await,
         Command::Generate(args) => crate::demo::generate_file(args),
         Command::Tokens { model, messages, text } => {

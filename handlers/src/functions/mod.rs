@@ -3,6 +3,7 @@
 
 pub mod ingest_usage;
 pub mod invocation;
+pub mod nightly_maintenance;
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -21,6 +22,8 @@ use invocation::{InvocationRequest, InvocationResponse};
 pub struct AppState {
     /// Ingestion into the configured stores.
     pub ingestor: Ingestor,
+    /// The database the nightly maintenance works on.
+    pub maintenance: crate::maintenance::MaintenanceSource,
 }
 
 /// Why an invocation failed. Bad input is the caller's to fix (4xx with a
@@ -69,6 +72,7 @@ async fn invoke(
     })?;
     let response = match function.as_str() {
         ingest_usage::FUNCTION_NAME => ingest_usage::invoke(&state, request).await,
+        nightly_maintenance::FUNCTION_NAME => nightly_maintenance::invoke(&state, request).await,
         other => {
             let message = format!("unknown function {other:?}; this handler serves: {}", ingest_usage::FUNCTION_NAME);
             return Err((StatusCode::NOT_FOUND, Json(json!({ "error": message }))).into_response());

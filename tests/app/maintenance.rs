@@ -1,0 +1,299 @@
+//! Nightly SQL maintenance (issue 6): against the real PostgreSQL that
+//! `scripts/services.sh` starts (each test in a schema of its own, which is a
+//! tenant), and on the embedded SQLite through the timer function and the CLI.
+
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chargeback::domain::{Fingerprinter, Tenant};
+use chargeback::ingest::{Event, EventOrigin, Ingestor};
+use chargeback::maintenance::{self, Database, Options, RunOutcome, Thresholds};
+use chargeback::storage::postgres::{PgConfig, PgLedger};
+use chargeback::storage::sql_support::SqlDeadLetters;
+use serde_json::{Value, json};
+use sqlx::{Connection, PgPool, Row};
+
+use crate::helpers::*;
+
+/// `CHARGEBACK_TEST_DATABASE_URL`: `None` (after saying so) when it is unset
+/// outside CI; a failure in CI.
+fn service_env(name: &str, service: &str) -> Option<String> {
+    match std::env::var(name).ok().filter(|v| !v.is_empty()) {
+        Some(v) => Some(v),
+        None if std::env::var_os("CI").is_some() => {
+            panic!("{name} is not set: CI must start {service} (scripts/services.sh)")
+        }
+        None => {
+            eprintln!("skipped: needs {service} ({name}); run scripts/test.sh");
+            None
+        }
+    }
+}
+
+fn unique_name() -> String {
+    format!("m{:016x}", rand::random::<u64>())
+}
+
+/// A fresh schema (a tenant of its own) with the migrations applied.
+async fn pg_tenant() -> Option<(PgPool, Tenant)> {
+    let url = service_env("CHARGEBACK_TEST_DATABASE_URL", "PostgreSQL")?;
+    let schema = unique_name();
+    let mut admin = sqlx::PgConnection::connect(&url).await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&mut admin).await.unwrap();
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let mut config = PgConfig::new(format!("{url}{sep}options[search_path]={schema}"));
+    config.max_connections = 6;
+    let pool = config.connect().await.unwrap();
+    Some((pool, Tenant::parse(&schema).unwrap()))
+}
+
+/// Thresholds small enough for a test-sized table.
+fn test_thresholds() -> Thresholds {
+    Thresholds { reindex_min_bytes: 64 * 1024, ..Thresholds::default() }
+}
+
+async fn run(pool: &PgPool, tenant: &Tenant, thresholds: Thresholds) -> maintenance::Report {
+    let options = Options { thresholds, dry_run: false };
+    let mut reports =
+        maintenance::run_tenants(&[(tenant.clone(), Database::Postgres(pool.clone()))], &options).await.unwrap();
+    reports.remove(0)
+}
+
+/// Fills the ledger with `rows` records, then updates every row's indexed
+/// time (so every index entry gets a dead twin) and deletes 9 rows in 10.
+async fn make_bloat_and_stale_statistics(pool: &PgPool, rows: i64) {
+    sqlx::raw_sql("ALTER TABLE ledger SET (autovacuum_enabled = false)").execute(pool).await.unwrap();
+    sqlx::query(
+        "INSERT INTO ledger (tenant, record_id, occurred_at_us, day, party, streamed, prompt_tokens, \
+         completion_tokens, cached_tokens, reasoning_tokens, token_source, shape) \
+         SELECT 'default', 'r' || lpad(g::text, 8, '0'), 1790000000000000 + g * 10, '2026-11-26', 'sub-a', FALSE, \
+         10, 5, 0, 0, 'reported', 'usage.v1' FROM generate_series(1, $1) g",
+    )
+    .bind(rows)
+    .execute(pool)
+    .await
+    .unwrap();
+    sqlx::raw_sql("UPDATE ledger SET occurred_at_us = occurred_at_us + 1").execute(pool).await.unwrap();
+    sqlx::raw_sql("DELETE FROM ledger WHERE (occurred_at_us / 10) % 10 <> 0").execute(pool).await.unwrap();
+    // Statistics reach the shared counters within a second or so.
+    for _ in 0..100 {
+        let dead: i64 =
+            sqlx::query_scalar("SELECT n_dead_tup FROM pg_stat_user_tables WHERE relid = 'ledger'::regclass")
+                .fetch_one(pool)
+                .await
+                .unwrap();
+        if dead >= rows {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the dead tuples never showed in pg_stat_user_tables");
+}
+
+async fn index_bytes(pool: &PgPool, index: &str) -> i64 {
+    sqlx::query_scalar("SELECT pg_relation_size($1::regclass)").bind(index).fetch_one(pool).await.unwrap()
+}
+
+#[tokio::test]
+async fn maintenance_refreshes_statistics_rebuilds_the_bloated_index_logs_why_and_then_has_nothing_to_do() {
+    let Some((pool, tenant)) = pg_tenant().await else { return };
+    make_bloat_and_stale_statistics(&pool, 20_000).await;
+    let before = index_bytes(&pool, "ledger_by_time").await;
+
+    let report = run(&pool, &tenant, test_thresholds()).await;
+    println!("{report}");
+    assert_eq!(report.outcome, RunOutcome::Completed);
+    let ledger = format!("{}.ledger", tenant.as_str());
+    let vacuum = report.actions.iter().find(|a| a.target == ledger).expect("the ledger is maintained");
+    assert_eq!((vacuum.action, vacuum.outcome.as_str()), ("vacuum-analyze", "done"));
+    assert!(vacuum.reason.starts_with("dead tuples "), "{}", vacuum.reason);
+    let index = format!("{}.ledger_by_time", tenant.as_str());
+    let reindex = report.actions.iter().find(|a| a.target == index).expect("the bloated index is rebuilt");
+    assert_eq!((reindex.action, reindex.outcome.as_str()), ("reindex", "done"));
+    assert!(reindex.reason.starts_with("bloat ") && reindex.reason.contains(">= 30%"), "{}", reindex.reason);
+
+    let analyzed: bool =
+        sqlx::query_scalar("SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables WHERE relid = 'ledger'::regclass")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert!(analyzed, "last_analyze is set");
+    let after = index_bytes(&pool, "ledger_by_time").await;
+    assert!(after < before, "the rebuilt index is smaller: {after} < {before}");
+
+    // The log says what was done and why, with the figures.
+    let logged =
+        sqlx::query("SELECT action, target, reason, outcome FROM maintenance_actions WHERE run_id = $1 ORDER BY seq")
+            .bind(&report.run_id)
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(logged.len(), report.actions.len());
+    let reasons: Vec<String> = logged.iter().map(|r| r.get::<String, _>("reason")).collect();
+    assert!(reasons.iter().any(|r| r.contains("dead tuples") && r.contains(">=")), "{reasons:?}");
+    let run_row: String = sqlx::query_scalar("SELECT outcome FROM maintenance_log WHERE id = $1")
+        .bind(&report.run_id)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(run_row, "completed");
+
+    let again = run(&pool, &tenant, test_thresholds()).await;
+    println!("{again}");
+    assert_eq!(again.outcome, RunOutcome::Completed);
+    assert!(again.actions.is_empty(), "a second run right after does nothing: {again}");
+}
+
+#[tokio::test]
+async fn a_run_that_finds_the_tenant_locked_skips_and_says_so_and_of_two_concurrent_runs_one_skips() {
+    let Some((pool, tenant)) = pg_tenant().await else { return };
+    make_bloat_and_stale_statistics(&pool, 5_000).await;
+
+    let mut holder = pool.acquire().await.unwrap();
+    sqlx::query("SELECT pg_advisory_lock(hashtext('chargeback-maintenance:' || $1))")
+        .bind(tenant.as_str())
+        .execute(&mut *holder)
+        .await
+        .unwrap();
+    let skipped = run(&pool, &tenant, test_thresholds()).await;
+    assert_eq!(skipped.outcome, RunOutcome::SkippedLockHeld);
+    assert!(skipped.to_string().contains("skipped: another maintenance run holds this tenant's lock"), "{skipped}");
+    let logged: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM maintenance_log WHERE tenant = $1 AND outcome = 'skipped'")
+            .bind(tenant.as_str())
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(logged, 1);
+    sqlx::query("SELECT pg_advisory_unlock(hashtext('chargeback-maintenance:' || $1))")
+        .bind(tenant.as_str())
+        .execute(&mut *holder)
+        .await
+        .unwrap();
+    drop(holder);
+
+    let (a, b) = tokio::join!(run(&pool, &tenant, test_thresholds()), run(&pool, &tenant, test_thresholds()));
+    let mut outcomes = vec![a.outcome, b.outcome];
+    outcomes.sort_by_key(|o| format!("{o:?}"));
+    assert_eq!(outcomes, vec![RunOutcome::Completed, RunOutcome::SkippedLockHeld], "{a}{b}");
+}
+
+#[tokio::test]
+async fn maintenance_while_ingestion_writes_loses_no_record_and_fails_no_batch() {
+    let Some((pool, tenant)) = pg_tenant().await else { return };
+    let ingestor = Ingestor::new(
+        Arc::new(PgLedger::new(pool.clone())),
+        Arc::new(SqlDeadLetters::new(pool.clone())),
+        Fingerprinter::new(b"test secret"),
+        Tenant::default_tenant(),
+    );
+    let (batches, per_batch) = (40_i64, 50_i64);
+    let writer = tokio::spawn(async move {
+        for b in 0..batches {
+            let events: Vec<Event> = (0..per_batch)
+                .map(|i| Event {
+                    body: v1_record(&format!("rec-{b}-{i}"), 10, 1).into_bytes(),
+                    origin: EventOrigin::EventHub {
+                        hub: "apim-usage".into(),
+                        partition: "0".into(),
+                        sequence: b * per_batch + i,
+                        enqueued: None,
+                    },
+                })
+                .collect();
+            let outcome = ingestor.ingest(&events).await.expect("no ingestion error during maintenance");
+            assert_eq!(outcome.accepted, u64::try_from(per_batch).unwrap());
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    });
+    // Every threshold at zero: each run analyzes the modified tables and
+    // rebuilds every index, concurrently with the writer.
+    let everything = Thresholds {
+        analyze_min_rows: 0,
+        analyze_percent: 0,
+        reindex_bloat_percent: 0,
+        reindex_min_bytes: 0,
+        ..Thresholds::default()
+    };
+    let mut actions_done = 0;
+    while !writer.is_finished() {
+        let report = run(&pool, &tenant, everything.clone()).await;
+        assert!(report.actions.iter().all(|a| a.outcome == "done"), "{report}");
+        actions_done += report.actions.len();
+    }
+    writer.await.unwrap();
+    assert!(actions_done > 0, "maintenance ran while ingesting");
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM ledger").fetch_one(&pool).await.unwrap();
+    assert_eq!(stored, batches * per_batch, "no lost record");
+}
+
+/// The host's invocation body for a timer tick, built from the function's
+/// `function.json`.
+fn timer_invocation(function: &str) -> Value {
+    let trigger = binding(function, "timerTrigger");
+    let name = trigger["name"].as_str().unwrap();
+    json!({
+        "Data": { name: {"Schedule": {"AdjustForDST": true}, "ScheduleStatus": null, "IsPastDue": false} },
+        "Metadata": { "sys": {"MethodName": function, "UtcNow": "2026-11-27T03:15:00Z"} }
+    })
+}
+
+#[test]
+fn the_timer_runs_nightly_and_never_on_startup() {
+    let trigger = binding("nightly-maintenance", "timerTrigger");
+    assert_eq!(trigger["schedule"], "0 15 3 * * *");
+    assert_eq!(trigger["runOnStartup"], false);
+    assert_eq!(trigger["useMonitor"], true);
+    let retry = &function_json("nightly-maintenance")["retry"];
+    assert!(retry["maxRetryCount"].as_u64().is_some_and(|n| n <= 3), "bounded retry: {retry}");
+}
+
+#[tokio::test]
+async fn the_timer_function_runs_the_maintenance_and_logs_each_action_in_sql() {
+    let app = spawn_app().await;
+    let response = app.invoke("nightly-maintenance", &timer_invocation("nightly-maintenance")).await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    let logs = body["Logs"].to_string();
+    assert!(logs.contains("integrity-check main: done") && logs.contains("optimize main: done"), "{logs}");
+    assert_eq!(body["ReturnValue"][0]["outcome"], "completed", "{body}");
+
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", app.data_dir.path().join("ledger.sqlite").display()))
+        .await
+        .unwrap();
+    let logged: Vec<String> = sqlx::query_scalar(
+        "SELECT action || ' ' || outcome || ' (' || reason || ')' FROM maintenance_actions ORDER BY seq",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert!(logged.iter().any(|l| l.starts_with("integrity-check done (")), "{logged:?}");
+}
+
+#[tokio::test]
+async fn the_timer_refuses_a_payload_without_its_timer() {
+    let app = spawn_app().await;
+    let response = app.invoke("nightly-maintenance", &json!({"Data": {}, "Metadata": {}})).await;
+    assert_eq!(response.status(), 400);
+}
+
+#[test]
+fn the_cli_prints_the_plan_on_a_dry_run_and_then_does_the_same_maintenance() {
+    let dir = tempfile::tempdir().unwrap();
+    let chargeback = || {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_chargeback"));
+        cmd.arg("--data-dir").arg(dir.path()).env_remove("DATABASE_URL").env_remove("CHARGEBACK_MAINTENANCE");
+        cmd
+    };
+    let out = chargeback().args(["maintain", "--dry-run"]).output().unwrap();
+    let plan = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(plan.contains("dry run: plan only") && plan.contains("integrity-check main: planned"), "{plan}");
+    let out = chargeback().args(["maintain", "--set", "budget_seconds=60"]).output().unwrap();
+    let done = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(done.contains("tenant default: completed") && done.contains("integrity-check main: done"), "{done}");
+    let out = chargeback().args(["maintain", "--set", "vacuum=1"]).output().unwrap();
+    assert!(!out.status.success(), "unknown settings are refused");
+}
