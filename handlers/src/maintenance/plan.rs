@@ -27,6 +27,10 @@ pub struct Thresholds {
     pub reindex_bloat_percent: i64,
     /// `reindex_min_bytes`: smaller indexes are never rebuilt. Default 8 MiB.
     pub reindex_min_bytes: i64,
+    /// `pgstattuple`: 1 measures index bloat with `pgstatindex` when the
+    /// extension is usable (it reads each candidate index in full), 0 always
+    /// uses the catalog estimate. Default 1.
+    pub pgstattuple: bool,
     /// `sqlite_free_pages`: free pages before an incremental vacuum. Default 1000.
     pub sqlite_free_pages: i64,
     /// `budget_seconds`: no new action starts after this. Default 480 (the
@@ -46,6 +50,7 @@ impl Default for Thresholds {
             vacuum_percent: 10,
             reindex_bloat_percent: 30,
             reindex_min_bytes: 8 * 1024 * 1024,
+            pgstattuple: true,
             sqlite_free_pages: 1000,
             budget: Duration::from_secs(480),
             lock_timeout: Duration::from_secs(5),
@@ -69,6 +74,7 @@ impl Thresholds {
                 "vacuum_percent" => t.vacuum_percent = n,
                 "reindex_bloat_percent" => t.reindex_bloat_percent = n,
                 "reindex_min_bytes" => t.reindex_min_bytes = n,
+                "pgstattuple" => t.pgstattuple = n != 0,
                 "sqlite_free_pages" => t.sqlite_free_pages = n,
                 "budget_seconds" => t.budget = secs(),
                 "lock_timeout_ms" => t.lock_timeout = Duration::from_millis(n.unsigned_abs()),

@@ -74,10 +74,12 @@ async fn locked_run(
     let steps: Vec<Step> = tables.iter().filter_map(|s| plan::table_step(t, s)).collect();
     execute(conn, &steps, options, budget, &mut report, log.as_mut()).await?;
 
-    let method = bloat_method(conn, options.dry_run).await;
+    let method = if t.pgstattuple { bloat_method(conn, options.dry_run).await } else { Method::Catalog };
     report.notes.push(match &method {
         Method::Pgstattuple(_) => "index bloat measured with pgstatindex (pgstattuple)".to_owned(),
-        Method::Catalog => "index bloat estimated from the catalog (pgstattuple not available)".to_owned(),
+        Method::Catalog => {
+            "index bloat estimated from the catalog (pgstattuple not available or not wanted)".to_owned()
+        }
     });
     let indexes = measure_indexes(conn, &method, t.reindex_min_bytes).await?;
     let steps: Vec<Step> = indexes.iter().filter_map(|s| plan::index_step(t, s)).collect();
