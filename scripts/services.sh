@@ -21,7 +21,8 @@ _services_install_azurite() {
     root="$(_services_root)"
     if [ -x "$root/.services/node_modules/.bin/azurite" ]; then return 0; fi
     if ! command -v npm >/dev/null; then
-        apt-get install -y nodejs npm >/dev/null || { apt-get update >/dev/null && apt-get install -y nodejs npm >/dev/null; }
+        DEBIAN_FRONTEND=noninteractive apt-get install -y nodejs npm >/dev/null 2>&1 \
+            || { apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y nodejs npm >/dev/null; }
     fi
     mkdir -p "$root/.services"
     (cd "$root/.services" && npm install --no-audit --no-fund --silent azurite@3 >/dev/null)
@@ -30,10 +31,12 @@ _services_install_azurite() {
 # The PostgreSQL server binaries (installs the Debian package when missing).
 _services_pg_bin() {
     local bin
-    bin="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)"
+    bin="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)"
     if [ -z "$bin" ] || [ ! -x "$bin/initdb" ]; then
-        apt-get install -y postgresql >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y postgresql >/dev/null; }
-        bin="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql >/dev/null 2>&1 \
+            || { apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql >/dev/null; }
+        bin="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)"
+        [ -x "$bin/initdb" ] || { echo "services.sh: PostgreSQL did not install" >&2; return 1; }
     fi
     echo "$bin"
 }
