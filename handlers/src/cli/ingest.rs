@@ -6,14 +6,13 @@
 //! it: ingesting the same file twice counts nothing twice. Blank lines are
 //! not events and are skipped.
 
-use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 
 use anyhow::Context;
 
 use crate::config::Settings;
-use crate::ingest::{BatchOutcome, Event, EventOrigin, Ingestor, content_digest};
+use crate::ingest::{BatchOutcome, ContentIdentities, Event, Ingestor};
 
 /// Arguments of `chargeback ingest`.
 #[derive(Debug, clap::Args)]
@@ -66,7 +65,7 @@ pub async fn ingest_file(ingestor: &Ingestor, file: &PathBuf, batch_size: usize)
             std::fs::File::open(file).with_context(|| format!("opening {source}"))?,
         ))
     };
-    let mut seen: HashMap<[u8; 16], u32> = HashMap::new();
+    let mut identities = ContentIdentities::default();
     let mut total = BatchOutcome::default();
     let mut batch = Vec::with_capacity(batch_size);
     let mut next_progress = 250_000;
@@ -78,15 +77,7 @@ pub async fn ingest_file(ingestor: &Ingestor, file: &PathBuf, batch_size: usize)
         if body.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let digest = content_digest(&body);
-        let occurrence = seen.entry(digest).or_default();
-        let origin = EventOrigin::Content {
-            source: source.clone(),
-            line: u64::try_from(index + 1).unwrap_or(u64::MAX),
-            digest,
-            occurrence: *occurrence,
-        };
-        *occurrence += 1;
+        let origin = identities.next(&source, index + 1, &body);
         batch.push(Event { body, origin });
         if batch.len() == batch_size {
             total.add(&ingestor.ingest(&batch).await?);

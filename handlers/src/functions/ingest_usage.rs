@@ -12,7 +12,7 @@ use tracing::warn;
 
 use super::invocation::{InvocationRequest, InvocationResponse};
 use super::{AppState, InvocationError};
-use crate::ingest::{Event, EventOrigin, content_digest};
+use crate::ingest::{ContentIdentities, Event, EventOrigin};
 
 /// The function's name (its folder name).
 pub const FUNCTION_NAME: &str = "ingest-usage";
@@ -48,7 +48,7 @@ fn read_events(request: &InvocationRequest) -> Result<Vec<Event>, InvocationErro
     if positions.is_none() {
         warn!(function = FUNCTION_NAME, "trigger metadata has no partition/sequence numbers; using content identity");
     }
-    let mut seen = std::collections::HashMap::<[u8; 16], u32>::new();
+    let mut identities = ContentIdentities::default();
     let events = bodies
         .into_iter()
         .enumerate()
@@ -60,18 +60,7 @@ fn read_events(request: &InvocationRequest) -> Result<Vec<Event>, InvocationErro
                     sequence: p.sequences[i],
                     enqueued: p.enqueued.get(i).copied().flatten(),
                 },
-                None => {
-                    let digest = content_digest(&body);
-                    let occurrence = seen.entry(digest).or_default();
-                    let origin = EventOrigin::Content {
-                        source: FUNCTION_NAME.to_owned(),
-                        line: u64::try_from(i + 1).unwrap_or(u64::MAX),
-                        digest,
-                        occurrence: *occurrence,
-                    };
-                    *occurrence += 1;
-                    origin
-                }
+                None => identities.next(FUNCTION_NAME, i + 1, &body),
             };
             Event { body, origin }
         })

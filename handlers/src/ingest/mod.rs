@@ -14,7 +14,7 @@ use chrono::Utc;
 use tracing::{info, instrument};
 
 pub use counting::{Counted, PendingCount, apply as apply_counts, count_pending};
-pub use origin::{EventOrigin, content_digest};
+pub use origin::{ContentIdentities, EventOrigin, content_digest};
 
 use chargeback_tokenizer::DeploymentModels;
 

@@ -1,6 +1,8 @@
 //! Where an event was read from, which is the identity of records that carry
 //! no id of their own.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
@@ -36,6 +38,29 @@ pub enum EventOrigin {
         /// 0 for the first body with this digest, 1 for the second, …
         occurrence: u32,
     },
+}
+
+/// Gives lines of one input their content identity: the body's digest and
+/// how many identical bodies came before it in the same input.
+#[derive(Debug, Default)]
+pub struct ContentIdentities {
+    seen: HashMap<[u8; 16], u32>,
+}
+
+impl ContentIdentities {
+    /// The origin of the next body read from `source` at `line` (1-based).
+    pub fn next(&mut self, source: &str, line: usize, body: &[u8]) -> EventOrigin {
+        let digest = content_digest(body);
+        let occurrence = self.seen.entry(digest).or_default();
+        let origin = EventOrigin::Content {
+            source: source.to_owned(),
+            line: u64::try_from(line).unwrap_or(u64::MAX),
+            digest,
+            occurrence: *occurrence,
+        };
+        *occurrence += 1;
+        origin
+    }
 }
 
 /// The first 128 bits of SHA-256 of a body.

@@ -54,6 +54,25 @@ pub enum RejectReason {
 }
 
 impl RejectReason {
+    /// Every reason.
+    pub const ALL: [RejectReason; 10] = [
+        Self::InvalidEncoding,
+        Self::InvalidJson,
+        Self::TruncatedBody,
+        Self::NotAnObject,
+        Self::UnknownShape,
+        Self::MissingField,
+        Self::InvalidField,
+        Self::InvalidTimestamp,
+        Self::NegativeTokens,
+        Self::InconsistentTokens,
+    ];
+
+    /// Parses the stored name.
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == raw)
+    }
+
     /// The stored, machine-readable name.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -57,31 +57,13 @@ impl StoredLetter {
         Some(DeadLetter {
             tenant: Tenant::parse(&self.tenant).ok()?,
             id: RecordId::parse(&self.id).ok()?,
-            reason: reason_from_str(&self.reason)?,
+            reason: RejectReason::parse(&self.reason)?,
             detail: self.detail,
             origin: self.origin,
             received_at: self.received_at,
             body: self.body,
         })
     }
-}
-
-fn reason_from_str(raw: &str) -> Option<RejectReason> {
-    use RejectReason::*;
-    [
-        InvalidEncoding,
-        InvalidJson,
-        TruncatedBody,
-        NotAnObject,
-        UnknownShape,
-        MissingField,
-        InvalidField,
-        InvalidTimestamp,
-        NegativeTokens,
-        InconsistentTokens,
-    ]
-    .into_iter()
-    .find(|r| r.as_str() == raw)
 }
 
 /// A file name for an identity: anything but `[A-Za-z0-9._-]` is hex-escaped,
