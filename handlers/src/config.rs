@@ -91,7 +91,7 @@ pub const SETTINGS: &[SettingDoc] = &[
         name: "CHARGEBACK_MAINTENANCE",
         secret: false,
         set_by: "app",
-        doc: "Nightly maintenance thresholds and budget as key=value pairs separated by commas (budget_seconds, lock_timeout_ms, analyze_min_rows, analyze_percent, vacuum_min_dead_rows, vacuum_percent, reindex_bloat_percent, reindex_min_bytes, pgstattuple, sqlite_free_pages); see docs/operations.md. Default: the documented defaults (budget 480 s).",
+        doc: "Nightly maintenance thresholds and budget as key=value pairs separated by commas (budget_seconds, lock_timeout_ms, analyze_min_rows, analyze_percent, vacuum_min_dead_rows, vacuum_percent, reindex_bloat_percent, reindex_min_bytes, pgstattuple, partition_months_ahead, retention_months, retention_drop, sqlite_free_pages); see docs/operations.md. Default: the documented defaults (budget 480 s).",
     },
     SettingDoc {
         name: "RUST_LOG",

@@ -10,6 +10,7 @@
 //! `search_path`). See `docs/operations.md`.
 
 pub mod log;
+pub mod partitions;
 pub mod plan;
 pub mod postgres;
 pub mod sqlite;

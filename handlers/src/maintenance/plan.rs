@@ -31,6 +31,15 @@ pub struct Thresholds {
     /// extension is usable (it reads each candidate index in full), 0 always
     /// uses the catalog estimate. Default 1.
     pub pgstattuple: bool,
+    /// `partition_months_ahead`: monthly partitions created ahead of the
+    /// current month (tables partitioned by month only). Default 2.
+    pub partition_months_ahead: i32,
+    /// `retention_months`: partitions of months older than this many months
+    /// before the current one are detached. Default 0: never.
+    pub retention_months: i32,
+    /// `retention_drop`: 1 drops detached partitions, 0 keeps them as archive
+    /// tables. Default 0.
+    pub retention_drop: bool,
     /// `sqlite_free_pages`: free pages before an incremental vacuum. Default 1000.
     pub sqlite_free_pages: i64,
     /// `budget_seconds`: no new action starts after this. Default 480 (the
@@ -51,6 +60,9 @@ impl Default for Thresholds {
             reindex_bloat_percent: 30,
             reindex_min_bytes: 8 * 1024 * 1024,
             pgstattuple: true,
+            partition_months_ahead: 2,
+            retention_months: 0,
+            retention_drop: false,
             sqlite_free_pages: 1000,
             budget: Duration::from_secs(480),
             lock_timeout: Duration::from_secs(5),
@@ -67,6 +79,7 @@ impl Thresholds {
             let n: i64 = value.trim().parse().with_context(|| format!("{key}={value:?} is not an integer"))?;
             anyhow::ensure!(n >= 0, "{key}={n} must not be negative");
             let secs = || Duration::from_secs(n.unsigned_abs());
+            let months = || i32::try_from(n).ok().filter(|m| *m <= 1200).with_context(|| format!("{key}={n} months"));
             match key.trim() {
                 "analyze_min_rows" => t.analyze_min_rows = n,
                 "analyze_percent" => t.analyze_percent = n,
@@ -75,6 +88,9 @@ impl Thresholds {
                 "reindex_bloat_percent" => t.reindex_bloat_percent = n,
                 "reindex_min_bytes" => t.reindex_min_bytes = n,
                 "pgstattuple" => t.pgstattuple = n != 0,
+                "partition_months_ahead" => t.partition_months_ahead = months()?,
+                "retention_months" => t.retention_months = months()?,
+                "retention_drop" => t.retention_drop = n != 0,
                 "sqlite_free_pages" => t.sqlite_free_pages = n,
                 "budget_seconds" => t.budget = secs(),
                 "lock_timeout_ms" => t.lock_timeout = Duration::from_millis(n.unsigned_abs()),
@@ -107,6 +123,12 @@ pub enum Action {
     Optimize,
     /// SQLite `PRAGMA incremental_vacuum`.
     IncrementalVacuum,
+    /// `CREATE TABLE … PARTITION OF …` for a coming month.
+    CreatePartition,
+    /// `ALTER TABLE … DETACH PARTITION … CONCURRENTLY` past the retention.
+    DetachPartition,
+    /// `DROP TABLE` of a detached partition (`retention_drop=1`).
+    DropPartition,
 }
 
 impl Action {
@@ -120,6 +142,9 @@ impl Action {
             Self::SqliteAnalyze => "sqlite-analyze",
             Self::Optimize => "optimize",
             Self::IncrementalVacuum => "incremental-vacuum",
+            Self::CreatePartition => "create-partition",
+            Self::DetachPartition => "detach-partition",
+            Self::DropPartition => "drop-partition",
         }
     }
 }

@@ -13,6 +13,7 @@ use anyhow::Context;
 use sqlx::{AssertSqlSafe, Connection, PgConnection, PgPool, Row};
 
 use super::log::RunLog;
+use super::partitions::{self, KeyType, PartitionedTable};
 use super::plan::{self, Action, BloatMethod, IndexStats, Step, TableStats};
 use super::{ActionRecord, Budget, Options, Report, RunOutcome, millis};
 use crate::domain::Tenant;
@@ -71,7 +72,7 @@ async fn locked_run(
     };
 
     let tables = measure_tables(conn).await?;
-    let steps: Vec<Step> = tables.iter().filter_map(|s| plan::table_step(t, s)).collect();
+    let steps: Vec<(Step, String)> = tables.iter().filter_map(|s| plan::table_step(t, s)).map(with_sql).collect();
     execute(conn, &steps, options, budget, &mut report, log.as_mut()).await?;
 
     let method = if t.pgstattuple { bloat_method(conn, options.dry_run).await } else { Method::Catalog };
@@ -82,10 +83,15 @@ async fn locked_run(
         }
     });
     let indexes = measure_indexes(conn, &method, t.reindex_min_bytes).await?;
-    let steps: Vec<Step> = indexes.iter().filter_map(|s| plan::index_step(t, s)).collect();
+    let steps: Vec<(Step, String)> = indexes.iter().filter_map(|s| plan::index_step(t, s)).map(with_sql).collect();
     execute(conn, &steps, options, budget, &mut report, log.as_mut()).await?;
 
-    report.notes.push(partitions_note(conn).await?);
+    let (partitioned, note) = measure_partitioned(conn).await?;
+    report.notes.push(note);
+    let today = chrono::Utc::now().date_naive();
+    let steps: Vec<(Step, String)> =
+        partitioned.iter().flat_map(|p| partitions::partition_steps(p, today, t)).collect();
+    execute(conn, &steps, options, budget, &mut report, log.as_mut()).await?;
     if let Some(log) = &log {
         let outcome = match report.outcome {
             RunOutcome::BudgetSpent => "budget-spent",
@@ -99,13 +105,13 @@ async fn locked_run(
 /// Runs (or, dry, lists) steps in order; stops starting them when the budget is spent.
 async fn execute(
     conn: &mut PgConnection,
-    steps: &[Step],
+    steps: &[(Step, String)],
     options: &Options,
     budget: &Budget,
     report: &mut Report,
     mut log: Option<&mut RunLog<PgPool>>,
 ) -> anyhow::Result<()> {
-    for step in steps {
+    for (step, sql) in steps {
         let started_at_us = now_us();
         let started = Instant::now();
         let outcome = if options.dry_run {
@@ -114,7 +120,7 @@ async fn execute(
             report.outcome = RunOutcome::BudgetSpent;
             "skipped: budget spent".to_owned()
         } else {
-            match sqlx::raw_sql(AssertSqlSafe(statement(step))).execute(&mut *conn).await {
+            match sqlx::raw_sql(AssertSqlSafe(sql.clone())).execute(&mut *conn).await {
                 Ok(_) => "done".to_owned(),
                 Err(e) => {
                     tracing::warn!(action = step.action.as_str(), target = %step.target, error = %e, "maintenance action failed");
@@ -137,14 +143,15 @@ async fn execute(
     Ok(())
 }
 
-/// The SQL of a step; targets are identifiers quoted by `format('%I.%I')`.
-fn statement(step: &Step) -> String {
-    match step.action {
+/// A table or index step with its SQL; targets are identifiers quoted by `format('%I.%I')`.
+fn with_sql(step: Step) -> (Step, String) {
+    let sql = match step.action {
         Action::Analyze => format!("ANALYZE {}", step.target),
         Action::VacuumAnalyze => format!("VACUUM (ANALYZE) {}", step.target),
         Action::Reindex => format!("REINDEX INDEX CONCURRENTLY {}", step.target),
-        other => format!("SELECT 'not a PostgreSQL action: {}'", other.as_str()),
-    }
+        other => format!("SELECT 'not a table or index action: {}'", other.as_str()),
+    };
+    (step, sql)
 }
 
 async fn measure_tables(conn: &mut PgConnection) -> anyhow::Result<Vec<TableStats>> {
@@ -255,21 +262,47 @@ async fn measure_indexes(conn: &mut PgConnection, method: &Method, min_bytes: i6
         .collect()
 }
 
-/// Monthly partitions: whether any table of the schema is partitioned.
-async fn partitions_note(conn: &mut PgConnection) -> anyhow::Result<String> {
-    let partitioned: Vec<String> = sqlx::query_scalar(
-        "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_partitioned_table p \
-         JOIN pg_class c ON c.oid = p.partrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
-         WHERE n.nspname = current_schema() ORDER BY 1",
+/// The schema's tables partitioned by range on one column of a date-like
+/// type, with their children; and a note on what was found.
+async fn measure_partitioned(conn: &mut PgConnection) -> anyhow::Result<(Vec<PartitionedTable>, String)> {
+    let rows = sqlx::query(
+        "SELECT n.nspname AS schema, c.relname AS tbl, p.partstrat::text AS strategy, p.partnatts::int AS columns, \
+         format_type(a.atttypid, NULL) AS key_type, \
+         ARRAY(SELECT k.relname::text FROM pg_inherits i JOIN pg_class k ON k.oid = i.inhrelid \
+               WHERE i.inhparent = c.oid ORDER BY k.relname) AS children \
+         FROM pg_partitioned_table p JOIN pg_class c ON c.oid = p.partrelid \
+         JOIN pg_namespace n ON n.oid = c.relnamespace \
+         LEFT JOIN pg_attribute a ON a.attrelid = p.partrelid AND a.attnum = p.partattrs[0] \
+         WHERE n.nspname = current_schema() AND NOT c.relispartition ORDER BY c.relname",
     )
     .fetch_all(&mut *conn)
-    .await?;
-    Ok(if partitioned.is_empty() {
-        "no table is partitioned: no partitions to create, no retention to apply".to_owned()
+    .await
+    .context("reading partitioned tables")?;
+    let mut tables = Vec::new();
+    let mut skipped = Vec::new();
+    for r in rows {
+        let table: String = r.try_get("tbl")?;
+        let key_type: Option<String> = r.try_get("key_type")?;
+        let strategy: String = r.try_get("strategy")?;
+        let columns: i32 = r.try_get("columns")?;
+        match key_type.as_deref().and_then(KeyType::from_type_name) {
+            Some(key) if strategy == "r" && columns == 1 => tables.push(PartitionedTable {
+                schema: r.try_get("schema")?,
+                table,
+                key,
+                children: r.try_get("children")?,
+            }),
+            _ => skipped.push(table),
+        }
+    }
+    let mut note = if tables.is_empty() {
+        "no table is partitioned by month: no partitions to create, no retention to apply".to_owned()
     } else {
-        format!(
-            "partitioned tables {}: creating partitions ahead and retention are not implemented; nothing done",
-            partitioned.join(", ")
-        )
-    })
+        let names: Vec<&str> = tables.iter().map(|t| t.table.as_str()).collect();
+        format!("partitioned by month: {}", names.join(", "))
+    };
+    if !skipped.is_empty() {
+        note.push_str(&format!("; left alone (not range on one date-like column): {}", skipped.join(", ")));
+    }
+    Ok((tables, note))
 }
