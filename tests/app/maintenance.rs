@@ -313,6 +313,74 @@ async fn monthly_partitions_are_created_ahead_and_old_ones_detached_only_when_re
 }
 
 #[tokio::test]
+async fn a_dry_run_prints_the_plan_with_its_figures_and_changes_nothing() {
+    let Some((pool, tenant)) = pg_tenant().await else { return };
+    make_bloat_and_stale_statistics(&pool, 5_000).await;
+    let options = Options { thresholds: test_thresholds(), dry_run: true };
+    let reports =
+        maintenance::run_tenants(&[(tenant.clone(), Database::Postgres(pool.clone()))], &options).await.unwrap();
+    let plan = reports[0].to_string();
+    println!("{plan}");
+    assert_eq!(reports[0].outcome, RunOutcome::Planned);
+    assert!(
+        plan.contains(&format!("vacuum-analyze {}.ledger: planned (dead tuples 9500 >= 1050", tenant.as_str())),
+        "{plan}"
+    );
+    let analyzed: bool =
+        sqlx::query_scalar("SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables WHERE relid = 'ledger'::regclass")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert!(!analyzed, "a dry run analyzes nothing");
+    let logged: i64 = sqlx::query_scalar("SELECT count(*) FROM maintenance_log").fetch_one(&pool).await.unwrap();
+    assert_eq!(logged, 0, "a dry run writes no log");
+}
+
+#[tokio::test]
+async fn tenants_run_in_turn_and_no_action_starts_once_the_budget_is_spent() {
+    let (Some((first, a)), Some((second, b))) = (pg_tenant().await, pg_tenant().await) else { return };
+    make_bloat_and_stale_statistics(&first, 2_000).await;
+    make_bloat_and_stale_statistics(&second, 2_000).await;
+    let options = Options { thresholds: Thresholds { budget: Duration::ZERO, ..test_thresholds() }, dry_run: false };
+    let tenants = [(a.clone(), Database::Postgres(first.clone())), (b.clone(), Database::Postgres(second.clone()))];
+    let reports = maintenance::run_tenants(&tenants, &options).await.unwrap();
+    assert_eq!(reports.iter().map(|r| r.tenant.as_str()).collect::<Vec<_>>(), [a.as_str(), b.as_str()]);
+    for (report, pool) in reports.iter().zip([&first, &second]) {
+        println!("{report}");
+        assert_eq!(report.outcome, RunOutcome::BudgetSpent);
+        assert!(
+            !report.actions.is_empty() && report.actions.iter().all(|x| x.outcome == "skipped: budget spent"),
+            "{report}"
+        );
+        let run: String = sqlx::query_scalar("SELECT outcome FROM maintenance_log WHERE id = $1")
+            .bind(&report.run_id)
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        assert_eq!(run, "budget-spent");
+    }
+}
+
+#[tokio::test]
+async fn an_action_that_cannot_get_its_lock_in_time_fails_alone_and_the_run_goes_on() {
+    let Some((pool, tenant)) = pg_tenant().await else { return };
+    make_bloat_and_stale_statistics(&pool, 5_000).await;
+    // Someone holds a lock that VACUUM and REINDEX CONCURRENTLY wait for.
+    let mut blocker = pool.begin().await.unwrap();
+    sqlx::raw_sql("LOCK TABLE ledger IN SHARE UPDATE EXCLUSIVE MODE").execute(&mut *blocker).await.unwrap();
+    let thresholds = Thresholds { lock_timeout: Duration::from_millis(200), ..test_thresholds() };
+    let started = std::time::Instant::now();
+    let report = run(&pool, &tenant, thresholds).await;
+    println!("{report}");
+    blocker.rollback().await.unwrap();
+    assert!(started.elapsed() < Duration::from_secs(10), "the run did not wait for the lock");
+    let ledger = format!("{}.ledger", tenant.as_str());
+    let vacuum = report.actions.iter().find(|a| a.target == ledger).unwrap();
+    assert!(vacuum.outcome.starts_with("failed: ") && vacuum.outcome.contains("lock timeout"), "{report}");
+    assert_eq!(report.outcome, RunOutcome::Completed);
+}
+
+#[tokio::test]
 async fn maintenance_while_ingestion_writes_loses_no_record_and_fails_no_batch() {
     let Some((pool, tenant)) = pg_tenant().await else { return };
     let ingestor = Ingestor::new(
