@@ -473,6 +473,26 @@ async fn the_timer_function_runs_the_maintenance_and_logs_each_action_in_sql() {
 }
 
 #[tokio::test]
+async fn on_sqlite_a_run_that_finds_the_lease_held_skips_and_says_so() {
+    use chargeback::storage::LeaseStore;
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = chargeback::storage::sqlite::SqliteLedger::open(&dir.path().join("ledger.sqlite")).await.unwrap();
+    let pool = ledger.pool().clone();
+    let leases = chargeback::storage::sql_support::SqlLeases::new(pool.clone());
+    let held = leases.acquire("maintenance:default", Duration::from_secs(30)).await.unwrap().unwrap();
+    let options = Options { thresholds: Thresholds::default(), dry_run: false };
+    let tenants = [(Tenant::default_tenant(), Database::Sqlite(pool.clone()))];
+    let report = maintenance::run_tenants(&tenants, &options).await.unwrap().remove(0);
+    assert_eq!(report.outcome, RunOutcome::SkippedLockHeld, "{report}");
+    leases.release(&held).await.unwrap();
+    let report = maintenance::run_tenants(&tenants, &options).await.unwrap().remove(0);
+    assert_eq!(report.outcome, RunOutcome::Completed, "{report}");
+    let outcomes: Vec<String> =
+        sqlx::query_scalar("SELECT outcome FROM maintenance_log ORDER BY id").fetch_all(&pool).await.unwrap();
+    assert_eq!(outcomes, ["skipped", "completed"]);
+}
+
+#[tokio::test]
 async fn the_timer_refuses_a_payload_without_its_timer() {
     let app = spawn_app().await;
     let response = app.invoke("nightly-maintenance", &json!({"Data": {}, "Metadata": {}})).await;

@@ -47,9 +47,13 @@ pub async fn run(pool: &SqlitePool, tenant: &Tenant, options: &Options, budget: 
             let started = Instant::now();
             let outcome = if options.dry_run {
                 "planned".to_owned()
-            } else if budget.spent() || !leases.renew(&lease).await? {
+            } else if budget.spent() {
                 report.outcome = RunOutcome::BudgetSpent;
                 "skipped: budget spent".to_owned()
+            } else if !leases.renew(&lease).await? {
+                // Another run may have taken over; doing more would no longer be a singleton.
+                report.outcome = RunOutcome::BudgetSpent;
+                "skipped: lease lost".to_owned()
             } else {
                 match execute(pool, step.action).await {
                     Ok(()) => "done".to_owned(),
