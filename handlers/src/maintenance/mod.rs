@@ -167,7 +167,11 @@ impl fmt::Display for Report {
             writeln!(f, "  nothing to do")?;
         }
         for a in &self.actions {
-            writeln!(f, "  {} {}: {} ({}; {} ms)", a.action, a.target, a.outcome, a.reason, a.duration_ms)?;
+            if self.outcome == RunOutcome::Planned {
+                writeln!(f, "  {} {}: {} ({})", a.action, a.target, a.outcome, a.reason)?;
+            } else {
+                writeln!(f, "  {} {}: {} ({}; {} ms)", a.action, a.target, a.outcome, a.reason, a.duration_ms)?;
+            }
         }
         Ok(())
     }
