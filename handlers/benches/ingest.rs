@@ -6,6 +6,8 @@
 //!
 //! Run: `cargo bench -p chargeback --bench ingest` (see docs/benchmarks.md).
 
+#![allow(clippy::float_arithmetic, clippy::cast_precision_loss)] // rates are reported, not accounted
+
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
