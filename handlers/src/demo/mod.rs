@@ -160,7 +160,12 @@ pub async fn run(settings: &Settings, args: DemoArgs) -> anyhow::Result<()> {
     println!("Token usage for {month} by business unit (tenant {}):", settings.tenant);
     print!("{}", report.to_table());
     println!();
-    println!("Data: {}  (ledger.sqlite, dead-letter/)", settings.data_dir.display());
+    match settings.storage.ledger_backend() {
+        crate::config::LedgerBackend::Sqlite if settings.storage.azure_connection.is_none() => {
+            println!("Data: {}  (ledger.sqlite, dead-letter/)", settings.data_dir.display());
+        }
+        backend => println!("Ledger: {backend:?}; dead letters beside it (see docs/storage.md)"),
+    }
     println!("More: chargeback usage --month {month} --by app | model | deployment | day [--format csv|json]");
     Ok(())
 }
