@@ -180,3 +180,18 @@ pub fn all_bytes_under(dir: &Path) -> Vec<u8> {
     }
     out
 }
+
+/// The variable a service-backed test needs: `None` (after saying so) when
+/// it is missing outside CI; a failure in CI.
+pub fn service_env(name: &str, service: &str) -> Option<String> {
+    match std::env::var(name).ok().filter(|v| !v.is_empty()) {
+        Some(v) => Some(v),
+        None if std::env::var_os("CI").is_some() => {
+            panic!("{name} is not set: CI must start {service} (scripts/services.sh)")
+        }
+        None => {
+            eprintln!("skipped: needs {service} ({name}); run scripts/test.sh");
+            None
+        }
+    }
+}

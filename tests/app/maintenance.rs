@@ -17,21 +17,6 @@ use sqlx::{Connection, PgPool, Row};
 
 use crate::helpers::*;
 
-/// `CHARGEBACK_TEST_DATABASE_URL`: `None` (after saying so) when it is unset
-/// outside CI; a failure in CI.
-fn service_env(name: &str, service: &str) -> Option<String> {
-    match std::env::var(name).ok().filter(|v| !v.is_empty()) {
-        Some(v) => Some(v),
-        None if std::env::var_os("CI").is_some() => {
-            panic!("{name} is not set: CI must start {service} (scripts/services.sh)")
-        }
-        None => {
-            eprintln!("skipped: needs {service} ({name}); run scripts/test.sh");
-            None
-        }
-    }
-}
-
 fn unique_name() -> String {
     format!("m{:016x}", rand::random::<u64>())
 }

@@ -133,6 +133,19 @@ pub struct ActionRecord {
     pub outcome: String,
 }
 
+impl ActionRecord {
+    /// The record of a step that started at `started` and ended with `outcome`.
+    pub(crate) fn finished(step: &plan::Step, started: std::time::Instant, outcome: String) -> Self {
+        Self {
+            action: step.action.as_str(),
+            target: step.target.clone(),
+            reason: step.reason.clone(),
+            duration_ms: millis(started.elapsed()),
+            outcome,
+        }
+    }
+}
+
 /// What a run of one tenant did.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {

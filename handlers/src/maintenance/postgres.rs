@@ -128,13 +128,7 @@ async fn execute(
                 }
             }
         };
-        let record = ActionRecord {
-            action: step.action.as_str(),
-            target: step.target.clone(),
-            reason: step.reason.clone(),
-            duration_ms: millis(started.elapsed()),
-            outcome,
-        };
+        let record = ActionRecord::finished(step, started, outcome);
         if let Some(log) = log.as_deref_mut() {
             log.action(&record, started_at_us).await?;
         }

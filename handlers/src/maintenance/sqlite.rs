@@ -10,7 +10,7 @@ use sqlx::SqlitePool;
 
 use super::log::RunLog;
 use super::plan::{Action, Step};
-use super::{ActionRecord, Budget, Options, Report, RunOutcome, millis};
+use super::{ActionRecord, Budget, Options, Report, RunOutcome};
 use crate::domain::Tenant;
 use crate::storage::LeaseStore;
 use crate::storage::sql_support::{SqlLeases, now_us};
@@ -60,13 +60,7 @@ pub async fn run(pool: &SqlitePool, tenant: &Tenant, options: &Options, budget: 
                     Err(e) => format!("failed: {e}"),
                 }
             };
-            let record = ActionRecord {
-                action: step.action.as_str(),
-                target: step.target.clone(),
-                reason: step.reason.clone(),
-                duration_ms: millis(started.elapsed()),
-                outcome,
-            };
+            let record = ActionRecord::finished(step, started, outcome);
             if let Some(log) = log.as_mut() {
                 log.action(&record, started_at_us).await?;
             }

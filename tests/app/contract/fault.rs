@@ -15,7 +15,8 @@ use chargeback::storage::{Grouping, Ledger, UsageQuery, UsageRow};
 use chrono::{TimeZone, Utc};
 use serde_json::{Value, json};
 
-use super::subjects::{service_env, unique_name};
+use super::subjects::unique_name;
+use crate::helpers::service_env;
 use crate::helpers::{eventhub_invocation, settings, spawn_app};
 
 /// Events in the batch: far more than the host sends (100), so that Azurite

@@ -10,6 +10,8 @@ use chargeback::storage::sql_support::{SqlDeadLetters, SqlLeases, SqlQueue, SqlR
 use chargeback::storage::sqlite::SqliteLedger;
 use chargeback::storage::{DeadLetterStore, LeaseStore, Ledger, ReportStore, WorkQueue};
 
+use crate::helpers::service_env;
+
 /// Receipts before an item is poisoned, in the contract tests.
 pub const MAX_DEQUEUE: u32 = 2;
 
@@ -30,21 +32,6 @@ pub struct Subject {
 /// A fresh lower-case name.
 pub fn unique_name() -> String {
     format!("t{:016x}", rand::random::<u64>())
-}
-
-/// The variable a service-backed test needs: `None` (after saying so) when
-/// it is missing outside CI; a failure in CI.
-pub fn service_env(name: &str, service: &str) -> Option<String> {
-    match std::env::var(name).ok().filter(|v| !v.is_empty()) {
-        Some(v) => Some(v),
-        None if std::env::var_os("CI").is_some() => {
-            panic!("{name} is not set: CI must start {service} (scripts/services.sh)")
-        }
-        None => {
-            eprintln!("skipped: needs {service} ({name}); run scripts/test.sh");
-            None
-        }
-    }
 }
 
 pub async fn embedded() -> Subject {
