@@ -234,6 +234,20 @@ impl Budget {
 }
 
 /// Milliseconds of a duration, for the log.
+/// The outcome of a step that must not run, on either engine: `planned` in a
+/// dry run, `skipped: budget spent` once the budget is spent (which the
+/// report then says).
+pub(crate) fn held_back(options: &Options, budget: &Budget, report: &mut Report) -> Option<String> {
+    if options.dry_run {
+        Some("planned".to_owned())
+    } else if budget.spent() {
+        report.outcome = RunOutcome::BudgetSpent;
+        Some("skipped: budget spent".to_owned())
+    } else {
+        None
+    }
+}
+
 pub(crate) fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }

@@ -15,7 +15,7 @@ use sqlx::{AssertSqlSafe, Connection, PgConnection, PgPool, Row};
 use super::log::RunLog;
 use super::partitions::{self, KeyType, PartitionedTable};
 use super::plan::{self, Action, BloatMethod, IndexStats, Step, TableStats};
-use super::{ActionRecord, Budget, Options, Report, RunOutcome, millis};
+use super::{ActionRecord, Budget, Options, Report, RunOutcome, held_back, millis};
 use crate::domain::Tenant;
 use crate::storage::sql_support::now_us;
 
@@ -114,11 +114,8 @@ async fn execute(
     for (step, sql) in steps {
         let started_at_us = now_us();
         let started = Instant::now();
-        let outcome = if options.dry_run {
-            "planned".to_owned()
-        } else if budget.spent() {
-            report.outcome = RunOutcome::BudgetSpent;
-            "skipped: budget spent".to_owned()
+        let outcome = if let Some(held) = held_back(options, budget, report) {
+            held
         } else {
             match sqlx::raw_sql(AssertSqlSafe(sql.clone())).execute(&mut *conn).await {
                 Ok(_) => "done".to_owned(),

@@ -10,7 +10,7 @@ use sqlx::SqlitePool;
 
 use super::log::RunLog;
 use super::plan::{Action, Step};
-use super::{ActionRecord, Budget, Options, Report, RunOutcome};
+use super::{ActionRecord, Budget, Options, Report, RunOutcome, held_back};
 use crate::domain::Tenant;
 use crate::storage::LeaseStore;
 use crate::storage::sql_support::{SqlLeases, now_us};
@@ -45,11 +45,8 @@ pub async fn run(pool: &SqlitePool, tenant: &Tenant, options: &Options, budget: 
         for step in &steps {
             let started_at_us = now_us();
             let started = Instant::now();
-            let outcome = if options.dry_run {
-                "planned".to_owned()
-            } else if budget.spent() {
-                report.outcome = RunOutcome::BudgetSpent;
-                "skipped: budget spent".to_owned()
+            let outcome = if let Some(held) = held_back(options, budget, &mut report) {
+                held
             } else if !leases.renew(&lease).await? {
                 // Another run may have taken over; doing more would no longer be a singleton.
                 report.outcome = RunOutcome::BudgetSpent;
