@@ -3,11 +3,13 @@
 //! Nothing in here knows about JSON wire quirks, HTTP or SQL. Every type can
 //! only hold valid values; the `records` module turns wire formats into these.
 
+mod aggregate;
 mod fingerprint;
 mod tenant;
 mod token_usage;
 mod usage_record;
 
+pub use aggregate::UsageAggregate;
 pub use fingerprint::{Fingerprint, Fingerprinter};
 pub use tenant::{Tenant, TenantError};
 pub use token_usage::{TokenSource, TokenUsage, UsageError};

@@ -3,7 +3,7 @@
 use std::fmt;
 
 /// Where a record's token counts come from. Reports keep these apart.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum TokenSource {
     /// Counted by the model service and reported in the response's `usage`.
     Reported,
