@@ -118,9 +118,19 @@ pub async fn stores(settings: &Settings) -> anyhow::Result<Stores> {
 /// The stores and ingestor for a configuration.
 pub async fn ingestor(settings: &Settings) -> anyhow::Result<Ingestor> {
     let stores = stores(settings).await?;
+    ingestor_over(settings, &stores)
+}
+
+/// The ingestor writing into already built stores.
+pub fn ingestor_over(settings: &Settings, stores: &Stores) -> anyhow::Result<Ingestor> {
     let deployments = crate::mapping::load_deployments(&settings.deployments_path())?;
-    Ok(Ingestor::new(stores.ledger, stores.dead_letters, settings.fingerprinter()?, settings.tenant.clone())
-        .with_deployments(deployments))
+    Ok(Ingestor::new(
+        stores.ledger.clone(),
+        stores.dead_letters.clone(),
+        settings.fingerprinter()?,
+        settings.tenant.clone(),
+    )
+    .with_deployments(deployments))
 }
 
 /// The running custom handler.
@@ -133,8 +143,11 @@ pub struct Application {
 impl Application {
     /// Binds 127.0.0.1 on `port` (0 picks a free one) and builds the state.
     pub async fn build(settings: &Settings, port: u16) -> anyhow::Result<Self> {
+        let stores = stores(settings).await?;
         let state = AppState {
-            ingestor: ingestor(settings).await?,
+            settings: std::sync::Arc::new(settings.clone()),
+            ingestor: ingestor_over(settings, &stores)?,
+            stores,
             maintenance: crate::maintenance::MaintenanceSource::from_settings(settings),
         };
         let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port)))

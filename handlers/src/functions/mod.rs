@@ -20,6 +20,10 @@ use invocation::{InvocationRequest, InvocationResponse};
 /// What the functions share.
 #[derive(Debug, Clone)]
 pub struct AppState {
+    /// The configuration the app was built from.
+    pub settings: std::sync::Arc<crate::config::Settings>,
+    /// Every store, as configured.
+    pub stores: crate::startup::Stores,
     /// Ingestion into the configured stores.
     pub ingestor: Ingestor,
     /// The database the nightly maintenance works on.
