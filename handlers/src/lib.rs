@@ -7,6 +7,7 @@
 //! - [`storage`]: the store traits and their implementations;
 //! - [`functions`]: the Functions host protocol and one module per function;
 //! - [`maintenance`]: nightly SQL maintenance (statistics, vacuum, indexes);
+//! - [`rollup`]: the monthly rollup, a durable-style fan-out over ledger partitions;
 //! - [`usage`]: token totals for people (CLI, later the HTTP API);
 //! - [`demo`]: a month of synthetic traffic;
 //! - [`cli`]: the `chargeback` command.
@@ -20,6 +21,7 @@ pub mod ingest;
 pub mod maintenance;
 pub mod mapping;
 pub mod records;
+pub mod rollup;
 pub mod startup;
 pub mod storage;
 pub mod usage;

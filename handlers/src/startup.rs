@@ -12,11 +12,12 @@ use crate::config::{LedgerBackend, Settings};
 use crate::functions::{AppState, router};
 use crate::ingest::Ingestor;
 use crate::storage::azure::{BlobDeadLetters, BlobLeases, BlobReports, StorageAccount, StorageQueue, TableLedger};
-use crate::storage::folder::FolderDeadLetters;
+use crate::storage::folder::{FolderDeadLetters, FolderReports};
 use crate::storage::postgres::{PgConfig, PgLedger};
+use crate::storage::rollup_sql::{DocRollup, SqlRollup};
 use crate::storage::sql_support::{SqlDeadLetters, SqlLeases, SqlQueue, SqlReports};
 use crate::storage::sqlite::SqliteLedger;
-use crate::storage::{DeadLetterStore, LeaseStore, Ledger, ReportStore, WorkQueue};
+use crate::storage::{DeadLetterStore, LeaseStore, Ledger, ReportStore, RollupStore, WorkQueue};
 
 /// Receipts of a work item before it goes to the poison queue (as the
 /// Functions queue trigger's default `maxDequeueCount`).
@@ -35,6 +36,11 @@ pub struct Stores {
     pub leases: Arc<dyn LeaseStore>,
     /// Fan-out work queue.
     pub work: Arc<dyn WorkQueue>,
+    /// The rollup's daily aggregates and monthly results.
+    pub rollup: Arc<dyn RollupStore>,
+    /// Report files (`reports/<month>/…`): Blob Storage on Azure, the data
+    /// directory's `reports` folder on the embedded backend.
+    pub outputs: Arc<dyn ReportStore>,
     /// Which ledger was chosen, for messages.
     pub ledger_backend: LedgerBackend,
 }
@@ -84,31 +90,55 @@ pub async fn stores(settings: &Settings) -> anyhow::Result<Stores> {
     };
     // Dead letters, reports, leases and the work queue: on Azure Storage when
     // it is configured, else beside a PostgreSQL ledger, else embedded.
+    // The rollup's tables: beside the SQL ledger, else documents in the report store.
+    let sql_rollup: Option<Arc<dyn RollupStore>> = match (&postgres, &embedded) {
+        (Some(pg), _) => Some(Arc::new(SqlRollup::new(pg.clone()))),
+        (None, Some(sqlite)) => Some(Arc::new(SqlRollup::new(sqlite.pool().clone()))),
+        (None, None) => None,
+    };
+    let rollup_for = |reports: &Arc<dyn ReportStore>| {
+        sql_rollup.clone().unwrap_or_else(|| Arc::new(DocRollup::new(reports.clone())))
+    };
     let stores = match (&azure, &postgres, &embedded) {
-        (Some(account), _, _) => Stores {
-            ledger,
-            dead_letters: Arc::new(BlobDeadLetters::open(account, &format!("{prefix}-")).await?),
-            reports: Arc::new(BlobReports::open(account, &format!("{prefix}-")).await?),
-            leases: Arc::new(BlobLeases::open(account, &format!("{prefix}-")).await?),
-            work: Arc::new(StorageQueue::open(account, &format!("{prefix}-work"), MAX_DEQUEUE).await?),
-            ledger_backend: backend,
-        },
-        (None, Some(pg), _) => Stores {
-            ledger,
-            dead_letters: Arc::new(SqlDeadLetters::new(pg.clone())),
-            reports: Arc::new(SqlReports::new(pg.clone())),
-            leases: Arc::new(SqlLeases::new(pg.clone())),
-            work: Arc::new(SqlQueue::new(pg.clone(), "work", MAX_DEQUEUE)),
-            ledger_backend: backend,
-        },
-        (None, None, Some(sqlite)) => Stores {
-            ledger,
-            dead_letters: Arc::new(FolderDeadLetters::new(settings.data_dir.join("dead-letter"))),
-            reports: Arc::new(SqlReports::new(sqlite.pool().clone())),
-            leases: Arc::new(SqlLeases::new(sqlite.pool().clone())),
-            work: Arc::new(SqlQueue::new(sqlite.pool().clone(), "work", MAX_DEQUEUE)),
-            ledger_backend: backend,
-        },
+        (Some(account), _, _) => {
+            let reports: Arc<dyn ReportStore> = Arc::new(BlobReports::open(account, &format!("{prefix}-")).await?);
+            Stores {
+                ledger,
+                dead_letters: Arc::new(BlobDeadLetters::open(account, &format!("{prefix}-")).await?),
+                rollup: rollup_for(&reports),
+                outputs: reports.clone(),
+                reports,
+                leases: Arc::new(BlobLeases::open(account, &format!("{prefix}-")).await?),
+                work: Arc::new(StorageQueue::open(account, &format!("{prefix}-work"), MAX_DEQUEUE).await?),
+                ledger_backend: backend,
+            }
+        }
+        (None, Some(pg), _) => {
+            let reports: Arc<dyn ReportStore> = Arc::new(SqlReports::new(pg.clone()));
+            Stores {
+                ledger,
+                dead_letters: Arc::new(SqlDeadLetters::new(pg.clone())),
+                rollup: rollup_for(&reports),
+                outputs: reports.clone(),
+                reports,
+                leases: Arc::new(SqlLeases::new(pg.clone())),
+                work: Arc::new(SqlQueue::new(pg.clone(), "work", MAX_DEQUEUE)),
+                ledger_backend: backend,
+            }
+        }
+        (None, None, Some(sqlite)) => {
+            let reports: Arc<dyn ReportStore> = Arc::new(SqlReports::new(sqlite.pool().clone()));
+            Stores {
+                ledger,
+                dead_letters: Arc::new(FolderDeadLetters::new(settings.data_dir.join("dead-letter"))),
+                rollup: rollup_for(&reports),
+                outputs: Arc::new(FolderReports::new(settings.data_dir.clone())),
+                reports,
+                leases: Arc::new(SqlLeases::new(sqlite.pool().clone())),
+                work: Arc::new(SqlQueue::new(sqlite.pool().clone(), "work", MAX_DEQUEUE)),
+                ledger_backend: backend,
+            }
+        }
         (None, None, None) => anyhow::bail!("no storage configured"),
     };
     info!(ledger = ?backend, azure = azure.is_some(), "stores ready");

@@ -3,6 +3,7 @@
 
 mod ingest;
 mod maintain;
+pub mod rollup;
 mod usage;
 
 pub use usage::month_range;
@@ -65,6 +66,10 @@ enum Command {
     },
     /// Nightly SQL maintenance (statistics, vacuum, index rebuilds) of the tenant's database; what the timer runs.
     Maintain(maintain::MaintainArgs),
+    /// Roll a month up: aggregate the ledger chunk by chunk, price it, write its reports.
+    Rollup(rollup::RollupArgs),
+    /// Write a rolled-up month's chargeback report files (CSV, JSON, HTML) to a folder.
+    Report(rollup::ReportArgs),
     /// Print every app setting the code reads (name, who sets it, secret or not, meaning).
     Settings,
 }
@@ -113,6 +118,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Ingest(args) => ingest::run(&settings, args).await,
         Command::Usage(args) => usage::run(&settings, args).await,
         Command::Maintain(args) => maintain::run(&settings, args).await,
+        Command::Rollup(args) => rollup::run_rollup(&settings, &args).await.map(|_| ()),
+        Command::Report(args) => rollup::run_report(&settings, &args).await.map(|_| ()),
         Command::Demo(args) => crate::demo::run(&settings, args).await,
         Command::Generate(args) => crate::demo::generate_file(args),
         Command::Tokens { model, messages, text } => {

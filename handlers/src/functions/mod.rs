@@ -4,6 +4,7 @@
 pub mod ingest_usage;
 pub mod invocation;
 pub mod nightly_maintenance;
+pub mod rollup;
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -16,6 +17,17 @@ use tracing::{error, instrument};
 use crate::ingest::Ingestor;
 use crate::storage::StorageError;
 use invocation::{InvocationRequest, InvocationResponse};
+
+/// Every function this handler serves (the app's function folders).
+pub const FUNCTIONS: &[&str] = &[
+    ingest_usage::FUNCTION_NAME,
+    nightly_maintenance::FUNCTION_NAME,
+    rollup::monthly_rollup::FUNCTION_NAME,
+    rollup::rollup_start::FUNCTION_NAME,
+    rollup::rollup_rerun::FUNCTION_NAME,
+    rollup::rollup_chunk::FUNCTION_NAME,
+    rollup::rollup_finish::FUNCTION_NAME,
+];
 
 /// What the functions share.
 #[derive(Debug, Clone)]
@@ -77,8 +89,13 @@ async fn invoke(
     let response = match function.as_str() {
         ingest_usage::FUNCTION_NAME => ingest_usage::invoke(&state, request).await,
         nightly_maintenance::FUNCTION_NAME => nightly_maintenance::invoke(&state, request).await,
+        rollup::monthly_rollup::FUNCTION_NAME => rollup::monthly_rollup::invoke(&state, request).await,
+        rollup::rollup_start::FUNCTION_NAME => rollup::rollup_start::invoke(&state, request).await,
+        rollup::rollup_rerun::FUNCTION_NAME => rollup::rollup_rerun::invoke(&state, request).await,
+        rollup::rollup_chunk::FUNCTION_NAME => rollup::rollup_chunk::invoke(&state, request).await,
+        rollup::rollup_finish::FUNCTION_NAME => rollup::rollup_finish::invoke(&state, request).await,
         other => {
-            let message = format!("unknown function {other:?}; this handler serves: {}", ingest_usage::FUNCTION_NAME);
+            let message = format!("unknown function {other:?}; this handler serves: {}", FUNCTIONS.join(", "));
             return Err((StatusCode::NOT_FOUND, Json(json!({ "error": message }))).into_response());
         }
     };

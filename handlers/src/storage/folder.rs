@@ -135,3 +135,72 @@ impl DeadLetterStore for FolderDeadLetters {
         Ok(letters)
     }
 }
+
+/// Report files in a folder (the embedded backend's outputs: `reports/<month>/…`
+/// under the data directory). The version tag is the content's SHA-256;
+/// conditional writes are checked under a lock of this process only, which
+/// is enough for files that one process writes (cross-process job state
+/// lives in SQL, see [`super::sql_support::SqlReports`]).
+#[derive(Debug, Clone)]
+pub struct FolderReports {
+    root: PathBuf,
+    lock: std::sync::Arc<tokio::sync::Mutex<()>>,
+}
+
+impl FolderReports {
+    /// Reports under `root`; a name's `/` separate folders.
+    pub fn new(root: PathBuf) -> Self {
+        Self { root, lock: Default::default() }
+    }
+
+    fn path(&self, name: &str) -> Result<PathBuf, StorageError> {
+        let safe = !name.is_empty()
+            && name.split('/').all(|part| !part.is_empty() && part != "." && part != ".." && !part.contains('\\'));
+        if !safe {
+            return Err(StorageError::Backend(format!("report name {name:?} is not a relative path")));
+        }
+        Ok(self.root.join(name))
+    }
+}
+
+fn content_tag(body: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(body))
+}
+
+#[async_trait]
+impl super::ReportStore for FolderReports {
+    async fn get(&self, name: &str) -> Result<Option<super::Versioned>, StorageError> {
+        match tokio::fs::read(self.path(name)?).await {
+            Ok(body) => Ok(Some(super::Versioned { etag: content_tag(&body), body })),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn put(
+        &self,
+        name: &str,
+        body: &[u8],
+        condition: super::WriteCondition,
+    ) -> Result<Option<String>, StorageError> {
+        let path = self.path(name)?;
+        let _guard = self.lock.lock().await;
+        let current = self.get(name).await?;
+        let holds = match (&condition, &current) {
+            (super::WriteCondition::Always, _) | (super::WriteCondition::IfAbsent, None) => true,
+            (super::WriteCondition::IfMatch(tag), Some(doc)) => *tag == doc.etag,
+            _ => false,
+        };
+        if !holds {
+            return Ok(None);
+        }
+        if let Some(parent) = path.parent() {
+            tokio::fs::create_dir_all(parent).await?;
+        }
+        let temp = path.with_extension(format!("tmp-{}", super::sql_support::random_token()));
+        tokio::fs::write(&temp, body).await?;
+        tokio::fs::rename(&temp, &path).await?;
+        Ok(Some(content_tag(body)))
+    }
+}

@@ -55,6 +55,13 @@ pub const PARTITIONS_SQL: &str =
 pub const SCAN_SQL: &str = "SELECT record_id, occurred_at_us, model, deployment, token_source, prompt_tokens, \
      completion_tokens, cached_tokens, reasoning_tokens FROM ledger WHERE tenant = $1 AND day = $2 AND party = $3";
 
+/// The totals of one partition per model, deployment and token source.
+pub const AGGREGATE_SQL: &str = "SELECT COALESCE(model, '') AS model, COALESCE(deployment, '') AS deployment, \
+     token_source, CAST(COUNT(*) AS BIGINT) AS requests, CAST(SUM(prompt_tokens) AS BIGINT) AS prompt, \
+     CAST(SUM(completion_tokens) AS BIGINT) AS completion, CAST(SUM(cached_tokens) AS BIGINT) AS cached, \
+     CAST(SUM(reasoning_tokens) AS BIGINT) AS reasoning \
+     FROM ledger WHERE tenant = $1 AND day = $2 AND party = $3 GROUP BY 1, 2, token_source";
+
 /// The stored form of a day.
 pub fn day_text(day: NaiveDate) -> String {
     day.format("%Y-%m-%d").to_string()
@@ -263,6 +270,41 @@ macro_rules! impl_sql_ledger {
                     .collect::<Result<Vec<_>, $crate::storage::StorageError>>()?;
                 entries.sort_by(|a, b| a.id.cmp(&b.id));
                 Ok(entries)
+            }
+
+            async fn aggregate(
+                &self,
+                partition: &$crate::storage::LedgerPartition,
+            ) -> Result<Vec<$crate::domain::UsageAggregate>, $crate::storage::StorageError> {
+                use sqlx::Row;
+                use $crate::storage::ledger_sql::{AGGREGATE_SQL, day_text, to_u64, token_source};
+                let rows = sqlx::query(AGGREGATE_SQL)
+                    .bind(partition.tenant.as_str())
+                    .bind(day_text(partition.day))
+                    .bind(partition.party.as_str())
+                    .fetch_all(&self.pool)
+                    .await?;
+                let mut out = rows
+                    .into_iter()
+                    .map(|row| {
+                        let source: String = row.try_get("token_source")?;
+                        Ok($crate::domain::UsageAggregate {
+                            day: partition.day,
+                            party: partition.party.clone(),
+                            model: row.try_get("model")?,
+                            deployment: row.try_get("deployment")?,
+                            token_source: token_source(&source)?,
+                            requests: to_u64(row.try_get("requests")?),
+                            prompt: to_u64(row.try_get("prompt")?),
+                            completion: to_u64(row.try_get("completion")?),
+                            cached: to_u64(row.try_get("cached")?),
+                            reasoning: to_u64(row.try_get("reasoning")?),
+                        })
+                    })
+                    .collect::<Result<Vec<_>, $crate::storage::StorageError>>()?;
+                // Byte order whatever the database collation.
+                out.sort();
+                Ok(out)
             }
         }
     };

@@ -13,6 +13,7 @@ pub mod azure;
 pub mod folder;
 pub mod ledger_sql;
 pub mod postgres;
+pub mod rollup_sql;
 pub mod sql_support;
 pub mod sqlite;
 
@@ -23,7 +24,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 
-use crate::domain::{RecordId, Tenant, TokenSource, UsageRecord};
+use crate::domain::{RecordId, Tenant, TokenSource, UsageAggregate, UsageRecord};
 use crate::records::RejectReason;
 
 /// A failure of a store itself (not of a record). The invocation fails so the
@@ -135,6 +136,89 @@ pub trait Ledger: Send + Sync + fmt::Debug {
 
     /// Every record of one partition, ordered by record id.
     async fn scan(&self, partition: &LedgerPartition) -> Result<Vec<LedgerEntry>, StorageError>;
+
+    /// The token totals of one partition per model, deployment and token
+    /// source, in key order. The SQL ledgers sum in the database; this
+    /// default sums a [`Ledger::scan`].
+    async fn aggregate(&self, partition: &LedgerPartition) -> Result<Vec<UsageAggregate>, StorageError> {
+        Ok(aggregate_entries(partition, &self.scan(partition).await?))
+    }
+}
+
+/// Sums a partition's entries per model, deployment and token source.
+pub fn aggregate_entries(partition: &LedgerPartition, entries: &[LedgerEntry]) -> Vec<UsageAggregate> {
+    let mut sums: std::collections::BTreeMap<(&str, &str, TokenSource), [u64; 5]> = std::collections::BTreeMap::new();
+    for e in entries {
+        let key = (e.model.as_deref().unwrap_or(""), e.deployment.as_deref().unwrap_or(""), e.token_source);
+        let sum = sums.entry(key).or_default();
+        for (total, n) in sum.iter_mut().zip([1, e.prompt, e.completion, e.cached, e.reasoning]) {
+            *total += n;
+        }
+    }
+    sums.into_iter()
+        .map(|((model, deployment, token_source), [requests, prompt, completion, cached, reasoning])| UsageAggregate {
+            day: partition.day,
+            party: partition.party.clone(),
+            model: model.to_owned(),
+            deployment: deployment.to_owned(),
+            token_source,
+            requests,
+            prompt,
+            completion,
+            cached,
+            reasoning,
+        })
+        .collect()
+}
+
+/// One line of a month's chargeback as kept in SQL (`chargeback_results`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResultLine {
+    /// Business unit.
+    pub business_unit: String,
+    /// Application.
+    pub application: String,
+    /// Model ('' for lines that are not about one model).
+    pub model: String,
+    /// Currency (ISO 4217), '' for unpriced lines.
+    pub currency: String,
+    /// Records.
+    pub requests: u64,
+    /// Prompt tokens (cached included).
+    pub prompt: u64,
+    /// Completion tokens (reasoning included).
+    pub completion: u64,
+    /// Cached prompt tokens.
+    pub cached: u64,
+    /// Reasoning tokens.
+    pub reasoning: u64,
+    /// The amount in micro-units of the currency (a whole number of cents);
+    /// `None` when the usage has no price.
+    pub amount_micros: Option<i64>,
+}
+
+/// Where the rollup keeps what it computes: daily aggregates per ledger
+/// partition (written by the chunk activities) and a month's results
+/// (written by the finish step). Both are replaced, never added to, so any
+/// step can run again.
+#[async_trait]
+pub trait RollupStore: Send + Sync + fmt::Debug {
+    /// Replaces the aggregates of one partition by `rows`.
+    async fn replace_partition(&self, partition: &LedgerPartition, rows: &[UsageAggregate])
+    -> Result<(), StorageError>;
+
+    /// The aggregates of the given partitions of one tenant, in key order.
+    async fn aggregates(
+        &self,
+        tenant: &Tenant,
+        partitions: &[LedgerPartition],
+    ) -> Result<Vec<UsageAggregate>, StorageError>;
+
+    /// Replaces the results of a period (`YYYY-MM`).
+    async fn replace_results(&self, tenant: &Tenant, period: &str, lines: &[ResultLine]) -> Result<(), StorageError>;
+
+    /// The results of a period, in key order.
+    async fn results(&self, tenant: &Tenant, period: &str) -> Result<Vec<ResultLine>, StorageError>;
 }
 
 /// One chunk of the ledger: one tenant, one UTC day, one chargeable party.

@@ -1,0 +1,108 @@
+//! The rollup worked in-process with a bounded pool: the embedded backend's
+//! `chargeback rollup`, and the same steps the queue-triggered functions run.
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use tracing::warn;
+
+use super::{ChunkMessage, FinishMessage, MAX_ATTEMPTS, Period, RollupError, RollupInstance, Rollups, Started};
+use crate::domain::Tenant;
+
+/// Runs a chunk with up to [`MAX_ATTEMPTS`] attempts, backing off between them.
+async fn chunk_with_retries(rollups: &Rollups, message: &ChunkMessage) -> Result<Option<FinishMessage>, RollupError> {
+    let mut attempt = 1;
+    loop {
+        match rollups.run_chunk(message, attempt).await {
+            Ok(next) => return Ok(next.finish),
+            Err(e @ RollupError::Invalid(_)) => return Err(e),
+            Err(e) if attempt >= MAX_ATTEMPTS => return Err(e),
+            Err(e) => {
+                warn!(chunk = message.chunk, attempt, error = %e, "chunk failed; retrying");
+                tokio::time::sleep(backoff(attempt)).await;
+                attempt += 1;
+            }
+        }
+    }
+}
+
+/// Runs the finish step with up to [`MAX_ATTEMPTS`] attempts (waiting while another worker holds the lease).
+pub async fn finish_with_retries(
+    rollups: &Rollups,
+    message: &FinishMessage,
+) -> Result<Option<RollupInstance>, RollupError> {
+    let mut attempt = 1;
+    loop {
+        match rollups.finish(message, attempt).await {
+            Ok(done) => return Ok(done),
+            Err(e @ RollupError::Invalid(_)) => return Err(e),
+            Err(RollupError::Busy) => tokio::time::sleep(Duration::from_millis(200)).await,
+            Err(e) if attempt >= MAX_ATTEMPTS => return Err(e),
+            Err(e) => {
+                warn!(attempt, error = %e, "finish failed; retrying");
+                tokio::time::sleep(backoff(attempt)).await;
+                attempt += 1;
+            }
+        }
+    }
+}
+
+fn backoff(attempt: u32) -> Duration {
+    Duration::from_millis(100 * u64::from(attempt))
+}
+
+/// Works chunk messages with at most `workers` at a time; returns the finish
+/// message if one of them completed the plan, and the first failure.
+pub async fn work_chunks(
+    rollups: &Rollups,
+    chunks: Vec<ChunkMessage>,
+    workers: usize,
+) -> (Option<FinishMessage>, Option<RollupError>) {
+    let mut results =
+        futures::stream::iter(chunks.iter().map(|m| chunk_with_retries(rollups, m))).buffer_unordered(workers.max(1));
+    let (mut finish, mut failure) = (None, None);
+    while let Some(result) = results.next().await {
+        match result {
+            Ok(Some(f)) => finish = Some(f),
+            Ok(None) => {}
+            Err(e) => {
+                failure.get_or_insert(e);
+            }
+        }
+    }
+    (finish, failure)
+}
+
+/// Starts a tenant's month and works it to the end in this process with at
+/// most `workers` chunks at a time. Returns the final state.
+pub async fn run(
+    rollups: &Rollups,
+    tenant: &Tenant,
+    period: Period,
+    workers: usize,
+    trigger: &str,
+) -> Result<RollupInstance, RollupError> {
+    let (chunks, mut finish) = match rollups.start(tenant, period, trigger).await? {
+        Started::New { chunks, finish, .. } => (chunks, finish),
+        Started::AlreadyRunning(i) => {
+            return Err(RollupError::Invalid(format!(
+                "a rollup of {} is already running (run {}, {} of {} chunks done); wait for it or re-run its failed chunks",
+                i.id,
+                i.run,
+                i.count(super::ChunkState::Done),
+                i.total()
+            )));
+        }
+    };
+    let (from_chunks, failure) = work_chunks(rollups, chunks, workers).await;
+    finish = finish.or(from_chunks);
+    if let Some(message) = finish {
+        finish_with_retries(rollups, &message).await?;
+    }
+    let state =
+        rollups.status(tenant, period).await?.ok_or_else(|| RollupError::Invalid("the rollup vanished".into()))?;
+    match failure {
+        Some(e) if state.status != super::RuntimeStatus::Completed => Err(e),
+        _ => Ok(state),
+    }
+}

@@ -1,0 +1,431 @@
+//! The monthly rollup: a durable-style fan-out built from a state document,
+//! queue messages and idempotent writes (Durable Functions does not support
+//! custom handlers).
+//!
+//! 1. **Start** ([`Rollups::start`]): plan one chunk per ledger partition of
+//!    the month (one party's day), store the plan, create the run with a
+//!    conditional write (so two starts of one month run once) and hand out one
+//!    [`ChunkMessage`] per chunk. Messages carry references, not data.
+//! 2. **Chunk** ([`Rollups::run_chunk`]): aggregate one partition from the
+//!    ledger and *replace* its daily aggregates; mark the chunk done with an
+//!    ETag-conditional write; whoever marks the last chunk hands out the
+//!    [`FinishMessage`]. A chunk that fails is retried alone; one that fails
+//!    for good is marked failed with its error.
+//! 3. **Finish** ([`Rollups::finish`]): under the tenant's lease, price the
+//!    month, replace its results, write its reports, mark it completed.
+//!
+//! On Azure the messages go through Storage Queues (the functions' output
+//! bindings) to queue-triggered functions on as many instances as scaling
+//! allows; on the embedded backend [`local::run`] works them in-process with
+//! a bounded pool. Both call the same three steps.
+
+mod finish;
+mod instance;
+pub mod local;
+mod period;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use tracing::{info, warn};
+
+pub use instance::{ChunkState, Failure, PlannedChunk, RollupInstance, RuntimeStatus, instance_id, instance_name};
+pub use period::{Period, PeriodError};
+
+use crate::config::Settings;
+use crate::domain::Tenant;
+use crate::startup::Stores;
+use crate::storage::{LedgerPartition, StorageError, Versioned, WriteCondition};
+
+/// Attempts of one chunk before it is given up (the queue trigger's
+/// `maxDequeueCount`, and the embedded pool's retry limit).
+pub const MAX_ATTEMPTS: u32 = crate::startup::MAX_DEQUEUE;
+
+/// Why a rollup step failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RollupError {
+    /// A store failed; the step can be retried.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// The message or request does not make sense (not retried).
+    #[error("{0}")]
+    Invalid(String),
+    /// Pricing or rendering failed (configuration, e.g. a bad price file).
+    #[error("pricing the month: {0}")]
+    Pricing(String),
+    /// Another step holds the tenant's lease; retry later.
+    #[error("the tenant's rollup lease is held by another worker; retry later")]
+    Busy,
+}
+
+/// The queue message of one chunk.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChunkMessage {
+    /// Tenant.
+    pub tenant: String,
+    /// Month.
+    pub period: Period,
+    /// Run the chunk belongs to (messages of older runs are ignored).
+    pub run: u32,
+    /// Index in the plan.
+    pub chunk: usize,
+    /// The partition's day.
+    pub day: NaiveDate,
+    /// The partition's party.
+    pub party: String,
+}
+
+/// The queue message of the finish step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FinishMessage {
+    /// Tenant.
+    pub tenant: String,
+    /// Month.
+    pub period: Period,
+    /// Run to finish.
+    pub run: u32,
+}
+
+/// What a start did.
+#[derive(Debug, Clone)]
+pub enum Started {
+    /// A new run; send these messages.
+    New {
+        /// The run's state.
+        instance: RollupInstance,
+        /// One per chunk.
+        chunks: Vec<ChunkMessage>,
+        /// Set when the month has no chunks: finish at once.
+        finish: Option<FinishMessage>,
+    },
+    /// A run of this month is in progress; nothing was started.
+    AlreadyRunning(RollupInstance),
+}
+
+/// Messages to send after a step.
+#[derive(Debug, Clone, Default)]
+pub struct Followups {
+    /// Chunks to (re)run.
+    pub chunks: Vec<ChunkMessage>,
+    /// The finish step, when it is due.
+    pub finish: Option<FinishMessage>,
+}
+
+/// The rollup steps over the configured stores.
+#[derive(Debug, Clone)]
+pub struct Rollups {
+    stores: Stores,
+    settings: Arc<Settings>,
+}
+
+/// Conditional writes retried on conflict before giving up (each conflict
+/// means another worker made progress).
+const CAS_ATTEMPTS: u32 = 200;
+
+impl Rollups {
+    /// Steps over these stores and settings.
+    pub fn new(stores: Stores, settings: Arc<Settings>) -> Self {
+        Self { stores, settings }
+    }
+
+    /// The stores.
+    pub fn stores(&self) -> &Stores {
+        &self.stores
+    }
+
+    /// The current run of a tenant's month, if any.
+    pub async fn status(&self, tenant: &Tenant, period: Period) -> Result<Option<RollupInstance>, RollupError> {
+        Ok(self.load(tenant.as_str(), period).await?.map(|(i, _)| i))
+    }
+
+    /// Starts a run of a tenant's month, unless one is in progress.
+    pub async fn start(&self, tenant: &Tenant, period: Period, trigger: &str) -> Result<Started, RollupError> {
+        for _ in 0..CAS_ATTEMPTS {
+            let current = self.load(tenant.as_str(), period).await?;
+            if let Some((instance, _)) = &current {
+                if !instance.is_over() {
+                    return Ok(Started::AlreadyRunning(instance.clone()));
+                }
+            }
+            let partitions = self.stores.ledger.partitions(tenant, period.first_day(), period.next_first_day()).await?;
+            let run = current.as_ref().map_or(1, |(i, _)| i.run + 1);
+            let plan_name =
+                format!("rollups/{tenant}/{period}/plan-{run}-{}.json", crate::storage::sql_support::random_token());
+            let plan: Vec<PlannedChunk> =
+                partitions.iter().map(|p| PlannedChunk { day: p.day, party: p.party.clone() }).collect();
+            let body = serde_json::to_vec(&plan).map_err(|e| RollupError::Invalid(e.to_string()))?;
+            self.stores.reports.put(&plan_name, &body, WriteCondition::Always).await?;
+            let instance = RollupInstance::new(tenant.as_str(), period, run, trigger, plan_name, plan.len());
+            let condition = match &current {
+                None => WriteCondition::IfAbsent,
+                Some((_, etag)) => WriteCondition::IfMatch(etag.clone()),
+            };
+            if self.save(&instance, condition).await?.is_none() {
+                continue; // someone else started it meanwhile: look again
+            }
+            info!(rollup = %instance.id, run, chunks = plan.len(), trigger, "rollup started");
+            let chunks = chunk_messages(&instance, &plan, 0..plan.len());
+            let finish = plan.is_empty().then(|| finish_message(&instance));
+            if finish.is_some() {
+                self.update(tenant.as_str(), period, run, |i| {
+                    i.finish_enqueued = true;
+                    true
+                })
+                .await?;
+            }
+            return Ok(Started::New { instance, chunks, finish });
+        }
+        Err(RollupError::Storage(StorageError::Backend("the rollup state kept changing; retry".into())))
+    }
+
+    /// Re-runs what failed: failed chunks (and chunks never handed out), and
+    /// the finish step when every chunk is done but the month is not completed.
+    pub async fn rerun_failed(
+        &self,
+        tenant: &Tenant,
+        period: Period,
+    ) -> Result<(RollupInstance, Followups), RollupError> {
+        let Some((current, _)) = self.load(tenant.as_str(), period).await? else {
+            return Err(RollupError::Invalid(format!("no rollup of {period} has been started for tenant {tenant}")));
+        };
+        let plan = self.plan(&current).await?;
+        let mut again: Vec<usize> = Vec::new();
+        let mut finish = false;
+        let updated = self
+            .update(tenant.as_str(), period, current.run, |i| {
+                again = i.indexes(ChunkState::Failed);
+                if i.status != RuntimeStatus::Completed && i.count(ChunkState::Pending) > 0 && again.is_empty() {
+                    // Pending chunks whose messages may have been lost (a crash between planning and sending).
+                    again = i.indexes(ChunkState::Pending);
+                }
+                for &c in &again {
+                    i.set_chunk(c, ChunkState::Pending);
+                }
+                finish = i.status != RuntimeStatus::Completed && i.count(ChunkState::Done) == i.total();
+                if finish {
+                    i.finish_enqueued = true;
+                    i.finish_failure = None;
+                }
+                if !again.is_empty() || finish {
+                    i.status = RuntimeStatus::Running;
+                    return true;
+                }
+                false
+            })
+            .await?
+            .unwrap_or(current);
+        let chunks = chunk_messages(&updated, &plan, again.iter().copied());
+        Ok((updated.clone(), Followups { chunks, finish: finish.then(|| finish_message(&updated)) }))
+    }
+
+    /// Aggregates one chunk. `attempt` counts from 1 (the queue's dequeue
+    /// count); on the last attempt a failure marks the chunk failed before it
+    /// is returned.
+    pub async fn run_chunk(&self, message: &ChunkMessage, attempt: u32) -> Result<Followups, RollupError> {
+        let tenant = Tenant::parse(&message.tenant).map_err(|e| RollupError::Invalid(e.to_string()))?;
+        let Some((instance, _)) = self.load(tenant.as_str(), message.period).await? else {
+            return Err(RollupError::Invalid(format!(
+                "no rollup {} exists",
+                instance_id(tenant.as_str(), message.period)
+            )));
+        };
+        if instance.run != message.run || instance.chunk(message.chunk) == Some(ChunkState::Done) {
+            return Ok(Followups::default()); // an older run's message, or a redelivery: nothing to do
+        }
+        if instance.chunk(message.chunk).is_none() {
+            return Err(RollupError::Invalid(format!("chunk {} is not in the plan of {}", message.chunk, instance.id)));
+        }
+        let partition = LedgerPartition { tenant: tenant.clone(), day: message.day, party: message.party.clone() };
+        let work = async {
+            let rows = self.stores.ledger.aggregate(&partition).await?;
+            self.stores.rollup.replace_partition(&partition, &rows).await?;
+            Ok::<_, StorageError>(())
+        };
+        if let Err(e) = work.await {
+            if attempt >= MAX_ATTEMPTS {
+                warn!(rollup = %instance.id, chunk = message.chunk, error = %e, "chunk failed for good");
+                let failure = Failure { error: e.to_string(), attempts: attempt, at: Utc::now() };
+                self.update(tenant.as_str(), message.period, message.run, |i| {
+                    i.set_chunk(message.chunk, ChunkState::Failed);
+                    i.chunk_failures.insert(message.chunk, failure.clone());
+                    i.status = RuntimeStatus::Failed;
+                    true
+                })
+                .await?;
+            }
+            return Err(e.into());
+        }
+        let mut finish = false;
+        let updated = self
+            .update(tenant.as_str(), message.period, message.run, |i| {
+                if i.chunk(message.chunk) == Some(ChunkState::Done) {
+                    return false;
+                }
+                i.set_chunk(message.chunk, ChunkState::Done);
+                if i.status == RuntimeStatus::Pending {
+                    i.status = RuntimeStatus::Running;
+                }
+                finish = i.count(ChunkState::Done) == i.total() && !i.finish_enqueued;
+                if finish {
+                    i.finish_enqueued = true;
+                    if i.chunk_failures.is_empty() {
+                        i.status = RuntimeStatus::Running;
+                    }
+                }
+                true
+            })
+            .await?;
+        Ok(Followups { chunks: Vec::new(), finish: updated.filter(|_| finish).map(|i| finish_message(&i)) })
+    }
+
+    /// Prices the month, writes its results and reports, and completes the
+    /// run. On the last attempt a failure marks the run failed.
+    pub async fn finish(&self, message: &FinishMessage, attempt: u32) -> Result<Option<RollupInstance>, RollupError> {
+        let tenant = Tenant::parse(&message.tenant).map_err(|e| RollupError::Invalid(e.to_string()))?;
+        let Some((instance, _)) = self.load(tenant.as_str(), message.period).await? else {
+            return Err(RollupError::Invalid(format!(
+                "no rollup {} exists",
+                instance_id(tenant.as_str(), message.period)
+            )));
+        };
+        if instance.run != message.run || instance.status == RuntimeStatus::Completed {
+            return Ok(None);
+        }
+        let lease_name = format!("rollup-finish-{tenant}");
+        let Some(lease) = self.stores.leases.acquire(&lease_name, Duration::from_secs(60)).await? else {
+            return Err(RollupError::Busy);
+        };
+        let result = self.finish_under_lease(&tenant, &instance).await;
+        let _ = self.stores.leases.release(&lease).await;
+        match result {
+            Ok((outputs, summary)) => {
+                let done = self
+                    .update(tenant.as_str(), message.period, message.run, |i| {
+                        i.status = RuntimeStatus::Completed;
+                        i.completed_at = Some(Utc::now());
+                        i.outputs = outputs.clone();
+                        i.summary = Some(summary.clone());
+                        i.finish_failure = None;
+                        true
+                    })
+                    .await?;
+                if let Some(i) = &done {
+                    info!(rollup = %i.id, run = i.run, "rollup completed");
+                }
+                Ok(done)
+            }
+            Err(e) => {
+                if attempt >= MAX_ATTEMPTS {
+                    let failure = Failure { error: e.to_string(), attempts: attempt, at: Utc::now() };
+                    self.update(tenant.as_str(), message.period, message.run, |i| {
+                        i.status = RuntimeStatus::Failed;
+                        i.finish_failure = Some(failure.clone());
+                        true
+                    })
+                    .await?;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    async fn finish_under_lease(
+        &self,
+        tenant: &Tenant,
+        instance: &RollupInstance,
+    ) -> Result<(Vec<String>, serde_json::Value), RollupError> {
+        let plan = self.plan(instance).await?;
+        let partitions: Vec<LedgerPartition> = plan
+            .iter()
+            .map(|c| LedgerPartition { tenant: tenant.clone(), day: c.day, party: c.party.clone() })
+            .collect();
+        let aggregates = self.stores.rollup.aggregates(tenant, &partitions).await?;
+        let priced = finish::price_month(&self.settings, &self.stores, tenant, instance.period, &aggregates).await?;
+        self.stores.rollup.replace_results(tenant, &instance.period.to_string(), &priced.results).await?;
+        let mut outputs = Vec::new();
+        for (file, body) in &priced.files {
+            let name = format!("reports/{}/{file}", instance.period);
+            self.stores.outputs.put(&name, body, WriteCondition::Always).await?;
+            outputs.push(name);
+        }
+        Ok((outputs, priced.summary))
+    }
+
+    /// The plan of a run.
+    pub async fn plan(&self, instance: &RollupInstance) -> Result<Vec<PlannedChunk>, RollupError> {
+        let doc = self.stores.reports.get(&instance.plan).await?.ok_or_else(|| {
+            StorageError::Corrupt(format!("the plan {} of {} is missing", instance.plan, instance.id))
+        })?;
+        serde_json::from_slice(&doc.body)
+            .map_err(|e| RollupError::Storage(StorageError::Corrupt(format!("plan {}: {e}", instance.plan))))
+    }
+
+    async fn load(&self, tenant: &str, period: Period) -> Result<Option<(RollupInstance, String)>, StorageError> {
+        let Some(Versioned { body, etag }) = self.stores.reports.get(&instance_name(tenant, period)).await? else {
+            return Ok(None);
+        };
+        let instance = serde_json::from_slice(&body)
+            .map_err(|e| StorageError::Corrupt(format!("rollup state {}: {e}", instance_name(tenant, period))))?;
+        Ok(Some((instance, etag)))
+    }
+
+    async fn save(&self, instance: &RollupInstance, condition: WriteCondition) -> Result<Option<String>, StorageError> {
+        let body = serde_json::to_vec(instance).map_err(|e| StorageError::Corrupt(e.to_string()))?;
+        self.stores.reports.put(&instance_name(&instance.tenant, instance.period), &body, condition).await
+    }
+
+    /// Applies `change` to run `run` of the month with a conditional write,
+    /// again on conflict. `change` returns whether it changed anything.
+    /// `None` when the run is not the current one.
+    async fn update(
+        &self,
+        tenant: &str,
+        period: Period,
+        run: u32,
+        mut change: impl FnMut(&mut RollupInstance) -> bool,
+    ) -> Result<Option<RollupInstance>, StorageError> {
+        for attempt in 0..CAS_ATTEMPTS {
+            let Some((mut instance, etag)) = self.load(tenant, period).await? else { return Ok(None) };
+            if instance.run != run {
+                return Ok(None);
+            }
+            if !change(&mut instance) {
+                return Ok(Some(instance));
+            }
+            instance.updated_at = Utc::now();
+            if self.save(&instance, WriteCondition::IfMatch(etag)).await?.is_some() {
+                return Ok(Some(instance));
+            }
+            // Lost the race: back off a little, more as conflicts repeat.
+            let jitter = u64::from(rand::random::<u8>() % 20);
+            tokio::time::sleep(Duration::from_millis(jitter + u64::from(attempt.min(20)) * 5)).await;
+        }
+        Err(StorageError::Backend(format!("the rollup state of {tenant}/{period} kept changing; retry")))
+    }
+}
+
+fn chunk_messages(
+    instance: &RollupInstance,
+    plan: &[PlannedChunk],
+    indexes: impl IntoIterator<Item = usize>,
+) -> Vec<ChunkMessage> {
+    indexes
+        .into_iter()
+        .filter_map(|i| {
+            plan.get(i).map(|c| ChunkMessage {
+                tenant: instance.tenant.clone(),
+                period: instance.period,
+                run: instance.run,
+                chunk: i,
+                day: c.day,
+                party: c.party.clone(),
+            })
+        })
+        .collect()
+}
+
+fn finish_message(instance: &RollupInstance) -> FinishMessage {
+    FinishMessage { tenant: instance.tenant.clone(), period: instance.period, run: instance.run }
+}

@@ -1,0 +1,115 @@
+//! A calendar month (UTC), the unit a rollup and a chargeback cover.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{Datelike, Months, NaiveDate};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A calendar month, written `YYYY-MM`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Period {
+    first: NaiveDate,
+}
+
+/// Why a text is not a period.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{0:?} is not a month written YYYY-MM (for example 2026-10)")]
+pub struct PeriodError(pub String);
+
+impl Period {
+    /// The month of a day.
+    pub fn of(day: NaiveDate) -> Self {
+        Self { first: day.with_day(1).unwrap_or(day) }
+    }
+
+    /// Its first day.
+    pub fn first_day(self) -> NaiveDate {
+        self.first
+    }
+
+    /// The first day of the next month.
+    pub fn next_first_day(self) -> NaiveDate {
+        self.first.checked_add_months(Months::new(1)).unwrap_or(NaiveDate::MAX)
+    }
+
+    /// The month before.
+    pub fn previous(self) -> Self {
+        Self { first: self.first.checked_sub_months(Months::new(1)).unwrap_or(self.first) }
+    }
+
+    /// Year.
+    pub fn year(self) -> i32 {
+        self.first.year()
+    }
+
+    /// Month, 1–12.
+    pub fn month(self) -> u32 {
+        self.first.month()
+    }
+
+    /// Whether a day falls in the month.
+    pub fn contains(self, day: NaiveDate) -> bool {
+        day >= self.first && day < self.next_first_day()
+    }
+}
+
+impl FromStr for Period {
+    type Err = PeriodError;
+
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        let bad = || PeriodError(raw.to_owned());
+        let (year, month) = raw.split_once('-').ok_or_else(bad)?;
+        let well_formed = year.len() == 4
+            && month.len() == 2
+            && year.bytes().all(|b| b.is_ascii_digit())
+            && month.bytes().all(|b| b.is_ascii_digit());
+        if !well_formed {
+            return Err(bad());
+        }
+        let year: i32 = year.parse().map_err(|_| bad())?;
+        let month: u32 = month.parse().map_err(|_| bad())?;
+        let first = NaiveDate::from_ymd_opt(year, month, 1).ok_or_else(bad)?;
+        Ok(Self { first })
+    }
+}
+
+impl fmt::Display for Period {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:04}-{:02}", self.first.year(), self.first.month())
+    }
+}
+
+impl Serialize for Period {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Period {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        raw.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_prints_months() {
+        let p: Period = "2026-10".parse().unwrap();
+        assert_eq!(p.to_string(), "2026-10");
+        assert_eq!(p.first_day(), NaiveDate::from_ymd_opt(2026, 10, 1).unwrap());
+        assert_eq!(p.next_first_day(), NaiveDate::from_ymd_opt(2026, 11, 1).unwrap());
+        assert_eq!("2026-01".parse::<Period>().unwrap().previous().to_string(), "2025-12");
+    }
+
+    #[test]
+    fn rejects_what_is_not_a_month() {
+        for bad in ["2026-13", "2026-1", "26-10", "2026-10-01", "", "2026/10", "x' OR 1=1 --", "2026-00"] {
+            assert!(bad.parse::<Period>().is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,337 @@
+//! The rollup's aggregates and results: in SQL (`usage_aggregates`,
+//! `chargeback_results`) beside a SQLite or PostgreSQL ledger, one query text
+//! for both engines; or as JSON documents in a [`ReportStore`] when the
+//! ledger is on Table Storage and there is no database.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use super::ledger_sql::{day_text, parse_day, to_i64, to_u64, token_source};
+use super::{LedgerPartition, ReportStore, ResultLine, RollupStore, StorageError, WriteCondition};
+use crate::domain::{Tenant, UsageAggregate};
+
+/// Aggregates and results in SQL.
+#[derive(Debug, Clone)]
+pub struct SqlRollup<P> {
+    pool: P,
+}
+
+impl<P> SqlRollup<P> {
+    /// The rollup tables of this (migrated) database.
+    pub fn new(pool: P) -> Self {
+        Self { pool }
+    }
+}
+
+const AGG_DELETE: &str = "DELETE FROM usage_aggregates WHERE tenant = $1 AND day = $2 AND party = $3";
+const AGG_INSERT: &str = "INSERT INTO usage_aggregates (tenant, day, party, model, deployment, token_source, requests, \
+     prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens, rolled_up_at_us) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
+const AGG_RANGE: &str = "SELECT day, party, model, deployment, token_source, requests, prompt_tokens, \
+     completion_tokens, cached_tokens, reasoning_tokens FROM usage_aggregates \
+     WHERE tenant = $1 AND day >= $2 AND day <= $3";
+const RESULTS_DELETE: &str = "DELETE FROM chargeback_results WHERE tenant = $1 AND period = $2";
+const RESULTS_INSERT: &str = "INSERT INTO chargeback_results (tenant, period, business_unit, application, model, \
+     currency, requests, prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens, amount_micros, \
+     computed_at_us, unpriced) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
+const RESULTS_GET: &str = "SELECT business_unit, application, model, currency, requests, prompt_tokens, \
+     completion_tokens, cached_tokens, reasoning_tokens, amount_micros, unpriced FROM chargeback_results \
+     WHERE tenant = $1 AND period = $2";
+
+/// The partitions' days as a closed range, and the set to keep of what it holds.
+fn plan_range(partitions: &[LedgerPartition]) -> Option<(String, String)> {
+    let first = partitions.iter().map(|p| p.day).min()?;
+    let last = partitions.iter().map(|p| p.day).max()?;
+    Some((day_text(first), day_text(last)))
+}
+
+fn keep_planned(partitions: &[LedgerPartition], mut rows: Vec<UsageAggregate>) -> Vec<UsageAggregate> {
+    let planned: std::collections::HashSet<(chrono::NaiveDate, &str)> =
+        partitions.iter().map(|p| (p.day, p.party.as_str())).collect();
+    rows.retain(|r| planned.contains(&(r.day, r.party.as_str())));
+    rows.sort();
+    rows
+}
+
+macro_rules! impl_sql_rollup {
+    ($pool:ty) => {
+        #[async_trait]
+        impl RollupStore for SqlRollup<$pool> {
+            async fn replace_partition(
+                &self,
+                partition: &LedgerPartition,
+                rows: &[UsageAggregate],
+            ) -> Result<(), StorageError> {
+                let now = super::sql_support::now_us();
+                let day = day_text(partition.day);
+                let mut tx = self.pool.begin().await?;
+                sqlx::query(AGG_DELETE)
+                    .bind(partition.tenant.as_str())
+                    .bind(&day)
+                    .bind(&partition.party)
+                    .execute(&mut *tx)
+                    .await?;
+                for r in rows {
+                    sqlx::query(AGG_INSERT)
+                        .bind(partition.tenant.as_str())
+                        .bind(&day)
+                        .bind(&partition.party)
+                        .bind(&r.model)
+                        .bind(&r.deployment)
+                        .bind(r.token_source.as_str())
+                        .bind(to_i64(r.requests))
+                        .bind(to_i64(r.prompt))
+                        .bind(to_i64(r.completion))
+                        .bind(to_i64(r.cached))
+                        .bind(to_i64(r.reasoning))
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn aggregates(
+                &self,
+                tenant: &Tenant,
+                partitions: &[LedgerPartition],
+            ) -> Result<Vec<UsageAggregate>, StorageError> {
+                use sqlx::Row;
+                let Some((first, last)) = plan_range(partitions) else { return Ok(Vec::new()) };
+                let rows =
+                    sqlx::query(AGG_RANGE).bind(tenant.as_str()).bind(first).bind(last).fetch_all(&self.pool).await?;
+                let rows = rows
+                    .into_iter()
+                    .map(|row| {
+                        let day: String = row.try_get("day")?;
+                        let source: String = row.try_get("token_source")?;
+                        Ok(UsageAggregate {
+                            day: parse_day(&day)?,
+                            party: row.try_get("party")?,
+                            model: row.try_get("model")?,
+                            deployment: row.try_get("deployment")?,
+                            token_source: token_source(&source)?,
+                            requests: to_u64(row.try_get("requests")?),
+                            prompt: to_u64(row.try_get("prompt_tokens")?),
+                            completion: to_u64(row.try_get("completion_tokens")?),
+                            cached: to_u64(row.try_get("cached_tokens")?),
+                            reasoning: to_u64(row.try_get("reasoning_tokens")?),
+                        })
+                    })
+                    .collect::<Result<Vec<_>, StorageError>>()?;
+                Ok(keep_planned(partitions, rows))
+            }
+
+            async fn replace_results(
+                &self,
+                tenant: &Tenant,
+                period: &str,
+                lines: &[ResultLine],
+            ) -> Result<(), StorageError> {
+                let now = super::sql_support::now_us();
+                let mut tx = self.pool.begin().await?;
+                sqlx::query(RESULTS_DELETE).bind(tenant.as_str()).bind(period).execute(&mut *tx).await?;
+                for l in lines {
+                    sqlx::query(RESULTS_INSERT)
+                        .bind(tenant.as_str())
+                        .bind(period)
+                        .bind(&l.business_unit)
+                        .bind(&l.application)
+                        .bind(&l.model)
+                        .bind(&l.currency)
+                        .bind(to_i64(l.requests))
+                        .bind(to_i64(l.prompt))
+                        .bind(to_i64(l.completion))
+                        .bind(to_i64(l.cached))
+                        .bind(to_i64(l.reasoning))
+                        .bind(l.amount_micros.unwrap_or(0))
+                        .bind(now)
+                        .bind(l.amount_micros.is_none())
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn results(&self, tenant: &Tenant, period: &str) -> Result<Vec<ResultLine>, StorageError> {
+                use sqlx::Row;
+                let rows = sqlx::query(RESULTS_GET).bind(tenant.as_str()).bind(period).fetch_all(&self.pool).await?;
+                let mut lines = rows
+                    .into_iter()
+                    .map(|row| {
+                        let unpriced: bool = row.try_get("unpriced")?;
+                        let amount: i64 = row.try_get("amount_micros")?;
+                        Ok(ResultLine {
+                            business_unit: row.try_get("business_unit")?,
+                            application: row.try_get("application")?,
+                            model: row.try_get("model")?,
+                            currency: row.try_get("currency")?,
+                            requests: to_u64(row.try_get("requests")?),
+                            prompt: to_u64(row.try_get("prompt_tokens")?),
+                            completion: to_u64(row.try_get("completion_tokens")?),
+                            cached: to_u64(row.try_get("cached_tokens")?),
+                            reasoning: to_u64(row.try_get("reasoning_tokens")?),
+                            amount_micros: (!unpriced).then_some(amount),
+                        })
+                    })
+                    .collect::<Result<Vec<_>, StorageError>>()?;
+                lines.sort_by(|a, b| {
+                    (&a.business_unit, &a.application, &a.model).cmp(&(&b.business_unit, &b.application, &b.model))
+                });
+                Ok(lines)
+            }
+        }
+    };
+}
+
+impl_sql_rollup!(sqlx::SqlitePool);
+impl_sql_rollup!(sqlx::PgPool);
+
+/// Aggregates and results as JSON documents in a [`ReportStore`]:
+/// `rollup-data/<tenant>/aggregates/<day>/<party-hex>.json` per partition and
+/// `rollup-data/<tenant>/results/<period>.json`. For a ledger on Table
+/// Storage without a database.
+#[derive(Debug, Clone)]
+pub struct DocRollup {
+    store: Arc<dyn ReportStore>,
+}
+
+impl DocRollup {
+    /// Documents in `store`.
+    pub fn new(store: Arc<dyn ReportStore>) -> Self {
+        Self { store }
+    }
+
+    fn partition_name(partition: &LedgerPartition) -> String {
+        // Parties are free text; hex keeps the name a valid blob name.
+        format!(
+            "rollup-data/{}/aggregates/{}/{}.json",
+            partition.tenant,
+            day_text(partition.day),
+            hex::encode(partition.party.as_bytes())
+        )
+    }
+
+    fn results_name(tenant: &Tenant, period: &str) -> String {
+        format!("rollup-data/{tenant}/results/{period}.json")
+    }
+}
+
+/// The stored form of an aggregate row (without its partition).
+#[derive(Debug, Serialize, Deserialize)]
+struct DocAggregate {
+    model: String,
+    deployment: String,
+    token_source: String,
+    counts: [u64; 5],
+}
+
+/// The stored form of a result line.
+#[derive(Debug, Serialize, Deserialize)]
+struct DocResult {
+    business_unit: String,
+    application: String,
+    model: String,
+    currency: String,
+    counts: [u64; 5],
+    amount_micros: Option<i64>,
+}
+
+fn corrupt(e: serde_json::Error) -> StorageError {
+    StorageError::Corrupt(format!("rollup document: {e}"))
+}
+
+#[async_trait]
+impl RollupStore for DocRollup {
+    async fn replace_partition(
+        &self,
+        partition: &LedgerPartition,
+        rows: &[UsageAggregate],
+    ) -> Result<(), StorageError> {
+        let docs: Vec<DocAggregate> = rows
+            .iter()
+            .map(|r| DocAggregate {
+                model: r.model.clone(),
+                deployment: r.deployment.clone(),
+                token_source: r.token_source.as_str().to_owned(),
+                counts: [r.requests, r.prompt, r.completion, r.cached, r.reasoning],
+            })
+            .collect();
+        let body = serde_json::to_vec(&docs).map_err(corrupt)?;
+        self.store.put(&Self::partition_name(partition), &body, WriteCondition::Always).await?;
+        Ok(())
+    }
+
+    async fn aggregates(
+        &self,
+        _tenant: &Tenant,
+        partitions: &[LedgerPartition],
+    ) -> Result<Vec<UsageAggregate>, StorageError> {
+        let mut out = Vec::new();
+        for p in partitions {
+            let Some(doc) = self.store.get(&Self::partition_name(p)).await? else { continue };
+            let rows: Vec<DocAggregate> = serde_json::from_slice(&doc.body).map_err(corrupt)?;
+            for r in rows {
+                let [requests, prompt, completion, cached, reasoning] = r.counts;
+                out.push(UsageAggregate {
+                    day: p.day,
+                    party: p.party.clone(),
+                    model: r.model,
+                    deployment: r.deployment,
+                    token_source: token_source(&r.token_source)?,
+                    requests,
+                    prompt,
+                    completion,
+                    cached,
+                    reasoning,
+                });
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    async fn replace_results(&self, tenant: &Tenant, period: &str, lines: &[ResultLine]) -> Result<(), StorageError> {
+        let docs: Vec<DocResult> = lines
+            .iter()
+            .map(|l| DocResult {
+                business_unit: l.business_unit.clone(),
+                application: l.application.clone(),
+                model: l.model.clone(),
+                currency: l.currency.clone(),
+                counts: [l.requests, l.prompt, l.completion, l.cached, l.reasoning],
+                amount_micros: l.amount_micros,
+            })
+            .collect();
+        let body = serde_json::to_vec(&docs).map_err(corrupt)?;
+        self.store.put(&Self::results_name(tenant, period), &body, WriteCondition::Always).await?;
+        Ok(())
+    }
+
+    async fn results(&self, tenant: &Tenant, period: &str) -> Result<Vec<ResultLine>, StorageError> {
+        let Some(doc) = self.store.get(&Self::results_name(tenant, period)).await? else { return Ok(Vec::new()) };
+        let docs: Vec<DocResult> = serde_json::from_slice(&doc.body).map_err(corrupt)?;
+        Ok(docs
+            .into_iter()
+            .map(|d| {
+                let [requests, prompt, completion, cached, reasoning] = d.counts;
+                ResultLine {
+                    business_unit: d.business_unit,
+                    application: d.application,
+                    model: d.model,
+                    currency: d.currency,
+                    requests,
+                    prompt,
+                    completion,
+                    cached,
+                    reasoning,
+                    amount_micros: d.amount_micros,
+                }
+            })
+            .collect())
+    }
+}
