@@ -6,7 +6,7 @@
 
 mod behaviour;
 mod fault;
-mod subjects;
+pub mod subjects;
 
 /// Writes one `#[tokio::test]` per behaviour and backend.
 macro_rules! contract {
