@@ -8,9 +8,11 @@
 //! - [`functions`]: the Functions host protocol and one module per function;
 //! - [`maintenance`]: nightly SQL maintenance (statistics, vacuum, indexes);
 //! - [`usage`]: token totals for people (CLI, later the HTTP API);
+//! - [`billing`]: prices, the monthly chargeback statement and its report files;
 //! - [`demo`]: a month of synthetic traffic;
 //! - [`cli`]: the `chargeback` command.
 
+pub mod billing;
 pub mod cli;
 pub mod config;
 pub mod demo;

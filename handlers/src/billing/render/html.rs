@@ -1,0 +1,7 @@
+//! The HTML page.
+
+use super::super::Statement;
+
+pub(super) fn page(_statement: &Statement) -> String {
+    String::new()
+}
