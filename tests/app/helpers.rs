@@ -58,6 +58,7 @@ pub fn settings(data_dir: &Path) -> Settings {
         fingerprint_secret: None,
         applications_file: None,
         deployments_file: None,
+        prices_file: None,
         port: None,
         storage: Default::default(),
     }
