@@ -533,3 +533,265 @@ fn unpriced_reason(
         Some(p) => format!("no confirmed output price for {} {deployment_type}", p.model),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn d(s: &str) -> Decimal {
+        s.parse().unwrap()
+    }
+
+    fn day(n: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, n).unwrap()
+    }
+
+    fn agg(
+        n: u32,
+        party: &str,
+        model: &str,
+        deployment: &str,
+        prompt: u64,
+        cached: u64,
+        completion: u64,
+    ) -> UsageAggregate {
+        UsageAggregate {
+            day: day(n),
+            party: party.into(),
+            model: model.into(),
+            deployment: deployment.into(),
+            token_source: TokenSource::Reported,
+            requests: 1,
+            prompt,
+            completion,
+            cached,
+            reasoning: 0,
+        }
+    }
+
+    fn apps() -> ApplicationMap {
+        ApplicationMap::from_rows([("app-a", "Claims bot", "Insurance"), ("app-b", "Search", "Retail")])
+    }
+
+    fn november() -> Period {
+        Period::new(2026, 11).unwrap()
+    }
+
+    fn run(aggregates: &[UsageAggregate], deployments: &str, prices: &PriceCatalogue) -> Statement {
+        let deployments = DeploymentCatalogue::parse(deployments).unwrap();
+        compute(november(), aggregates, &apps(), &deployments, prices).unwrap()
+    }
+
+    #[test]
+    fn cached_tokens_at_the_cached_rate_and_reasoning_as_output() {
+        // gpt-4o global: 2.50 input, 1.25 cached, 10.00 output per 1M.
+        let mut a = agg(3, "app-a", "gpt-4o-2024-08-06", "chat", 1_000_000, 400_000, 200_000);
+        a.reasoning = 50_000;
+        let s = run(&[a], "deployment,model\n", &PriceCatalogue::shipped().unwrap());
+        // 600k × 2.50 + 400k × 1.25 + 200k × 10.00 = 1.50 + 0.50 + 2.00
+        assert_eq!(s.lines[0].cost, Some(d("4.00")));
+        assert_eq!((s.lines[0].business_unit.as_str(), s.lines[0].application.as_str()), ("Insurance", "Claims bot"));
+        assert_eq!(s.total, d("4.00"));
+        assert_eq!(s.daily[2].cost, d("4.00"));
+        assert_eq!(s.prices_used.len(), 1);
+    }
+
+    #[test]
+    fn unmapped_parties_are_unassigned_and_unknown_models_unpriced_never_zero() {
+        let aggregates = [agg(1, "fp_123", "gpt-4o", "", 1000, 0, 10), agg(1, "fp_123", "llama-3", "", 500, 0, 5)];
+        let s = run(&aggregates, "deployment,model\n", &PriceCatalogue::shipped().unwrap());
+        let unpriced: Vec<_> = s.lines.iter().filter(|l| l.is_unpriced()).collect();
+        assert_eq!(unpriced.len(), 1);
+        assert_eq!((unpriced[0].model.as_str(), unpriced[0].business_unit.as_str()), ("llama-3", "unassigned"));
+        assert_eq!(unpriced[0].application, "fp_123");
+        assert!(unpriced[0].note.contains("no global price for llama-3"), "{}", unpriced[0].note);
+        assert_eq!((s.unpriced.total_tokens, s.unpriced.requests), (505, 1));
+        assert_eq!(s.business_units[0].unpriced_lines, 1);
+    }
+
+    #[test]
+    fn pending_records_show_their_requests() {
+        let mut pending = agg(2, "app-b", "gpt-4o", "chat", 0, 0, 0);
+        pending.token_source = TokenSource::Pending;
+        pending.requests = 7;
+        let s = run(&[pending], "deployment,model\n", &PriceCatalogue::shipped().unwrap());
+        assert_eq!(s.lines[0].tokens.pending_requests, 7);
+        assert_eq!(s.lines[0].cost, Some(Decimal::ZERO));
+    }
+
+    #[test]
+    fn a_price_change_mid_month_splits_the_month() {
+        let header = "model,deployment_type,effective_from,currency,input_per_1m,cached_input_per_1m,output_per_1m,source,read_on\n";
+        let text = format!("{header}m,global,2026-01-01,USD,1,0.5,2,x,\nm,global,2026-11-16,USD,3,1.5,6,x,\n");
+        let prices = PriceCatalogue::parse(&text, "t").unwrap();
+        let s = run(
+            &[agg(15, "app-a", "m", "", 1_000_000, 0, 0), agg(16, "app-a", "m", "", 1_000_000, 0, 0)],
+            "deployment,model\n",
+            &prices,
+        );
+        assert_eq!(s.total, d("4.00"));
+        assert_eq!((s.daily[14].cost, s.daily[15].cost), (d("1.00"), d("3.00")));
+        assert_eq!(s.prices_used.len(), 2);
+    }
+
+    #[test]
+    fn usage_before_the_first_effective_date_is_unpriced() {
+        let header = "model,deployment_type,effective_from,currency,input_per_1m,cached_input_per_1m,output_per_1m,source,read_on\n";
+        let prices = PriceCatalogue::parse(&format!("{header}m,global,2026-11-16,USD,1,0.5,2,x,\n"), "t").unwrap();
+        let s = run(
+            &[agg(1, "app-a", "m", "", 10, 0, 0), agg(20, "app-a", "m", "", 10, 0, 0)],
+            "deployment,model\n",
+            &prices,
+        );
+        assert_eq!(s.lines.len(), 2);
+        assert_eq!(s.lines.iter().filter(|l| l.is_unpriced()).count(), 1);
+    }
+
+    #[test]
+    fn the_deployment_names_the_model_and_its_type() {
+        let aggregates = [agg(1, "app-a", "", "eu-nano", 1_000_000, 0, 0)];
+        let s = run(
+            &aggregates,
+            "deployment,model,deployment_type\neu-nano,gpt-5-nano,data-zone\n",
+            &PriceCatalogue::shipped().unwrap(),
+        );
+        assert_eq!((s.lines[0].model.as_str(), s.lines[0].deployment_type), ("gpt-5-nano", DeploymentType::DataZone));
+        assert_eq!(s.lines[0].cost, Some(d("0.06"))); // 0.055 exactly, rounded once, half to even
+    }
+
+    #[test]
+    fn a_missing_cached_rate_makes_the_line_unpriced() {
+        let s = run(
+            &[agg(1, "app-a", "gpt-5", "", 100, 50, 10)],
+            "deployment,model\n",
+            &PriceCatalogue::shipped().unwrap(),
+        );
+        assert!(s.lines[0].is_unpriced());
+        assert!(s.lines[0].note.contains("cached input"), "{}", s.lines[0].note);
+    }
+
+    const PTU: &str = "deployment,model,deployment_type,ptu_monthly_cost,capacity_tokens_per_minute\n";
+
+    #[test]
+    fn ptu_cost_is_shared_by_tokens_with_unused_capacity_apart() {
+        // 30 days × 1440 min × 1000 tpm = 43.2M tokens of capacity for 1000.00.
+        let aggregates = [
+            agg(1, "app-a", "gpt-4o", "ptu", 10_000_000, 0, 800_000),
+            agg(2, "app-b", "gpt-4o", "ptu", 2_000_000, 0, 0),
+        ];
+        let s =
+            run(&aggregates, &format!("{PTU}ptu,gpt-4o,provisioned,1000,1000\n"), &PriceCatalogue::shipped().unwrap());
+        let cost = |kind| s.lines.iter().filter(|l| l.kind == kind).map(|l| l.cost.unwrap()).sum::<Decimal>();
+        // 12.8M / 43.2M = 0.296296… → 296.30 used, 703.70 unused.
+        assert_eq!(cost(LineKind::Provisioned), d("296.30"));
+        assert_eq!(cost(LineKind::UnusedCapacity), d("703.70"));
+        assert_eq!(s.total, d("1000.00"));
+        assert_eq!(s.unused_capacity, d("703.70"));
+        assert_eq!(s.daily.iter().map(|d| d.cost).sum::<Decimal>() + s.unused_capacity, s.total);
+        assert!(s.prices_used.is_empty(), "PTU usage is not also priced pay-as-you-go");
+    }
+
+    #[test]
+    fn ptu_without_capacity_is_wholly_shared_and_unused_only_without_usage() {
+        let deployments = "deployment,model,deployment_type,ptu_hourly_cost\nptu,gpt-4o,provisioned,1.00\nidle,gpt-4o,provisioned,2.00\n";
+        let aggregates = [agg(1, "app-a", "gpt-4o", "ptu", 1, 0, 0), agg(1, "app-b", "gpt-4o", "ptu", 2, 0, 0)];
+        let s = run(&aggregates, deployments, &PriceCatalogue::shipped().unwrap());
+        let shares: Vec<_> =
+            s.lines.iter().filter(|l| l.kind == LineKind::Provisioned).map(|l| l.cost.unwrap()).collect();
+        assert_eq!(shares, vec![d("240.00"), d("480.00")]); // 720 h × 1.00 by 1:2
+        let unused: Vec<_> = s.lines.iter().filter(|l| l.kind == LineKind::UnusedCapacity).collect();
+        assert_eq!((unused.len(), unused[0].deployment.as_str(), unused[0].cost), (1, "idle", Some(d("1440.00"))));
+    }
+
+    #[test]
+    fn usage_outside_the_period_and_mixed_currencies_are_refused() {
+        let deployments = DeploymentCatalogue::parse("deployment,model\n").unwrap();
+        let prices = PriceCatalogue::shipped().unwrap();
+        let mut a = agg(1, "app-a", "gpt-4o", "", 1, 0, 0);
+        a.day = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
+        assert!(matches!(
+            compute(november(), &[a], &apps(), &deployments, &prices),
+            Err(BillingError::OutsidePeriod { .. })
+        ));
+        let ptu = DeploymentCatalogue::parse(
+            "deployment,model,deployment_type,ptu_monthly_cost,currency\np,gpt-4o,provisioned,1,EUR\n",
+        )
+        .unwrap();
+        let usd = agg(1, "app-a", "gpt-4o", "", 1, 0, 0);
+        assert!(matches!(compute(november(), &[usd], &apps(), &ptu, &prices), Err(BillingError::MixedCurrencies(_))));
+        assert!(Period::new(2026, 13).is_err());
+        assert_eq!((november().day_count(), november().hours()), (30, 720));
+    }
+
+    fn arb_aggregate() -> impl Strategy<Value = UsageAggregate> {
+        let models =
+            prop::sample::select(vec!["gpt-4o", "gpt-4o-mini-2024-07-18", "gpt-4.1", "unknown-model", "gpt-5", ""]);
+        let deployments = prop::sample::select(vec!["", "chat", "ptu", "ptu-idle-cap", "eu"]);
+        let parties = prop::sample::select(vec!["app-a", "app-b", "fp_x", "<script>"]);
+        let sources = prop::sample::select(vec![TokenSource::Reported, TokenSource::Estimated, TokenSource::Pending]);
+        (
+            1u32..=30,
+            parties,
+            models,
+            deployments,
+            sources,
+            1u64..1000,
+            0u64..10_000_000,
+            0u64..10_000_000,
+            0u64..100,
+            0u64..100,
+        )
+            .prop_map(
+                |(n, party, model, deployment, source, requests, prompt, completion, cached_pct, reasoning_pct)| {
+                    let pending = source == TokenSource::Pending;
+                    let (prompt, completion) = if pending { (0, 0) } else { (prompt, completion) };
+                    UsageAggregate {
+                        day: day(n),
+                        party: party.into(),
+                        model: model.into(),
+                        deployment: deployment.into(),
+                        token_source: source,
+                        requests,
+                        prompt,
+                        completion,
+                        cached: prompt * cached_pct / 100,
+                        reasoning: completion * reasoning_pct / 100,
+                    }
+                },
+            )
+    }
+
+    proptest! {
+        #[test]
+        fn tokens_reconcile_and_lines_sum_to_the_totals(aggregates in prop::collection::vec(arb_aggregate(), 0..60)) {
+            let deployments = "deployment,model,deployment_type,ptu_monthly_cost,capacity_tokens_per_minute\n\
+                               chat,gpt-4o,global,,\nptu,gpt-4.1,provisioned,1234.57,\nptu-idle-cap,gpt-4o,provisioned,999.99,5000\neu,gpt-4o,data-zone,,\n";
+            let s = run(&aggregates, deployments, &PriceCatalogue::shipped().unwrap());
+            let sum = |f: fn(&UsageAggregate) -> u64| aggregates.iter().map(f).sum::<u64>();
+            prop_assert_eq!(s.tokens.requests, sum(|a| a.requests));
+            prop_assert_eq!(s.tokens.prompt_tokens, sum(|a| a.prompt));
+            prop_assert_eq!(s.tokens.cached_tokens, sum(|a| a.cached));
+            prop_assert_eq!(s.tokens.completion_tokens, sum(|a| a.completion));
+            prop_assert_eq!(s.tokens.reasoning_tokens, sum(|a| a.reasoning));
+            prop_assert_eq!(s.tokens.total_tokens, sum(|a| a.prompt + a.completion));
+            let line_tokens: u64 = s.lines.iter().map(|l| l.tokens.total_tokens).sum();
+            prop_assert_eq!(line_tokens, s.tokens.total_tokens);
+            let daily_tokens: u64 = s.daily.iter().map(|d| d.tokens.total_tokens).sum();
+            prop_assert_eq!(daily_tokens, s.tokens.total_tokens);
+            let line_cost: Decimal = s.lines.iter().filter_map(|l| l.cost).sum();
+            prop_assert_eq!(line_cost, s.total);
+            prop_assert_eq!(s.business_units.iter().map(|b| b.cost).sum::<Decimal>(), s.total);
+            prop_assert_eq!(s.daily.iter().map(|d| d.cost).sum::<Decimal>() + s.unused_capacity, s.total);
+            // Both PTU deployments' costs are in the statement exactly, used or not.
+            let ptu: Decimal = s.lines.iter().filter(|l| l.kind != LineKind::Usage).filter_map(|l| l.cost).sum();
+            prop_assert_eq!(ptu, d("1234.57") + d("999.99"));
+            for line in &s.lines {
+                if let Some(cost) = line.cost {
+                    prop_assert_eq!(cost.round_dp(2), cost);
+                    prop_assert!(cost >= Decimal::ZERO);
+                }
+            }
+        }
+    }
+}
