@@ -10,3 +10,4 @@ mod helpers;
 mod ingest_usage;
 mod maintenance;
 mod protocol;
+mod report;

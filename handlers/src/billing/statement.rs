@@ -400,16 +400,11 @@ pub fn compute(
                 let capacity = Decimal::from(tpm) * Decimal::from(period.day_count() * 24 * 60);
                 let share = (Decimal::from(tokens) / capacity).min(Decimal::ONE);
                 let used = to_cents(cost * share);
-                (
-                    used,
-                    format!(
-                        "{name}: {cost} for {tpm} tokens/min; {}% of capacity used",
-                        (share * Decimal::ONE_HUNDRED).round_dp(2)
-                    ),
-                )
+                let percent = (share * Decimal::ONE_HUNDRED).round_dp(2);
+                (used, format!("share of {name} by tokens; {percent}% of {tpm} tokens/min used"))
             }
-            None if tokens > 0 => (cost, format!("{name}: {cost} shared by tokens")),
-            None => (Decimal::ZERO, format!("{name}: {cost}; no usage this month")),
+            None if tokens > 0 => (cost, format!("share of {name} by tokens")),
+            None => (Decimal::ZERO, format!("{name}: no usage this month")),
         };
         let weights: Vec<Decimal> =
             on_it.iter().map(|i| Decimal::from(statement_lines[*i].tokens.total_tokens)).collect();
@@ -436,7 +431,7 @@ pub fn compute(
                 tokens: TokenCounts::default(),
                 cost: Some(unused),
                 currency: String::new(),
-                note: how,
+                note: format!("{name} costs {cost} for the month; {how}"),
             });
         }
     }
