@@ -28,7 +28,7 @@ pub(super) fn escape(text: &str) -> String {
 fn group_thousands(digits: &str) -> String {
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -170,7 +170,7 @@ fn kpis(html: &mut String, s: &Statement) {
          <div class=\"kpi total\"><div class=\"label\">Total charged</div><div class=\"value\">{total}</div><div class=\"sub\">{priced_share}</div></div>\
          <div class=\"kpi\"><div class=\"label\">Business units</div><div class=\"value\">{units}</div><div class=\"sub\">{apps} applications</div></div>\
          <div class=\"kpi\"><div class=\"label\">Tokens</div><div class=\"value\">{tokens}</div><div class=\"sub\">{cached} cached · {estimated} estimated</div></div>\
-         <div class=\"kpi{unpriced_class}\"><div class=\"label\">Unpriced usage</div><div class=\"value\">{unpriced}</div><div class=\"sub\">{unpriced_lines} lines without a price · {pending} pending requests</div></div>\
+         <div class=\"kpi{unpriced_class}\"><div class=\"label\">Unpriced usage</div><div class=\"value\">{unpriced} tokens</div><div class=\"sub\">{unpriced_lines} lines without a price · {pending} pending requests</div></div>\
          <div class=\"kpi{unused_class}\"><div class=\"label\">Unused PTU capacity</div><div class=\"value\">{unused}</div><div class=\"sub\">included in the total</div></div>\
          </div>",
         total = escape(&money(s.total, &s.currency)),
@@ -186,7 +186,7 @@ fn kpis(html: &mut String, s: &Statement) {
         cached = tokens_short(s.tokens.cached_tokens),
         estimated = tokens_short(s.tokens.estimated_tokens),
         unpriced_class = if unpriced_lines > 0 { " warn" } else { "" },
-        unpriced = format!("{} tokens", tokens_short(s.unpriced.total_tokens)),
+        unpriced = tokens_short(s.unpriced.total_tokens),
         pending = count(s.tokens.pending_requests),
         unused_class = if s.unused_capacity.is_zero() { "" } else { " amber" },
         unused = escape(&money(s.unused_capacity, &s.currency)),
