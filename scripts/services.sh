@@ -1,5 +1,6 @@
 # The real services the storage tests run against: Azurite (Azure Storage
-# emulator, from npm) and PostgreSQL 15 (from Debian packages).
+# emulator, from npm) and PostgreSQL 15 (from Debian packages); and headless
+# Chromium (Debian package), which the report test opens the HTML report in.
 #
 #   source scripts/services.sh
 #   services_start     # installs what is missing, starts both, exports the variables below
@@ -10,6 +11,7 @@
 #   CHARGEBACK_TEST_DATABASE_URL    postgres:// URL of the cluster started here
 #   CHARGEBACK_TEST_AZURITE_BIN     the azurite binary, for the fault test (which
 #                                   starts and kills its own instance)
+#   CHARGEBACK_TEST_CHROMIUM        the chromium binary, for the report test
 # Both services listen on 127.0.0.1 only; Azurite keeps its data in memory and
 # PostgreSQL in a temp dir, so nothing outlives the run.
 
@@ -41,6 +43,16 @@ _services_pg_bin() {
     echo "$bin"
 }
 
+# Headless Chromium for the report test (installs the Debian package when missing).
+_services_chromium_bin() {
+    if ! command -v chromium >/dev/null; then
+        DEBIAN_FRONTEND=noninteractive apt-get install -y chromium >/dev/null 2>&1 \
+            || { apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium >/dev/null; }
+        command -v chromium >/dev/null || { echo "services.sh: chromium did not install" >&2; return 1; }
+    fi
+    command -v chromium
+}
+
 # A free loopback TCP port.
 _services_free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
@@ -63,8 +75,10 @@ services_start() {
     chmod 755 "$SERVICES_TMP"
     export SERVICES_TMP
 
-    echo "services.sh: installing/starting Azurite and PostgreSQL" >&2
+    echo "services.sh: installing/starting Azurite and PostgreSQL, installing Chromium" >&2
     _services_install_azurite
+    CHARGEBACK_TEST_CHROMIUM="$(_services_chromium_bin)"
+    export CHARGEBACK_TEST_CHROMIUM
     local pg_bin
     pg_bin="$(_services_pg_bin)"
 

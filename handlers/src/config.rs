@@ -61,7 +61,13 @@ pub const SETTINGS: &[SettingDoc] = &[
         name: "CHARGEBACK_DEPLOYMENTS",
         secret: false,
         set_by: "app",
-        doc: "CSV mapping Azure OpenAI deployment to model (header deployment,model), to pick the tokenizer for streamed records that do not name their model. Default: <data dir>/deployments.csv.",
+        doc: "CSV mapping Azure OpenAI deployment to model (header deployment,model), to pick the tokenizer for streamed records that do not name their model; optional columns deployment_type, ptu_monthly_cost or ptu_hourly_cost, capacity_tokens_per_minute and currency price the deployment (docs/chargeback.md). Default: <data dir>/deployments.csv.",
+    },
+    SettingDoc {
+        name: "CHARGEBACK_PRICES",
+        secret: false,
+        set_by: "app",
+        doc: "CSV of Azure OpenAI prices that override or extend the shipped prices/azure-openai.csv (same format, per-1M or per-1K columns; docs/chargeback.md). Default: none (the shipped prices only).",
     },
     SettingDoc {
         name: "AzureWebJobsStorage",
@@ -136,6 +142,8 @@ pub struct Settings {
     pub applications_file: Option<PathBuf>,
     /// Deployment → model mapping file, if configured.
     pub deployments_file: Option<PathBuf>,
+    /// The user's price file (`CHARGEBACK_PRICES`), if configured.
+    pub prices_file: Option<PathBuf>,
     /// Port from the Functions host.
     pub port: Option<u16>,
     /// Where the stores live.
@@ -263,6 +271,7 @@ impl Settings {
             fingerprint_secret: var("CHARGEBACK_FINGERPRINT_SECRET").map(|s| Secret(s.into_bytes())),
             applications_file: var("CHARGEBACK_APPLICATIONS").map(PathBuf::from),
             deployments_file: var("CHARGEBACK_DEPLOYMENTS").map(PathBuf::from),
+            prices_file: var("CHARGEBACK_PRICES").map(PathBuf::from),
             port,
             storage: StorageSettings::from_env()?,
         })

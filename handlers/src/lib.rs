@@ -9,9 +9,11 @@
 //! - [`maintenance`]: nightly SQL maintenance (statistics, vacuum, indexes);
 //! - [`rollup`]: the monthly rollup, a durable-style fan-out over ledger partitions;
 //! - [`usage`]: token totals for people (CLI, later the HTTP API);
+//! - [`billing`]: prices, the monthly chargeback statement and its report files;
 //! - [`demo`]: a month of synthetic traffic;
 //! - [`cli`]: the `chargeback` command.
 
+pub mod billing;
 pub mod cli;
 pub mod config;
 pub mod demo;

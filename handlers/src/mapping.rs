@@ -94,28 +94,10 @@ impl ApplicationMap {
     }
 }
 
-/// Reads the deployment → model mapping (`deployment,model`); a missing file
-/// is an empty mapping. Used to pick the tokenizer for streamed records whose
-/// deployment name hides the model.
+/// Reads the deployment → model mapping (header `deployment,model`, optional
+/// billing columns after them: [`crate::billing::DeploymentCatalogue`]); a
+/// missing file is an empty mapping. Used to pick the tokenizer for streamed
+/// records whose deployment name hides the model.
 pub fn load_deployments(path: &Path) -> anyhow::Result<chargeback_tokenizer::DeploymentModels> {
-    let mut reader = match csv::ReaderBuilder::new().trim(csv::Trim::All).from_path(path) {
-        Ok(r) => r,
-        Err(e) if matches!(e.kind(), csv::ErrorKind::Io(io) if io.kind() == std::io::ErrorKind::NotFound) => {
-            return Ok(chargeback_tokenizer::DeploymentModels::default());
-        }
-        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
-    };
-    let headers = reader.headers().with_context(|| format!("reading {}", path.display()))?.clone();
-    anyhow::ensure!(
-        headers.iter().eq(["deployment", "model"]),
-        "{}: the header must be deployment,model",
-        path.display()
-    );
-    let mut pairs = Vec::new();
-    for (i, row) in reader.records().enumerate() {
-        let row = row.with_context(|| format!("{} line {}", path.display(), i + 2))?;
-        anyhow::ensure!(!row[0].is_empty() && !row[1].is_empty(), "{} line {}: empty field", path.display(), i + 2);
-        pairs.push((row[0].to_owned(), row[1].to_owned()));
-    }
-    Ok(chargeback_tokenizer::DeploymentModels::from_pairs(pairs))
+    Ok(crate::billing::DeploymentCatalogue::load(path)?.models())
 }

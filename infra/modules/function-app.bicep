@@ -123,6 +123,8 @@ var appSettings = {
   CHARGEBACK_APPLICATIONS: chargebackApplications
   // Deployment → model CSV for streamed records without a model; empty: <data dir>/deployments.csv.
   CHARGEBACK_DEPLOYMENTS: ''
+  // The user's prices over the shipped prices/azure-openai.csv (docs/chargeback.md); empty: the shipped prices.
+  CHARGEBACK_PRICES: ''
   CHARGEBACK_DATA_DIR: '/tmp/chargeback'
   CHARGEBACK_FINGERPRINT_SECRET: '@Microsoft.KeyVault(SecretUri=${fingerprintSecretUri})'
   CHARGEBACK_LEDGER: ledger

@@ -58,6 +58,7 @@ pub fn settings(data_dir: &Path) -> Settings {
         fingerprint_secret: None,
         applications_file: None,
         deployments_file: None,
+        prices_file: None,
         port: None,
         storage: Default::default(),
     }
@@ -191,6 +192,30 @@ pub fn service_env(name: &str, service: &str) -> Option<String> {
         }
         None => {
             eprintln!("skipped: needs {service} ({name}); run scripts/test.sh");
+            None
+        }
+    }
+}
+
+/// Headless Chromium for the browser checks: `CHARGEBACK_TEST_CHROMIUM`, else
+/// `chromium` on the PATH. `None` (after saying so) when missing outside CI; a
+/// failure in CI (scripts/services.sh installs it).
+pub fn chromium() -> Option<PathBuf> {
+    let configured = std::env::var_os("CHARGEBACK_TEST_CHROMIUM").filter(|v| !v.is_empty()).map(PathBuf::from);
+    let on_path = || {
+        std::env::var_os("PATH").and_then(|paths| {
+            std::env::split_paths(&paths).map(|dir| dir.join("chromium")).find(|candidate| candidate.is_file())
+        })
+    };
+    match configured.or_else(on_path) {
+        Some(path) => Some(path),
+        None if std::env::var_os("CI").is_some() => {
+            panic!("chromium is not installed: CI must install it (scripts/services.sh)")
+        }
+        None => {
+            eprintln!(
+                "skipped: needs headless chromium (CHARGEBACK_TEST_CHROMIUM or chromium on the PATH); run scripts/test.sh"
+            );
             None
         }
     }

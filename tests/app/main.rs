@@ -10,4 +10,5 @@ mod helpers;
 mod ingest_usage;
 mod maintenance;
 mod protocol;
+mod report;
 mod rollup;

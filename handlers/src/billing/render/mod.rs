@@ -1,0 +1,126 @@
+//! The files of a month's chargeback report.
+//!
+//! - `chargeback.csv`: one row per statement line;
+//! - `daily.csv`: one row per day of the month;
+//! - `chargeback.json`: the whole statement, money as decimal strings;
+//! - `chargeback.html`: one self-contained page (inline CSS and SVG).
+
+mod chart;
+mod html;
+
+use super::{ChargeLine, DailyTotal, Statement};
+
+/// The names of the files [`render`] produces, in order.
+pub const REPORT_FILES: [&str; 4] = ["chargeback.csv", "daily.csv", "chargeback.json", "chargeback.html"];
+
+/// The report files of a statement: (file name, contents).
+pub fn render(statement: &Statement) -> Vec<(String, Vec<u8>)> {
+    let files = [lines_csv(statement), daily_csv(statement), json(statement), html::page(statement).into_bytes()];
+    REPORT_FILES.iter().zip(files).map(|(name, bytes)| ((*name).to_owned(), bytes)).collect()
+}
+
+/// The columns of `chargeback.csv`.
+pub(crate) const LINE_COLUMNS: [&str; 18] = [
+    "period",
+    "kind",
+    "business_unit",
+    "application",
+    "model",
+    "deployment",
+    "deployment_type",
+    "requests",
+    "prompt_tokens",
+    "cached_tokens",
+    "completion_tokens",
+    "reasoning_tokens",
+    "total_tokens",
+    "estimated_tokens",
+    "pending_requests",
+    "cost",
+    "currency",
+    "note",
+];
+
+fn line_record(period: &str, l: &ChargeLine) -> Vec<String> {
+    let t = &l.tokens;
+    vec![
+        period.to_owned(),
+        l.kind.as_str().to_owned(),
+        l.business_unit.clone(),
+        l.application.clone(),
+        l.model.clone(),
+        l.deployment.clone(),
+        l.deployment_type.as_str().to_owned(),
+        t.requests.to_string(),
+        t.prompt_tokens.to_string(),
+        t.cached_tokens.to_string(),
+        t.completion_tokens.to_string(),
+        t.reasoning_tokens.to_string(),
+        t.total_tokens.to_string(),
+        t.estimated_tokens.to_string(),
+        t.pending_requests.to_string(),
+        l.cost.map_or_else(|| "unpriced".to_owned(), |c| format!("{c:.2}")),
+        l.currency.clone(),
+        l.note.clone(),
+    ]
+}
+
+fn lines_csv(statement: &Statement) -> Vec<u8> {
+    let period = statement.period.to_string();
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    let mut rows = vec![LINE_COLUMNS.iter().map(|c| (*c).to_owned()).collect::<Vec<_>>()];
+    rows.extend(statement.lines.iter().map(|l| line_record(&period, l)));
+    for row in rows {
+        // Writing to a Vec cannot fail.
+        let _ = writer.write_record(&row);
+    }
+    writer.into_inner().unwrap_or_default()
+}
+
+fn daily_record(d: &DailyTotal, currency: &str) -> Vec<String> {
+    let t = &d.tokens;
+    vec![
+        d.day.to_string(),
+        t.requests.to_string(),
+        t.prompt_tokens.to_string(),
+        t.cached_tokens.to_string(),
+        t.completion_tokens.to_string(),
+        t.reasoning_tokens.to_string(),
+        t.total_tokens.to_string(),
+        t.estimated_tokens.to_string(),
+        t.pending_requests.to_string(),
+        format!("{:.2}", d.cost),
+        currency.to_owned(),
+    ]
+}
+
+/// The columns of `daily.csv`.
+pub(crate) const DAILY_COLUMNS: [&str; 11] = [
+    "day",
+    "requests",
+    "prompt_tokens",
+    "cached_tokens",
+    "completion_tokens",
+    "reasoning_tokens",
+    "total_tokens",
+    "estimated_tokens",
+    "pending_requests",
+    "cost",
+    "currency",
+];
+
+fn daily_csv(statement: &Statement) -> Vec<u8> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    let _ = writer.write_record(DAILY_COLUMNS);
+    for d in &statement.daily {
+        let _ = writer.write_record(daily_record(d, &statement.currency));
+    }
+    writer.into_inner().unwrap_or_default()
+}
+
+fn json(statement: &Statement) -> Vec<u8> {
+    // Serializing plain data with string keys cannot fail.
+    let mut bytes = serde_json::to_vec_pretty(statement).unwrap_or_default();
+    bytes.push(b'\n');
+    bytes
+}

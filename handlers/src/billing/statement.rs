@@ -1,0 +1,792 @@
+//! The monthly chargeback statement.
+//!
+//! Rounding: each line's cost is computed exactly (decimal, from the price in
+//! force on each day of its usage) and rounded once to cents, half to even.
+//! Business unit totals and the grand total are sums of rounded lines, so the
+//! lines always add up to the totals. A provisioned deployment's cost is
+//! rounded to cents once and split over its lines (and over days) with the
+//! largest-remainder method, so the shares add up to it exactly. The daily
+//! trend splits the rounded pay-as-you-go total over days in proportion to the
+//! exact daily amounts the same way, so the days add up to the statement
+//! (unused capacity is not a day's cost and is shown apart).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt;
+
+use chrono::{Datelike, NaiveDate};
+use rust_decimal::Decimal;
+use serde::Serialize;
+
+use super::allocation::{split_cents, to_cents};
+use super::{DeploymentCatalogue, DeploymentType, Price, PriceCatalogue};
+use crate::domain::{TokenSource, UsageAggregate};
+use crate::mapping::ApplicationMap;
+
+/// The business unit of unused provisioned capacity lines.
+pub const UNUSED_CAPACITY: &str = "unused capacity";
+
+/// Currency of a statement that prices nothing.
+const DEFAULT_CURRENCY: &str = "USD";
+
+/// Why a statement cannot be computed.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum BillingError {
+    /// The month does not exist.
+    #[error("{year}-{month:02} is not a month")]
+    InvalidPeriod {
+        /// Year.
+        year: i32,
+        /// Month (1–12).
+        month: u32,
+    },
+    /// An aggregate's day is not in the period.
+    #[error("usage of {day} is not in {period}")]
+    OutsidePeriod {
+        /// The aggregate's day.
+        day: NaiveDate,
+        /// The period.
+        period: Period,
+    },
+    /// Prices or PTU costs in more than one currency.
+    #[error("a statement has one currency, but prices and PTU costs use {0}")]
+    MixedCurrencies(String),
+}
+
+/// A calendar month (UTC).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Period {
+    first_day: NaiveDate,
+}
+
+impl Period {
+    /// The month `year`-`month`.
+    pub fn new(year: i32, month: u32) -> Result<Self, BillingError> {
+        NaiveDate::from_ymd_opt(year, month, 1)
+            .filter(|_| {
+                NaiveDate::from_ymd_opt(year, month, 1)
+                    .and_then(|d| d.checked_add_months(chrono::Months::new(1)))
+                    .is_some()
+            })
+            .map(|first_day| Self { first_day })
+            .ok_or(BillingError::InvalidPeriod { year, month })
+    }
+
+    /// Its first day.
+    pub fn first_day(&self) -> NaiveDate {
+        self.first_day
+    }
+
+    /// Its days, in order.
+    pub fn days(&self) -> impl Iterator<Item = NaiveDate> + use<> {
+        let month = self.first_day.month();
+        self.first_day.iter_days().take_while(move |d| d.month() == month)
+    }
+
+    /// Number of days.
+    pub fn day_count(&self) -> u32 {
+        self.days().count() as u32
+    }
+
+    /// Number of hours (days × 24).
+    pub fn hours(&self) -> u32 {
+        self.day_count() * 24
+    }
+
+    /// Whether `day` is in the month.
+    pub fn contains(&self, day: NaiveDate) -> bool {
+        day.year() == self.first_day.year() && day.month() == self.first_day.month()
+    }
+}
+
+impl fmt::Display for Period {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.first_day.format("%Y-%m"))
+    }
+}
+
+impl Serialize for Period {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+/// Requests and tokens. Cached tokens are part of prompt tokens, reasoning
+/// tokens part of completion tokens; `total` is prompt + completion, of which
+/// `estimated` were counted by us; `pending_requests` were not counted yet
+/// (their tokens are zero).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct TokenCounts {
+    /// Records.
+    pub requests: u64,
+    /// Prompt tokens, cached included.
+    pub prompt_tokens: u64,
+    /// Cached prompt tokens.
+    pub cached_tokens: u64,
+    /// Completion tokens, reasoning included.
+    pub completion_tokens: u64,
+    /// Reasoning tokens.
+    pub reasoning_tokens: u64,
+    /// Prompt + completion.
+    pub total_tokens: u64,
+    /// Of the total, tokens we estimated.
+    pub estimated_tokens: u64,
+    /// Records not counted yet.
+    pub pending_requests: u64,
+}
+
+impl TokenCounts {
+    fn add_aggregate(&mut self, a: &UsageAggregate) {
+        self.requests += a.requests;
+        self.prompt_tokens += a.prompt;
+        self.cached_tokens += a.cached;
+        self.completion_tokens += a.completion;
+        self.reasoning_tokens += a.reasoning;
+        self.total_tokens += a.prompt + a.completion;
+        match a.token_source {
+            TokenSource::Estimated => self.estimated_tokens += a.prompt + a.completion,
+            TokenSource::Pending => self.pending_requests += a.requests,
+            TokenSource::Reported => {}
+        }
+    }
+
+    fn add(&mut self, o: &TokenCounts) {
+        self.requests += o.requests;
+        self.prompt_tokens += o.prompt_tokens;
+        self.cached_tokens += o.cached_tokens;
+        self.completion_tokens += o.completion_tokens;
+        self.reasoning_tokens += o.reasoning_tokens;
+        self.total_tokens += o.total_tokens;
+        self.estimated_tokens += o.estimated_tokens;
+        self.pending_requests += o.pending_requests;
+    }
+}
+
+/// What a statement line is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LineKind {
+    /// Pay-as-you-go usage (priced, or unpriced when its cost is `None`).
+    Usage,
+    /// Usage of a provisioned deployment: a share of its cost.
+    Provisioned,
+    /// A provisioned deployment's capacity nobody used.
+    UnusedCapacity,
+}
+
+impl LineKind {
+    /// The name in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Usage => "usage",
+            Self::Provisioned => "provisioned",
+            Self::UnusedCapacity => "unused-capacity",
+        }
+    }
+}
+
+/// One line of the statement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChargeLine {
+    /// What the line is.
+    pub kind: LineKind,
+    /// Business unit (`unassigned` for unmapped parties, [`UNUSED_CAPACITY`]).
+    pub business_unit: String,
+    /// Application (the party when unmapped; empty for unused capacity).
+    pub application: String,
+    /// Model as the records name it (from the deployment file when they do not).
+    pub model: String,
+    /// Deployment ('' when the records do not say).
+    pub deployment: String,
+    /// How the deployment is billed.
+    pub deployment_type: DeploymentType,
+    /// Requests and tokens.
+    #[serde(flatten)]
+    pub tokens: TokenCounts,
+    /// Cost in cents precision; `None` when unpriced (never $0 for lack of a price).
+    pub cost: Option<Decimal>,
+    /// Currency of the cost.
+    pub currency: String,
+    /// Why a line is unpriced, or how a PTU share was made.
+    pub note: String,
+}
+
+impl ChargeLine {
+    /// Whether the line has no price.
+    pub fn is_unpriced(&self) -> bool {
+        self.cost.is_none()
+    }
+}
+
+/// One day of the trend.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DailyTotal {
+    /// UTC day.
+    pub day: NaiveDate,
+    /// Requests and tokens of the day (all lines).
+    #[serde(flatten)]
+    pub tokens: TokenCounts,
+    /// Pay-as-you-go and used PTU cost of the day.
+    pub cost: Decimal,
+}
+
+/// A business unit's totals.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BusinessUnitTotal {
+    /// Business unit.
+    pub business_unit: String,
+    /// Requests and tokens.
+    #[serde(flatten)]
+    pub tokens: TokenCounts,
+    /// Sum of its priced lines.
+    pub cost: Decimal,
+    /// Lines without a price.
+    pub unpriced_lines: usize,
+}
+
+/// A month's chargeback.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Statement {
+    /// The month.
+    pub period: Period,
+    /// Currency of every amount.
+    pub currency: String,
+    /// Lines by business unit, application, model, deployment.
+    pub lines: Vec<ChargeLine>,
+    /// Every day of the month.
+    pub daily: Vec<DailyTotal>,
+    /// Totals by business unit, by business unit name.
+    pub business_units: Vec<BusinessUnitTotal>,
+    /// Requests and tokens of the month: exactly those of the aggregates.
+    pub tokens: TokenCounts,
+    /// Requests and tokens without a price.
+    pub unpriced: TokenCounts,
+    /// Sum of every line's cost.
+    pub total: Decimal,
+    /// Unused provisioned capacity (part of the total).
+    pub unused_capacity: Decimal,
+    /// The prices the statement used.
+    pub prices_used: Vec<Price>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct LineKey {
+    business_unit: String,
+    application: String,
+    model: String,
+    deployment: String,
+    kind: LineKind,
+    priced: bool,
+}
+
+#[derive(Debug, Default)]
+struct Accumulated {
+    tokens: TokenCounts,
+    exact: Decimal,
+    deployment_type: Option<DeploymentType>,
+    note: String,
+}
+
+/// The chargeback of `period` from its daily usage aggregates.
+///
+/// Parties become applications and business units through `applications`;
+/// deployments get their type (and, when the records do not name it, their
+/// model) from `deployments`; pay-as-you-go usage is priced from `prices` at
+/// the price in force on its day; provisioned deployments' costs are shared
+/// by tokens (see `docs/chargeback.md`).
+pub fn compute(
+    period: Period,
+    aggregates: &[UsageAggregate],
+    applications: &ApplicationMap,
+    deployments: &DeploymentCatalogue,
+    prices: &PriceCatalogue,
+) -> Result<Statement, BillingError> {
+    let mut lines: BTreeMap<LineKey, Accumulated> = BTreeMap::new();
+    let mut daily_tokens: BTreeMap<NaiveDate, TokenCounts> =
+        period.days().map(|d| (d, TokenCounts::default())).collect();
+    let mut daily_payg: BTreeMap<NaiveDate, Decimal> = BTreeMap::new();
+    let mut ptu_daily_tokens: HashMap<String, BTreeMap<NaiveDate, u64>> = HashMap::new();
+    let mut currencies = BTreeSet::new();
+    let mut used: BTreeMap<(String, DeploymentType, NaiveDate, String), Price> = BTreeMap::new();
+
+    for a in aggregates {
+        if !period.contains(a.day) {
+            return Err(BillingError::OutsidePeriod { day: a.day, period });
+        }
+        let model = if a.model.is_empty() { deployments.model(&a.deployment).unwrap_or("") } else { &a.model };
+        let deployment_type = deployments.deployment_type(&a.deployment);
+        daily_tokens.entry(a.day).or_default().add_aggregate(a);
+        let mut key = LineKey {
+            business_unit: applications.business_unit(&a.party).to_owned(),
+            application: applications.application(&a.party).to_owned(),
+            model: model.to_owned(),
+            deployment: a.deployment.clone(),
+            kind: LineKind::Usage,
+            priced: true,
+        };
+        let mut exact = Decimal::ZERO;
+        let mut note = String::new();
+        if deployment_type == DeploymentType::Provisioned {
+            key.kind = LineKind::Provisioned;
+            *ptu_daily_tokens.entry(a.deployment.to_ascii_lowercase()).or_default().entry(a.day).or_default() +=
+                a.prompt + a.completion;
+        } else {
+            match prices.price_for(model, deployment_type, a.day).and_then(|p| usage_cost(p, a).map(|c| (p, c))) {
+                Some((price, cost)) => {
+                    exact = cost;
+                    currencies.insert(price.currency.clone());
+                    *daily_payg.entry(a.day).or_default() += cost;
+                    used.entry((
+                        price.model.clone(),
+                        price.deployment_type,
+                        price.effective_from,
+                        price.origin.clone(),
+                    ))
+                    .or_insert_with(|| price.clone());
+                }
+                None => {
+                    key.priced = false;
+                    note = unpriced_reason(prices, model, deployment_type, a);
+                }
+            }
+        }
+        let line = lines.entry(key).or_default();
+        line.tokens.add_aggregate(a);
+        line.exact += exact;
+        line.deployment_type = Some(deployment_type);
+        if line.note.is_empty() {
+            line.note = note;
+        }
+    }
+
+    let mut statement_lines: Vec<ChargeLine> = Vec::with_capacity(lines.len());
+    for (key, acc) in &lines {
+        let cost = match key.kind {
+            LineKind::Usage if key.priced => Some(to_cents(acc.exact)),
+            LineKind::Usage => None,
+            _ => Some(Decimal::ZERO),
+        };
+        statement_lines.push(ChargeLine {
+            kind: key.kind,
+            business_unit: key.business_unit.clone(),
+            application: key.application.clone(),
+            model: key.model.clone(),
+            deployment: key.deployment.clone(),
+            deployment_type: acc.deployment_type.unwrap_or(DeploymentCatalogue::DEFAULT_TYPE),
+            tokens: acc.tokens,
+            cost,
+            currency: String::new(),
+            note: acc.note.clone(),
+        });
+    }
+
+    let payg_total: Decimal = statement_lines.iter().filter(|l| l.kind == LineKind::Usage).filter_map(|l| l.cost).sum();
+    let days: Vec<NaiveDate> = daily_tokens.keys().copied().collect();
+    let payg_weights: Vec<Decimal> = days.iter().map(|d| daily_payg.get(d).copied().unwrap_or_default()).collect();
+    let mut daily_cost: Vec<Decimal> = split_cents(payg_total, &payg_weights);
+
+    let mut unused_capacity = Decimal::ZERO;
+    for (name, model, ptu) in deployments.provisioned_deployments() {
+        currencies.insert(ptu.currency.clone());
+        let cost = to_cents(ptu.cost_for(period.hours()));
+        let on_it: Vec<usize> = (0..statement_lines.len())
+            .filter(|i| {
+                statement_lines[*i].kind == LineKind::Provisioned
+                    && statement_lines[*i].deployment.eq_ignore_ascii_case(name)
+            })
+            .collect();
+        let tokens: u64 = on_it.iter().map(|i| statement_lines[*i].tokens.total_tokens).sum();
+        let (used_cost, how) = match ptu.capacity_tokens_per_minute {
+            Some(tpm) => {
+                let capacity = Decimal::from(tpm) * Decimal::from(period.day_count() * 24 * 60);
+                let share = (Decimal::from(tokens) / capacity).min(Decimal::ONE);
+                let used = to_cents(cost * share);
+                let percent = (share * Decimal::ONE_HUNDRED).round_dp(2);
+                (used, format!("share of {name} by tokens; {percent}% of {tpm} tokens/min used"))
+            }
+            None if tokens > 0 => (cost, format!("share of {name} by tokens")),
+            None => (Decimal::ZERO, format!("{name}: no usage this month")),
+        };
+        let weights: Vec<Decimal> =
+            on_it.iter().map(|i| Decimal::from(statement_lines[*i].tokens.total_tokens)).collect();
+        for (i, share) in on_it.iter().zip(split_cents(used_cost, &weights)) {
+            statement_lines[*i].cost = Some(share);
+            statement_lines[*i].note = how.clone();
+        }
+        let per_day = ptu_daily_tokens.get(&name.to_ascii_lowercase());
+        let day_weights: Vec<Decimal> =
+            days.iter().map(|d| Decimal::from(per_day.and_then(|m| m.get(d)).copied().unwrap_or(0))).collect();
+        for (total, share) in daily_cost.iter_mut().zip(split_cents(used_cost, &day_weights)) {
+            *total += share;
+        }
+        let unused = cost - used_cost;
+        if !unused.is_zero() {
+            unused_capacity += unused;
+            statement_lines.push(ChargeLine {
+                kind: LineKind::UnusedCapacity,
+                business_unit: UNUSED_CAPACITY.to_owned(),
+                application: String::new(),
+                model: model.to_owned(),
+                deployment: name.to_owned(),
+                deployment_type: DeploymentType::Provisioned,
+                tokens: TokenCounts::default(),
+                cost: Some(unused),
+                currency: String::new(),
+                note: format!("{name} costs {cost} for the month; {how}"),
+            });
+        }
+    }
+
+    if currencies.len() > 1 {
+        return Err(BillingError::MixedCurrencies(currencies.into_iter().collect::<Vec<_>>().join(", ")));
+    }
+    let currency = currencies.into_iter().next().unwrap_or_else(|| DEFAULT_CURRENCY.to_owned());
+    for line in &mut statement_lines {
+        line.currency = currency.clone();
+    }
+    statement_lines.sort_by(|a, b| {
+        (a.kind == LineKind::UnusedCapacity, &a.business_unit, &a.application, &a.model, &a.deployment, a.kind).cmp(&(
+            b.kind == LineKind::UnusedCapacity,
+            &b.business_unit,
+            &b.application,
+            &b.model,
+            &b.deployment,
+            b.kind,
+        ))
+    });
+
+    let mut units: BTreeMap<String, BusinessUnitTotal> = BTreeMap::new();
+    let (mut tokens, mut unpriced, mut total) = (TokenCounts::default(), TokenCounts::default(), Decimal::ZERO);
+    for line in &statement_lines {
+        let unit = units.entry(line.business_unit.clone()).or_insert_with(|| BusinessUnitTotal {
+            business_unit: line.business_unit.clone(),
+            tokens: TokenCounts::default(),
+            cost: Decimal::ZERO,
+            unpriced_lines: 0,
+        });
+        unit.tokens.add(&line.tokens);
+        tokens.add(&line.tokens);
+        match line.cost {
+            Some(cost) => {
+                unit.cost += cost;
+                total += cost;
+            }
+            None => {
+                unit.unpriced_lines += 1;
+                unpriced.add(&line.tokens);
+            }
+        }
+    }
+    let daily = days
+        .iter()
+        .zip(daily_cost)
+        .map(|(day, cost)| DailyTotal { day: *day, tokens: daily_tokens[day], cost })
+        .collect();
+    Ok(Statement {
+        period,
+        currency,
+        lines: statement_lines,
+        daily,
+        business_units: units.into_values().collect(),
+        tokens,
+        unpriced,
+        total,
+        unused_capacity,
+        prices_used: used.into_values().collect(),
+    })
+}
+
+/// The exact cost of an aggregate at a price: prompt tokens less cached at the
+/// input rate, cached tokens at the cached rate, completion tokens (reasoning
+/// included) at the output rate. `None` when it needs a rate the price lacks.
+fn usage_cost(price: &Price, a: &UsageAggregate) -> Option<Decimal> {
+    let per_token = |rate: Decimal, tokens: u64| Decimal::from(tokens) * rate / Decimal::from(1_000_000u32);
+    let uncached = a.prompt.saturating_sub(a.cached);
+    let mut cost = per_token(price.input_per_1m, uncached);
+    if a.cached > 0 {
+        cost += per_token(price.cached_input_per_1m?, a.cached);
+    }
+    if a.completion > 0 {
+        cost += per_token(price.output_per_1m?, a.completion);
+    }
+    Some(cost)
+}
+
+fn unpriced_reason(
+    prices: &PriceCatalogue,
+    model: &str,
+    deployment_type: DeploymentType,
+    a: &UsageAggregate,
+) -> String {
+    if model.is_empty() {
+        return "the records name no model and the deployment file does not map the deployment".to_owned();
+    }
+    match prices.price_for(model, deployment_type, a.day) {
+        None => format!("no {deployment_type} price for {model} on {}", a.day),
+        Some(p) if a.cached > 0 && p.cached_input_per_1m.is_none() => {
+            format!("no confirmed cached input price for {} {deployment_type}", p.model)
+        }
+        Some(p) => format!("no confirmed output price for {} {deployment_type}", p.model),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn d(s: &str) -> Decimal {
+        s.parse().unwrap()
+    }
+
+    fn day(n: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, n).unwrap()
+    }
+
+    fn agg(
+        n: u32,
+        party: &str,
+        model: &str,
+        deployment: &str,
+        prompt: u64,
+        cached: u64,
+        completion: u64,
+    ) -> UsageAggregate {
+        UsageAggregate {
+            day: day(n),
+            party: party.into(),
+            model: model.into(),
+            deployment: deployment.into(),
+            token_source: TokenSource::Reported,
+            requests: 1,
+            prompt,
+            completion,
+            cached,
+            reasoning: 0,
+        }
+    }
+
+    fn apps() -> ApplicationMap {
+        ApplicationMap::from_rows([("app-a", "Claims bot", "Insurance"), ("app-b", "Search", "Retail")])
+    }
+
+    fn november() -> Period {
+        Period::new(2026, 11).unwrap()
+    }
+
+    fn run(aggregates: &[UsageAggregate], deployments: &str, prices: &PriceCatalogue) -> Statement {
+        let deployments = DeploymentCatalogue::parse(deployments).unwrap();
+        compute(november(), aggregates, &apps(), &deployments, prices).unwrap()
+    }
+
+    #[test]
+    fn cached_tokens_at_the_cached_rate_and_reasoning_as_output() {
+        // gpt-4o global: 2.50 input, 1.25 cached, 10.00 output per 1M.
+        let mut a = agg(3, "app-a", "gpt-4o-2024-08-06", "chat", 1_000_000, 400_000, 200_000);
+        a.reasoning = 50_000;
+        let s = run(&[a], "deployment,model\n", &PriceCatalogue::shipped().unwrap());
+        // 600k × 2.50 + 400k × 1.25 + 200k × 10.00 = 1.50 + 0.50 + 2.00
+        assert_eq!(s.lines[0].cost, Some(d("4.00")));
+        assert_eq!((s.lines[0].business_unit.as_str(), s.lines[0].application.as_str()), ("Insurance", "Claims bot"));
+        assert_eq!(s.total, d("4.00"));
+        assert_eq!(s.daily[2].cost, d("4.00"));
+        assert_eq!(s.prices_used.len(), 1);
+    }
+
+    #[test]
+    fn unmapped_parties_are_unassigned_and_unknown_models_unpriced_never_zero() {
+        let aggregates = [agg(1, "fp_123", "gpt-4o", "", 1000, 0, 10), agg(1, "fp_123", "llama-3", "", 500, 0, 5)];
+        let s = run(&aggregates, "deployment,model\n", &PriceCatalogue::shipped().unwrap());
+        let unpriced: Vec<_> = s.lines.iter().filter(|l| l.is_unpriced()).collect();
+        assert_eq!(unpriced.len(), 1);
+        assert_eq!((unpriced[0].model.as_str(), unpriced[0].business_unit.as_str()), ("llama-3", "unassigned"));
+        assert_eq!(unpriced[0].application, "fp_123");
+        assert!(unpriced[0].note.contains("no global price for llama-3"), "{}", unpriced[0].note);
+        assert_eq!((s.unpriced.total_tokens, s.unpriced.requests), (505, 1));
+        assert_eq!(s.business_units[0].unpriced_lines, 1);
+    }
+
+    #[test]
+    fn pending_records_show_their_requests() {
+        let mut pending = agg(2, "app-b", "gpt-4o", "chat", 0, 0, 0);
+        pending.token_source = TokenSource::Pending;
+        pending.requests = 7;
+        let s = run(&[pending], "deployment,model\n", &PriceCatalogue::shipped().unwrap());
+        assert_eq!(s.lines[0].tokens.pending_requests, 7);
+        assert_eq!(s.lines[0].cost, Some(Decimal::ZERO));
+    }
+
+    #[test]
+    fn a_price_change_mid_month_splits_the_month() {
+        let header = "model,deployment_type,effective_from,currency,input_per_1m,cached_input_per_1m,output_per_1m,source,read_on\n";
+        let text = format!("{header}m,global,2026-01-01,USD,1,0.5,2,x,\nm,global,2026-11-16,USD,3,1.5,6,x,\n");
+        let prices = PriceCatalogue::parse(&text, "t").unwrap();
+        let s = run(
+            &[agg(15, "app-a", "m", "", 1_000_000, 0, 0), agg(16, "app-a", "m", "", 1_000_000, 0, 0)],
+            "deployment,model\n",
+            &prices,
+        );
+        assert_eq!(s.total, d("4.00"));
+        assert_eq!((s.daily[14].cost, s.daily[15].cost), (d("1.00"), d("3.00")));
+        assert_eq!(s.prices_used.len(), 2);
+    }
+
+    #[test]
+    fn usage_before_the_first_effective_date_is_unpriced() {
+        let header = "model,deployment_type,effective_from,currency,input_per_1m,cached_input_per_1m,output_per_1m,source,read_on\n";
+        let prices = PriceCatalogue::parse(&format!("{header}m,global,2026-11-16,USD,1,0.5,2,x,\n"), "t").unwrap();
+        let s = run(
+            &[agg(1, "app-a", "m", "", 10, 0, 0), agg(20, "app-a", "m", "", 10, 0, 0)],
+            "deployment,model\n",
+            &prices,
+        );
+        assert_eq!(s.lines.len(), 2);
+        assert_eq!(s.lines.iter().filter(|l| l.is_unpriced()).count(), 1);
+    }
+
+    #[test]
+    fn the_deployment_names_the_model_and_its_type() {
+        let aggregates = [agg(1, "app-a", "", "eu-nano", 1_000_000, 0, 0)];
+        let s = run(
+            &aggregates,
+            "deployment,model,deployment_type\neu-nano,gpt-5-nano,data-zone\n",
+            &PriceCatalogue::shipped().unwrap(),
+        );
+        assert_eq!((s.lines[0].model.as_str(), s.lines[0].deployment_type), ("gpt-5-nano", DeploymentType::DataZone));
+        assert_eq!(s.lines[0].cost, Some(d("0.06"))); // 0.055 exactly, rounded once, half to even
+    }
+
+    #[test]
+    fn a_missing_cached_rate_makes_the_line_unpriced() {
+        let s = run(
+            &[agg(1, "app-a", "gpt-5", "", 100, 50, 10)],
+            "deployment,model\n",
+            &PriceCatalogue::shipped().unwrap(),
+        );
+        assert!(s.lines[0].is_unpriced());
+        assert!(s.lines[0].note.contains("cached input"), "{}", s.lines[0].note);
+    }
+
+    const PTU: &str = "deployment,model,deployment_type,ptu_monthly_cost,capacity_tokens_per_minute\n";
+
+    #[test]
+    fn ptu_cost_is_shared_by_tokens_with_unused_capacity_apart() {
+        // 30 days × 1440 min × 1000 tpm = 43.2M tokens of capacity for 1000.00.
+        let aggregates = [
+            agg(1, "app-a", "gpt-4o", "ptu", 10_000_000, 0, 800_000),
+            agg(2, "app-b", "gpt-4o", "ptu", 2_000_000, 0, 0),
+        ];
+        let s =
+            run(&aggregates, &format!("{PTU}ptu,gpt-4o,provisioned,1000,1000\n"), &PriceCatalogue::shipped().unwrap());
+        let cost = |kind| s.lines.iter().filter(|l| l.kind == kind).map(|l| l.cost.unwrap()).sum::<Decimal>();
+        // 12.8M / 43.2M = 0.296296… → 296.30 used, 703.70 unused.
+        assert_eq!(cost(LineKind::Provisioned), d("296.30"));
+        assert_eq!(cost(LineKind::UnusedCapacity), d("703.70"));
+        assert_eq!(s.total, d("1000.00"));
+        assert_eq!(s.unused_capacity, d("703.70"));
+        assert_eq!(s.daily.iter().map(|d| d.cost).sum::<Decimal>() + s.unused_capacity, s.total);
+        assert!(s.prices_used.is_empty(), "PTU usage is not also priced pay-as-you-go");
+    }
+
+    #[test]
+    fn ptu_without_capacity_is_wholly_shared_and_unused_only_without_usage() {
+        let deployments = "deployment,model,deployment_type,ptu_hourly_cost\nptu,gpt-4o,provisioned,1.00\nidle,gpt-4o,provisioned,2.00\n";
+        let aggregates = [agg(1, "app-a", "gpt-4o", "ptu", 1, 0, 0), agg(1, "app-b", "gpt-4o", "ptu", 2, 0, 0)];
+        let s = run(&aggregates, deployments, &PriceCatalogue::shipped().unwrap());
+        let shares: Vec<_> =
+            s.lines.iter().filter(|l| l.kind == LineKind::Provisioned).map(|l| l.cost.unwrap()).collect();
+        assert_eq!(shares, vec![d("240.00"), d("480.00")]); // 720 h × 1.00 by 1:2
+        let unused: Vec<_> = s.lines.iter().filter(|l| l.kind == LineKind::UnusedCapacity).collect();
+        assert_eq!((unused.len(), unused[0].deployment.as_str(), unused[0].cost), (1, "idle", Some(d("1440.00"))));
+    }
+
+    #[test]
+    fn usage_outside_the_period_and_mixed_currencies_are_refused() {
+        let deployments = DeploymentCatalogue::parse("deployment,model\n").unwrap();
+        let prices = PriceCatalogue::shipped().unwrap();
+        let mut a = agg(1, "app-a", "gpt-4o", "", 1, 0, 0);
+        a.day = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
+        assert!(matches!(
+            compute(november(), &[a], &apps(), &deployments, &prices),
+            Err(BillingError::OutsidePeriod { .. })
+        ));
+        let ptu = DeploymentCatalogue::parse(
+            "deployment,model,deployment_type,ptu_monthly_cost,currency\np,gpt-4o,provisioned,1,EUR\n",
+        )
+        .unwrap();
+        let usd = agg(1, "app-a", "gpt-4o", "", 1, 0, 0);
+        assert!(matches!(compute(november(), &[usd], &apps(), &ptu, &prices), Err(BillingError::MixedCurrencies(_))));
+        assert!(Period::new(2026, 13).is_err());
+        assert_eq!((november().day_count(), november().hours()), (30, 720));
+    }
+
+    fn arb_aggregate() -> impl Strategy<Value = UsageAggregate> {
+        let models =
+            prop::sample::select(vec!["gpt-4o", "gpt-4o-mini-2024-07-18", "gpt-4.1", "unknown-model", "gpt-5", ""]);
+        let deployments = prop::sample::select(vec!["", "chat", "ptu", "ptu-idle-cap", "eu"]);
+        let parties = prop::sample::select(vec!["app-a", "app-b", "fp_x", "<script>"]);
+        let sources = prop::sample::select(vec![TokenSource::Reported, TokenSource::Estimated, TokenSource::Pending]);
+        (
+            1u32..=30,
+            parties,
+            models,
+            deployments,
+            sources,
+            1u64..1000,
+            0u64..10_000_000,
+            0u64..10_000_000,
+            0u64..100,
+            0u64..100,
+        )
+            .prop_map(
+                |(n, party, model, deployment, source, requests, prompt, completion, cached_pct, reasoning_pct)| {
+                    let pending = source == TokenSource::Pending;
+                    let (prompt, completion) = if pending { (0, 0) } else { (prompt, completion) };
+                    UsageAggregate {
+                        day: day(n),
+                        party: party.into(),
+                        model: model.into(),
+                        deployment: deployment.into(),
+                        token_source: source,
+                        requests,
+                        prompt,
+                        completion,
+                        cached: prompt * cached_pct / 100,
+                        reasoning: completion * reasoning_pct / 100,
+                    }
+                },
+            )
+    }
+
+    proptest! {
+        #[test]
+        fn tokens_reconcile_and_lines_sum_to_the_totals(aggregates in prop::collection::vec(arb_aggregate(), 0..60)) {
+            let deployments = "deployment,model,deployment_type,ptu_monthly_cost,capacity_tokens_per_minute\n\
+                               chat,gpt-4o,global,,\nptu,gpt-4.1,provisioned,1234.57,\nptu-idle-cap,gpt-4o,provisioned,999.99,5000\neu,gpt-4o,data-zone,,\n";
+            let s = run(&aggregates, deployments, &PriceCatalogue::shipped().unwrap());
+            let sum = |f: fn(&UsageAggregate) -> u64| aggregates.iter().map(f).sum::<u64>();
+            prop_assert_eq!(s.tokens.requests, sum(|a| a.requests));
+            prop_assert_eq!(s.tokens.prompt_tokens, sum(|a| a.prompt));
+            prop_assert_eq!(s.tokens.cached_tokens, sum(|a| a.cached));
+            prop_assert_eq!(s.tokens.completion_tokens, sum(|a| a.completion));
+            prop_assert_eq!(s.tokens.reasoning_tokens, sum(|a| a.reasoning));
+            prop_assert_eq!(s.tokens.total_tokens, sum(|a| a.prompt + a.completion));
+            let line_tokens: u64 = s.lines.iter().map(|l| l.tokens.total_tokens).sum();
+            prop_assert_eq!(line_tokens, s.tokens.total_tokens);
+            let daily_tokens: u64 = s.daily.iter().map(|d| d.tokens.total_tokens).sum();
+            prop_assert_eq!(daily_tokens, s.tokens.total_tokens);
+            let line_cost: Decimal = s.lines.iter().filter_map(|l| l.cost).sum();
+            prop_assert_eq!(line_cost, s.total);
+            prop_assert_eq!(s.business_units.iter().map(|b| b.cost).sum::<Decimal>(), s.total);
+            prop_assert_eq!(s.daily.iter().map(|d| d.cost).sum::<Decimal>() + s.unused_capacity, s.total);
+            // Both PTU deployments' costs are in the statement exactly, used or not.
+            let ptu: Decimal = s.lines.iter().filter(|l| l.kind != LineKind::Usage).filter_map(|l| l.cost).sum();
+            prop_assert_eq!(ptu, d("1234.57") + d("999.99"));
+            for line in &s.lines {
+                if let Some(cost) = line.cost {
+                    prop_assert_eq!(cost.round_dp(2), cost);
+                    prop_assert!(cost >= Decimal::ZERO);
+                }
+            }
+        }
+    }
+}
