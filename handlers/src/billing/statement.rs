@@ -11,14 +11,14 @@
 //! (unused capacity is not a day's cost and is shown apart).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::fmt;
 
-use chrono::{Datelike, NaiveDate};
+use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::Serialize;
 
 use super::allocation::{split_cents, to_cents};
 use super::{DeploymentCatalogue, DeploymentType, Price, PriceCatalogue};
+pub use crate::domain::Period;
 use crate::domain::{TokenSource, UsageAggregate};
 use crate::mapping::ApplicationMap;
 
@@ -31,14 +31,6 @@ const DEFAULT_CURRENCY: &str = "USD";
 /// Why a statement cannot be computed.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum BillingError {
-    /// The month does not exist.
-    #[error("{year}-{month:02} is not a month")]
-    InvalidPeriod {
-        /// Year.
-        year: i32,
-        /// Month (1–12).
-        month: u32,
-    },
     /// An aggregate's day is not in the period.
     #[error("usage of {day} is not in {period}")]
     OutsidePeriod {
@@ -50,64 +42,6 @@ pub enum BillingError {
     /// Prices or PTU costs in more than one currency.
     #[error("a statement has one currency, but prices and PTU costs use {0}")]
     MixedCurrencies(String),
-}
-
-/// A calendar month (UTC).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Period {
-    first_day: NaiveDate,
-}
-
-impl Period {
-    /// The month `year`-`month`.
-    pub fn new(year: i32, month: u32) -> Result<Self, BillingError> {
-        NaiveDate::from_ymd_opt(year, month, 1)
-            .filter(|_| {
-                NaiveDate::from_ymd_opt(year, month, 1)
-                    .and_then(|d| d.checked_add_months(chrono::Months::new(1)))
-                    .is_some()
-            })
-            .map(|first_day| Self { first_day })
-            .ok_or(BillingError::InvalidPeriod { year, month })
-    }
-
-    /// Its first day.
-    pub fn first_day(&self) -> NaiveDate {
-        self.first_day
-    }
-
-    /// Its days, in order.
-    pub fn days(&self) -> impl Iterator<Item = NaiveDate> + use<> {
-        let month = self.first_day.month();
-        self.first_day.iter_days().take_while(move |d| d.month() == month)
-    }
-
-    /// Number of days.
-    pub fn day_count(&self) -> u32 {
-        self.days().count() as u32
-    }
-
-    /// Number of hours (days × 24).
-    pub fn hours(&self) -> u32 {
-        self.day_count() * 24
-    }
-
-    /// Whether `day` is in the month.
-    pub fn contains(&self, day: NaiveDate) -> bool {
-        day.year() == self.first_day.year() && day.month() == self.first_day.month()
-    }
-}
-
-impl fmt::Display for Period {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.first_day.format("%Y-%m"))
-    }
-}
-
-impl Serialize for Period {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
-    }
 }
 
 /// Requests and tokens. Cached tokens are part of prompt tokens, reasoning
@@ -715,7 +649,6 @@ mod tests {
         .unwrap();
         let usd = agg(1, "app-a", "gpt-4o", "", 1, 0, 0);
         assert!(matches!(compute(november(), &[usd], &apps(), &ptu, &prices), Err(BillingError::MixedCurrencies(_))));
-        assert!(Period::new(2026, 13).is_err());
         assert_eq!((november().day_count(), november().hours()), (30, 720));
     }
 

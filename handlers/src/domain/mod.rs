@@ -5,12 +5,14 @@
 
 mod aggregate;
 mod fingerprint;
+mod period;
 mod tenant;
 mod token_usage;
 mod usage_record;
 
 pub use aggregate::UsageAggregate;
 pub use fingerprint::{Fingerprint, Fingerprinter};
+pub use period::{Period, PeriodError};
 pub use tenant::{Tenant, TenantError};
 pub use token_usage::{TokenSource, TokenUsage, UsageError};
 pub use usage_record::{Caller, CountedWith, RecordId, RecordIdError, RecordShape, UsageRecord};

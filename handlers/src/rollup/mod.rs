@@ -22,7 +22,6 @@
 mod finish;
 mod instance;
 pub mod local;
-mod period;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,8 +30,8 @@ use chrono::{NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
+pub use crate::domain::{Period, PeriodError};
 pub use instance::{ChunkState, Failure, PlannedChunk, RollupInstance, RuntimeStatus, instance_id, instance_name};
-pub use period::{Period, PeriodError};
 
 use crate::config::Settings;
 use crate::domain::Tenant;

@@ -18,6 +18,14 @@ pub struct Period {
 pub struct PeriodError(pub String);
 
 impl Period {
+    /// The month `year`-`month` (1–12).
+    pub fn new(year: i32, month: u32) -> Result<Self, PeriodError> {
+        NaiveDate::from_ymd_opt(year, month, 1)
+            .filter(|d| d.checked_add_months(Months::new(1)).is_some())
+            .map(|first| Self { first })
+            .ok_or_else(|| PeriodError(format!("{year:04}-{month:02}")))
+    }
+
     /// The month of a day.
     pub fn of(day: NaiveDate) -> Self {
         Self { first: day.with_day(1).unwrap_or(day) }
@@ -46,6 +54,22 @@ impl Period {
     /// Month, 1–12.
     pub fn month(self) -> u32 {
         self.first.month()
+    }
+
+    /// Its days, in order.
+    pub fn days(self) -> impl Iterator<Item = NaiveDate> {
+        let next = self.next_first_day();
+        self.first.iter_days().take_while(move |d| *d < next)
+    }
+
+    /// Number of days.
+    pub fn day_count(self) -> u32 {
+        u32::try_from((self.next_first_day() - self.first).num_days()).unwrap_or(0)
+    }
+
+    /// Number of hours (days × 24; UTC has no daylight saving).
+    pub fn hours(self) -> u32 {
+        self.day_count() * 24
     }
 
     /// Whether a day falls in the month.
@@ -104,6 +128,11 @@ mod tests {
         assert_eq!(p.first_day(), NaiveDate::from_ymd_opt(2026, 10, 1).unwrap());
         assert_eq!(p.next_first_day(), NaiveDate::from_ymd_opt(2026, 11, 1).unwrap());
         assert_eq!("2026-01".parse::<Period>().unwrap().previous().to_string(), "2025-12");
+        assert_eq!(p.day_count(), 31);
+        assert_eq!(p.hours(), 744);
+        assert_eq!(p.days().last(), NaiveDate::from_ymd_opt(2026, 10, 31));
+        assert_eq!(Period::new(2028, 2).unwrap().day_count(), 29);
+        assert!(Period::new(2026, 13).is_err());
     }
 
     #[test]
