@@ -6,11 +6,13 @@
 //! - [`ingest`]: a batch of events into the ledger and dead-letter store;
 //! - [`storage`]: the store traits and their implementations;
 //! - [`functions`]: the Functions host protocol and one module per function;
+//! - [`api`]: the HTTP query and administration API (forwarded by the host);
 //! - [`maintenance`]: nightly SQL maintenance (statistics, vacuum, indexes);
 //! - [`usage`]: token totals for people (CLI, later the HTTP API);
 //! - [`demo`]: a month of synthetic traffic;
 //! - [`cli`]: the `chargeback` command.
 
+pub mod api;
 pub mod cli;
 pub mod config;
 pub mod demo;

@@ -60,6 +60,7 @@ pub fn settings(data_dir: &Path) -> Settings {
         deployments_file: None,
         port: None,
         storage: Default::default(),
+        api: Default::default(),
     }
 }
 

@@ -4,9 +4,11 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod api;
 mod cli;
 mod contract;
 mod helpers;
 mod ingest_usage;
 mod maintenance;
 mod protocol;
+mod routes;
