@@ -90,7 +90,9 @@ fn percentile(histogram: &BTreeMap<u64, u64>, samples: u64, percent: u64) -> u64
 
 /// Turns ledger cells into hourly rows, optionally of one deployment.
 pub fn summarise(cells: &[CapacityCell], deployment: Option<&str>) -> Vec<CapacityHour> {
-    let mut hours: BTreeMap<(String, DateTime<Utc>), (CapacityHour, BTreeMap<u64, u64>)> = BTreeMap::new();
+    // Per (deployment, hour): the row so far and its latency histogram (ms → calls).
+    type Hour = (CapacityHour, BTreeMap<u64, u64>);
+    let mut hours: BTreeMap<(String, DateTime<Utc>), Hour> = BTreeMap::new();
     for cell in cells {
         let name = cell.deployment.as_deref().unwrap_or("(none)");
         if deployment.is_some_and(|d| d != name) {
