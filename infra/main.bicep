@@ -83,6 +83,10 @@ param pgbouncerMaxClientConnections int = 5000
 param postgresAdminPassword string = ''
 
 @secure()
+@description('CHARGEBACK_API_KEY, the key of the HTTP API when the handler runs without the Functions host. On Azure the host checks its own function keys (authLevel function) and the handler does not use it, so a fresh random value each provision is fine.')
+@secure()
+param chargebackApiKey string = newGuid()
+
 @description('Fingerprint HMAC key. Set it for the first provision only (azd env set CHARGEBACK_FINGERPRINT_SECRET ...); empty keeps the value in Key Vault.')
 param fingerprintSecret string = ''
 
@@ -166,6 +170,7 @@ module keyVault 'modules/key-vault.bicep' = {
     keyVaultName: 'kv-cb-${resourceToken}'
     fingerprintSecret: fingerprintSecret
     databaseUrl: databaseUrl
+    apiKey: chargebackApiKey
     readerPrincipalId: identity.outputs.principalId
     officerPrincipalId: principalId
     officerPrincipalType: principalType
@@ -277,6 +282,7 @@ module functionApp 'modules/function-app.bicep' = {
     eventHubConsumerGroup: eventHubs.outputs.consumerGroupName
     fingerprintSecretUri: keyVault.outputs.fingerprintSecretUri
     databaseUrlSecretUri: keyVault.outputs.databaseUrlSecretUri
+    apiKeySecretUri: keyVault.outputs.apiKeySecretUri
     chargebackTenant: chargebackTenant
     chargebackApplications: chargebackApplications
     rustLog: rustLog

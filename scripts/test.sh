@@ -3,7 +3,9 @@
 #   1. starts the real services the tests need (scripts/services.sh, when present),
 #   2. runs every Rust test in the workspace (unit, golden, property and
 #      integration tests; the handler is driven with host-shaped invocations),
-#   3. runs the deployment-file checks (infra/check/run.sh).
+#   3. fuzzes the HTTP API against its OpenAPI document (scripts/api-fuzz.sh:
+#      schemathesis against `chargeback serve`),
+#   4. runs the deployment-file checks (infra/check/run.sh).
 # It installs what it uses. `.ci/run` calls exactly this.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -16,4 +18,5 @@ if [ -f scripts/services.sh ]; then
 fi
 
 cargo test --workspace --locked
+bash scripts/api-fuzz.sh
 bash infra/check/run.sh

@@ -100,6 +100,18 @@ pub const SETTINGS: &[SettingDoc] = &[
         doc: "Nightly maintenance thresholds and budget as key=value pairs separated by commas (budget_seconds, lock_timeout_ms, analyze_min_rows, analyze_percent, vacuum_min_dead_rows, vacuum_percent, reindex_bloat_percent, reindex_min_bytes, pgstattuple, partition_months_ahead, retention_months, retention_drop, sqlite_free_pages); see docs/operations.md. Default: the documented defaults (budget 480 s).",
     },
     SettingDoc {
+        name: "CHARGEBACK_API_KEY",
+        secret: true,
+        set_by: "app",
+        doc: "Key of the HTTP API when `chargeback serve` runs outside the Functions host (sent as the x-functions-key header or the code query parameter). Under the host, the host checks its own function keys and this is not used. Default: none (then the standalone API refuses to serve unless CHARGEBACK_API_AUTH=none).",
+    },
+    SettingDoc {
+        name: "CHARGEBACK_API_AUTH",
+        secret: false,
+        set_by: "app",
+        doc: "Authentication of the HTTP API outside the Functions host: key (CHARGEBACK_API_KEY) or none (local trials only). Under the host it is ignored: the host enforces the functions' authLevel. Default: key.",
+    },
+    SettingDoc {
         name: "RUST_LOG",
         secret: false,
         set_by: "app",
@@ -148,6 +160,30 @@ pub struct Settings {
     pub port: Option<u16>,
     /// Where the stores live.
     pub storage: StorageSettings,
+    /// The HTTP API's own authentication (outside the Functions host).
+    pub api: ApiSettings,
+}
+
+/// How the HTTP API authenticates callers when no Functions host does it.
+#[derive(Debug, Clone, Default)]
+pub struct ApiSettings {
+    /// `CHARGEBACK_API_KEY`.
+    pub key: Option<Secret>,
+    /// `CHARGEBACK_API_AUTH=none`: serve without a key (local trials only).
+    pub no_auth: bool,
+}
+
+impl ApiSettings {
+    /// Reads the environment.
+    pub fn from_env() -> anyhow::Result<Self> {
+        let no_auth = match var("CHARGEBACK_API_AUTH").map(|v| v.trim().to_ascii_lowercase()) {
+            None => false,
+            Some(v) if v == "key" => false,
+            Some(v) if v == "none" => true,
+            Some(other) => anyhow::bail!("CHARGEBACK_API_AUTH={other:?}: use key or none"),
+        };
+        Ok(Self { key: var("CHARGEBACK_API_KEY").map(Secret::new), no_auth })
+    }
 }
 
 /// Which ledger implementation to use.
@@ -274,6 +310,7 @@ impl Settings {
             prices_file: var("CHARGEBACK_PRICES").map(PathBuf::from),
             port,
             storage: StorageSettings::from_env()?,
+            api: ApiSettings::from_env()?,
         })
     }
 

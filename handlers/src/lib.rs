@@ -6,6 +6,7 @@
 //! - [`ingest`]: a batch of events into the ledger and dead-letter store;
 //! - [`storage`]: the store traits and their implementations;
 //! - [`functions`]: the Functions host protocol and one module per function;
+//! - [`api`]: the HTTP query and administration API (forwarded by the host);
 //! - [`maintenance`]: nightly SQL maintenance (statistics, vacuum, indexes);
 //! - [`rollup`]: the monthly rollup, a durable-style fan-out over ledger partitions;
 //! - [`usage`]: token totals for people (CLI, later the HTTP API);
@@ -13,6 +14,7 @@
 //! - [`demo`]: a month of synthetic traffic;
 //! - [`cli`]: the `chargeback` command.
 
+pub mod api;
 pub mod billing;
 pub mod cli;
 pub mod config;

@@ -83,6 +83,13 @@ impl ApplicationMap {
         Ok(())
     }
 
+    /// Every party and its assignment, sorted by party.
+    pub fn assignments(&self) -> Vec<(&str, &Assignment)> {
+        let mut rows: Vec<(&str, &Assignment)> = self.by_party.iter().map(|(p, a)| (p.as_str(), a)).collect();
+        rows.sort_by(|a, b| a.0.cmp(b.0));
+        rows
+    }
+
     /// The application of a party (the party itself when unmapped).
     pub fn application<'a>(&'a self, party: &'a str) -> &'a str {
         self.by_party.get(party).map_or(party, |a| a.application.as_str())

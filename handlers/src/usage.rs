@@ -50,7 +50,8 @@ pub struct UsageLine {
 }
 
 impl UsageLine {
-    fn add(&mut self, other: &UsageLine) {
+    /// Adds another line's counts to this one (the key stays).
+    pub fn add(&mut self, other: &UsageLine) {
         self.requests += other.requests;
         self.prompt_tokens += other.prompt_tokens;
         self.cached_tokens += other.cached_tokens;

@@ -46,6 +46,9 @@ param fingerprintSecretUri string
 @description('Versionless Key Vault secret URI of DATABASE_URL.')
 param databaseUrlSecretUri string
 
+@description('Versionless Key Vault secret URI of CHARGEBACK_API_KEY (unused under the host; see docs/api.md).')
+param apiKeySecretUri string
+
 @description('Port DATABASE_URL points at: 6432 is the built-in PgBouncer (statement cache off), 5432 the server itself.')
 param postgresPort int = 6432
 
@@ -134,6 +137,10 @@ var appSettings = {
   CHARGEBACK_DB_STATEMENT_CACHE: (postgresPort == 6432) ? '0' : '100'
   // Nightly maintenance thresholds and budget (docs/operations.md); empty: the defaults.
   CHARGEBACK_MAINTENANCE: ''
+  // The HTTP API: under the host the host checks function keys (authLevel
+  // function); these only apply to `chargeback serve` without the host.
+  CHARGEBACK_API_KEY: '@Microsoft.KeyVault(SecretUri=${apiKeySecretUri})'
+  CHARGEBACK_API_AUTH: 'key'
   RUST_LOG: rustLog
 }
 

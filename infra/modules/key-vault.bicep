@@ -26,6 +26,13 @@ param databaseUrlSecretName string = 'chargeback-database-url'
 @secure()
 param databaseUrl string
 
+@description('Name of the secret that holds CHARGEBACK_API_KEY.')
+param apiKeySecretName string = 'chargeback-api-key'
+
+@description('CHARGEBACK_API_KEY: the key of the HTTP API when the handler runs without the Functions host. Under the host (always on Azure) the host checks its own function keys and the handler does not use it.')
+@secure()
+param apiKey string
+
 @description('Principal that reads the secrets (the Function App identity).')
 param readerPrincipalId string
 
@@ -64,6 +71,15 @@ resource fingerprint 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (!empty
   }
 }
 
+resource apiKeySecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
+  parent: vault
+  name: apiKeySecretName
+  properties: {
+    value: apiKey
+    contentType: 'CHARGEBACK_API_KEY (standalone HTTP API key; unused under the Functions host)'
+  }
+}
+
 resource databaseUrlSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
   parent: vault
   name: databaseUrlSecretName
@@ -95,5 +111,6 @@ resource officerRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (
 
 output name string = vault.name
 // Versionless URIs: the app always gets the current version of a secret.
+output apiKeySecretUri string = '${vault.properties.vaultUri}secrets/${apiKeySecret.name}'
 output fingerprintSecretUri string = '${vault.properties.vaultUri}secrets/${fingerprintSecretName}'
 output databaseUrlSecretUri string = '${vault.properties.vaultUri}secrets/${databaseUrlSecret.name}'

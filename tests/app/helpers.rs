@@ -61,6 +61,7 @@ pub fn settings(data_dir: &Path) -> Settings {
         prices_file: None,
         port: None,
         storage: Default::default(),
+        api: Default::default(),
     }
 }
 

@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod api;
 mod cli;
 mod contract;
 mod helpers;
@@ -12,3 +13,4 @@ mod maintenance;
 mod protocol;
 mod report;
 mod rollup;
+mod routes;

@@ -9,7 +9,9 @@ async fn every_function_folder_is_served_by_the_handler() {
     let app = spawn_app().await;
     let names = function_names();
     assert!(names.contains(&"ingest-usage".to_owned()), "{names:?}");
-    for name in names {
+    // HTTP functions are forwarded to their own path (tests/app/routes.rs).
+    let invoked = names.into_iter().filter(|n| function_json(n)["bindings"][0]["type"] != "httpTrigger");
+    for name in invoked {
         let response = app.invoke(&name, &json!({"Data": {}, "Metadata": {}})).await;
         assert_ne!(response.status(), 404, "function folder {name} has no handler route");
     }

@@ -20,7 +20,8 @@ use chargeback::storage::azure::{StorageAccount, StorageQueue};
 use chargeback::storage::sql_support::SqlQueue;
 use chargeback::storage::sqlite::SqliteLedger;
 use chargeback::storage::{
-    AppendOutcome, Ledger, LedgerEntry, LedgerPartition, StorageError, UsageQuery, UsageRow, WorkQueue,
+    AppendOutcome, CapacityCell, Ledger, LedgerEntry, LedgerPartition, LedgerRange, StorageError, UsageCell,
+    UsageQuery, UsageRow, WorkQueue,
 };
 use chrono::{Datelike, NaiveDate, Utc};
 use serde_json::{Value, json};
@@ -342,6 +343,12 @@ impl Ledger for FlakyLedger {
     }
     async fn scan(&self, partition: &LedgerPartition) -> Result<Vec<LedgerEntry>, StorageError> {
         self.inner.scan(partition).await
+    }
+    async fn usage_cells(&self, range: &LedgerRange) -> Result<Vec<UsageCell>, StorageError> {
+        self.inner.usage_cells(range).await
+    }
+    async fn capacity_cells(&self, range: &LedgerRange) -> Result<Vec<CapacityCell>, StorageError> {
+        self.inner.capacity_cells(range).await
     }
     async fn aggregate(&self, partition: &LedgerPartition) -> Result<Vec<UsageAggregate>, StorageError> {
         if partition.party == self.party

@@ -67,13 +67,15 @@ impl IntoResponse for InvocationError {
     }
 }
 
-/// The handler's routes: one `POST /<function>` per function folder, plus a
-/// liveness probe.
+/// The handler's routes: one `POST /<function>` per non-HTTP function
+/// folder, the HTTP API the host forwards (`/api/...`, [`crate::api`]), plus
+/// a liveness probe.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/{function}", post(invoke))
-        .fallback(|| async { (StatusCode::NOT_FOUND, Json(json!({ "error": "no such route" }))) })
+        .merge(crate::api::routes(&state.settings))
+        .fallback(crate::api::not_found)
         .with_state(state)
 }
 

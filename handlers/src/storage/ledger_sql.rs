@@ -55,6 +55,34 @@ pub const PARTITIONS_SQL: &str =
 pub const SCAN_SQL: &str = "SELECT record_id, occurred_at_us, model, deployment, token_source, prompt_tokens, \
      completion_tokens, cached_tokens, reasoning_tokens FROM ledger WHERE tenant = $1 AND day = $2 AND party = $3";
 
+/// Token totals per day, party, model, deployment and token source of `$2..$3`.
+pub const USAGE_CELLS_SQL: &str = "SELECT day, party, model, deployment, token_source, \
+     CAST(COUNT(*) AS BIGINT) AS requests, CAST(SUM(prompt_tokens) AS BIGINT) AS prompt, \
+     CAST(SUM(completion_tokens) AS BIGINT) AS completion, CAST(SUM(cached_tokens) AS BIGINT) AS cached, \
+     CAST(SUM(reasoning_tokens) AS BIGINT) AS reasoning \
+     FROM ledger WHERE tenant = $1 AND occurred_at_us >= $2 AND occurred_at_us < $3 \
+     GROUP BY day, party, model, deployment, token_source";
+
+/// Calls per deployment, UTC hour (hours since the epoch), status and latency of `$2..$3`.
+pub const CAPACITY_CELLS_SQL: &str = "SELECT deployment, CAST(occurred_at_us / 3600000000 AS BIGINT) AS hour, \
+     status, latency_ms, CAST(COUNT(*) AS BIGINT) AS requests, \
+     CAST(SUM(prompt_tokens + completion_tokens) AS BIGINT) AS tokens \
+     FROM ledger WHERE tenant = $1 AND occurred_at_us >= $2 AND occurred_at_us < $3 \
+     GROUP BY 1, 2, 3, 4";
+
+/// A stored hour (hours since the epoch) back.
+pub fn from_hours(hours: i64) -> Result<DateTime<Utc>, StorageError> {
+    hours
+        .checked_mul(3600)
+        .and_then(|s| DateTime::from_timestamp(s, 0))
+        .ok_or_else(|| StorageError::Corrupt(format!("hour {hours} out of range")))
+}
+
+/// A stored HTTP status back (`None` when not a status).
+pub fn to_status(n: Option<i64>) -> Option<u16> {
+    n.and_then(|n| u16::try_from(n).ok())
+}
+
 /// The totals of one partition per model, deployment and token source.
 pub const AGGREGATE_SQL: &str = "SELECT COALESCE(model, '') AS model, COALESCE(deployment, '') AS deployment, \
      token_source, CAST(COUNT(*) AS BIGINT) AS requests, CAST(SUM(prompt_tokens) AS BIGINT) AS prompt, \
@@ -270,6 +298,65 @@ macro_rules! impl_sql_ledger {
                     .collect::<Result<Vec<_>, $crate::storage::StorageError>>()?;
                 entries.sort_by(|a, b| a.id.cmp(&b.id));
                 Ok(entries)
+            }
+
+            async fn usage_cells(
+                &self,
+                range: &$crate::storage::LedgerRange,
+            ) -> Result<Vec<$crate::storage::UsageCell>, $crate::storage::StorageError> {
+                use sqlx::Row;
+                use $crate::storage::ledger_sql::{USAGE_CELLS_SQL, parse_day, to_u64, token_source};
+                let rows = sqlx::query(USAGE_CELLS_SQL)
+                    .bind(range.tenant.as_str())
+                    .bind(range.from.timestamp_micros())
+                    .bind(range.to.timestamp_micros())
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.into_iter()
+                    .map(|row| {
+                        let day: String = row.try_get("day")?;
+                        let source: String = row.try_get("token_source")?;
+                        Ok($crate::storage::UsageCell {
+                            day: parse_day(&day)?,
+                            party: row.try_get("party")?,
+                            model: row.try_get("model")?,
+                            deployment: row.try_get("deployment")?,
+                            token_source: token_source(&source)?,
+                            requests: to_u64(row.try_get("requests")?),
+                            prompt: to_u64(row.try_get("prompt")?),
+                            completion: to_u64(row.try_get("completion")?),
+                            cached: to_u64(row.try_get("cached")?),
+                            reasoning: to_u64(row.try_get("reasoning")?),
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn capacity_cells(
+                &self,
+                range: &$crate::storage::LedgerRange,
+            ) -> Result<Vec<$crate::storage::CapacityCell>, $crate::storage::StorageError> {
+                use sqlx::Row;
+                use $crate::storage::ledger_sql::{CAPACITY_CELLS_SQL, from_hours, to_status, to_u64};
+                let rows = sqlx::query(CAPACITY_CELLS_SQL)
+                    .bind(range.tenant.as_str())
+                    .bind(range.from.timestamp_micros())
+                    .bind(range.to.timestamp_micros())
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.into_iter()
+                    .map(|row| {
+                        let latency: Option<i64> = row.try_get("latency_ms")?;
+                        Ok($crate::storage::CapacityCell {
+                            deployment: row.try_get("deployment")?,
+                            hour: from_hours(row.try_get("hour")?)?,
+                            status: to_status(row.try_get("status")?),
+                            latency_ms: latency.map(to_u64),
+                            requests: to_u64(row.try_get("requests")?),
+                            tokens: to_u64(row.try_get("tokens")?),
+                        })
+                    })
+                    .collect()
             }
 
             async fn aggregate(

@@ -137,12 +137,74 @@ pub trait Ledger: Send + Sync + fmt::Debug {
     /// Every record of one partition, ordered by record id.
     async fn scan(&self, partition: &LedgerPartition) -> Result<Vec<LedgerEntry>, StorageError>;
 
+    /// Token totals per UTC day, party, model, deployment and token source of
+    /// a time range: what the usage API filters and groups (in Rust, so no
+    /// filter value ever reaches a query).
+    async fn usage_cells(&self, range: &LedgerRange) -> Result<Vec<UsageCell>, StorageError>;
+
+    /// Calls per deployment, UTC hour, status and latency of a time range:
+    /// what the capacity API turns into rates, status counts and percentiles.
+    async fn capacity_cells(&self, range: &LedgerRange) -> Result<Vec<CapacityCell>, StorageError>;
+
     /// The token totals of one partition per model, deployment and token
     /// source, in key order. The SQL ledgers sum in the database; this
     /// default sums a [`Ledger::scan`].
     async fn aggregate(&self, partition: &LedgerPartition) -> Result<Vec<UsageAggregate>, StorageError> {
         Ok(aggregate_entries(partition, &self.scan(partition).await?))
     }
+}
+
+/// One tenant's records in a half-open time range.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerRange {
+    /// Whose data.
+    pub tenant: Tenant,
+    /// Inclusive start.
+    pub from: DateTime<Utc>,
+    /// Exclusive end.
+    pub to: DateTime<Utc>,
+}
+
+/// Token totals of one UTC day, party, model, deployment and token source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageCell {
+    /// The UTC day.
+    pub day: NaiveDate,
+    /// The chargeable party.
+    pub party: String,
+    /// Model, where known.
+    pub model: Option<String>,
+    /// Deployment, where known.
+    pub deployment: Option<String>,
+    /// Where the counts come from.
+    pub token_source: TokenSource,
+    /// Number of records.
+    pub requests: u64,
+    /// Prompt tokens (cached included).
+    pub prompt: u64,
+    /// Completion tokens (reasoning included).
+    pub completion: u64,
+    /// Cached prompt tokens.
+    pub cached: u64,
+    /// Reasoning completion tokens.
+    pub reasoning: u64,
+}
+
+/// Calls of one deployment in one UTC hour with one status and one latency.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CapacityCell {
+    /// Deployment, where known.
+    pub deployment: Option<String>,
+    /// Start of the UTC hour.
+    pub hour: DateTime<Utc>,
+    /// HTTP status, where the record says.
+    pub status: Option<u16>,
+    /// Latency in milliseconds, where the record says.
+    pub latency_ms: Option<u64>,
+    /// Number of records.
+    pub requests: u64,
+    /// Prompt + completion tokens.
+    pub tokens: u64,
 }
 
 /// Sums a partition's entries per model, deployment and token source.

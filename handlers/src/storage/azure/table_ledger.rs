@@ -29,9 +29,10 @@ use super::table_keys::{
     record_rk,
 };
 use crate::domain::{Tenant, UsageRecord};
-use crate::storage::ledger_sql::{from_micros, parse_day, record_id, to_u64, token_source};
+use crate::storage::ledger_sql::{from_hours, from_micros, parse_day, record_id, to_u64, token_source};
 use crate::storage::{
-    AppendOutcome, Grouping, Ledger, LedgerEntry, LedgerPartition, StorageError, UsageQuery, UsageRow,
+    AppendOutcome, CapacityCell, Grouping, Ledger, LedgerEntry, LedgerPartition, LedgerRange, StorageError, UsageCell,
+    UsageQuery, UsageRow,
 };
 
 /// Entities per entity-group transaction (the service's limit).
@@ -169,6 +170,19 @@ impl TableLedger {
     }
 }
 
+impl TableLedger {
+    /// The ledger entities of the days a time range touches (a key range per
+    /// tenant; the caller drops those outside the exact range).
+    async fn range_entities(
+        &self,
+        range: &LedgerRange,
+        columns: &'static str,
+    ) -> Result<Vec<Map<String, Value>>, StorageError> {
+        let (first, end) = day_range(range.from, range.to);
+        Self::query_range(&self.ledger, &day_key(&range.tenant, first), &day_key(&range.tenant, end), columns).await
+    }
+}
+
 fn day_range(from: DateTime<Utc>, to: DateTime<Utc>) -> (NaiveDate, NaiveDate) {
     let last = (to - ChronoDuration::microseconds(1)).date_naive();
     (from.date_naive(), last.succ_opt().unwrap_or(last))
@@ -176,6 +190,7 @@ fn day_range(from: DateTime<Utc>, to: DateTime<Utc>) -> (NaiveDate, NaiveDate) {
 
 const TOTALS_COLUMNS: &str =
     "OccurredAtUs,Day,Party,Model,Deployment,TokenSource,PromptTokens,CompletionTokens,CachedTokens,ReasoningTokens";
+const CAPACITY_COLUMNS: &str = "OccurredAtUs,Deployment,Status,LatencyMs,PromptTokens,CompletionTokens";
 const SCAN_COLUMNS: &str = "RecordId,OccurredAtUs,Model,Deployment,TokenSource,PromptTokens,CompletionTokens,\
      CachedTokens,ReasoningTokens";
 
@@ -254,14 +269,8 @@ impl Ledger for TableLedger {
     }
 
     async fn totals(&self, query: &UsageQuery) -> Result<Vec<UsageRow>, StorageError> {
-        let (first, end) = day_range(query.from, query.to);
-        let entities = Self::query_range(
-            &self.ledger,
-            &day_key(&query.tenant, first),
-            &day_key(&query.tenant, end),
-            TOTALS_COLUMNS,
-        )
-        .await?;
+        let range = LedgerRange { tenant: query.tenant.clone(), from: query.from, to: query.to };
+        let entities = self.range_entities(&range, TOTALS_COLUMNS).await?;
         let (from, to) = (query.from.timestamp_micros(), query.to.timestamp_micros());
         let mut groups: BTreeMap<(String, String), [u64; 5]> = BTreeMap::new();
         for e in &entities {
@@ -352,5 +361,81 @@ impl Ledger for TableLedger {
         }
         out.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(out)
+    }
+
+    async fn usage_cells(&self, range: &LedgerRange) -> Result<Vec<UsageCell>, StorageError> {
+        let entities = self.range_entities(range, TOTALS_COLUMNS).await?;
+        let (from, to) = (range.from.timestamp_micros(), range.to.timestamp_micros());
+        type Key = (String, String, Option<String>, Option<String>, String);
+        let mut cells: BTreeMap<Key, [u64; 5]> = BTreeMap::new();
+        for e in &entities {
+            let at = get_i64(e, "OccurredAtUs")?;
+            if at < from || at >= to {
+                continue;
+            }
+            let key = (
+                get_str(e, "Day")?.to_owned(),
+                get_str(e, "Party")?.to_owned(),
+                get_opt(e, "Model"),
+                get_opt(e, "Deployment"),
+                get_str(e, "TokenSource")?.to_owned(),
+            );
+            let sums = cells.entry(key).or_default();
+            sums[0] += 1;
+            for (i, column) in
+                ["PromptTokens", "CompletionTokens", "CachedTokens", "ReasoningTokens"].iter().enumerate()
+            {
+                sums[i + 1] += to_u64(get_i64(e, column)?);
+            }
+        }
+        cells
+            .into_iter()
+            .map(|((day, party, model, deployment, source), [requests, prompt, completion, cached, reasoning])| {
+                Ok(UsageCell {
+                    day: parse_day(&day)?,
+                    party,
+                    model,
+                    deployment,
+                    token_source: token_source(&source)?,
+                    requests,
+                    prompt,
+                    completion,
+                    cached,
+                    reasoning,
+                })
+            })
+            .collect()
+    }
+
+    async fn capacity_cells(&self, range: &LedgerRange) -> Result<Vec<CapacityCell>, StorageError> {
+        let entities = self.range_entities(range, CAPACITY_COLUMNS).await?;
+        let (from, to) = (range.from.timestamp_micros(), range.to.timestamp_micros());
+        type Key = (Option<String>, i64, Option<i64>, Option<i64>);
+        let mut cells: BTreeMap<Key, [u64; 2]> = BTreeMap::new();
+        for e in &entities {
+            let at = get_i64(e, "OccurredAtUs")?;
+            if at < from || at >= to {
+                continue;
+            }
+            let optional = |name: &str| if e.contains_key(name) { get_i64(e, name).map(Some) } else { Ok(None) };
+            let key =
+                (get_opt(e, "Deployment"), at.div_euclid(3_600_000_000), optional("Status")?, optional("LatencyMs")?);
+            let sums = cells.entry(key).or_default();
+            sums[0] += 1;
+            sums[1] += to_u64(get_i64(e, "PromptTokens")?) + to_u64(get_i64(e, "CompletionTokens")?);
+        }
+        cells
+            .into_iter()
+            .map(|((deployment, hour, status, latency), [requests, tokens])| {
+                Ok(CapacityCell {
+                    deployment,
+                    hour: from_hours(hour)?,
+                    status: status.and_then(|s| u16::try_from(s).ok()),
+                    latency_ms: latency.map(to_u64),
+                    requests,
+                    tokens,
+                })
+            })
+            .collect()
     }
 }

@@ -1,0 +1,147 @@
+//! The HTTP query and administration API (`docs/api.md`, `handlers/openapi.json`).
+//!
+//! The Functions host forwards each HTTP-triggered request as it is
+//! (`enableForwardingHttpRequest`), to the same path (`/api/<route>`), so
+//! one axum router serves the API under the host and, with `chargeback
+//! serve` on its own, standalone. Under the host the host checks the
+//! function keys (`authLevel: function`); standalone, [`Access`] checks
+//! `CHARGEBACK_API_KEY` the same way (header `x-functions-key` or query
+//! parameter `code`).
+//!
+//! - [`usage`]: `GET /api/usage`;
+//! - [`capacity`]: `GET /api/capacity`;
+//! - [`admin`]: `/api/admin/{collection}[/{key}]` and [`admin::Directory`];
+//! - `GET /api/openapi.json`: the OpenAPI document (no key needed).
+
+pub mod admin;
+pub mod capacity;
+pub mod params;
+pub mod problem;
+pub mod usage;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use sha2::{Digest, Sha256};
+
+use crate::config::Settings;
+use crate::functions::AppState;
+use problem::ApiError;
+
+/// Where the host puts HTTP routes (`extensions.http.routePrefix`, default `api`).
+pub const ROUTE_PREFIX: &str = "/api";
+
+/// The OpenAPI document, as checked in.
+pub const OPENAPI_JSON: &str = include_str!("../../openapi.json");
+
+/// The header the Functions host (and the standalone server) takes a key from.
+pub const KEY_HEADER: &str = "x-functions-key";
+
+/// Who may call the API.
+#[derive(Clone)]
+pub enum Access {
+    /// Behind the Functions host, which enforces the functions' `authLevel`
+    /// before forwarding (the handler listens on loopback only).
+    Host,
+    /// Standalone with a key: the SHA-256 of `CHARGEBACK_API_KEY`.
+    Key([u8; 32]),
+    /// Standalone without authentication (`CHARGEBACK_API_AUTH=none`).
+    Open,
+    /// Standalone without a key and not opened: the API refuses to serve.
+    Refused,
+}
+
+impl std::fmt::Debug for Access {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Host => "Host",
+            Self::Key(_) => "Key(<redacted>)",
+            Self::Open => "Open",
+            Self::Refused => "Refused",
+        })
+    }
+}
+
+impl Access {
+    /// From the configuration: under the host when it gave a port.
+    pub fn from_settings(settings: &Settings) -> Self {
+        if settings.port.is_some() {
+            Self::Host
+        } else if let Some(key) = &settings.api.key {
+            Self::Key(Sha256::digest(key.expose()).into())
+        } else if settings.api.no_auth {
+            Self::Open
+        } else {
+            Self::Refused
+        }
+    }
+
+    fn check(&self, request: &Request) -> Result<(), ApiError> {
+        let expected = match self {
+            Self::Host | Self::Open => return Ok(()),
+            Self::Refused => {
+                return Err(ApiError::NotConfigured(
+                    "outside the Functions host the API needs CHARGEBACK_API_KEY (or CHARGEBACK_API_AUTH=none for local trials)",
+                ));
+            }
+            Self::Key(digest) => digest,
+        };
+        let from_header = request.headers().get(KEY_HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let from_query = request.uri().query().and_then(|q| {
+            serde_urlencoded::from_str::<Vec<(String, String)>>(q)
+                .ok()?
+                .into_iter()
+                .find(|(k, _)| k == params::KEY_PARAMETER)
+                .map(|(_, v)| v)
+        });
+        let given = from_header.or(from_query).ok_or(ApiError::Unauthorized)?;
+        let digest: [u8; 32] = Sha256::digest(given.as_bytes()).into();
+        if digest == *expected { Ok(()) } else { Err(ApiError::Unauthorized) }
+    }
+}
+
+async fn require_key(State(access): State<Access>, request: Request, next: Next) -> Response {
+    match access.check(&request) {
+        Ok(()) => next.run(request).await,
+        Err(e) => e.into_response(),
+    }
+}
+
+/// The API's routes, each under [`ROUTE_PREFIX`]: one line per route, so a
+/// new HTTP function (with its folder and `function.json`) adds one line here
+/// and its paths in `handlers/openapi.json`.
+pub fn routes(settings: &Settings) -> Router<AppState> {
+    let access = Access::from_settings(settings);
+    if matches!(access, Access::Refused) {
+        tracing::warn!("the HTTP API refuses requests: set CHARGEBACK_API_KEY (or CHARGEBACK_API_AUTH=none)");
+    }
+    let keyed = Router::new()
+        .route("/api/usage", get(usage::get_usage))
+        .route("/api/capacity", get(capacity::get_capacity))
+        .route("/api/admin/{collection}", get(admin::routes::list).put(admin::routes::replace))
+        .route(
+            "/api/admin/{collection}/{key}",
+            get(admin::routes::get_one).put(admin::routes::put_one).delete(admin::routes::delete_one),
+        )
+        .method_not_allowed_fallback(method_not_allowed)
+        .route_layer(middleware::from_fn_with_state(access, require_key));
+    Router::new().route("/api/openapi.json", get(openapi)).method_not_allowed_fallback(method_not_allowed).merge(keyed)
+}
+
+async fn openapi() -> Response {
+    let mut response = OPENAPI_JSON.into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+async fn method_not_allowed() -> Response {
+    ApiError::MethodNotAllowed.into_response()
+}
+
+/// The answer to a path no route serves: a 404 problem.
+pub async fn not_found() -> Response {
+    ApiError::NotFound("no such route; see /api/openapi.json".into()).into_response()
+}

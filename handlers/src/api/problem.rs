@@ -1,0 +1,147 @@
+//! Errors of the HTTP API as RFC 9457 problem details
+//! (`application/problem+json`): bad input is a 4xx naming the parameter at
+//! fault; anything else is an opaque 5xx, logged once, that says nothing
+//! about the internals.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use tracing::error;
+
+use crate::storage::StorageError;
+
+/// The media type of problem details.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// Why an API request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// A query parameter, path segment, header or body field is wrong.
+    #[error("{parameter}: {detail}")]
+    InvalidParameter {
+        /// The parameter (or body field) at fault.
+        parameter: String,
+        /// What is wrong with it.
+        detail: String,
+    },
+    /// The request body is not the JSON the operation takes.
+    #[error("body: {0}")]
+    InvalidBody(String),
+    /// No route or no item under this path.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// The method is not served under this path.
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// Missing or wrong API key.
+    #[error("unauthorized")]
+    Unauthorized,
+    /// `If-Match` names a version that is no longer current.
+    #[error("precondition failed")]
+    PreconditionFailed,
+    /// The API is not configured to serve (no key outside the host).
+    #[error("the API is not configured: {0}")]
+    NotConfigured(&'static str),
+    /// A store failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// Anything else that is not the caller's fault.
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// A wrong parameter.
+    pub fn invalid(parameter: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self::InvalidParameter { parameter: parameter.into(), detail: detail.into() }
+    }
+}
+
+/// The problem details body.
+#[derive(Debug, Serialize)]
+pub struct Problem {
+    /// A URI naming the kind of problem.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Short summary of the kind.
+    pub title: &'static str,
+    /// The HTTP status.
+    pub status: u16,
+    /// This occurrence, for people.
+    pub detail: String,
+    /// The parameter at fault, for bad requests.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parameter: Option<String>,
+}
+
+fn kind(slug: &str) -> String {
+    format!("urn:chargeback:problem:{slug}")
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, slug, title, detail, parameter) = match self {
+            Self::InvalidParameter { parameter, detail } => {
+                (StatusCode::BAD_REQUEST, "invalid-parameter", "Invalid parameter", detail, Some(parameter))
+            }
+            Self::InvalidBody(detail) => {
+                (StatusCode::BAD_REQUEST, "invalid-body", "Invalid request body", detail, Some("body".to_owned()))
+            }
+            Self::NotFound(detail) => (StatusCode::NOT_FOUND, "not-found", "Not found", detail, None),
+            Self::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                "Method not allowed",
+                "this path does not serve this method".to_owned(),
+                None,
+            ),
+            Self::Unauthorized => (
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "Unauthorized",
+                "send the API key as the x-functions-key header or the code query parameter".to_owned(),
+                None,
+            ),
+            Self::PreconditionFailed => (
+                StatusCode::PRECONDITION_FAILED,
+                "precondition-failed",
+                "Precondition failed",
+                "the document changed since the ETag given in If-Match: read it again and reapply the change"
+                    .to_owned(),
+                Some("If-Match".to_owned()),
+            ),
+            Self::NotConfigured(what) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "not-configured", "Not configured", what.to_owned(), None)
+            }
+            Self::Storage(e) => {
+                error!(error = %e, "api request failed in a store");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "Service unavailable",
+                    "storage is unavailable; retry later".to_owned(),
+                    None,
+                )
+            }
+            Self::Internal(e) => {
+                error!(error = %e, "api request failed");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "Internal error",
+                    "the request failed; it has been logged".to_owned(),
+                    None,
+                )
+            }
+        };
+        problem_response(status, Problem { kind: kind(slug), title, status: status.as_u16(), detail, parameter })
+    }
+}
+
+/// A problem as a response with the problem media type.
+pub fn problem_response(status: StatusCode, problem: Problem) -> Response {
+    let body = serde_json::to_vec(&problem).unwrap_or_default();
+    let mut response = (status, body).into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+    response
+}
