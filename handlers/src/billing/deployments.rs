@@ -155,6 +155,15 @@ impl DeploymentCatalogue {
         Ok(Self { by_name })
     }
 
+    /// Adds (or replaces) a deployment; `column` gives the optional columns'
+    /// texts by name ("" when absent), checked as in the file.
+    pub fn insert<'a>(&mut self, name: &str, model: &str, column: &dyn Fn(&str) -> &'a str) -> anyhow::Result<()> {
+        anyhow::ensure!(!name.is_empty() && !model.is_empty(), "empty deployment or model");
+        let deployment = parse_deployment(model, column).with_context(|| format!("deployment {name}"))?;
+        self.by_name.insert(name.to_ascii_lowercase(), (name.to_owned(), deployment));
+        Ok(())
+    }
+
     /// The model a deployment serves, if listed.
     pub fn model(&self, deployment: &str) -> Option<&str> {
         self.get(deployment).map(|d| d.model.as_str())

@@ -236,13 +236,17 @@ pub fn aggregate_entries(partition: &LedgerPartition, entries: &[LedgerEntry]) -
 /// One line of a month's chargeback as kept in SQL (`chargeback_results`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResultLine {
+    /// `usage`, `provisioned` or `unused-capacity`.
+    pub kind: String,
     /// Business unit.
     pub business_unit: String,
     /// Application.
     pub application: String,
     /// Model ('' for lines that are not about one model).
     pub model: String,
-    /// Currency (ISO 4217), '' for unpriced lines.
+    /// Deployment ('' when the records do not say).
+    pub deployment: String,
+    /// Currency (ISO 4217) of the statement.
     pub currency: String,
     /// Records.
     pub requests: u64,
@@ -279,7 +283,7 @@ pub trait RollupStore: Send + Sync + fmt::Debug {
     /// Replaces the results of a period (`YYYY-MM`).
     async fn replace_results(&self, tenant: &Tenant, period: &str, lines: &[ResultLine]) -> Result<(), StorageError>;
 
-    /// The results of a period, in key order.
+    /// The results of a period, in statement order.
     async fn results(&self, tenant: &Tenant, period: &str) -> Result<Vec<ResultLine>, StorageError>;
 }
 

@@ -33,12 +33,13 @@ const AGG_RANGE: &str = "SELECT day, party, model, deployment, token_source, req
      completion_tokens, cached_tokens, reasoning_tokens FROM usage_aggregates \
      WHERE tenant = $1 AND day >= $2 AND day <= $3";
 const RESULTS_DELETE: &str = "DELETE FROM chargeback_results WHERE tenant = $1 AND period = $2";
-const RESULTS_INSERT: &str = "INSERT INTO chargeback_results (tenant, period, business_unit, application, model, \
-     currency, requests, prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens, amount_micros, \
-     computed_at_us, unpriced) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
-const RESULTS_GET: &str = "SELECT business_unit, application, model, currency, requests, prompt_tokens, \
-     completion_tokens, cached_tokens, reasoning_tokens, amount_micros, unpriced FROM chargeback_results \
-     WHERE tenant = $1 AND period = $2";
+const RESULTS_INSERT: &str = "INSERT INTO chargeback_results (tenant, period, line, kind, business_unit, \
+     application, model, deployment, currency, requests, prompt_tokens, completion_tokens, cached_tokens, \
+     reasoning_tokens, amount_micros, computed_at_us) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)";
+const RESULTS_GET: &str = "SELECT kind, business_unit, application, model, deployment, currency, requests, \
+     prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens, amount_micros FROM chargeback_results \
+     WHERE tenant = $1 AND period = $2 ORDER BY line";
 
 /// The partitions' days as a closed range, and the set to keep of what it holds.
 fn plan_range(partitions: &[LedgerPartition]) -> Option<(String, String)> {
@@ -134,22 +135,24 @@ macro_rules! impl_sql_rollup {
                 let now = super::sql_support::now_us();
                 let mut tx = self.pool.begin().await?;
                 sqlx::query(RESULTS_DELETE).bind(tenant.as_str()).bind(period).execute(&mut *tx).await?;
-                for l in lines {
+                for (n, l) in lines.iter().enumerate() {
                     sqlx::query(RESULTS_INSERT)
                         .bind(tenant.as_str())
                         .bind(period)
+                        .bind(i64::try_from(n).unwrap_or(i64::MAX))
+                        .bind(&l.kind)
                         .bind(&l.business_unit)
                         .bind(&l.application)
                         .bind(&l.model)
+                        .bind(&l.deployment)
                         .bind(&l.currency)
                         .bind(to_i64(l.requests))
                         .bind(to_i64(l.prompt))
                         .bind(to_i64(l.completion))
                         .bind(to_i64(l.cached))
                         .bind(to_i64(l.reasoning))
-                        .bind(l.amount_micros.unwrap_or(0))
+                        .bind(l.amount_micros)
                         .bind(now)
-                        .bind(l.amount_micros.is_none())
                         .execute(&mut *tx)
                         .await?;
                 }
@@ -160,29 +163,24 @@ macro_rules! impl_sql_rollup {
             async fn results(&self, tenant: &Tenant, period: &str) -> Result<Vec<ResultLine>, StorageError> {
                 use sqlx::Row;
                 let rows = sqlx::query(RESULTS_GET).bind(tenant.as_str()).bind(period).fetch_all(&self.pool).await?;
-                let mut lines = rows
-                    .into_iter()
+                rows.into_iter()
                     .map(|row| {
-                        let unpriced: bool = row.try_get("unpriced")?;
-                        let amount: i64 = row.try_get("amount_micros")?;
                         Ok(ResultLine {
+                            kind: row.try_get("kind")?,
                             business_unit: row.try_get("business_unit")?,
                             application: row.try_get("application")?,
                             model: row.try_get("model")?,
+                            deployment: row.try_get("deployment")?,
                             currency: row.try_get("currency")?,
                             requests: to_u64(row.try_get("requests")?),
                             prompt: to_u64(row.try_get("prompt_tokens")?),
                             completion: to_u64(row.try_get("completion_tokens")?),
                             cached: to_u64(row.try_get("cached_tokens")?),
                             reasoning: to_u64(row.try_get("reasoning_tokens")?),
-                            amount_micros: (!unpriced).then_some(amount),
+                            amount_micros: row.try_get("amount_micros")?,
                         })
                     })
-                    .collect::<Result<Vec<_>, StorageError>>()?;
-                lines.sort_by(|a, b| {
-                    (&a.business_unit, &a.application, &a.model).cmp(&(&b.business_unit, &b.application, &b.model))
-                });
-                Ok(lines)
+                    .collect()
             }
         }
     };
@@ -233,9 +231,11 @@ struct DocAggregate {
 /// The stored form of a result line.
 #[derive(Debug, Serialize, Deserialize)]
 struct DocResult {
+    kind: String,
     business_unit: String,
     application: String,
     model: String,
+    deployment: String,
     currency: String,
     counts: [u64; 5],
     amount_micros: Option<i64>,
@@ -299,9 +299,11 @@ impl RollupStore for DocRollup {
         let docs: Vec<DocResult> = lines
             .iter()
             .map(|l| DocResult {
+                kind: l.kind.clone(),
                 business_unit: l.business_unit.clone(),
                 application: l.application.clone(),
                 model: l.model.clone(),
+                deployment: l.deployment.clone(),
                 currency: l.currency.clone(),
                 counts: [l.requests, l.prompt, l.completion, l.cached, l.reasoning],
                 amount_micros: l.amount_micros,
@@ -320,9 +322,11 @@ impl RollupStore for DocRollup {
             .map(|d| {
                 let [requests, prompt, completion, cached, reasoning] = d.counts;
                 ResultLine {
+                    kind: d.kind,
                     business_unit: d.business_unit,
                     application: d.application,
                     model: d.model,
+                    deployment: d.deployment,
                     currency: d.currency,
                     requests,
                     prompt,

@@ -152,7 +152,7 @@ impl Collection for BusinessUnits {
 pub struct Deployment {
     /// The model it serves.
     pub model: Name,
-    /// Deployment type (standard, global-standard, provisioned, ...).
+    /// Deployment type: global (default), data-zone, regional or provisioned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployment_type: Option<Name>,
     /// Provisioned cost per month, in `currency`.
@@ -178,19 +178,34 @@ impl Collection for Deployments {
     const NAME: &'static str = "deployments";
     const KEY_FIELD: &'static str = "deployment";
     fn check(d: &Deployment) -> Result<(), String> {
-        if let Some(cost) = &d.ptu_monthly_cost {
-            check_amount("ptu_monthly_cost", cost)?;
+        for (name, cost) in [("ptu_monthly_cost", &d.ptu_monthly_cost), ("ptu_hourly_cost", &d.ptu_hourly_cost)] {
+            if let Some(cost) = cost {
+                check_amount(name, cost)?;
+            }
         }
-        if let Some(cost) = &d.ptu_hourly_cost {
-            check_amount("ptu_hourly_cost", cost)?;
-        }
-        if d.ptu_monthly_cost.is_some() && d.ptu_hourly_cost.is_some() {
-            return Err("give ptu_monthly_cost or ptu_hourly_cost, not both".into());
-        }
-        if (d.ptu_monthly_cost.is_some() || d.ptu_hourly_cost.is_some()) && d.currency.is_none() {
-            return Err("a provisioned cost needs its currency".into());
-        }
-        Ok(())
+        // The rules the chargeback prices with (types, one PTU cost, ...).
+        let columns = d.columns();
+        crate::billing::DeploymentCatalogue::default()
+            .insert("deployment", d.model.as_str(), &|c| columns.get(c).map_or("", String::as_str))
+            .map_err(|e| format!("{:#}", e).replacen("deployment deployment: ", "", 1))
+    }
+}
+
+impl Deployment {
+    /// The optional columns as the deployments file writes them.
+    pub fn columns(&self) -> std::collections::HashMap<&'static str, String> {
+        let mut out = std::collections::HashMap::new();
+        let mut put = |k: &'static str, v: Option<String>| {
+            if let Some(v) = v {
+                out.insert(k, v);
+            }
+        };
+        put("deployment_type", self.deployment_type.as_ref().map(|t| t.as_str().to_owned()));
+        put("ptu_monthly_cost", self.ptu_monthly_cost.map(|c| c.to_string()));
+        put("ptu_hourly_cost", self.ptu_hourly_cost.map(|c| c.to_string()));
+        put("capacity_tokens_per_minute", self.capacity_tokens_per_minute.map(|c| c.to_string()));
+        put("currency", self.currency.as_ref().map(|c| c.as_str().to_owned()));
+        out
     }
 }
 

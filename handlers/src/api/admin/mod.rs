@@ -15,7 +15,8 @@ use crate::config::Settings;
 use crate::domain::Tenant;
 use crate::mapping::ApplicationMap;
 use crate::startup::Stores;
-use documents::{DirectoryError, read};
+pub use documents::DirectoryError;
+use documents::read;
 use entries::{Application, Applications, Budget, Budgets, BusinessUnit, BusinessUnits, Deployment, Deployments};
 
 pub use crate::api::params::Name;
@@ -58,6 +59,16 @@ impl Directory {
     /// A deployment's entry.
     pub fn deployment(&self, name: &str) -> Option<&Deployment> {
         self.deployments.iter().find(|(k, _)| k.as_str() == name).map(|(_, d)| d)
+    }
+
+    /// The deployments as the chargeback prices them.
+    pub fn deployment_catalogue(&self) -> anyhow::Result<crate::billing::DeploymentCatalogue> {
+        let mut catalogue = crate::billing::DeploymentCatalogue::default();
+        for (name, d) in &self.deployments {
+            let columns = d.columns();
+            catalogue.insert(name.as_str(), d.model.as_str(), &|c| columns.get(c).map_or("", String::as_str))?;
+        }
+        Ok(catalogue)
     }
 
     /// A business unit's budget.
