@@ -9,7 +9,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::{Grouping, StorageError, UsageRow};
-use crate::domain::{RecordId, TokenSource};
+use crate::domain::{RecordId, TokenSource, UsageAggregate};
 
 /// Rows per INSERT statement: 23 parameters each, well under both engines' limits.
 pub const ROWS_PER_STATEMENT: usize = 400;
@@ -47,9 +47,25 @@ pub fn totals_sql(group_by: Grouping) -> &'static str {
     }
 }
 
-/// The partitions of a tenant's days `$2..$3`.
-pub const PARTITIONS_SQL: &str =
-    "SELECT DISTINCT day, party FROM ledger WHERE tenant = $1 AND day >= $2 AND day < $3 ORDER BY day, party";
+/// The partitions of a tenant's days `$2..$3`. A `SELECT DISTINCT day, party`
+/// reads every index entry of the month (ten million for a large month);
+/// this walks the index instead: the first day, then each next day, and per
+/// day the first party, then each next party, every step one index lookup
+/// (`MIN` over an index prefix). Same rows, one lookup per partition.
+pub const PARTITIONS_SQL: &str = "WITH RECURSIVE \
+     days(day) AS ( \
+         SELECT MIN(day) FROM ledger WHERE tenant = $1 AND day >= $2 AND day < $3 \
+         UNION ALL \
+         SELECT (SELECT MIN(l.day) FROM ledger l WHERE l.tenant = $1 AND l.day > days.day AND l.day < $3) \
+         FROM days WHERE days.day IS NOT NULL), \
+     parts(day, party) AS ( \
+         SELECT days.day, (SELECT MIN(l.party) FROM ledger l WHERE l.tenant = $1 AND l.day = days.day) \
+         FROM days WHERE days.day IS NOT NULL \
+         UNION ALL \
+         SELECT parts.day, \
+             (SELECT MIN(l.party) FROM ledger l WHERE l.tenant = $1 AND l.day = parts.day AND l.party > parts.party) \
+         FROM parts WHERE parts.party IS NOT NULL) \
+     SELECT day, party FROM parts WHERE party IS NOT NULL ORDER BY day, party";
 
 /// The records of one partition.
 pub const SCAN_SQL: &str = "SELECT record_id, occurred_at_us, model, deployment, token_source, prompt_tokens, \
@@ -84,11 +100,40 @@ pub fn to_status(n: Option<i64>) -> Option<u16> {
 }
 
 /// The totals of one partition per model, deployment and token source.
+/// Grouped by the stored columns, in the order of the index that covers the
+/// query (`ledger_partition_totals`), so the engine streams the groups
+/// without a sort; a NULL and an empty model (or deployment) are then two
+/// groups, which [`merge_absent`] adds up.
 pub const AGGREGATE_SQL: &str = "SELECT COALESCE(model, '') AS model, COALESCE(deployment, '') AS deployment, \
      token_source, CAST(COUNT(*) AS BIGINT) AS requests, CAST(SUM(prompt_tokens) AS BIGINT) AS prompt, \
      CAST(SUM(completion_tokens) AS BIGINT) AS completion, CAST(SUM(cached_tokens) AS BIGINT) AS cached, \
      CAST(SUM(reasoning_tokens) AS BIGINT) AS reasoning \
-     FROM ledger WHERE tenant = $1 AND day = $2 AND party = $3 GROUP BY 1, 2, token_source";
+     FROM ledger WHERE tenant = $1 AND day = $2 AND party = $3 \
+     GROUP BY ledger.model, ledger.deployment, ledger.token_source";
+
+/// Sorts one partition's aggregates (byte order, whatever the database
+/// collation) and adds up rows with the same key: the groups of an absent
+/// and of an empty model or deployment, both stored as ''.
+pub fn merge_absent(mut rows: Vec<UsageAggregate>) -> Vec<UsageAggregate> {
+    rows.sort();
+    let mut out: Vec<UsageAggregate> = Vec::with_capacity(rows.len());
+    for row in rows {
+        match out.last_mut() {
+            Some(last)
+                if (&last.day, &last.party, &last.model, &last.deployment, last.token_source)
+                    == (&row.day, &row.party, &row.model, &row.deployment, row.token_source) =>
+            {
+                last.requests += row.requests;
+                last.prompt += row.prompt;
+                last.completion += row.completion;
+                last.cached += row.cached;
+                last.reasoning += row.reasoning;
+            }
+            _ => out.push(row),
+        }
+    }
+    out
+}
 
 /// The stored form of a day.
 pub fn day_text(day: NaiveDate) -> String {
@@ -371,7 +416,7 @@ macro_rules! impl_sql_ledger {
                     .bind(partition.party.as_str())
                     .fetch_all(&self.pool)
                     .await?;
-                let mut out = rows
+                let out = rows
                     .into_iter()
                     .map(|row| {
                         let source: String = row.try_get("token_source")?;
@@ -389,10 +434,47 @@ macro_rules! impl_sql_ledger {
                         })
                     })
                     .collect::<Result<Vec<_>, $crate::storage::StorageError>>()?;
-                // Byte order whatever the database collation.
-                out.sort();
-                Ok(out)
+                Ok($crate::storage::ledger_sql::merge_absent(out))
             }
         }
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(model: &str, source: TokenSource, requests: u64) -> UsageAggregate {
+        UsageAggregate {
+            day: NaiveDate::from_ymd_opt(2026, 10, 1).unwrap(),
+            party: "p".into(),
+            model: model.into(),
+            deployment: String::new(),
+            token_source: source,
+            requests,
+            prompt: requests * 10,
+            completion: requests,
+            cached: 0,
+            reasoning: 0,
+        }
+    }
+
+    #[test]
+    fn merging_adds_up_the_groups_of_an_absent_and_an_empty_model_and_sorts() {
+        let merged = merge_absent(vec![
+            row("m", TokenSource::Reported, 1),
+            row("", TokenSource::Reported, 2),
+            row("", TokenSource::Estimated, 4),
+            row("", TokenSource::Reported, 3),
+        ]);
+        let summary: Vec<(&str, TokenSource, u64, u64)> =
+            merged.iter().map(|r| (r.model.as_str(), r.token_source, r.requests, r.prompt)).collect();
+        let mut expected = vec![
+            ("", TokenSource::Reported, 5, 50),
+            ("", TokenSource::Estimated, 4, 40),
+            ("m", TokenSource::Reported, 1, 10),
+        ];
+        expected.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        assert_eq!(summary, expected);
+    }
 }
