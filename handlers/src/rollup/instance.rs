@@ -157,6 +157,20 @@ impl RollupInstance {
         }
     }
 
+    /// Sets the state of several chunks (indexes past the end are ignored).
+    pub fn set_chunks(&mut self, indexes: &[usize], state: ChunkState) {
+        let mut codes: Vec<char> = self.states.chars().collect();
+        for &index in indexes {
+            if let Some(code) = codes.get_mut(index) {
+                *code = state.code();
+            }
+            if state != ChunkState::Failed {
+                self.chunk_failures.remove(&index);
+            }
+        }
+        self.states = codes.into_iter().collect();
+    }
+
     /// Chunks in a state.
     pub fn count(&self, state: ChunkState) -> usize {
         self.states.chars().filter(|&c| c == state.code()).count()
@@ -228,5 +242,17 @@ mod tests {
         assert_eq!(back.chunk(1), Some(ChunkState::Done));
         assert_eq!(back.chunk(3), Some(ChunkState::Failed));
         assert_eq!(back.chunk(4), None);
+    }
+
+    #[test]
+    fn setting_several_chunks_at_once_is_setting_each() {
+        let mut one_by_one = RollupInstance::new("t", "2026-10".parse().unwrap(), 1, "cli", "plan".into(), 5);
+        let mut at_once = one_by_one.clone();
+        one_by_one.set_chunk(1, ChunkState::Done);
+        one_by_one.set_chunk(4, ChunkState::Done);
+        at_once.set_chunks(&[1, 4, 9], ChunkState::Done);
+        assert_eq!(at_once.indexes(ChunkState::Done), vec![1, 4]);
+        assert_eq!(at_once.total(), 5);
+        assert_eq!(at_once.indexes(ChunkState::Pending), one_by_one.indexes(ChunkState::Pending));
     }
 }

@@ -9,9 +9,12 @@ use tracing::warn;
 use super::{ChunkMessage, FinishMessage, MAX_ATTEMPTS, Period, RollupError, RollupInstance, Rollups, Started};
 use crate::domain::Tenant;
 
-/// Runs a chunk with up to [`MAX_ATTEMPTS`] attempts, backing off between them.
-async fn chunk_with_retries(rollups: &Rollups, message: &ChunkMessage) -> Result<Option<FinishMessage>, RollupError> {
-    let mut attempt = 1;
+/// Runs a chunk with up to [`MAX_ATTEMPTS`] attempts from `attempt`, backing off between them.
+async fn chunk_with_retries(
+    rollups: &Rollups,
+    message: &ChunkMessage,
+    mut attempt: u32,
+) -> Result<Option<FinishMessage>, RollupError> {
     loop {
         match rollups.run_chunk(message, attempt).await {
             Ok(next) => return Ok(next.finish),
@@ -51,22 +54,61 @@ fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(100 * u64::from(attempt))
 }
 
-/// Works chunk messages with at most `workers` at a time; returns the finish
-/// message if one of them completed the plan, and the first failure.
+/// Chunks per batch at most: a batch is aggregated chunk by chunk, then
+/// written and marked done at once ([`Rollups::run_chunks`]).
+const MAX_BATCH: usize = 64;
+
+/// Works a batch of chunks of one run: all at once, then whatever failed
+/// alone with retries (the batch was its first attempt).
+async fn batch_with_retries(
+    rollups: &Rollups,
+    batch: &[ChunkMessage],
+) -> Vec<Result<Option<FinishMessage>, RollupError>> {
+    let retry_from = 2.min(MAX_ATTEMPTS);
+    let failed: Vec<(ChunkMessage, u32)> = match rollups.run_chunks(batch).await {
+        Ok(outcome) => {
+            let mut results = vec![Ok(outcome.finish)];
+            for (message, error) in outcome.failed {
+                warn!(chunk = message.chunk, attempt = 1, error = %error, "chunk failed; retrying");
+                tokio::time::sleep(backoff(1)).await;
+                results.push(chunk_with_retries(rollups, &message, retry_from).await);
+            }
+            return results;
+        }
+        Err(RollupError::Invalid(_)) => batch.iter().map(|m| (m.clone(), 1)).collect(),
+        Err(e) => {
+            warn!(chunks = batch.len(), error = %e, "writing a batch of chunks failed; retrying them one by one");
+            batch.iter().map(|m| (m.clone(), retry_from)).collect()
+        }
+    };
+    let mut results = Vec::with_capacity(failed.len());
+    for (message, attempt) in failed {
+        results.push(chunk_with_retries(rollups, &message, attempt).await);
+    }
+    results
+}
+
+/// Works chunk messages with at most `workers` batches at a time; returns
+/// the finish message if one of them completed the plan, and the first failure.
 pub async fn work_chunks(
     rollups: &Rollups,
     chunks: Vec<ChunkMessage>,
     workers: usize,
 ) -> (Option<FinishMessage>, Option<RollupError>) {
+    let workers = workers.max(1);
+    // Small months: batches of one, so every worker has work; large ones: MAX_BATCH.
+    let size = (chunks.len() / (workers * 4)).clamp(1, MAX_BATCH);
     let mut results =
-        futures::stream::iter(chunks.iter().map(|m| chunk_with_retries(rollups, m))).buffer_unordered(workers.max(1));
+        futures::stream::iter(chunks.chunks(size).map(|b| batch_with_retries(rollups, b))).buffer_unordered(workers);
     let (mut finish, mut failure) = (None, None);
-    while let Some(result) = results.next().await {
-        match result {
-            Ok(Some(f)) => finish = Some(f),
-            Ok(None) => {}
-            Err(e) => {
-                failure.get_or_insert(e);
+    while let Some(batch) = results.next().await {
+        for result in batch {
+            match result {
+                Ok(Some(f)) => finish = Some(f),
+                Ok(None) => {}
+                Err(e) => {
+                    failure.get_or_insert(e);
+                }
             }
         }
     }

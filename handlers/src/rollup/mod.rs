@@ -87,6 +87,15 @@ pub struct FinishMessage {
     pub run: u32,
 }
 
+/// What [`Rollups::run_chunks`] did.
+#[derive(Debug, Default)]
+pub struct BatchOutcome {
+    /// The finish step, when these chunks completed the plan.
+    pub finish: Option<FinishMessage>,
+    /// Chunks that failed their first attempt (nothing of them was written).
+    pub failed: Vec<(ChunkMessage, RollupError)>,
+}
+
 /// What a start did.
 #[derive(Debug, Clone)]
 pub enum Started {
@@ -256,13 +265,84 @@ impl Rollups {
             }
             return Err(e.into());
         }
+        let finish = self.mark_done(tenant.as_str(), message.period, message.run, &[message.chunk]).await?;
+        Ok(Followups { chunks: Vec::new(), finish })
+    }
+
+    /// Aggregates several chunks of one run, each as its first attempt, then
+    /// writes their aggregates at once and marks them done with one state
+    /// update: how the embedded pool works a month (one state update per
+    /// chunk cost more than the chunks themselves on large months). Chunks
+    /// already done are skipped. A chunk whose aggregation fails is returned
+    /// with its error and nothing of it is written: retry it alone with
+    /// [`Rollups::run_chunk`] from attempt 2. If the write or the update
+    /// fails, the error is returned and every chunk is to be retried so.
+    pub async fn run_chunks(&self, messages: &[ChunkMessage]) -> Result<BatchOutcome, RollupError> {
+        let Some(first) = messages.first() else { return Ok(BatchOutcome::default()) };
+        if messages.iter().any(|m| (&m.tenant, m.period, m.run) != (&first.tenant, first.period, first.run)) {
+            return Err(RollupError::Invalid("the chunks of a batch must belong to one run".into()));
+        }
+        let tenant = Tenant::parse(&first.tenant).map_err(|e| RollupError::Invalid(e.to_string()))?;
+        let Some((instance, _)) = self.load(tenant.as_str(), first.period).await? else {
+            return Err(RollupError::Invalid(format!(
+                "no rollup {} exists",
+                instance_id(tenant.as_str(), first.period)
+            )));
+        };
+        let mut outcome = BatchOutcome::default();
+        if instance.run != first.run {
+            return Ok(outcome); // an older run's messages
+        }
+        let mut aggregated: Vec<(LedgerPartition, Vec<crate::domain::UsageAggregate>)> = Vec::new();
+        let mut chunks = Vec::new();
+        for message in messages {
+            match instance.chunk(message.chunk) {
+                Some(ChunkState::Done) => continue,
+                None => {
+                    let error = format!("chunk {} is not in the plan of {}", message.chunk, instance.id);
+                    outcome.failed.push((message.clone(), RollupError::Invalid(error)));
+                    continue;
+                }
+                Some(_) => {}
+            }
+            let partition = LedgerPartition { tenant: tenant.clone(), day: message.day, party: message.party.clone() };
+            match self.stores.ledger.aggregate(&partition).await {
+                Ok(rows) => {
+                    aggregated.push((partition, rows));
+                    chunks.push(message.chunk);
+                }
+                Err(e) => outcome.failed.push((message.clone(), e.into())),
+            }
+        }
+        if !chunks.is_empty() {
+            self.stores.rollup.replace_partitions(&aggregated).await?;
+            outcome.finish = self.mark_done(tenant.as_str(), first.period, first.run, &chunks).await?;
+        }
+        Ok(outcome)
+    }
+
+    /// Marks chunks of run `run` done; the finish message if that completed
+    /// the plan and no one has handed it out yet.
+    async fn mark_done(
+        &self,
+        tenant: &str,
+        period: Period,
+        run: u32,
+        chunks: &[usize],
+    ) -> Result<Option<FinishMessage>, StorageError> {
         let mut finish = false;
         let updated = self
-            .update(tenant.as_str(), message.period, message.run, |i| {
-                if i.chunk(message.chunk) == Some(ChunkState::Done) {
+            .update(tenant, period, run, |i| {
+                finish = false;
+                let new: Vec<usize> = chunks
+                    .iter()
+                    .copied()
+                    .filter(|&c| matches!(i.chunk(c), Some(s) if s != ChunkState::Done))
+                    .collect();
+                if new.is_empty() {
                     return false;
                 }
-                i.set_chunk(message.chunk, ChunkState::Done);
+                i.set_chunks(&new, ChunkState::Done);
                 if i.status == RuntimeStatus::Pending {
                     i.status = RuntimeStatus::Running;
                 }
@@ -276,7 +356,7 @@ impl Rollups {
                 true
             })
             .await?;
-        Ok(Followups { chunks: Vec::new(), finish: updated.filter(|_| finish).map(|i| finish_message(&i)) })
+        Ok(updated.filter(|_| finish).map(|i| finish_message(&i)))
     }
 
     /// Prices the month, writes its results and reports, and completes the

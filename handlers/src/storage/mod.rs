@@ -273,6 +273,19 @@ pub trait RollupStore: Send + Sync + fmt::Debug {
     async fn replace_partition(&self, partition: &LedgerPartition, rows: &[UsageAggregate])
     -> Result<(), StorageError>;
 
+    /// Replaces the aggregates of several partitions, each by its rows: one
+    /// [`replace_partition`](Self::replace_partition) after the other unless
+    /// the store can do them at once (the SQL stores: one transaction).
+    async fn replace_partitions(
+        &self,
+        partitions: &[(LedgerPartition, Vec<UsageAggregate>)],
+    ) -> Result<(), StorageError> {
+        for (partition, rows) in partitions {
+            self.replace_partition(partition, rows).await?;
+        }
+        Ok(())
+    }
+
     /// The aggregates of the given partitions of one tenant, in key order.
     async fn aggregates(
         &self,

@@ -26,9 +26,10 @@ impl<P> SqlRollup<P> {
 }
 
 const AGG_DELETE: &str = "DELETE FROM usage_aggregates WHERE tenant = $1 AND day = $2 AND party = $3";
-const AGG_INSERT: &str = "INSERT INTO usage_aggregates (tenant, day, party, model, deployment, token_source, requests, \
-     prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens, rolled_up_at_us) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
+const AGG_INSERT_HEAD: &str = "INSERT INTO usage_aggregates (tenant, day, party, model, deployment, token_source, \
+     requests, prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens, rolled_up_at_us) ";
+/// Aggregate rows per INSERT: 12 parameters each, under SQLite's 32,766.
+const AGG_ROWS_PER_INSERT: usize = 1_000;
 const AGG_RANGE: &str = "SELECT day, party, model, deployment, token_source, requests, prompt_tokens, \
      completion_tokens, cached_tokens, reasoning_tokens FROM usage_aggregates \
      WHERE tenant = $1 AND day >= $2 AND day <= $3";
@@ -65,31 +66,48 @@ macro_rules! impl_sql_rollup {
                 partition: &LedgerPartition,
                 rows: &[UsageAggregate],
             ) -> Result<(), StorageError> {
+                self.replace_partitions(&[(partition.clone(), rows.to_vec())]).await
+            }
+
+            async fn replace_partitions(
+                &self,
+                partitions: &[(LedgerPartition, Vec<UsageAggregate>)],
+            ) -> Result<(), StorageError> {
                 let now = super::sql_support::now_us();
-                let day = day_text(partition.day);
+                let days: Vec<String> = partitions.iter().map(|(p, _)| day_text(p.day)).collect();
                 let mut tx = self.pool.begin().await?;
-                sqlx::query(AGG_DELETE)
-                    .bind(partition.tenant.as_str())
-                    .bind(&day)
-                    .bind(&partition.party)
-                    .execute(&mut *tx)
-                    .await?;
-                for r in rows {
-                    sqlx::query(AGG_INSERT)
+                for ((partition, _), day) in partitions.iter().zip(&days) {
+                    sqlx::query(AGG_DELETE)
                         .bind(partition.tenant.as_str())
-                        .bind(&day)
+                        .bind(day)
                         .bind(&partition.party)
-                        .bind(&r.model)
-                        .bind(&r.deployment)
-                        .bind(r.token_source.as_str())
-                        .bind(to_i64(r.requests))
-                        .bind(to_i64(r.prompt))
-                        .bind(to_i64(r.completion))
-                        .bind(to_i64(r.cached))
-                        .bind(to_i64(r.reasoning))
-                        .bind(now)
                         .execute(&mut *tx)
                         .await?;
+                }
+                // The rows of every partition in few statements: each statement is
+                // a round trip to the connection (its own thread on SQLite).
+                let rows: Vec<(&LedgerPartition, &String, &UsageAggregate)> = partitions
+                    .iter()
+                    .zip(&days)
+                    .flat_map(|((partition, rows), day)| rows.iter().map(move |r| (partition, day, r)))
+                    .collect();
+                for batch in rows.chunks(AGG_ROWS_PER_INSERT) {
+                    let mut insert = sqlx::QueryBuilder::new(AGG_INSERT_HEAD);
+                    insert.push_values(batch, |mut row, (partition, day, r)| {
+                        row.push_bind(partition.tenant.as_str())
+                            .push_bind(day.as_str())
+                            .push_bind(partition.party.as_str())
+                            .push_bind(r.model.as_str())
+                            .push_bind(r.deployment.as_str())
+                            .push_bind(r.token_source.as_str())
+                            .push_bind(to_i64(r.requests))
+                            .push_bind(to_i64(r.prompt))
+                            .push_bind(to_i64(r.completion))
+                            .push_bind(to_i64(r.cached))
+                            .push_bind(to_i64(r.reasoning))
+                            .push_bind(now);
+                    });
+                    insert.build().execute(&mut *tx).await?;
                 }
                 tx.commit().await?;
                 Ok(())
