@@ -293,20 +293,26 @@ impl Rollups {
         if instance.run != first.run {
             return Ok(outcome); // an older run's messages
         }
-        let mut aggregated: Vec<(LedgerPartition, Vec<crate::domain::UsageAggregate>)> = Vec::new();
-        let mut chunks = Vec::new();
+        let mut todo = Vec::new();
         for message in messages {
             match instance.chunk(message.chunk) {
-                Some(ChunkState::Done) => continue,
+                Some(ChunkState::Done) => {}
                 None => {
                     let error = format!("chunk {} is not in the plan of {}", message.chunk, instance.id);
                     outcome.failed.push((message.clone(), RollupError::Invalid(error)));
-                    continue;
                 }
-                Some(_) => {}
+                Some(_) => todo.push(message),
             }
-            let partition = LedgerPartition { tenant: tenant.clone(), day: message.day, party: message.party.clone() };
-            match self.stores.ledger.aggregate(&partition).await {
+        }
+        let partitions: Vec<LedgerPartition> = todo
+            .iter()
+            .map(|m| LedgerPartition { tenant: tenant.clone(), day: m.day, party: m.party.clone() })
+            .collect();
+        let results = self.stores.ledger.aggregate_each(&partitions).await;
+        let mut aggregated = Vec::with_capacity(partitions.len());
+        let mut chunks = Vec::with_capacity(partitions.len());
+        for ((message, partition), result) in todo.into_iter().zip(partitions).zip(results) {
+            match result {
                 Ok(rows) => {
                     aggregated.push((partition, rows));
                     chunks.push(message.chunk);

@@ -111,6 +111,22 @@ pub const AGGREGATE_SQL: &str = "SELECT COALESCE(model, '') AS model, COALESCE(d
      FROM ledger WHERE tenant = $1 AND day = $2 AND party = $3 \
      GROUP BY ledger.model, ledger.deployment, ledger.token_source";
 
+/// [`AGGREGATE_SQL`] for several parties of one day: followed by the
+/// tenant, ` AND day = `, the day, ` AND party IN (`, the parties and
+/// [`AGGREGATE_MANY_TAIL`], each value bound. An IN list rather than a range
+/// of parties, so that the database's collation cannot matter.
+pub const AGGREGATE_MANY_HEAD: &str = "SELECT party, COALESCE(model, '') AS model, \
+     COALESCE(deployment, '') AS deployment, token_source, CAST(COUNT(*) AS BIGINT) AS requests, \
+     CAST(SUM(prompt_tokens) AS BIGINT) AS prompt, CAST(SUM(completion_tokens) AS BIGINT) AS completion, \
+     CAST(SUM(cached_tokens) AS BIGINT) AS cached, CAST(SUM(reasoning_tokens) AS BIGINT) AS reasoning \
+     FROM ledger WHERE tenant = ";
+
+/// The end of [`AGGREGATE_MANY_HEAD`].
+pub const AGGREGATE_MANY_TAIL: &str = ") GROUP BY ledger.party, ledger.model, ledger.deployment, ledger.token_source";
+
+/// Parties per [`AGGREGATE_MANY_HEAD`] query at most.
+pub const PARTIES_PER_AGGREGATE: usize = 500;
+
 /// Sorts one partition's aggregates (byte order, whatever the database
 /// collation) and adds up rows with the same key: the groups of an absent
 /// and of an empty model or deployment, both stored as ''.
@@ -435,6 +451,75 @@ macro_rules! impl_sql_ledger {
                     })
                     .collect::<Result<Vec<_>, $crate::storage::StorageError>>()?;
                 Ok($crate::storage::ledger_sql::merge_absent(out))
+            }
+
+            async fn aggregate_each(
+                &self,
+                partitions: &[$crate::storage::LedgerPartition],
+            ) -> Vec<Result<Vec<$crate::domain::UsageAggregate>, $crate::storage::StorageError>> {
+                use sqlx::Row;
+                use $crate::storage::ledger_sql::{
+                    AGGREGATE_MANY_HEAD, AGGREGATE_MANY_TAIL, PARTIES_PER_AGGREGATE, day_text, merge_absent, to_u64,
+                    token_source,
+                };
+                let mut out = Vec::with_capacity(partitions.len());
+                // Runs of one tenant's day: one query each (a round trip per
+                // partition cost more than the partition's own rows).
+                let mut rest = partitions;
+                while let Some(first) = rest.first() {
+                    let run = rest
+                        .iter()
+                        .take(PARTIES_PER_AGGREGATE)
+                        .take_while(|p| p.tenant == first.tenant && p.day == first.day)
+                        .count();
+                    let (day, tail) = rest.split_at(run);
+                    let query = async {
+                        let mut query: sqlx::QueryBuilder<$db> = sqlx::QueryBuilder::new(AGGREGATE_MANY_HEAD);
+                        query.push_bind(first.tenant.as_str()).push(" AND day = ").push_bind(day_text(first.day));
+                        query.push(" AND party IN (");
+                        let mut parties = query.separated(", ");
+                        for p in day {
+                            parties.push_bind(p.party.as_str());
+                        }
+                        query.push(AGGREGATE_MANY_TAIL);
+                        let rows = query.build().fetch_all(&self.pool).await?;
+                        let mut by_party: std::collections::HashMap<String, Vec<$crate::domain::UsageAggregate>> =
+                            std::collections::HashMap::new();
+                        for row in rows {
+                            let party: String = row.try_get("party")?;
+                            let source: String = row.try_get("token_source")?;
+                            let aggregate = $crate::domain::UsageAggregate {
+                                day: first.day,
+                                party: party.clone(),
+                                model: row.try_get("model")?,
+                                deployment: row.try_get("deployment")?,
+                                token_source: token_source(&source)?,
+                                requests: to_u64(row.try_get("requests")?),
+                                prompt: to_u64(row.try_get("prompt")?),
+                                completion: to_u64(row.try_get("completion")?),
+                                cached: to_u64(row.try_get("cached")?),
+                                reasoning: to_u64(row.try_get("reasoning")?),
+                            };
+                            by_party.entry(party).or_default().push(aggregate);
+                        }
+                        Ok::<Vec<Vec<$crate::domain::UsageAggregate>>, $crate::storage::StorageError>(
+                            day.iter()
+                                .map(|p| merge_absent(by_party.get(&p.party).cloned().unwrap_or_default()))
+                                .collect(),
+                        )
+                    };
+                    match query.await {
+                        Ok(each) => out.extend(each.into_iter().map(Ok)),
+                        Err(e) => {
+                            let message = e.to_string();
+                            out.extend(
+                                day.iter().map(|_| Err($crate::storage::StorageError::Backend(message.clone()))),
+                            );
+                        }
+                    }
+                    rest = tail;
+                }
+                out
             }
         }
     };

@@ -152,6 +152,17 @@ pub trait Ledger: Send + Sync + fmt::Debug {
     async fn aggregate(&self, partition: &LedgerPartition) -> Result<Vec<UsageAggregate>, StorageError> {
         Ok(aggregate_entries(partition, &self.scan(partition).await?))
     }
+
+    /// [`Ledger::aggregate`] of several partitions (the rollup's batches),
+    /// each with its own outcome, in order. By default one `aggregate` per
+    /// partition; the SQL ledgers ask once per day of the batch.
+    async fn aggregate_each(&self, partitions: &[LedgerPartition]) -> Vec<Result<Vec<UsageAggregate>, StorageError>> {
+        let mut out = Vec::with_capacity(partitions.len());
+        for partition in partitions {
+            out.push(self.aggregate(partition).await);
+        }
+        out
+    }
 }
 
 /// One tenant's records in a half-open time range.
