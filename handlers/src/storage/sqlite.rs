@@ -10,6 +10,9 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 
 use super::StorageError;
 
+/// SQLite's memory for all connections together, in bytes (128 MiB).
+const SOFT_HEAP_LIMIT: &str = "134217728";
+
 /// The SQLite ledger.
 #[derive(Debug, Clone)]
 pub struct SqliteLedger {
@@ -29,7 +32,12 @@ impl SqliteLedger {
             // record id): a larger page cache saves most re-reads, and fewer
             // checkpoints write each hot page once instead of after every batch.
             .pragma("cache_size", "-65536")
-            .pragma("wal_autocheckpoint", "16384");
+            .pragma("wal_autocheckpoint", "16384")
+            // Four connections of 64 MB caches could hold 256 MB between them
+            // (a large month's rollup reads a gigabyte of index through all of
+            // them): past this limit SQLite recycles cache pages instead of
+            // allocating (process-wide; one writer's cache still fits).
+            .pragma("soft_heap_limit", SOFT_HEAP_LIMIT);
         let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
         sqlx::migrate!("./migrations/sqlite")
             .run(&pool)
