@@ -201,10 +201,7 @@ async fn rollup_and_chargeback(api: &ApiApp) {
     // gpt-4o-prod is provisioned: its 20000 EUR month is shared by tokens, the rest is unused capacity.
     assert_eq!(chargeback["currency"], "EUR");
     assert_eq!(chargeback["total"], "20000.00", "{chargeback}");
-    let cents: i64 = lines
-        .iter()
-        .map(|l| l["cost"].as_str().unwrap().replace('.', "").parse::<i64>().unwrap())
-        .sum();
+    let cents: i64 = lines.iter().map(|l| l["cost"].as_str().unwrap().replace('.', "").parse::<i64>().unwrap()).sum();
     assert_eq!(cents, 2_000_000, "the lines sum to the total");
     assert!(lines.iter().any(|l| l["kind"] == "unused-capacity"), "{chargeback}");
     assert!(lines.iter().any(|l| l["business_unit"] == "finance" && l["kind"] == "provisioned"), "{chargeback}");

@@ -20,6 +20,8 @@
 //! a bounded pool. Both call the same three steps.
 
 mod finish;
+
+pub use finish::statement;
 mod instance;
 pub mod local;
 
