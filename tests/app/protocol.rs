@@ -60,3 +60,25 @@ fn host_json_starts_this_binary_in_serve_mode_with_the_settings_we_rely_on() {
     // The binary's name must match what host.json starts.
     assert!(env!("CARGO_BIN_EXE_chargeback").ends_with("/chargeback"));
 }
+
+#[test]
+fn every_queue_a_binding_names_is_created_by_the_bicep() {
+    let bicep = std::fs::read_to_string(app_root().join("infra/modules/storage.bicep")).unwrap();
+    let line =
+        bicep.lines().find(|l| l.starts_with("param queueNames array")).expect("param queueNames in storage.bicep");
+    let created: Vec<&str> = line.split('\'').skip(1).step_by(2).collect();
+    let mut named: Vec<String> = function_names()
+        .iter()
+        .flat_map(|f| function_json(f)["bindings"].as_array().unwrap().clone())
+        .filter_map(|b| b["queueName"].as_str().map(str::to_owned))
+        .collect();
+    named.sort();
+    named.dedup();
+    assert!(!named.is_empty());
+    for queue in &named {
+        assert!(
+            created.contains(&queue.as_str()),
+            "{queue} is bound in a function.json but not created by storage.bicep"
+        );
+    }
+}
