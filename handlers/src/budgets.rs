@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::api::admin::Directory;
 use crate::api::admin::budgets::{THRESHOLDS_PERCENT, crossed_thresholds};
 use crate::config::Settings;
-use crate::domain::{Period, Tenant, UsageAggregate};
+use crate::domain::{Period, Tenant};
 use crate::rollup::RollupError;
 use crate::startup::Stores;
 use crate::storage::{LedgerRange, StorageError, WriteCondition};
@@ -71,22 +71,7 @@ pub async fn check(
     if end <= start {
         return Ok(Vec::new());
     }
-    let cells = stores.ledger.usage_cells(&LedgerRange { tenant: tenant.clone(), from: start, to: end }).await?;
-    let aggregates: Vec<UsageAggregate> = cells
-        .into_iter()
-        .map(|c| UsageAggregate {
-            day: c.day,
-            party: c.party,
-            model: c.model.unwrap_or_default(),
-            deployment: c.deployment.unwrap_or_default(),
-            token_source: c.token_source,
-            requests: c.requests,
-            prompt: c.prompt,
-            completion: c.completion,
-            cached: c.cached,
-            reasoning: c.reasoning,
-        })
-        .collect();
+    let aggregates = stores.ledger.usage_cells(&LedgerRange { tenant: tenant.clone(), from: start, to: end }).await?;
     let statement = crate::rollup::statement(settings, stores, tenant, period, &aggregates).await?;
 
     let mut candidates = Vec::new();

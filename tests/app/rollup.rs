@@ -20,8 +20,8 @@ use chargeback::storage::azure::{StorageAccount, StorageQueue};
 use chargeback::storage::sql_support::SqlQueue;
 use chargeback::storage::sqlite::SqliteLedger;
 use chargeback::storage::{
-    AppendOutcome, CapacityCell, Ledger, LedgerEntry, LedgerPartition, LedgerRange, StorageError, UsageCell,
-    UsageQuery, UsageRow, WorkQueue,
+    AppendOutcome, CapacityCell, Ledger, LedgerEntry, LedgerPartition, LedgerRange, StorageError, UsageQuery, UsageRow,
+    WorkQueue,
 };
 use chrono::{Datelike, NaiveDate, Utc};
 use serde_json::{Value, json};
@@ -344,7 +344,7 @@ impl Ledger for FlakyLedger {
     async fn scan(&self, partition: &LedgerPartition) -> Result<Vec<LedgerEntry>, StorageError> {
         self.inner.scan(partition).await
     }
-    async fn usage_cells(&self, range: &LedgerRange) -> Result<Vec<UsageCell>, StorageError> {
+    async fn usage_cells(&self, range: &LedgerRange) -> Result<Vec<UsageAggregate>, StorageError> {
         self.inner.usage_cells(range).await
     }
     async fn capacity_cells(&self, range: &LedgerRange) -> Result<Vec<CapacityCell>, StorageError> {

@@ -19,9 +19,10 @@ use super::admin::entries::Applications;
 use super::params::{Name, QueryParams, TimeRange};
 use super::problem::ApiError;
 use crate::domain::TokenSource;
+use crate::domain::UsageAggregate;
 use crate::functions::AppState;
 use crate::mapping::ApplicationMap;
-use crate::storage::{LedgerRange, UsageCell};
+use crate::storage::LedgerRange;
 use crate::usage::UsageLine;
 
 /// The longest range one request may ask for.
@@ -122,7 +123,7 @@ pub struct UsageResponse {
 
 /// Groups and filters ledger cells.
 pub fn summarise(
-    cells: &[UsageCell],
+    cells: &[UsageAggregate],
     map: &ApplicationMap,
     group_by: UsageGrouping,
     filters: &UsageFilters,
@@ -130,8 +131,8 @@ pub fn summarise(
     let matches = |filter: &Option<Name>, value: &str| filter.as_ref().is_none_or(|f| f.as_str() == value);
     let mut lines: BTreeMap<String, UsageLine> = BTreeMap::new();
     for cell in cells {
-        let model = cell.model.as_deref().unwrap_or("(none)");
-        let deployment = cell.deployment.as_deref().unwrap_or("(none)");
+        let model = if cell.model.is_empty() { "(none)" } else { cell.model.as_str() };
+        let deployment = if cell.deployment.is_empty() { "(none)" } else { cell.deployment.as_str() };
         let application = map.application(&cell.party);
         let business_unit = map.business_unit(&cell.party);
         if !(matches(&filters.business_unit, business_unit)
