@@ -18,7 +18,6 @@ use super::admin::documents::read;
 use super::admin::entries::Applications;
 use super::params::{Name, QueryParams, TimeRange};
 use super::problem::ApiError;
-use crate::domain::TokenSource;
 use crate::domain::UsageAggregate;
 use crate::functions::AppState;
 use crate::mapping::ApplicationMap;
@@ -151,18 +150,8 @@ pub fn summarise(
             UsageGrouping::Deployment => deployment.to_owned(),
             UsageGrouping::Day => cell.day.format("%Y-%m-%d").to_string(),
         };
-        let total = cell.prompt + cell.completion;
-        let line = UsageLine {
-            key: key.clone(),
-            requests: cell.requests,
-            prompt_tokens: cell.prompt,
-            cached_tokens: cell.cached,
-            completion_tokens: cell.completion,
-            reasoning_tokens: cell.reasoning,
-            total_tokens: total,
-            estimated_tokens: if cell.token_source == TokenSource::Estimated { total } else { 0 },
-            pending_requests: if cell.token_source == TokenSource::Pending { cell.requests } else { 0 },
-        };
+        let counts = [cell.requests, cell.prompt, cell.completion, cell.cached, cell.reasoning];
+        let line = UsageLine::counted(key.clone(), cell.token_source, counts);
         lines.entry(key.clone()).or_insert_with(|| UsageLine { key, ..Default::default() }).add(&line);
     }
     let mut total = UsageLine { key: "TOTAL".to_owned(), ..Default::default() };
