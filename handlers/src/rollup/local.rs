@@ -85,10 +85,10 @@ pub async fn complete(
     workers: usize,
 ) -> Option<RollupError> {
     let (from_chunks, failure) = work_chunks(rollups, chunks, workers).await;
-    if let Some(message) = finish.or(from_chunks) {
-        if let Err(e) = finish_with_retries(rollups, &message).await {
-            return Some(e);
-        }
+    if let Some(message) = finish.or(from_chunks)
+        && let Err(e) = finish_with_retries(rollups, &message).await
+    {
+        return Some(e);
     }
     failure
 }
