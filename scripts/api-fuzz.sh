@@ -38,12 +38,12 @@ trap cleanup EXIT
 key="$(python3 -c 'import secrets; print(secrets.token_hex(16))')"
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')"
 # Outside the host: no FUNCTIONS_CUSTOMHANDLER_PORT, no Azure settings.
-run() {
-    env -u FUNCTIONS_CUSTOMHANDLER_PORT -u AzureWebJobsStorage -u DATABASE_URL -u CHARGEBACK_LEDGER \
-        CHARGEBACK_DATA_DIR="$work/data" CHARGEBACK_API_KEY="$key" CHARGEBACK_API_AUTH=key "$@"
-}
-run "$bin" ingest infra/apim/usage-record.golden.jsonl >/dev/null
-run "$bin" serve --port "$port" >"$work/serve.log" 2>&1 &
+# (An array, not a function: backgrounded, `env` execs the server under the
+# pid in $!, so the cleanup's kill reaches the server itself.)
+run=(env -u FUNCTIONS_CUSTOMHANDLER_PORT -u AzureWebJobsStorage -u DATABASE_URL -u CHARGEBACK_LEDGER
+    CHARGEBACK_DATA_DIR="$work/data" CHARGEBACK_API_KEY="$key" CHARGEBACK_API_AUTH=key)
+"${run[@]}" "$bin" ingest infra/apim/usage-record.golden.jsonl >/dev/null
+"${run[@]}" "$bin" serve --port "$port" >"$work/serve.log" 2>&1 &
 server_pid=$!
 for _ in $(seq 1 100); do
     if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then break; fi

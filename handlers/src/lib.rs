@@ -8,6 +8,7 @@
 //! - [`functions`]: the Functions host protocol and one module per function;
 //! - [`api`]: the HTTP query and administration API (forwarded by the host);
 //! - [`maintenance`]: nightly SQL maintenance (statistics, vacuum, indexes);
+//! - [`budgets`]: budget alerts at 50, 80 and 100 % of a business unit's month;
 //! - [`rollup`]: the monthly rollup, a durable-style fan-out over ledger partitions;
 //! - [`usage`]: token totals for people (CLI, later the HTTP API);
 //! - [`billing`]: prices, the monthly chargeback statement and its report files;
@@ -16,6 +17,7 @@
 
 pub mod api;
 pub mod billing;
+pub mod budgets;
 pub mod cli;
 pub mod config;
 pub mod demo;

@@ -50,6 +50,25 @@ pub struct UsageLine {
 }
 
 impl UsageLine {
+    /// The line of one group's records of one token source, from `[requests,
+    /// prompt, completion, cached, reasoning]`; estimated tokens and pending
+    /// requests are told apart by the source.
+    pub fn counted(key: String, source: TokenSource, counts: [u64; 5]) -> Self {
+        let [requests, prompt, completion, cached, reasoning] = counts;
+        let total = prompt + completion;
+        Self {
+            key,
+            requests,
+            prompt_tokens: prompt,
+            cached_tokens: cached,
+            completion_tokens: completion,
+            reasoning_tokens: reasoning,
+            total_tokens: total,
+            estimated_tokens: if source == TokenSource::Estimated { total } else { 0 },
+            pending_requests: if source == TokenSource::Pending { requests } else { 0 },
+        }
+    }
+
     /// Adds another line's counts to this one (the key stays).
     pub fn add(&mut self, other: &UsageLine) {
         self.requests += other.requests;
@@ -99,18 +118,8 @@ pub async fn usage_report(
             GroupBy::BusinessUnit => map.business_unit(&row.key).to_owned(),
             _ => row.key.clone(),
         };
-        let total = row.prompt + row.completion;
-        let line = UsageLine {
-            key: key.clone(),
-            requests: row.requests,
-            prompt_tokens: row.prompt,
-            cached_tokens: row.cached,
-            completion_tokens: row.completion,
-            reasoning_tokens: row.reasoning,
-            total_tokens: total,
-            estimated_tokens: if row.token_source == TokenSource::Estimated { total } else { 0 },
-            pending_requests: if row.token_source == TokenSource::Pending { row.requests } else { 0 },
-        };
+        let counts = [row.requests, row.prompt, row.completion, row.cached, row.reasoning];
+        let line = UsageLine::counted(key.clone(), row.token_source, counts);
         lines.entry(key.clone()).or_insert_with(|| UsageLine { key, ..Default::default() }).add(&line);
     }
     let lines: Vec<UsageLine> = lines.into_values().collect();

@@ -1,7 +1,7 @@
 // The Function App's storage account: host state (leases, checkpoints, timer
 // monitors), the deployment package container Flex Consumption deploys from,
 // and the app's own ledger (Tables), dead letters and reports (Blobs) and
-// rollup chunks (Queues). Shared-key access is off: everything goes through
+// the rollup's and the budget alerts' queues. Shared-key access is off: everything goes through
 // Entra ID, so the roles below are the only way in.
 
 @description('Azure region of the resources.')
@@ -16,8 +16,8 @@ param storageAccountName string
 @description('Blob container Flex Consumption deploys the app package from.')
 param deploymentContainerName string
 
-@description('Queue the rollup-chunk function listens on (see rollup-chunk/function.json).')
-param rollupQueueName string = 'rollup-chunks'
+@description('Queues of the functions\' bindings: rollup-chunk and rollup-finish listen on the first two, budget-alerts writes the third (see their function.json).')
+param queueNames array = ['rollup-chunks', 'rollup-finish', 'budget-alerts']
 
 @description('Principal (the Function App\'s managed identity) that gets data-plane roles.')
 param appPrincipalId string
@@ -72,10 +72,12 @@ resource queueService 'Microsoft.Storage/storageAccounts/queueServices@2023-05-0
   name: 'default'
 }
 
-resource rollupQueue 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = {
-  parent: queueService
-  name: rollupQueueName
-}
+resource queues 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = [
+  for name in queueNames: {
+    parent: queueService
+    name: name
+  }
+]
 
 resource tableService 'Microsoft.Storage/storageAccounts/tableServices@2023-05-01' = {
   parent: storage

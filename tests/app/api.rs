@@ -170,6 +170,59 @@ pub async fn every_endpoint_answers_over_the_forwarded_path(api: &ApiApp) {
     assert_eq!(directory.applications.business_unit("sub-a"), "finance");
     assert_eq!(directory.budget("finance").unwrap().monthly_amount.to_string(), "1500.00");
     assert_eq!(directory.deployment("gpt-4o-prod").unwrap().capacity_tokens_per_minute, Some(300000));
+
+    rollup_and_chargeback(api).await;
+}
+
+/// The month's rollup and chargeback through the API: started, followed to
+/// the end, and its lines reconciled with the ledger to the token and cent.
+async fn rollup_and_chargeback(api: &ApiApp) {
+    let never = api.call(Method::GET, "/api/chargeback/2026-11", None).await;
+    assert_eq!(never.status(), 404);
+    let started = api.call(Method::POST, "/api/rollups/2026-11", None).await;
+    assert_eq!(started.status(), StatusCode::ACCEPTED, "{:?}", started.text().await);
+    assert_eq!(started.headers()["location"], "/api/rollups/2026-11");
+    let mut status = Value::Null;
+    for _ in 0..300 {
+        status = api.get_json("/api/rollups/2026-11").await;
+        if status["runtimeStatus"] == "Completed" || status["runtimeStatus"] == "Failed" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(status["runtimeStatus"], "Completed", "{status}");
+    assert_eq!(status["chunks"]["total"], 3, "sub-a and sub-b on the 26th, sub-b on the 27th: {status}");
+
+    let chargeback = api.get_json("/api/chargeback/2026-11").await;
+    let lines = chargeback["lines"].as_array().unwrap();
+    let tokens: u64 =
+        lines.iter().map(|l| l["prompt_tokens"].as_u64().unwrap() + l["completion_tokens"].as_u64().unwrap()).sum();
+    assert_eq!(tokens, 4140, "every ledger token, once: {chargeback}");
+    // gpt-4o-prod is provisioned: its 20000 EUR month is shared by tokens, the rest is unused capacity.
+    assert_eq!(chargeback["currency"], "EUR");
+    assert_eq!(chargeback["total"], "20000.00", "{chargeback}");
+    let cents: i64 = lines.iter().map(|l| l["cost"].as_str().unwrap().replace('.', "").parse::<i64>().unwrap()).sum();
+    assert_eq!(cents, 2_000_000, "the lines sum to the total");
+    assert!(lines.iter().any(|l| l["kind"] == "unused-capacity"), "{chargeback}");
+    assert!(lines.iter().any(|l| l["business_unit"] == "finance" && l["kind"] == "provisioned"), "{chargeback}");
+
+    let csv = api.call(Method::GET, "/api/chargeback/2026-11?format=csv", None).await;
+    assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
+    assert_eq!(csv.text().await.unwrap().lines().count(), lines.len() + 1);
+    let html = api.call(Method::GET, "/api/chargeback/2026-11/chargeback.html", None).await;
+    assert_eq!(html.status(), 200);
+    assert_eq!(html.headers()["content-type"], "text/html; charset=utf-8");
+    assert!(html.text().await.unwrap().contains("<svg"));
+    for (path, expected) in [
+        ("/api/chargeback/2026-11/secrets.txt", 404),
+        ("/api/chargeback/2026-11?format=xml", 400),
+        ("/api/rollups/2026-13", 400),
+        ("/api/rollups/2025-01", 404),
+    ] {
+        let response = api.call(Method::GET, path, None).await;
+        assert_eq!(response.status(), expected, "{path}");
+        assert_eq!(response.headers()["content-type"], "application/problem+json", "{path}");
+    }
 }
 
 impl ApiApp {

@@ -98,6 +98,32 @@ fn the_demo_ingests_a_month_and_prints_usage_per_business_unit() {
 }
 
 #[test]
+fn the_demo_ends_with_the_months_report_and_its_budget_alerts_and_a_second_run_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = run_ok(chargeback(dir.path()).args(["demo", "--month", "2026-10"]));
+    for expected in [
+        "Chargeback 2026-10: 1617.49 USD in total",
+        "Budget alert: R&D reached 100 % of its monthly budget",
+        "Budget alert: Finance reached 80 % of its monthly budget",
+        "reports/2026-10/chargeback.html",
+    ] {
+        assert!(first.contains(expected), "{expected} missing from:\n{first}");
+    }
+    assert!(!first.contains("Customer Support reached"), "{first}");
+    let reports = dir.path().join("reports/2026-10");
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(reports.join("chargeback.json")).unwrap()).unwrap();
+    let usage_total = first.lines().find(|l| l.starts_with("TOTAL")).unwrap().split_whitespace().nth(6).unwrap();
+    assert_eq!(json["tokens"]["total_tokens"].to_string(), usage_total, "the report has every ledger token");
+    let html = std::fs::read(reports.join("chargeback.html")).unwrap();
+
+    let second = run_ok(chargeback(dir.path()).args(["demo", "--month", "2026-10"]));
+    assert!(second.contains("Budget alerts: none new"), "{second}");
+    assert!(second.contains("Chargeback 2026-10: 1617.49 USD in total"), "{second}");
+    assert_eq!(std::fs::read(reports.join("chargeback.html")).unwrap(), html, "the same report, byte for byte");
+}
+
+#[test]
 fn settings_lists_every_variable_the_code_reads() {
     let out = run_ok(Command::new(env!("CARGO_BIN_EXE_chargeback")).arg("settings"));
     for name in ["FUNCTIONS_CUSTOMHANDLER_PORT", "CHARGEBACK_DATA_DIR", "CHARGEBACK_FINGERPRINT_SECRET"] {

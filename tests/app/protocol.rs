@@ -9,8 +9,18 @@ async fn every_function_folder_is_served_by_the_handler() {
     let app = spawn_app().await;
     let names = function_names();
     assert!(names.contains(&"ingest-usage".to_owned()), "{names:?}");
-    // HTTP functions are forwarded to their own path (tests/app/routes.rs).
-    let invoked = names.into_iter().filter(|n| function_json(n)["bindings"][0]["type"] != "httpTrigger");
+    // HTTP functions with only an http output are forwarded to their own
+    // path (tests/app/routes.rs); every other function is invoked.
+    let forwarded = |n: &String| {
+        let types: Vec<String> = function_json(n)["bindings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b["type"].as_str().unwrap().to_owned())
+            .collect();
+        types == ["httpTrigger", "http"]
+    };
+    let invoked = names.into_iter().filter(|n| !forwarded(n));
     for name in invoked {
         let response = app.invoke(&name, &json!({"Data": {}, "Metadata": {}})).await;
         assert_ne!(response.status(), 404, "function folder {name} has no handler route");
@@ -49,4 +59,26 @@ fn host_json_starts_this_binary_in_serve_mode_with_the_settings_we_rely_on() {
     assert_eq!(host["extensions"]["eventHubs"]["batchCheckpointFrequency"], 1);
     // The binary's name must match what host.json starts.
     assert!(env!("CARGO_BIN_EXE_chargeback").ends_with("/chargeback"));
+}
+
+#[test]
+fn every_queue_a_binding_names_is_created_by_the_bicep() {
+    let bicep = std::fs::read_to_string(app_root().join("infra/modules/storage.bicep")).unwrap();
+    let line =
+        bicep.lines().find(|l| l.starts_with("param queueNames array")).expect("param queueNames in storage.bicep");
+    let created: Vec<&str> = line.split('\'').skip(1).step_by(2).collect();
+    let mut named: Vec<String> = function_names()
+        .iter()
+        .flat_map(|f| function_json(f)["bindings"].as_array().unwrap().clone())
+        .filter_map(|b| b["queueName"].as_str().map(str::to_owned))
+        .collect();
+    named.sort();
+    named.dedup();
+    assert!(!named.is_empty());
+    for queue in &named {
+        assert!(
+            created.contains(&queue.as_str()),
+            "{queue} is bound in a function.json but not created by storage.bicep"
+        );
+    }
 }

@@ -20,8 +20,8 @@ use chargeback::storage::azure::{StorageAccount, StorageQueue};
 use chargeback::storage::sql_support::SqlQueue;
 use chargeback::storage::sqlite::SqliteLedger;
 use chargeback::storage::{
-    AppendOutcome, CapacityCell, Ledger, LedgerEntry, LedgerPartition, LedgerRange, StorageError, UsageCell,
-    UsageQuery, UsageRow, WorkQueue,
+    AppendOutcome, CapacityCell, Ledger, LedgerEntry, LedgerPartition, LedgerRange, StorageError, UsageQuery, UsageRow,
+    WorkQueue,
 };
 use chrono::{Datelike, NaiveDate, Utc};
 use serde_json::{Value, json};
@@ -344,7 +344,7 @@ impl Ledger for FlakyLedger {
     async fn scan(&self, partition: &LedgerPartition) -> Result<Vec<LedgerEntry>, StorageError> {
         self.inner.scan(partition).await
     }
-    async fn usage_cells(&self, range: &LedgerRange) -> Result<Vec<UsageCell>, StorageError> {
+    async fn usage_cells(&self, range: &LedgerRange) -> Result<Vec<UsageAggregate>, StorageError> {
         self.inner.usage_cells(range).await
     }
     async fn capacity_cells(&self, range: &LedgerRange) -> Result<Vec<CapacityCell>, StorageError> {
@@ -456,8 +456,17 @@ async fn late_records_and_a_rerun_update_the_month_and_a_rerun_without_news_chan
     let rollups = Rollups::new(stores.clone(), config.clone());
     local::run(&rollups, &tenant, period, 4, "test").await.unwrap();
     let first = month_aggregates(&stores, &rollups, &tenant, period).await;
+    let report = |stores: Stores| async move {
+        let mut files = Vec::new();
+        for file in chargeback::billing::REPORT_FILES {
+            files.push(stores.outputs.get(&format!("reports/{period}/{file}")).await.unwrap().unwrap().body);
+        }
+        files
+    };
+    let first_report = report(stores.clone()).await;
     local::run(&rollups, &tenant, period, 4, "test").await.unwrap();
     assert_eq!(month_aggregates(&stores, &rollups, &tenant, period).await, first, "identical on re-run");
+    assert_eq!(report(stores.clone()).await, first_report, "byte-identical report files on re-run");
 
     // Late records: one for an existing partition, one for a new party.
     let ingestor = chargeback::startup::ingestor_over(&config, &stores).unwrap();
@@ -567,4 +576,78 @@ async fn two_handler_processes_share_one_rollup_on_azurite_and_postgres() {
     assert_eq!(aggregate_sums(&aggregates), ledger_sums(stores.ledger.as_ref(), &config.tenant, period).await);
     assert!(aggregates.iter().all(|r| r.token_source == TokenSource::Reported));
     assert_eq!(aggregates.iter().map(|r| r.day.day()).max(), Some(6));
+}
+
+#[tokio::test]
+async fn the_month_is_priced_to_the_cent_and_its_lines_sum_to_its_total() {
+    use rust_decimal::{Decimal, RoundingStrategy};
+    let period = last_month();
+    let tenant = Tenant::default_tenant();
+    let (stores, config, _dir) = embedded_stores(0).await;
+    // Big calls on top of the small ones: two parties, two models, five days.
+    let mut big = Vec::new();
+    for (party, model) in [("sub-big-a", "gpt-4o"), ("sub-big-b", "gpt-4o-mini"), ("sub-big-a", "gpt-4o-mini")] {
+        for day in 1..=5u32 {
+            let id = format!("big-{party}-{model}-{day}");
+            big.push(record(
+                &id,
+                party,
+                period,
+                day,
+                model,
+                1_234_567 + u64::from(day) * 1000,
+                345_678 + u64::from(day),
+            ));
+        }
+    }
+    let ingestor = chargeback::startup::ingestor_over(&config, &stores).unwrap();
+    ingestor.ingest(&file_events(&big)).await.unwrap();
+    let rollups = Rollups::new(stores.clone(), config.clone());
+    local::run(&rollups, &tenant, period, 4, "test").await.unwrap();
+
+    // Independently: the shipped global prices per 1M tokens (input, cached input, output).
+    let price = |model: &str| -> [Decimal; 3] {
+        match model {
+            "gpt-4o" => ["2.50".parse().unwrap(), "1.25".parse().unwrap(), "10.00".parse().unwrap()],
+            _ => ["0.15".parse().unwrap(), "0.075".parse().unwrap(), "0.60".parse().unwrap()],
+        }
+    };
+    let mut expected: std::collections::BTreeMap<(String, String), Decimal> = Default::default();
+    let mut add = |party: &str, model: &str, prompt: u64, completion: u64| {
+        let cached = prompt / 4;
+        let [input, cached_input, output] = price(model);
+        let exact = (Decimal::from(prompt - cached) * input
+            + Decimal::from(cached) * cached_input
+            + Decimal::from(completion) * output)
+            / Decimal::from(1_000_000);
+        *expected.entry((party.to_owned(), model.to_owned())).or_default() += exact;
+    };
+    for (party, model) in [("sub-big-a", "gpt-4o"), ("sub-big-b", "gpt-4o-mini"), ("sub-big-a", "gpt-4o-mini")] {
+        for day in 1..=5u64 {
+            add(party, model, 1_234_567 + day * 1000, 345_678 + day);
+        }
+    }
+    for party in 0..5u64 {
+        for _day in 1..=6u32 {
+            for n in 0..4u64 {
+                let model = if n % 2 == 0 { "gpt-4o" } else { "gpt-4o-mini" };
+                add(&format!("sub-{party}"), model, 100 + party * 7 + n, 20 + n);
+            }
+        }
+    }
+    let lines = stores.rollup.results(&tenant, &period.to_string()).await.unwrap();
+    assert_eq!(lines.len(), expected.len(), "{lines:?}");
+    let mut total_micros = 0i64;
+    for line in &lines {
+        let exact = expected[&(line.application.clone(), line.model.clone())];
+        let cents = exact.round_dp_with_strategy(2, RoundingStrategy::MidpointNearestEven);
+        let micros = line.amount_micros.expect("priced");
+        assert_eq!(Decimal::new(micros, 6), cents, "{line:?}");
+        total_micros += micros;
+    }
+    let instance = rollups.status(&tenant, period).await.unwrap().unwrap();
+    let summary = instance.summary.unwrap();
+    let total: Decimal = summary["total"].as_str().unwrap().parse().unwrap();
+    assert_eq!(Decimal::new(total_micros, 6), total, "the lines sum to the total");
+    assert!(total > Decimal::from(30), "big enough to mean something: {total}");
 }

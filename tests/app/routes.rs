@@ -14,8 +14,11 @@ fn route_prefix() -> String {
     host["extensions"]["http"]["routePrefix"].as_str().unwrap_or("api").to_owned()
 }
 
-/// (function, route template, methods) of every HTTP-triggered function.
-fn http_functions() -> Vec<(String, String, Vec<String>)> {
+/// (function, route template, methods, forwarded) of every HTTP-triggered
+/// function. The host forwards the raw request only to functions whose
+/// bindings are exactly httpTrigger + http out; the others (with queue
+/// outputs) get the wrapped request at `POST /<function>`.
+fn all_http_functions() -> Vec<(String, String, Vec<String>, bool)> {
     function_names()
         .into_iter()
         .filter_map(|name| {
@@ -23,10 +26,10 @@ fn http_functions() -> Vec<(String, String, Vec<String>)> {
             let bindings = json["bindings"].as_array().unwrap().clone();
             let trigger = bindings.iter().find(|b| b["type"] == "httpTrigger")?.clone();
             let types: Vec<&str> = bindings.iter().map(|b| b["type"].as_str().unwrap()).collect();
-            assert_eq!(types, ["httpTrigger", "http"], "{name}: forwarding needs exactly httpTrigger + http out");
+            assert_eq!(&types[..2], ["httpTrigger", "http"], "{name}: the trigger, then the http output");
             let methods =
                 trigger["methods"].as_array().unwrap().iter().map(|m| m.as_str().unwrap().to_owned()).collect();
-            Some((name, trigger["route"].as_str().unwrap().to_owned(), methods))
+            Some((name, trigger["route"].as_str().unwrap().to_owned(), methods, types.len() == 2))
         })
         .collect()
 }
@@ -62,9 +65,24 @@ fn operations() -> Vec<(String, String)> {
 
 #[test]
 fn every_http_function_route_and_method_is_documented_and_nothing_else_is() {
-    let functions = http_functions();
+    let functions: Vec<(String, String, Vec<String>)> =
+        all_http_functions().into_iter().map(|(n, t, m, _)| (n, t, m)).collect();
     let names: Vec<&str> = functions.iter().map(|f| f.0.as_str()).collect();
-    assert_eq!(names, ["admin", "capacity-query", "openapi", "usage-query"]);
+    assert_eq!(
+        names,
+        [
+            "admin",
+            "capacity-query",
+            "chargeback-query",
+            "openapi",
+            "rollup-rerun",
+            "rollup-start",
+            "rollup-status",
+            "usage-query"
+        ]
+    );
+    let wrapped: Vec<String> = all_http_functions().into_iter().filter(|f| !f.3).map(|f| f.0).collect();
+    assert_eq!(wrapped, ["rollup-rerun", "rollup-start"], "the functions with queue outputs");
     let documented = operations();
     for (name, template, methods) in &functions {
         for method in methods {
@@ -83,10 +101,11 @@ fn every_http_function_route_and_method_is_documented_and_nothing_else_is() {
 }
 
 #[test]
-fn the_rollup_and_chargeback_routes_stay_free_for_their_functions() {
-    for (name, template, _) in http_functions() {
+fn the_rollup_and_chargeback_routes_belong_to_their_functions() {
+    for (name, template, _, _) in all_http_functions() {
         let first = template.split('/').next().unwrap();
-        assert!(!["rollups", "chargeback"].contains(&first), "{name} takes the route {template}");
+        let owner = name.starts_with("rollup-") || name == "chargeback-query";
+        assert_eq!(["rollups", "chargeback"].contains(&first), owner, "{name} routes {template}");
     }
 }
 
@@ -95,7 +114,7 @@ fn host_json_forwards_http_requests_under_the_api_prefix() {
     let host: Value = serde_json::from_str(&std::fs::read_to_string(app_root().join("host.json")).unwrap()).unwrap();
     assert_eq!(host["customHandler"]["enableForwardingHttpRequest"], true);
     assert_eq!(route_prefix(), chargeback::api::ROUTE_PREFIX.trim_start_matches('/'));
-    for (name, _, _) in http_functions() {
+    for (name, _, _, _) in all_http_functions() {
         let auth = function_json(&name)["bindings"][0]["authLevel"].clone();
         let expected = if name == "openapi" { "anonymous" } else { "function" };
         assert_eq!(auth, expected, "{name}");

@@ -11,12 +11,14 @@
 //! - [`usage`]: `GET /api/usage`;
 //! - [`capacity`]: `GET /api/capacity`;
 //! - [`admin`]: `/api/admin/{collection}[/{key}]` and [`admin::Directory`];
+//! - [`rollups`]: `/api/rollups/{period}[/rerun]` and `GET /api/chargeback/{period}[/{file}]`;
 //! - `GET /api/openapi.json`: the OpenAPI document (no key needed).
 
 pub mod admin;
 pub mod capacity;
 pub mod params;
 pub mod problem;
+pub mod rollups;
 pub mod usage;
 
 use axum::Router;
@@ -24,7 +26,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use sha2::{Digest, Sha256};
 
 use crate::config::Settings;
@@ -126,6 +128,10 @@ pub fn routes(settings: &Settings) -> Router<AppState> {
             "/api/admin/{collection}/{key}",
             get(admin::routes::get_one).put(admin::routes::put_one).delete(admin::routes::delete_one),
         )
+        .route("/api/rollups/{period}", get(rollups::get_status).post(rollups::start))
+        .route("/api/rollups/{period}/rerun", post(rollups::rerun))
+        .route("/api/chargeback/{period}", get(rollups::get_chargeback))
+        .route("/api/chargeback/{period}/{file}", get(rollups::get_report_file))
         .method_not_allowed_fallback(method_not_allowed)
         .route_layer(middleware::from_fn_with_state(access, require_key));
     Router::new().route("/api/openapi.json", get(openapi)).method_not_allowed_fallback(method_not_allowed).merge(keyed)

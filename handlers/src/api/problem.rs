@@ -36,6 +36,9 @@ pub enum ApiError {
     /// Missing or wrong API key.
     #[error("unauthorized")]
     Unauthorized,
+    /// The request conflicts with work in progress (a rollup of the month is running).
+    #[error("conflict: {0}")]
+    Conflict(String),
     /// `If-Match` names a version that is no longer current.
     #[error("precondition failed")]
     PreconditionFailed,
@@ -74,7 +77,8 @@ pub struct Problem {
     pub parameter: Option<String>,
 }
 
-fn kind(slug: &str) -> String {
+/// The `type` URI of a problem kind.
+pub fn kind(slug: &str) -> String {
     format!("urn:chargeback:problem:{slug}")
 }
 
@@ -88,6 +92,7 @@ impl IntoResponse for ApiError {
                 (StatusCode::BAD_REQUEST, "invalid-body", "Invalid request body", detail, Some("body".to_owned()))
             }
             Self::NotFound(detail) => (StatusCode::NOT_FOUND, "not-found", "Not found", detail, None),
+            Self::Conflict(detail) => (StatusCode::CONFLICT, "conflict", "Conflict", detail, None),
             Self::MethodNotAllowed => (
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method-not-allowed",

@@ -18,10 +18,10 @@ use super::admin::documents::read;
 use super::admin::entries::Applications;
 use super::params::{Name, QueryParams, TimeRange};
 use super::problem::ApiError;
-use crate::domain::TokenSource;
+use crate::domain::UsageAggregate;
 use crate::functions::AppState;
 use crate::mapping::ApplicationMap;
-use crate::storage::{LedgerRange, UsageCell};
+use crate::storage::LedgerRange;
 use crate::usage::UsageLine;
 
 /// The longest range one request may ask for.
@@ -122,7 +122,7 @@ pub struct UsageResponse {
 
 /// Groups and filters ledger cells.
 pub fn summarise(
-    cells: &[UsageCell],
+    cells: &[UsageAggregate],
     map: &ApplicationMap,
     group_by: UsageGrouping,
     filters: &UsageFilters,
@@ -130,8 +130,8 @@ pub fn summarise(
     let matches = |filter: &Option<Name>, value: &str| filter.as_ref().is_none_or(|f| f.as_str() == value);
     let mut lines: BTreeMap<String, UsageLine> = BTreeMap::new();
     for cell in cells {
-        let model = cell.model.as_deref().unwrap_or("(none)");
-        let deployment = cell.deployment.as_deref().unwrap_or("(none)");
+        let model = if cell.model.is_empty() { "(none)" } else { cell.model.as_str() };
+        let deployment = if cell.deployment.is_empty() { "(none)" } else { cell.deployment.as_str() };
         let application = map.application(&cell.party);
         let business_unit = map.business_unit(&cell.party);
         if !(matches(&filters.business_unit, business_unit)
@@ -150,18 +150,8 @@ pub fn summarise(
             UsageGrouping::Deployment => deployment.to_owned(),
             UsageGrouping::Day => cell.day.format("%Y-%m-%d").to_string(),
         };
-        let total = cell.prompt + cell.completion;
-        let line = UsageLine {
-            key: key.clone(),
-            requests: cell.requests,
-            prompt_tokens: cell.prompt,
-            cached_tokens: cell.cached,
-            completion_tokens: cell.completion,
-            reasoning_tokens: cell.reasoning,
-            total_tokens: total,
-            estimated_tokens: if cell.token_source == TokenSource::Estimated { total } else { 0 },
-            pending_requests: if cell.token_source == TokenSource::Pending { cell.requests } else { 0 },
-        };
+        let counts = [cell.requests, cell.prompt, cell.completion, cell.cached, cell.reasoning];
+        let line = UsageLine::counted(key.clone(), cell.token_source, counts);
         lines.entry(key.clone()).or_insert_with(|| UsageLine { key, ..Default::default() }).add(&line);
     }
     let mut total = UsageLine { key: "TOTAL".to_owned(), ..Default::default() };

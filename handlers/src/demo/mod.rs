@@ -2,7 +2,8 @@
 //! through the same ingestion as the Event Hub function (batches of up to
 //! 100 events per partition, with partition and sequence numbers), a few
 //! batches replayed as after a rebalance, then the month's usage per
-//! business unit.
+//! business unit, its rollup (priced, with a provisioned deployment), its
+//! report files and the budget alerts it raised.
 
 pub mod traffic;
 
@@ -97,6 +98,15 @@ fn last_month() -> NaiveDate {
 pub async fn run(settings: &Settings, args: DemoArgs) -> anyhow::Result<()> {
     let first_day = first_day(args.month.as_deref())?;
     let month = first_day.format("%Y-%m").to_string();
+    let deployments_path = settings.deployments_path();
+    if !deployments_path.exists() {
+        if let Some(dir) = deployments_path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(&deployments_path, DEMO_DEPLOYMENTS)
+            .with_context(|| format!("writing {}", deployments_path.display()))?;
+        println!("Wrote the deployment mapping {} (gpt-4o-prod is provisioned)", deployments_path.display());
+    }
     let ingestor = crate::startup::ingestor(settings).await?;
     let fingerprinter = settings.fingerprinter()?;
 
@@ -167,6 +177,86 @@ pub async fn run(settings: &Settings, args: DemoArgs) -> anyhow::Result<()> {
         backend => println!("Ledger: {backend:?}; dead letters beside it (see docs/storage.md)"),
     }
     println!("More: chargeback usage --month {month} --by app | model | deployment | day [--format csv|json]");
+    rollup_and_alerts(settings, first_day).await
+}
+
+/// The demo's deployments: the types the price catalogue knows, one
+/// provisioned (PTU) deployment with an hourly cost and a declared capacity,
+/// and the legacy deployment left out (its model has no price: it shows as unpriced).
+const DEMO_DEPLOYMENTS: &str = "\
+deployment,model,deployment_type,ptu_hourly_cost,capacity_tokens_per_minute,currency
+gpt-4o-prod,gpt-4o-2024-08-06,provisioned,2.00,1500,USD
+gpt-4o-mini-std,gpt-4o-mini-2024-07-18,global,,,
+gpt-41-global,gpt-4.1-2025-04-14,global,,,
+o3-mini-dz,o3-mini-2025-01-31,data-zone,,,
+embed-large,text-embedding-3-large,regional,,,
+";
+
+/// The demo's monthly budgets (USD): R&D goes over, Finance past 80 %, Customer Support stays well under.
+const DEMO_BUDGETS: [(&str, &str); 3] = [("R&D", "40.00"), ("Finance", "85.00"), ("Customer Support", "100.00")];
+
+/// Rolls the month up, writes its reports and checks the budgets as of the month's end.
+async fn rollup_and_alerts(settings: &Settings, first_day: NaiveDate) -> anyhow::Result<()> {
+    use crate::api::admin::Name;
+    use crate::api::admin::documents::{Version, read, write};
+    use crate::api::admin::entries::{Budget, Budgets, Currency};
+
+    let period = crate::domain::Period::of(first_day);
+    let stores = crate::startup::stores(settings).await?;
+    let tenant = &settings.tenant;
+    let budgets = read::<Budgets>(stores.reports.as_ref(), settings, tenant).await?;
+    if budgets.version == Version::Initial && budgets.entries.is_empty() {
+        let mut entries = std::collections::BTreeMap::new();
+        for (unit, amount) in DEMO_BUDGETS {
+            let budget = Budget {
+                monthly_amount: amount.parse()?,
+                currency: Currency::try_from("USD".to_owned()).map_err(|e| anyhow::anyhow!(e))?,
+                monthly_tokens: None,
+            };
+            entries.insert(Name::parse("business_unit", unit).map_err(|e| anyhow::anyhow!("{e}"))?, budget);
+        }
+        write::<Budgets>(stores.reports.as_ref(), tenant, &entries, &Version::Initial).await?;
+    }
+
+    println!();
+    println!("Rolling {period} up (one chunk per application and day, 4 at a time) …");
+    let rollups = crate::rollup::Rollups::new(stores.clone(), std::sync::Arc::new(settings.clone()));
+    let instance = crate::rollup::local::run(&rollups, tenant, period, 4, "demo").await?;
+    if let Some(summary) = &instance.summary {
+        println!(
+            "Chargeback {period}: {} {} in total ({} of it unused provisioned capacity), {} lines, {} tokens unpriced",
+            summary["total"].as_str().unwrap_or("?"),
+            summary["currency"].as_str().unwrap_or(""),
+            summary["unusedCapacity"].as_str().unwrap_or("?"),
+            summary["lines"],
+            summary["unpricedTokens"]
+        );
+    }
+    let folder = settings.data_dir.join("reports").join(period.to_string());
+    if settings.storage.azure_connection.is_none()
+        && settings.storage.ledger_backend() == crate::config::LedgerBackend::Sqlite
+    {
+        println!("Report: open {}", folder.join("chargeback.html").display());
+        println!("        (and chargeback.csv, daily.csv, chargeback.json beside it)");
+    } else {
+        println!("Report: chargeback report --month {period} --out DIR");
+    }
+
+    let as_of = period.next_first_day().and_time(chrono::NaiveTime::MIN).and_utc();
+    let alerts = crate::budgets::check(&stores, settings, tenant, period, as_of).await?;
+    println!();
+    if alerts.is_empty() {
+        println!("Budget alerts: none new (each threshold alerts once a month)");
+    }
+    for a in &alerts {
+        println!(
+            "Budget alert: {} reached {} % of its monthly budget ({} of {} {})",
+            a.business_unit, a.threshold_percent, a.spent, a.budget, a.unit
+        );
+    }
+    println!();
+    println!("Query it over HTTP: CHARGEBACK_API_KEY=dev-key chargeback serve, then");
+    println!("  curl -H 'x-functions-key: dev-key' 'localhost:7071/api/chargeback/{period}'");
     Ok(())
 }
 

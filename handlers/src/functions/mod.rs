@@ -1,6 +1,7 @@
 //! The custom handler's functions: one module per function folder, and the
 //! router that dispatches the host's `POST /<function>` to them.
 
+pub mod budget_alerts;
 pub mod ingest_usage;
 pub mod invocation;
 pub mod nightly_maintenance;
@@ -22,6 +23,7 @@ use invocation::{InvocationRequest, InvocationResponse};
 pub const FUNCTIONS: &[&str] = &[
     ingest_usage::FUNCTION_NAME,
     nightly_maintenance::FUNCTION_NAME,
+    budget_alerts::FUNCTION_NAME,
     rollup::monthly_rollup::FUNCTION_NAME,
     rollup::rollup_start::FUNCTION_NAME,
     rollup::rollup_rerun::FUNCTION_NAME,
@@ -91,6 +93,7 @@ async fn invoke(
     let response = match function.as_str() {
         ingest_usage::FUNCTION_NAME => ingest_usage::invoke(&state, request).await,
         nightly_maintenance::FUNCTION_NAME => nightly_maintenance::invoke(&state, request).await,
+        budget_alerts::FUNCTION_NAME => budget_alerts::invoke(&state, request).await,
         rollup::monthly_rollup::FUNCTION_NAME => rollup::monthly_rollup::invoke(&state, request).await,
         rollup::rollup_start::FUNCTION_NAME => rollup::rollup_start::invoke(&state, request).await,
         rollup::rollup_rerun::FUNCTION_NAME => rollup::rollup_rerun::invoke(&state, request).await,

@@ -98,8 +98,13 @@ pub async fn work_chunks(
     let workers = workers.max(1);
     // Small months: batches of one, so every worker has work; large ones: MAX_BATCH.
     let size = (chunks.len() / (workers * 4)).clamp(1, MAX_BATCH);
-    let mut results =
-        futures::stream::iter(chunks.chunks(size).map(|b| batch_with_retries(rollups, b))).buffer_unordered(workers);
+    let batches: Vec<Vec<ChunkMessage>> = chunks.chunks(size).map(<[ChunkMessage]>::to_vec).collect();
+    let mut results = futures::stream::iter(batches)
+        .map(|batch| {
+            let rollups = rollups.clone();
+            async move { batch_with_retries(&rollups, &batch).await }
+        })
+        .buffer_unordered(workers);
     let (mut finish, mut failure) = (None, None);
     while let Some(batch) = results.next().await {
         for result in batch {
@@ -115,6 +120,22 @@ pub async fn work_chunks(
     (finish, failure)
 }
 
+/// Works a started run's messages to the end in this process.
+pub async fn complete(
+    rollups: &Rollups,
+    chunks: Vec<ChunkMessage>,
+    finish: Option<FinishMessage>,
+    workers: usize,
+) -> Option<RollupError> {
+    let (from_chunks, failure) = work_chunks(rollups, chunks, workers).await;
+    if let Some(message) = finish.or(from_chunks)
+        && let Err(e) = finish_with_retries(rollups, &message).await
+    {
+        return Some(e);
+    }
+    failure
+}
+
 /// Starts a tenant's month and works it to the end in this process with at
 /// most `workers` chunks at a time. Returns the final state.
 pub async fn run(
@@ -124,7 +145,7 @@ pub async fn run(
     workers: usize,
     trigger: &str,
 ) -> Result<RollupInstance, RollupError> {
-    let (chunks, mut finish) = match rollups.start(tenant, period, trigger).await? {
+    let (chunks, finish) = match rollups.start(tenant, period, trigger).await? {
         Started::New { chunks, finish, .. } => (chunks, finish),
         Started::AlreadyRunning(i) => {
             return Err(RollupError::Invalid(format!(
@@ -136,15 +157,25 @@ pub async fn run(
             )));
         }
     };
-    let (from_chunks, failure) = work_chunks(rollups, chunks, workers).await;
-    finish = finish.or(from_chunks);
-    if let Some(message) = finish {
-        finish_with_retries(rollups, &message).await?;
-    }
+    let failure = complete(rollups, chunks, finish, workers).await;
     let state =
         rollups.status(tenant, period).await?.ok_or_else(|| RollupError::Invalid("the rollup vanished".into()))?;
     match failure {
         Some(e) if state.status != super::RuntimeStatus::Completed => Err(e),
         _ => Ok(state),
     }
+}
+
+/// Chunks worked at a time in this process (the embedded backend's pool and
+/// the standalone server).
+pub const DEFAULT_WORKERS: usize = 4;
+
+/// Works a started run in the background of this process (the standalone
+/// server's `POST /api/rollups/{period}`).
+pub fn spawn_complete(rollups: Rollups, chunks: Vec<ChunkMessage>, finish: Option<FinishMessage>) {
+    tokio::spawn(async move {
+        if let Some(e) = complete(&rollups, chunks, finish, DEFAULT_WORKERS).await {
+            warn!(error = %e, "rollup in the background failed; see its status");
+        }
+    });
 }

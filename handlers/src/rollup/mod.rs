@@ -20,6 +20,8 @@
 //! a bounded pool. Both call the same three steps.
 
 mod finish;
+
+pub use finish::statement;
 mod instance;
 pub mod local;
 
@@ -152,10 +154,10 @@ impl Rollups {
     pub async fn start(&self, tenant: &Tenant, period: Period, trigger: &str) -> Result<Started, RollupError> {
         for _ in 0..CAS_ATTEMPTS {
             let current = self.load(tenant.as_str(), period).await?;
-            if let Some((instance, _)) = &current {
-                if !instance.is_over() {
-                    return Ok(Started::AlreadyRunning(instance.clone()));
-                }
+            if let Some((instance, _)) = &current
+                && !instance.is_over()
+            {
+                return Ok(Started::AlreadyRunning(instance.clone()));
             }
             let partitions = self.stores.ledger.partitions(tenant, period.first_day(), period.next_first_day()).await?;
             let run = current.as_ref().map_or(1, |(i, _)| i.run + 1);
@@ -355,9 +357,6 @@ impl Rollups {
                 finish = i.count(ChunkState::Done) == i.total() && !i.finish_enqueued;
                 if finish {
                     i.finish_enqueued = true;
-                    if i.chunk_failures.is_empty() {
-                        i.status = RuntimeStatus::Running;
-                    }
                 }
                 true
             })

@@ -72,12 +72,13 @@ pub const SCAN_SQL: &str = "SELECT record_id, occurred_at_us, model, deployment,
      completion_tokens, cached_tokens, reasoning_tokens FROM ledger WHERE tenant = $1 AND day = $2 AND party = $3";
 
 /// Token totals per day, party, model, deployment and token source of `$2..$3`.
-pub const USAGE_CELLS_SQL: &str = "SELECT day, party, model, deployment, token_source, \
+pub const USAGE_CELLS_SQL: &str = "SELECT day, party, COALESCE(model, '') AS model, \
+     COALESCE(deployment, '') AS deployment, token_source, \
      CAST(COUNT(*) AS BIGINT) AS requests, CAST(SUM(prompt_tokens) AS BIGINT) AS prompt, \
      CAST(SUM(completion_tokens) AS BIGINT) AS completion, CAST(SUM(cached_tokens) AS BIGINT) AS cached, \
      CAST(SUM(reasoning_tokens) AS BIGINT) AS reasoning \
      FROM ledger WHERE tenant = $1 AND occurred_at_us >= $2 AND occurred_at_us < $3 \
-     GROUP BY day, party, model, deployment, token_source";
+     GROUP BY day, party, 3, 4, token_source";
 
 /// Calls per deployment, UTC hour (hours since the epoch), status and latency of `$2..$3`.
 pub const CAPACITY_CELLS_SQL: &str = "SELECT deployment, CAST(occurred_at_us / 3600000000 AS BIGINT) AS hour, \
@@ -211,6 +212,32 @@ impl TotalsRow {
             reasoning,
         })
     }
+}
+
+/// A [`UsageAggregate`](crate::domain::UsageAggregate) from a row with the
+/// columns `model`, `deployment`, `token_source`, `requests`, `prompt`,
+/// `completion`, `cached`, `reasoning` (the sums of [`AGGREGATE_SQL`] and
+/// [`USAGE_CELLS_SQL`]), and the given day and party.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! aggregate_from_row {
+    ($row:expr, $day:expr, $party:expr) => {{
+        use sqlx::Row;
+        let row = $row;
+        let source: String = row.try_get("token_source")?;
+        Ok::<_, $crate::storage::StorageError>($crate::domain::UsageAggregate {
+            day: $day,
+            party: $party,
+            model: row.try_get("model")?,
+            deployment: row.try_get("deployment")?,
+            token_source: $crate::storage::ledger_sql::token_source(&source)?,
+            requests: $crate::storage::ledger_sql::to_u64(row.try_get("requests")?),
+            prompt: $crate::storage::ledger_sql::to_u64(row.try_get("prompt")?),
+            completion: $crate::storage::ledger_sql::to_u64(row.try_get("completion")?),
+            cached: $crate::storage::ledger_sql::to_u64(row.try_get("cached")?),
+            reasoning: $crate::storage::ledger_sql::to_u64(row.try_get("reasoning")?),
+        })
+    }};
 }
 
 /// Writes `impl Ledger for $ty` (which has a `pool` field of a typed sqlx
@@ -364,31 +391,19 @@ macro_rules! impl_sql_ledger {
             async fn usage_cells(
                 &self,
                 range: &$crate::storage::LedgerRange,
-            ) -> Result<Vec<$crate::storage::UsageCell>, $crate::storage::StorageError> {
+            ) -> Result<Vec<$crate::domain::UsageAggregate>, $crate::storage::StorageError> {
                 use sqlx::Row;
-                use $crate::storage::ledger_sql::{USAGE_CELLS_SQL, parse_day, to_u64, token_source};
+                use $crate::storage::ledger_sql::{USAGE_CELLS_SQL, parse_day};
                 let rows = sqlx::query(USAGE_CELLS_SQL)
                     .bind(range.tenant.as_str())
                     .bind(range.from.timestamp_micros())
                     .bind(range.to.timestamp_micros())
                     .fetch_all(&self.pool)
                     .await?;
-                rows.into_iter()
+                rows.iter()
                     .map(|row| {
                         let day: String = row.try_get("day")?;
-                        let source: String = row.try_get("token_source")?;
-                        Ok($crate::storage::UsageCell {
-                            day: parse_day(&day)?,
-                            party: row.try_get("party")?,
-                            model: row.try_get("model")?,
-                            deployment: row.try_get("deployment")?,
-                            token_source: token_source(&source)?,
-                            requests: to_u64(row.try_get("requests")?),
-                            prompt: to_u64(row.try_get("prompt")?),
-                            completion: to_u64(row.try_get("completion")?),
-                            cached: to_u64(row.try_get("cached")?),
-                            reasoning: to_u64(row.try_get("reasoning")?),
-                        })
+                        $crate::aggregate_from_row!(row, parse_day(&day)?, row.try_get("party")?)
                     })
                     .collect()
             }
@@ -424,8 +439,7 @@ macro_rules! impl_sql_ledger {
                 &self,
                 partition: &$crate::storage::LedgerPartition,
             ) -> Result<Vec<$crate::domain::UsageAggregate>, $crate::storage::StorageError> {
-                use sqlx::Row;
-                use $crate::storage::ledger_sql::{AGGREGATE_SQL, day_text, to_u64, token_source};
+                use $crate::storage::ledger_sql::{AGGREGATE_SQL, day_text};
                 let rows = sqlx::query(AGGREGATE_SQL)
                     .bind(partition.tenant.as_str())
                     .bind(day_text(partition.day))
@@ -433,22 +447,8 @@ macro_rules! impl_sql_ledger {
                     .fetch_all(&self.pool)
                     .await?;
                 let out = rows
-                    .into_iter()
-                    .map(|row| {
-                        let source: String = row.try_get("token_source")?;
-                        Ok($crate::domain::UsageAggregate {
-                            day: partition.day,
-                            party: partition.party.clone(),
-                            model: row.try_get("model")?,
-                            deployment: row.try_get("deployment")?,
-                            token_source: token_source(&source)?,
-                            requests: to_u64(row.try_get("requests")?),
-                            prompt: to_u64(row.try_get("prompt")?),
-                            completion: to_u64(row.try_get("completion")?),
-                            cached: to_u64(row.try_get("cached")?),
-                            reasoning: to_u64(row.try_get("reasoning")?),
-                        })
-                    })
+                    .iter()
+                    .map(|row| $crate::aggregate_from_row!(row, partition.day, partition.party.clone()))
                     .collect::<Result<Vec<_>, $crate::storage::StorageError>>()?;
                 Ok($crate::storage::ledger_sql::merge_absent(out))
             }
@@ -459,8 +459,7 @@ macro_rules! impl_sql_ledger {
             ) -> Vec<Result<Vec<$crate::domain::UsageAggregate>, $crate::storage::StorageError>> {
                 use sqlx::Row;
                 use $crate::storage::ledger_sql::{
-                    AGGREGATE_MANY_HEAD, AGGREGATE_MANY_TAIL, PARTIES_PER_AGGREGATE, day_text, merge_absent, to_u64,
-                    token_source,
+                    AGGREGATE_MANY_HEAD, AGGREGATE_MANY_TAIL, PARTIES_PER_AGGREGATE, day_text, merge_absent,
                 };
                 let mut out = Vec::with_capacity(partitions.len());
                 // Runs of one tenant's day: one query each (a round trip per
@@ -485,21 +484,9 @@ macro_rules! impl_sql_ledger {
                         let rows = query.build().fetch_all(&self.pool).await?;
                         let mut by_party: std::collections::HashMap<String, Vec<$crate::domain::UsageAggregate>> =
                             std::collections::HashMap::new();
-                        for row in rows {
+                        for row in &rows {
                             let party: String = row.try_get("party")?;
-                            let source: String = row.try_get("token_source")?;
-                            let aggregate = $crate::domain::UsageAggregate {
-                                day: first.day,
-                                party: party.clone(),
-                                model: row.try_get("model")?,
-                                deployment: row.try_get("deployment")?,
-                                token_source: token_source(&source)?,
-                                requests: to_u64(row.try_get("requests")?),
-                                prompt: to_u64(row.try_get("prompt")?),
-                                completion: to_u64(row.try_get("completion")?),
-                                cached: to_u64(row.try_get("cached")?),
-                                reasoning: to_u64(row.try_get("reasoning")?),
-                            };
+                            let aggregate = $crate::aggregate_from_row!(row, first.day, party.clone())?;
                             by_party.entry(party).or_default().push(aggregate);
                         }
                         Ok::<Vec<Vec<$crate::domain::UsageAggregate>>, $crate::storage::StorageError>(

@@ -138,9 +138,9 @@ pub trait Ledger: Send + Sync + fmt::Debug {
     async fn scan(&self, partition: &LedgerPartition) -> Result<Vec<LedgerEntry>, StorageError>;
 
     /// Token totals per UTC day, party, model, deployment and token source of
-    /// a time range: what the usage API filters and groups (in Rust, so no
+    /// a time range (model and deployment '' where the records do not say): what the usage API filters and groups (in Rust, so no
     /// filter value ever reaches a query).
-    async fn usage_cells(&self, range: &LedgerRange) -> Result<Vec<UsageCell>, StorageError>;
+    async fn usage_cells(&self, range: &LedgerRange) -> Result<Vec<UsageAggregate>, StorageError>;
 
     /// Calls per deployment, UTC hour, status and latency of a time range:
     /// what the capacity API turns into rates, status counts and percentiles.
@@ -174,31 +174,6 @@ pub struct LedgerRange {
     pub from: DateTime<Utc>,
     /// Exclusive end.
     pub to: DateTime<Utc>,
-}
-
-/// Token totals of one UTC day, party, model, deployment and token source.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UsageCell {
-    /// The UTC day.
-    pub day: NaiveDate,
-    /// The chargeable party.
-    pub party: String,
-    /// Model, where known.
-    pub model: Option<String>,
-    /// Deployment, where known.
-    pub deployment: Option<String>,
-    /// Where the counts come from.
-    pub token_source: TokenSource,
-    /// Number of records.
-    pub requests: u64,
-    /// Prompt tokens (cached included).
-    pub prompt: u64,
-    /// Completion tokens (reasoning included).
-    pub completion: u64,
-    /// Cached prompt tokens.
-    pub cached: u64,
-    /// Reasoning completion tokens.
-    pub reasoning: u64,
 }
 
 /// Calls of one deployment in one UTC hour with one status and one latency.

@@ -30,8 +30,8 @@ const AGG_INSERT_HEAD: &str = "INSERT INTO usage_aggregates (tenant, day, party,
      requests, prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens, rolled_up_at_us) ";
 /// Aggregate rows per INSERT: 12 parameters each, under SQLite's 32,766.
 const AGG_ROWS_PER_INSERT: usize = 1_000;
-const AGG_RANGE: &str = "SELECT day, party, model, deployment, token_source, requests, prompt_tokens, \
-     completion_tokens, cached_tokens, reasoning_tokens FROM usage_aggregates \
+const AGG_RANGE: &str = "SELECT day, party, model, deployment, token_source, requests, prompt_tokens AS prompt, \
+     completion_tokens AS completion, cached_tokens AS cached, reasoning_tokens AS reasoning FROM usage_aggregates \
      WHERE tenant = $1 AND day >= $2 AND day <= $3";
 const RESULTS_DELETE: &str = "DELETE FROM chargeback_results WHERE tenant = $1 AND period = $2";
 const RESULTS_INSERT: &str = "INSERT INTO chargeback_results (tenant, period, line, kind, business_unit, \
@@ -123,22 +123,10 @@ macro_rules! impl_sql_rollup {
                 let rows =
                     sqlx::query(AGG_RANGE).bind(tenant.as_str()).bind(first).bind(last).fetch_all(&self.pool).await?;
                 let rows = rows
-                    .into_iter()
+                    .iter()
                     .map(|row| {
                         let day: String = row.try_get("day")?;
-                        let source: String = row.try_get("token_source")?;
-                        Ok(UsageAggregate {
-                            day: parse_day(&day)?,
-                            party: row.try_get("party")?,
-                            model: row.try_get("model")?,
-                            deployment: row.try_get("deployment")?,
-                            token_source: token_source(&source)?,
-                            requests: to_u64(row.try_get("requests")?),
-                            prompt: to_u64(row.try_get("prompt_tokens")?),
-                            completion: to_u64(row.try_get("completion_tokens")?),
-                            cached: to_u64(row.try_get("cached_tokens")?),
-                            reasoning: to_u64(row.try_get("reasoning_tokens")?),
-                        })
+                        crate::aggregate_from_row!(row, parse_day(&day)?, row.try_get("party")?)
                     })
                     .collect::<Result<Vec<_>, StorageError>>()?;
                 Ok(keep_planned(partitions, rows))

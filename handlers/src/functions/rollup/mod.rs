@@ -109,7 +109,14 @@ pub struct HttpFailure {
 impl HttpFailure {
     /// A problem naming the parameter at fault (if any).
     pub fn problem(status: u16, title: &str, detail: &str, parameter: &str) -> Self {
-        let mut body = json!({"type": "about:blank", "title": title, "status": status, "detail": detail});
+        let slug = match status {
+            400 => "invalid-parameter",
+            404 => "not-found",
+            409 => "conflict",
+            _ => "error",
+        };
+        let kind = crate::api::problem::kind(slug);
+        let mut body = json!({"type": kind, "title": title, "status": status, "detail": detail});
         if !parameter.is_empty() {
             body["parameter"] = json!(parameter);
         }

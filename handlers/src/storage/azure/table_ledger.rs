@@ -28,11 +28,11 @@ use super::table_keys::{
     claim_entity, claim_pk, day_key, escape, get_i64, get_opt, get_str, ledger_entity, ledger_pk, partition_entity,
     record_rk,
 };
-use crate::domain::{Tenant, UsageRecord};
+use crate::domain::{Tenant, UsageAggregate, UsageRecord};
 use crate::storage::ledger_sql::{from_hours, from_micros, parse_day, record_id, to_u64, token_source};
 use crate::storage::{
-    AppendOutcome, CapacityCell, Grouping, Ledger, LedgerEntry, LedgerPartition, LedgerRange, StorageError, UsageCell,
-    UsageQuery, UsageRow,
+    AppendOutcome, CapacityCell, Grouping, Ledger, LedgerEntry, LedgerPartition, LedgerRange, StorageError, UsageQuery,
+    UsageRow,
 };
 
 /// Entities per entity-group transaction (the service's limit).
@@ -363,10 +363,10 @@ impl Ledger for TableLedger {
         Ok(out)
     }
 
-    async fn usage_cells(&self, range: &LedgerRange) -> Result<Vec<UsageCell>, StorageError> {
+    async fn usage_cells(&self, range: &LedgerRange) -> Result<Vec<UsageAggregate>, StorageError> {
         let entities = self.range_entities(range, TOTALS_COLUMNS).await?;
         let (from, to) = (range.from.timestamp_micros(), range.to.timestamp_micros());
-        type Key = (String, String, Option<String>, Option<String>, String);
+        type Key = (String, String, String, String, String);
         let mut cells: BTreeMap<Key, [u64; 5]> = BTreeMap::new();
         for e in &entities {
             let at = get_i64(e, "OccurredAtUs")?;
@@ -376,8 +376,8 @@ impl Ledger for TableLedger {
             let key = (
                 get_str(e, "Day")?.to_owned(),
                 get_str(e, "Party")?.to_owned(),
-                get_opt(e, "Model"),
-                get_opt(e, "Deployment"),
+                get_opt(e, "Model").unwrap_or_default(),
+                get_opt(e, "Deployment").unwrap_or_default(),
                 get_str(e, "TokenSource")?.to_owned(),
             );
             let sums = cells.entry(key).or_default();
@@ -391,7 +391,7 @@ impl Ledger for TableLedger {
         cells
             .into_iter()
             .map(|((day, party, model, deployment, source), [requests, prompt, completion, cached, reasoning])| {
-                Ok(UsageCell {
+                Ok(UsageAggregate {
                     day: parse_day(&day)?,
                     party,
                     model,
