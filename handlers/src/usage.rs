@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::domain::{Tenant, TokenSource};
+use crate::domain::{Tenant, TokenCounts, TokenSource};
 use crate::mapping::ApplicationMap;
 use crate::storage::{Grouping, Ledger, StorageError, UsageQuery};
 
@@ -31,54 +31,23 @@ pub enum GroupBy {
 pub struct UsageLine {
     /// The group.
     pub key: String,
-    /// Records.
-    pub requests: u64,
-    /// Prompt tokens, cached included.
-    pub prompt_tokens: u64,
-    /// Cached prompt tokens.
-    pub cached_tokens: u64,
-    /// Completion tokens, reasoning included.
-    pub completion_tokens: u64,
-    /// Reasoning tokens.
-    pub reasoning_tokens: u64,
-    /// Prompt + completion.
-    pub total_tokens: u64,
-    /// Of the total, tokens we estimated (streamed responses without usage).
-    pub estimated_tokens: u64,
-    /// Records streamed without usage and not counted yet (their tokens are not in the totals).
-    pub pending_requests: u64,
+    /// Requests and tokens; estimated tokens (streamed responses without
+    /// usage) and pending requests (not counted yet, their tokens are not in
+    /// the totals) apart.
+    #[serde(flatten)]
+    pub tokens: TokenCounts,
 }
 
 impl UsageLine {
     /// The line of one group's records of one token source, from `[requests,
-    /// prompt, completion, cached, reasoning]`; estimated tokens and pending
-    /// requests are told apart by the source.
+    /// prompt, completion, cached, reasoning]`.
     pub fn counted(key: String, source: TokenSource, counts: [u64; 5]) -> Self {
-        let [requests, prompt, completion, cached, reasoning] = counts;
-        let total = prompt + completion;
-        Self {
-            key,
-            requests,
-            prompt_tokens: prompt,
-            cached_tokens: cached,
-            completion_tokens: completion,
-            reasoning_tokens: reasoning,
-            total_tokens: total,
-            estimated_tokens: if source == TokenSource::Estimated { total } else { 0 },
-            pending_requests: if source == TokenSource::Pending { requests } else { 0 },
-        }
+        Self { key, tokens: TokenCounts::counted(source, counts) }
     }
 
     /// Adds another line's counts to this one (the key stays).
     pub fn add(&mut self, other: &UsageLine) {
-        self.requests += other.requests;
-        self.prompt_tokens += other.prompt_tokens;
-        self.cached_tokens += other.cached_tokens;
-        self.completion_tokens += other.completion_tokens;
-        self.reasoning_tokens += other.reasoning_tokens;
-        self.total_tokens += other.total_tokens;
-        self.estimated_tokens += other.estimated_tokens;
-        self.pending_requests += other.pending_requests;
+        self.tokens.add(&other.tokens);
     }
 }
 
@@ -136,14 +105,14 @@ const HEADERS: [&str; 9] =
 fn cells(line: &UsageLine) -> [String; 9] {
     [
         line.key.clone(),
-        line.requests.to_string(),
-        line.prompt_tokens.to_string(),
-        line.cached_tokens.to_string(),
-        line.completion_tokens.to_string(),
-        line.reasoning_tokens.to_string(),
-        line.total_tokens.to_string(),
-        line.estimated_tokens.to_string(),
-        line.pending_requests.to_string(),
+        line.tokens.requests.to_string(),
+        line.tokens.prompt_tokens.to_string(),
+        line.tokens.cached_tokens.to_string(),
+        line.tokens.completion_tokens.to_string(),
+        line.tokens.reasoning_tokens.to_string(),
+        line.tokens.total_tokens.to_string(),
+        line.tokens.estimated_tokens.to_string(),
+        line.tokens.pending_requests.to_string(),
     ]
 }
 

@@ -82,8 +82,9 @@ pub fn kind(slug: &str) -> String {
     format!("urn:chargeback:problem:{slug}")
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
+impl ApiError {
+    /// The status and problem body this error answers with (logging a 5xx's cause).
+    pub fn into_problem(self) -> (StatusCode, Problem) {
         let (status, slug, title, detail, parameter) = match self {
             Self::InvalidParameter { parameter, detail } => {
                 (StatusCode::BAD_REQUEST, "invalid-parameter", "Invalid parameter", detail, Some(parameter))
@@ -139,7 +140,14 @@ impl IntoResponse for ApiError {
                 )
             }
         };
-        problem_response(status, Problem { kind: kind(slug), title, status: status.as_u16(), detail, parameter })
+        (status, Problem { kind: kind(slug), title, status: status.as_u16(), detail, parameter })
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, problem) = self.into_problem();
+        problem_response(status, problem)
     }
 }
 

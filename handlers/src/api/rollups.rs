@@ -27,7 +27,8 @@ use crate::functions::rollup::{rollups, status_body, status_url};
 use crate::rollup::{RollupError, RollupInstance, RuntimeStatus, Started, local};
 use crate::storage::ResultLine;
 
-fn period(raw: &str) -> Result<Period, ApiError> {
+/// A month from a route segment.
+pub fn period(raw: &str) -> Result<Period, ApiError> {
     raw.parse::<Period>().map_err(|e| ApiError::invalid("period", e.to_string()))
 }
 
@@ -70,11 +71,13 @@ pub async fn start(State(state): State<AppState>, Path(raw): Path<String>) -> Re
             local::spawn_complete(rollups, chunks, finish);
             Ok(accepted(&instance, status_body(&instance)))
         }
-        Started::AlreadyRunning(instance) => Err(ApiError::Conflict(format!(
-            "run {} of {} is in progress; ask its status or wait for it",
-            instance.run, instance.id
-        ))),
+        Started::AlreadyRunning(instance) => Err(already_running(&instance)),
     }
+}
+
+/// The answer to a start while a run of the month is in progress.
+pub fn already_running(instance: &RollupInstance) -> ApiError {
+    ApiError::Conflict(format!("run {} of {} is in progress; ask its status or wait for it", instance.run, instance.id))
 }
 
 /// `POST /api/rollups/{period}/rerun` (standalone).

@@ -99,7 +99,7 @@ pub struct UsageGroup {
 
 impl From<UsageLine> for UsageGroup {
     fn from(line: UsageLine) -> Self {
-        Self { reported_tokens: line.total_tokens - line.estimated_tokens, line }
+        Self { reported_tokens: line.tokens.total_tokens - line.tokens.estimated_tokens, line }
     }
 }
 

@@ -19,7 +19,8 @@ use serde::Serialize;
 use super::allocation::{split_cents, to_cents};
 use super::{DeploymentCatalogue, DeploymentType, Price, PriceCatalogue};
 pub use crate::domain::Period;
-use crate::domain::{TokenSource, UsageAggregate};
+pub use crate::domain::TokenCounts;
+use crate::domain::UsageAggregate;
 use crate::mapping::ApplicationMap;
 
 /// The business unit of unused provisioned capacity lines.
@@ -42,57 +43,6 @@ pub enum BillingError {
     /// Prices or PTU costs in more than one currency.
     #[error("a statement has one currency, but prices and PTU costs use {0}")]
     MixedCurrencies(String),
-}
-
-/// Requests and tokens. Cached tokens are part of prompt tokens, reasoning
-/// tokens part of completion tokens; `total` is prompt + completion, of which
-/// `estimated` were counted by us; `pending_requests` were not counted yet
-/// (their tokens are zero).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct TokenCounts {
-    /// Records.
-    pub requests: u64,
-    /// Prompt tokens, cached included.
-    pub prompt_tokens: u64,
-    /// Cached prompt tokens.
-    pub cached_tokens: u64,
-    /// Completion tokens, reasoning included.
-    pub completion_tokens: u64,
-    /// Reasoning tokens.
-    pub reasoning_tokens: u64,
-    /// Prompt + completion.
-    pub total_tokens: u64,
-    /// Of the total, tokens we estimated.
-    pub estimated_tokens: u64,
-    /// Records not counted yet.
-    pub pending_requests: u64,
-}
-
-impl TokenCounts {
-    fn add_aggregate(&mut self, a: &UsageAggregate) {
-        self.requests += a.requests;
-        self.prompt_tokens += a.prompt;
-        self.cached_tokens += a.cached;
-        self.completion_tokens += a.completion;
-        self.reasoning_tokens += a.reasoning;
-        self.total_tokens += a.prompt + a.completion;
-        match a.token_source {
-            TokenSource::Estimated => self.estimated_tokens += a.prompt + a.completion,
-            TokenSource::Pending => self.pending_requests += a.requests,
-            TokenSource::Reported => {}
-        }
-    }
-
-    fn add(&mut self, o: &TokenCounts) {
-        self.requests += o.requests;
-        self.prompt_tokens += o.prompt_tokens;
-        self.cached_tokens += o.cached_tokens;
-        self.completion_tokens += o.completion_tokens;
-        self.reasoning_tokens += o.reasoning_tokens;
-        self.total_tokens += o.total_tokens;
-        self.estimated_tokens += o.estimated_tokens;
-        self.pending_requests += o.pending_requests;
-    }
 }
 
 /// What a statement line is.
@@ -466,6 +416,7 @@ fn unpriced_reason(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::TokenSource;
     use proptest::prelude::*;
 
     fn d(s: &str) -> Decimal {

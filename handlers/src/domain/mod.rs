@@ -10,7 +10,7 @@ mod tenant;
 mod token_usage;
 mod usage_record;
 
-pub use aggregate::UsageAggregate;
+pub use aggregate::{TokenCounts, UsageAggregate};
 pub use fingerprint::{Fingerprint, Fingerprinter};
 pub use period::{Period, PeriodError};
 pub use tenant::{Tenant, TenantError};

@@ -234,41 +234,26 @@ impl Rollups {
     /// count); on the last attempt a failure marks the chunk failed before it
     /// is returned.
     pub async fn run_chunk(&self, message: &ChunkMessage, attempt: u32) -> Result<Followups, RollupError> {
-        let tenant = Tenant::parse(&message.tenant).map_err(|e| RollupError::Invalid(e.to_string()))?;
-        let Some((instance, _)) = self.load(tenant.as_str(), message.period).await? else {
-            return Err(RollupError::Invalid(format!(
-                "no rollup {} exists",
-                instance_id(tenant.as_str(), message.period)
-            )));
+        let error = match self.run_chunks(std::slice::from_ref(message)).await {
+            Ok(mut outcome) => match outcome.failed.pop() {
+                None => return Ok(Followups { chunks: Vec::new(), finish: outcome.finish }),
+                Some((_, e)) => e,
+            },
+            Err(e) => e,
         };
-        if instance.run != message.run || instance.chunk(message.chunk) == Some(ChunkState::Done) {
-            return Ok(Followups::default()); // an older run's message, or a redelivery: nothing to do
+        if attempt >= MAX_ATTEMPTS && !matches!(error, RollupError::Invalid(_)) {
+            warn!(rollup = %instance_id(&message.tenant, message.period), chunk = message.chunk, error = %error,
+                "chunk failed for good");
+            let failure = Failure { error: error.to_string(), attempts: attempt, at: Utc::now() };
+            self.update(&message.tenant, message.period, message.run, |i| {
+                i.set_chunk(message.chunk, ChunkState::Failed);
+                i.chunk_failures.insert(message.chunk, failure.clone());
+                i.status = RuntimeStatus::Failed;
+                true
+            })
+            .await?;
         }
-        if instance.chunk(message.chunk).is_none() {
-            return Err(RollupError::Invalid(format!("chunk {} is not in the plan of {}", message.chunk, instance.id)));
-        }
-        let partition = LedgerPartition { tenant: tenant.clone(), day: message.day, party: message.party.clone() };
-        let work = async {
-            let rows = self.stores.ledger.aggregate(&partition).await?;
-            self.stores.rollup.replace_partition(&partition, &rows).await?;
-            Ok::<_, StorageError>(())
-        };
-        if let Err(e) = work.await {
-            if attempt >= MAX_ATTEMPTS {
-                warn!(rollup = %instance.id, chunk = message.chunk, error = %e, "chunk failed for good");
-                let failure = Failure { error: e.to_string(), attempts: attempt, at: Utc::now() };
-                self.update(tenant.as_str(), message.period, message.run, |i| {
-                    i.set_chunk(message.chunk, ChunkState::Failed);
-                    i.chunk_failures.insert(message.chunk, failure.clone());
-                    i.status = RuntimeStatus::Failed;
-                    true
-                })
-                .await?;
-            }
-            return Err(e.into());
-        }
-        let finish = self.mark_done(tenant.as_str(), message.period, message.run, &[message.chunk]).await?;
-        Ok(Followups { chunks: Vec::new(), finish })
+        Err(error)
     }
 
     /// Aggregates several chunks of one run, each as its first attempt, then

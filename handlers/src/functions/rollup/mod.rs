@@ -20,6 +20,7 @@ use serde_json::{Map, Value, json};
 
 use super::invocation::{InvocationRequest, InvocationResponse};
 use super::{AppState, InvocationError};
+use crate::api::problem::ApiError;
 use crate::rollup::{ChunkMessage, FinishMessage, Followups, Period, RollupError, RollupInstance, Rollups};
 use crate::storage::StorageError;
 
@@ -91,43 +92,14 @@ pub fn dequeue_count(request: &InvocationRequest) -> u32 {
 }
 
 /// The wrapped HTTP request's route parameter `period`.
-pub fn route_period(request: &InvocationRequest) -> Result<Period, HttpFailure> {
+pub fn route_period(request: &InvocationRequest) -> Result<Period, ApiError> {
     let req = request.data(REQUEST_BINDING).unwrap_or(Value::Null);
-    let raw = req.get("Params").and_then(|p| p.get("period")).and_then(Value::as_str).ok_or_else(|| {
-        HttpFailure::problem(400, "Missing month", "the route needs a month: rollups/YYYY-MM", "period")
-    })?;
-    raw.parse::<Period>().map_err(|e| HttpFailure::problem(400, "Invalid month", &e.to_string(), "period"))
-}
-
-/// An HTTP answer that is not a success, as an RFC 9457 problem.
-#[derive(Debug)]
-pub struct HttpFailure {
-    status: u16,
-    body: Value,
-}
-
-impl HttpFailure {
-    /// A problem naming the parameter at fault (if any).
-    pub fn problem(status: u16, title: &str, detail: &str, parameter: &str) -> Self {
-        let slug = match status {
-            400 => "invalid-parameter",
-            404 => "not-found",
-            409 => "conflict",
-            _ => "error",
-        };
-        let kind = crate::api::problem::kind(slug);
-        let mut body = json!({"type": kind, "title": title, "status": status, "detail": detail});
-        if !parameter.is_empty() {
-            body["parameter"] = json!(parameter);
-        }
-        Self { status, body }
-    }
-
-    /// A problem with extra members.
-    pub fn with(mut self, key: &str, value: Value) -> Self {
-        self.body[key] = value;
-        self
-    }
+    let raw = req
+        .get("Params")
+        .and_then(|p| p.get("period"))
+        .and_then(Value::as_str)
+        .ok_or_else(|| ApiError::invalid("period", "the route needs a month: rollups/YYYY-MM"))?;
+    crate::api::rollups::period(raw)
 }
 
 /// Sets `Outputs.res` for the host.
@@ -149,10 +121,13 @@ pub fn set_http(
     );
 }
 
-/// The answer for an HTTP failure.
-pub fn failure_response(failure: HttpFailure) -> InvocationResponse {
+/// The answer for a refused request: the API's problem, in `Outputs.res`
+/// (the invocation itself succeeds, so the host sends nothing to the queues).
+pub fn failure_response(error: ApiError) -> InvocationResponse {
+    let (status, problem) = error.into_problem();
+    let body = serde_json::to_value(&problem).unwrap_or(Value::Null);
     let mut response = InvocationResponse::default();
-    set_http(&mut response, failure.status, &failure.body, "application/problem+json", None);
+    set_http(&mut response, status.as_u16(), &body, crate::api::problem::PROBLEM_JSON, None);
     response
 }
 

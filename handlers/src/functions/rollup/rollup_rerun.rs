@@ -4,7 +4,7 @@
 
 use super::super::invocation::{InvocationRequest, InvocationResponse};
 use super::super::{AppState, InvocationError};
-use super::{HttpFailure, add_followups, failure_response, rollups, route_period, set_http, status_body, status_url};
+use super::{add_followups, failure_response, rollups, route_period, set_http, status_body, status_url};
 use crate::rollup::RollupError;
 
 /// The function's name (its folder name).
@@ -18,9 +18,7 @@ pub async fn invoke(state: &AppState, request: InvocationRequest) -> Result<Invo
     };
     let (instance, next) = match rollups(state).rerun_failed(&state.settings.tenant, period).await {
         Ok(r) => r,
-        Err(RollupError::Invalid(detail)) => {
-            return Ok(failure_response(HttpFailure::problem(404, "No such rollup", &detail, "period")));
-        }
+        Err(e @ RollupError::Invalid(_)) => return Ok(failure_response(e.into())),
         Err(e) => return Err(e.into()),
     };
     let mut response = InvocationResponse::default();

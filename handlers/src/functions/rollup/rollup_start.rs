@@ -1,10 +1,11 @@
 //! Function `rollup-start`: `POST /api/rollups/{period}` starts a month's
 //! rollup (for re-runs after late data). 202 with the status and its URL;
-//! 409 with the running instance's status if one is in progress.
+//! a 409 problem if a run is in progress (the status says which).
 
 use super::super::invocation::{InvocationRequest, InvocationResponse};
 use super::super::{AppState, InvocationError};
-use super::{HttpFailure, add_messages, failure_response, rollups, route_period, set_http, status_body, status_url};
+use super::{add_messages, failure_response, rollups, route_period, set_http, status_body, status_url};
+use crate::api::rollups::already_running;
 use crate::rollup::Started;
 
 /// The function's name (its folder name).
@@ -28,16 +29,7 @@ pub async fn invoke(state: &AppState, request: InvocationRequest) -> Result<Invo
             ));
             set_http(&mut response, 202, &status_body(&instance), "application/json", Some(&status_url(period)));
         }
-        Started::AlreadyRunning(instance) => {
-            let failure = HttpFailure::problem(
-                409,
-                "Rollup already running",
-                &format!("run {} of {} is in progress; ask its status or wait for it", instance.run, instance.id),
-                "period",
-            )
-            .with("instance", status_body(&instance));
-            return Ok(failure_response(failure));
-        }
+        Started::AlreadyRunning(instance) => return Ok(failure_response(already_running(&instance))),
     }
     Ok(response)
 }
