@@ -5,14 +5,18 @@
 
 mod aggregate;
 mod fingerprint;
+mod gateway_log;
 mod period;
+mod service_tier;
 mod tenant;
 mod token_usage;
 mod usage_record;
 
 pub use aggregate::{TokenCounts, UsageAggregate};
 pub use fingerprint::{Fingerprint, Fingerprinter};
+pub use gateway_log::{GatewayLog, LlmLog};
 pub use period::{Period, PeriodError};
+pub use service_tier::{ServiceTier, ServiceTierError};
 pub use tenant::{Tenant, TenantError};
-pub use token_usage::{TokenSource, TokenUsage, UsageError};
+pub use token_usage::{TokenDetails, TokenSource, TokenUsage, UsageError};
 pub use usage_record::{Caller, CountedWith, RecordId, RecordIdError, RecordShape, UsageRecord};

@@ -34,6 +34,8 @@ pub fn record(tenant: &Tenant, id: &str, party: &str, at: DateTime<Utc>, n: u64)
         backend: None,
         latency_ms: Some(n),
         counted_with: None,
+        service_tier: None,
+        spilled_from: None,
     }
 }
 
