@@ -1,14 +1,17 @@
 //! Wire formats of token-usage records, and their conversion into the domain.
 //!
-//! Three shapes exist in the field (see `docs/record-format.md`): our `usage.v1`
-//! record, the widely copied APIM sample policy's PascalCase record, and APIM
-//! forwarding whole request/response bodies. All are read through one lenient
+//! Four shapes exist in the field (see `docs/record-format.md`): our `usage.v1`
+//! record, the widely copied APIM sample policy's PascalCase record, APIM
+//! forwarding whole request/response bodies, and API Management's own resource
+//! logs streamed by a diagnostic setting (many records per event, in two
+//! halves: [`diagnostic`]). The first three are read through one lenient
 //! [`envelope::Envelope`] in a single pass, then converted by the module of
-//! their shape. Anything that cannot become a [`UsageRecord`] becomes a
-//! [`Rejection`] with a machine-readable [`RejectReason`].
+//! their shape. Anything that cannot become a [`UsageRecord`] (or a half)
+//! becomes a [`Rejection`] with a machine-readable [`RejectReason`].
 
 mod apim_full;
 mod apim_sample;
+pub mod diagnostic;
 mod envelope;
 mod openai_usage;
 mod redact;
@@ -20,7 +23,7 @@ use std::fmt;
 
 use serde_json::error::Category;
 
-use crate::domain::{Fingerprinter, RecordId, Tenant, UsageRecord};
+use crate::domain::{Fingerprinter, GatewayLog, LlmLog, RecordId, ServiceTier, Tenant, UsageRecord};
 pub use redact::redact_secrets;
 pub(crate) use timestamp::parse_utc;
 
@@ -51,11 +54,14 @@ pub enum RejectReason {
     NegativeTokens,
     /// Token counts contradict each other (total, cached, reasoning).
     InconsistentTokens,
+    /// A chunk of a split language-model log states other token counts than
+    /// another chunk of the same call.
+    ConflictingChunks,
 }
 
 impl RejectReason {
     /// Every reason.
-    pub const ALL: [RejectReason; 10] = [
+    pub const ALL: [RejectReason; 11] = [
         Self::InvalidEncoding,
         Self::InvalidJson,
         Self::TruncatedBody,
@@ -66,6 +72,7 @@ impl RejectReason {
         Self::InvalidTimestamp,
         Self::NegativeTokens,
         Self::InconsistentTokens,
+        Self::ConflictingChunks,
     ];
 
     /// Parses the stored name.
@@ -86,6 +93,7 @@ impl RejectReason {
             Self::InvalidTimestamp => "invalid_timestamp",
             Self::NegativeTokens => "negative_tokens",
             Self::InconsistentTokens => "inconsistent_tokens",
+            Self::ConflictingChunks => "conflicting_chunks",
         }
     }
 }
@@ -168,6 +176,57 @@ pub fn parse_record(body: &str, ctx: ParseContext<'_>) -> Result<ParsedRecord, R
     })
 }
 
+/// What one record of an event body became.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventItem {
+    /// A usage record of one of the first three shapes.
+    Record(ParsedRecord),
+    /// The language-model half of a call (`GatewayLlmLogs`): tokens, no caller.
+    LlmLog(LlmLog),
+    /// The gateway half of a call (`GatewayLogs`): caller, no tokens.
+    GatewayLog(GatewayLog),
+    /// A resource-log record of a category we do not use.
+    Ignored {
+        /// Its category.
+        category: String,
+    },
+}
+
+/// The records of one event body, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParsedEvent {
+    /// Whether the body held a list of resource-log records (its records'
+    /// identities are then the event's plus their position), rather than one
+    /// record.
+    pub many: bool,
+    /// Each record's outcome.
+    pub items: Vec<Result<EventItem, Rejection>>,
+}
+
+/// Parses one event body: one usage record, or the records of a resource-log
+/// event (`{"records": […]}`, a bare array, or a single resource-log record).
+/// Every record of the event has its own outcome; an event that holds no
+/// record at all counts as one ignored item, so no event goes uncounted.
+pub fn parse_event(body: &str, ctx: ParseContext<'_>) -> ParsedEvent {
+    let single = |result: Result<EventItem, Rejection>| ParsedEvent { many: false, items: vec![result] };
+    if !body.trim_start().starts_with('[') {
+        match parse_record(body, ctx) {
+            Err(rejection) if rejection.reason == RejectReason::UnknownShape => {}
+            other => return single(other.map(EventItem::Record)),
+        }
+    }
+    match diagnostic::records(body) {
+        None => single(parse_record(body, ctx).map(EventItem::Record)),
+        Some(Err(rejection)) => single(Err(rejection)),
+        Some(Ok(records)) if records.is_empty() => {
+            single(Ok(EventItem::Ignored { category: "(no records)".to_owned() }))
+        }
+        Some(Ok(records)) => {
+            ParsedEvent { many: true, items: records.into_iter().map(|raw| diagnostic::parse(raw, ctx)).collect() }
+        }
+    }
+}
+
 fn classify(error: &serde_json::Error, body: &str) -> Rejection {
     match error.classify() {
         Category::Eof => Rejection::new(
@@ -188,6 +247,22 @@ fn classify(error: &serde_json::Error, body: &str) -> Rejection {
 /// Reads a record id, with the field's name in the error.
 fn record_id(field: &str, raw: &str) -> Result<RecordId, Rejection> {
     RecordId::parse(raw).map_err(|e| Rejection::new(RejectReason::InvalidField, format!("{field}: {e}")))
+}
+
+/// Reads a service tier (`default`, `priority`, `flex`, …), with the field's
+/// name in the error.
+fn service_tier(field: &str, value: Option<&scalar::Scalar<'_>>) -> Result<Option<ServiceTier>, Rejection> {
+    match scalar::text(field, value)? {
+        Some(raw) => ServiceTier::parse(&raw)
+            .map(Some)
+            .map_err(|e| Rejection::new(RejectReason::InvalidField, format!("{field}: {e}"))),
+        None => Ok(None),
+    }
+}
+
+/// Reads an optional piece of text as an owned string.
+fn owned_text(field: &str, value: Option<&scalar::Scalar<'_>>) -> Result<Option<String>, Rejection> {
+    scalar::text(field, value).map(|t| t.map(std::borrow::Cow::into_owned))
 }
 
 #[cfg(test)]
