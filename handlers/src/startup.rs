@@ -13,11 +13,12 @@ use crate::functions::{AppState, router};
 use crate::ingest::Ingestor;
 use crate::storage::azure::{BlobDeadLetters, BlobLeases, BlobReports, StorageAccount, StorageQueue, TableLedger};
 use crate::storage::folder::{FolderDeadLetters, FolderReports};
+use crate::storage::gateway_logs_sql::SqlGatewayLogs;
 use crate::storage::postgres::{PgConfig, PgLedger};
 use crate::storage::rollup_sql::{DocRollup, SqlRollup};
 use crate::storage::sql_support::{SqlDeadLetters, SqlLeases, SqlQueue, SqlReports};
 use crate::storage::sqlite::SqliteLedger;
-use crate::storage::{DeadLetterStore, LeaseStore, Ledger, ReportStore, RollupStore, WorkQueue};
+use crate::storage::{DeadLetterStore, GatewayLogStore, LeaseStore, Ledger, ReportStore, RollupStore, WorkQueue};
 
 /// Receipts of a work item before it goes to the poison queue (as the
 /// Functions queue trigger's default `maxDequeueCount`).
@@ -41,6 +42,10 @@ pub struct Stores {
     /// Report files (`reports/<month>/…`): Blob Storage on Azure, the data
     /// directory's `reports` folder on the embedded backend.
     pub outputs: Arc<dyn ReportStore>,
+    /// The halves of API Management resource logs waiting for each other:
+    /// beside a SQL ledger; none beside the Table Storage ledger (such events
+    /// are then dead-lettered, `docs/storage.md`).
+    pub gateway_logs: Option<Arc<dyn GatewayLogStore>>,
     /// Which ledger was chosen, for messages.
     pub ledger_backend: LedgerBackend,
 }
@@ -96,6 +101,11 @@ pub async fn stores(settings: &Settings) -> anyhow::Result<Stores> {
         (None, Some(sqlite)) => Some(Arc::new(SqlRollup::new(sqlite.pool().clone()))),
         (None, None) => None,
     };
+    let gateway_logs: Option<Arc<dyn GatewayLogStore>> = match (backend, &postgres, &embedded) {
+        (LedgerBackend::Postgres, Some(pg), _) => Some(Arc::new(SqlGatewayLogs::new(pg.clone()))),
+        (LedgerBackend::Sqlite, _, Some(sqlite)) => Some(Arc::new(SqlGatewayLogs::new(sqlite.pool().clone()))),
+        _ => None,
+    };
     let rollup_for = |reports: &Arc<dyn ReportStore>| {
         sql_rollup.clone().unwrap_or_else(|| Arc::new(DocRollup::new(reports.clone())))
     };
@@ -110,6 +120,7 @@ pub async fn stores(settings: &Settings) -> anyhow::Result<Stores> {
                 reports,
                 leases: Arc::new(BlobLeases::open(account, &format!("{prefix}-")).await?),
                 work: Arc::new(StorageQueue::open(account, &format!("{prefix}-work"), MAX_DEQUEUE).await?),
+                gateway_logs,
                 ledger_backend: backend,
             }
         }
@@ -123,6 +134,7 @@ pub async fn stores(settings: &Settings) -> anyhow::Result<Stores> {
                 reports,
                 leases: Arc::new(SqlLeases::new(pg.clone())),
                 work: Arc::new(SqlQueue::new(pg.clone(), "work", MAX_DEQUEUE)),
+                gateway_logs,
                 ledger_backend: backend,
             }
         }
@@ -136,6 +148,7 @@ pub async fn stores(settings: &Settings) -> anyhow::Result<Stores> {
                 reports,
                 leases: Arc::new(SqlLeases::new(sqlite.pool().clone())),
                 work: Arc::new(SqlQueue::new(sqlite.pool().clone(), "work", MAX_DEQUEUE)),
+                gateway_logs,
                 ledger_backend: backend,
             }
         }
@@ -154,13 +167,17 @@ pub async fn ingestor(settings: &Settings) -> anyhow::Result<Ingestor> {
 /// The ingestor writing into already built stores.
 pub fn ingestor_over(settings: &Settings, stores: &Stores) -> anyhow::Result<Ingestor> {
     let deployments = crate::mapping::load_deployments(&settings.deployments_path())?;
-    Ok(Ingestor::new(
+    let ingestor = Ingestor::new(
         stores.ledger.clone(),
         stores.dead_letters.clone(),
         settings.fingerprinter()?,
         settings.tenant.clone(),
     )
-    .with_deployments(deployments))
+    .with_deployments(deployments);
+    Ok(match &stores.gateway_logs {
+        Some(store) => ingestor.with_gateway_logs(store.clone(), settings.attribution_grace),
+        None => ingestor,
+    })
 }
 
 /// The running custom handler.

@@ -128,6 +128,8 @@ var appSettings = {
   CHARGEBACK_DEPLOYMENTS: ''
   // The user's prices over the shipped prices/azure-openai.csv (docs/chargeback.md); empty: the shipped prices.
   CHARGEBACK_PRICES: ''
+  // How long a call from APIM's resource logs waits for its caller (docs/record-format.md section 4).
+  CHARGEBACK_ATTRIBUTION_GRACE: '60m'
   CHARGEBACK_DATA_DIR: '/tmp/chargeback'
   CHARGEBACK_FINGERPRINT_SECRET: '@Microsoft.KeyVault(SecretUri=${fingerprintSecretUri})'
   CHARGEBACK_LEDGER: ledger

@@ -8,6 +8,7 @@ mod api;
 mod budgets;
 mod cli;
 mod contract;
+mod gateway_logs;
 mod helpers;
 mod ingest_usage;
 mod maintenance;

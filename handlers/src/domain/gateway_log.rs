@@ -9,7 +9,7 @@
 //! correlation id and rising sequence numbers; the tokens are one request's,
 //! counted once.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 
 use super::{Caller, RecordId, RecordShape, ServiceTier, Tenant, TokenSource, TokenUsage, UsageRecord};
 
@@ -136,6 +136,50 @@ impl LlmLog {
     }
 }
 
+/// How one call that is not counted yet is to be counted now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Settlement {
+    /// Both halves are here: the call's usage, attributed to its caller.
+    Attributed(UsageRecord),
+    /// The grace period passed without the gateway half: the call's usage,
+    /// attributed to nobody (`unattributed`).
+    Unattributed(UsageRecord),
+    /// Not yet: usage awaiting attribution.
+    Wait,
+}
+
+/// The rule for counting a call from what is stored of it: its LLM chunks
+/// (at least one), its gateway half if it arrived, and when its first chunk
+/// was received.
+///
+/// - A chunk that states counts and the gateway half: attributed at once,
+///   whichever arrived first.
+/// - Once `grace` has passed since the first chunk was received: counted
+///   anyway, unattributed without a gateway half; a call whose chunks never
+///   stated counts is then counted as one request with zero tokens.
+/// - Otherwise the call waits.
+pub fn settle(
+    chunks: &[LlmLog],
+    gateway: Option<&GatewayLog>,
+    first_received: DateTime<Utc>,
+    now: DateTime<Utc>,
+    grace: TimeDelta,
+) -> Settlement {
+    let counting = chunks.iter().find(|c| c.usage.is_some());
+    let overdue = first_received.checked_add_signed(grace).is_none_or(|end| end <= now);
+    match (counting, gateway) {
+        (Some(chunk), Some(g)) => Settlement::Attributed(chunk.usage_record(Some(g))),
+        _ if !overdue => Settlement::Wait,
+        (counting, gateway) => {
+            let Some(base) = counting.or_else(|| chunks.iter().min_by_key(|c| c.sequence)) else {
+                return Settlement::Wait;
+            };
+            let record = base.usage_record(gateway);
+            if gateway.is_some() { Settlement::Attributed(record) } else { Settlement::Unattributed(record) }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -180,5 +224,42 @@ mod tests {
         let record = llm().usage_record(None);
         assert_eq!(record.caller.chargeable_party(), "unattributed");
         assert_eq!(record.deployment.as_deref(), Some("gpt-4o-ptu"));
+    }
+
+    fn at(minutes: i64) -> DateTime<Utc> {
+        llm().occurred_at + TimeDelta::minutes(minutes)
+    }
+
+    #[test]
+    fn a_call_is_attributed_as_soon_as_both_halves_are_here_and_unattributed_only_after_the_grace() {
+        let call = llm();
+        let gateway = GatewayLog {
+            subscription_id: Some("sub-1".into()),
+            ..GatewayLog::new(call.tenant.clone(), call.correlation_id.clone(), call.occurred_at)
+        };
+        let grace = TimeDelta::minutes(60);
+        let chunks = [call.clone()];
+        assert!(matches!(settle(&chunks, Some(&gateway), at(0), at(1), grace), Settlement::Attributed(_)));
+        assert_eq!(settle(&chunks, None, at(0), at(59), grace), Settlement::Wait);
+        match settle(&chunks, None, at(0), at(60), grace) {
+            Settlement::Unattributed(r) => {
+                assert_eq!((r.caller.chargeable_party(), r.usage.total()), ("unattributed", 120))
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn chunks_without_counts_wait_for_the_counting_chunk_until_the_grace_ends() {
+        let call = llm();
+        let message_only = LlmLog { sequence: 1, usage: None, deployment: None, ..call.clone() };
+        let gateway = GatewayLog::new(call.tenant.clone(), call.correlation_id.clone(), call.occurred_at);
+        let grace = TimeDelta::minutes(60);
+        let chunks = [message_only];
+        assert_eq!(settle(&chunks, Some(&gateway), at(0), at(5), grace), Settlement::Wait);
+        match settle(&chunks, Some(&gateway), at(0), at(61), grace) {
+            Settlement::Attributed(r) => assert_eq!((r.usage.total(), r.id.as_str()), (0, "c-1")),
+            other => panic!("{other:?}"),
+        }
     }
 }

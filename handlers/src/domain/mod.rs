@@ -14,7 +14,7 @@ mod usage_record;
 
 pub use aggregate::{TokenCounts, UsageAggregate};
 pub use fingerprint::{Fingerprint, Fingerprinter};
-pub use gateway_log::{GatewayLog, LlmLog};
+pub use gateway_log::{GatewayLog, LlmLog, Settlement, settle};
 pub use period::{Period, PeriodError};
 pub use service_tier::{ServiceTier, ServiceTierError};
 pub use tenant::{Tenant, TenantError};

@@ -194,21 +194,33 @@ pub enum EventItem {
 
 /// The records of one event body, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ParsedEvent {
+pub struct ParsedEvent<'a> {
     /// Whether the body held a list of resource-log records (its records'
     /// identities are then the event's plus their position), rather than one
     /// record.
     pub many: bool,
-    /// Each record's outcome.
-    pub items: Vec<Result<EventItem, Rejection>>,
+    /// Each record: its text as received and its outcome.
+    pub items: Vec<EventRecord<'a>>,
+}
+
+/// One record of an event body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventRecord<'a> {
+    /// The record's text as received (the whole body for single records).
+    pub raw: &'a str,
+    /// What it became.
+    pub outcome: Result<EventItem, Rejection>,
 }
 
 /// Parses one event body: one usage record, or the records of a resource-log
 /// event (`{"records": […]}`, a bare array, or a single resource-log record).
 /// Every record of the event has its own outcome; an event that holds no
 /// record at all counts as one ignored item, so no event goes uncounted.
-pub fn parse_event(body: &str, ctx: ParseContext<'_>) -> ParsedEvent {
-    let single = |result: Result<EventItem, Rejection>| ParsedEvent { many: false, items: vec![result] };
+pub fn parse_event<'a>(body: &'a str, ctx: ParseContext<'_>) -> ParsedEvent<'a> {
+    let single = |outcome: Result<EventItem, Rejection>| ParsedEvent {
+        many: false,
+        items: vec![EventRecord { raw: body, outcome }],
+    };
     if !body.trim_start().starts_with('[') {
         match parse_record(body, ctx) {
             Err(rejection) if rejection.reason == RejectReason::UnknownShape => {}
@@ -221,9 +233,13 @@ pub fn parse_event(body: &str, ctx: ParseContext<'_>) -> ParsedEvent {
         Some(Ok(records)) if records.is_empty() => {
             single(Ok(EventItem::Ignored { category: "(no records)".to_owned() }))
         }
-        Some(Ok(records)) => {
-            ParsedEvent { many: true, items: records.into_iter().map(|raw| diagnostic::parse(raw, ctx)).collect() }
-        }
+        Some(Ok(records)) => ParsedEvent {
+            many: true,
+            items: records
+                .into_iter()
+                .map(|raw| EventRecord { raw: raw.get(), outcome: diagnostic::parse(raw, ctx) })
+                .collect(),
+        },
     }
 }
 

@@ -18,9 +18,9 @@ fn fixtures() -> PathBuf {
 
 fn summarise_event(event: &ParsedEvent) -> Value {
     if event.many {
-        json!({ "records": event.items.iter().map(summarise_item).collect::<Vec<_>>() })
+        json!({ "records": event.items.iter().map(|i| summarise_item(&i.outcome)).collect::<Vec<_>>() })
     } else {
-        event.items.first().map(summarise_item).unwrap_or(Value::Null)
+        event.items.first().map(|i| summarise_item(&i.outcome)).unwrap_or(Value::Null)
     }
 }
 
@@ -108,7 +108,7 @@ fn with_billing_dimensions(r: &UsageRecord, mut summary: Value) -> Value {
     summary
 }
 
-fn parse_fixture_event(body: &str) -> ParsedEvent {
+fn parse_fixture_event(body: &str) -> ParsedEvent<'_> {
     let fingerprinter = Fingerprinter::new(b"golden-test-secret");
     let tenant = Tenant::default_tenant();
     let fallback = RecordId::parse("eh-usage-p0-s42").unwrap();

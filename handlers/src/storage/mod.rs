@@ -11,6 +11,8 @@
 
 pub mod azure;
 pub mod folder;
+pub mod gateway_logs;
+pub mod gateway_logs_sql;
 pub mod ledger_sql;
 pub mod postgres;
 pub mod rollup_sql;
@@ -26,6 +28,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::domain::{RecordId, Tenant, TokenSource, UsageAggregate, UsageRecord};
 use crate::records::RejectReason;
+pub use gateway_logs::{GatewayLogStore, HalvesOutcome, OpenCall};
 
 /// A failure of a store itself (not of a record). The invocation fails so the
 /// Functions host retries the batch; ingestion is idempotent, so the retry
