@@ -12,11 +12,11 @@ use crate::config::{LedgerBackend, Settings};
 use crate::functions::{AppState, router};
 use crate::ingest::Ingestor;
 use crate::storage::azure::{BlobDeadLetters, BlobLeases, BlobReports, StorageAccount, StorageQueue, TableLedger};
-use crate::storage::folder::{FolderDeadLetters, FolderReports};
+use crate::storage::embedded::folder::{FolderDeadLetters, FolderReports};
+use crate::storage::embedded::sqlite::SqliteLedger;
 use crate::storage::postgres::{PgConfig, PgLedger};
-use crate::storage::rollup_sql::{DocRollup, SqlRollup};
-use crate::storage::sql_support::{SqlDeadLetters, SqlLeases, SqlQueue, SqlReports};
-use crate::storage::sqlite::SqliteLedger;
+use crate::storage::sql::rollup::{DocRollup, SqlRollup};
+use crate::storage::sql::support::{SqlDeadLetters, SqlLeases, SqlQueue, SqlReports};
 use crate::storage::{DeadLetterStore, LeaseStore, Ledger, ReportStore, RollupStore, WorkQueue};
 
 /// Receipts of a work item before it goes to the poison queue (as the

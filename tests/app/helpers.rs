@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use chargeback::config::Settings;
 use chargeback::domain::Tenant;
 use chargeback::startup::Application;
-use chargeback::storage::sqlite::SqliteLedger;
+use chargeback::storage::embedded::sqlite::SqliteLedger;
 use chargeback::storage::{Grouping, Ledger, UsageQuery};
 use chrono::{TimeZone, Utc};
 use serde_json::{Value, json};

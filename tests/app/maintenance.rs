@@ -10,7 +10,7 @@ use chargeback::domain::{Fingerprinter, Tenant};
 use chargeback::ingest::{Event, EventOrigin, Ingestor};
 use chargeback::maintenance::{self, Database, Options, RunOutcome, Thresholds};
 use chargeback::storage::postgres::{PgConfig, PgLedger};
-use chargeback::storage::sql_support::SqlDeadLetters;
+use chargeback::storage::sql::support::SqlDeadLetters;
 use chrono::Datelike;
 use serde_json::{Value, json};
 use sqlx::{Connection, PgPool, Row};
@@ -461,9 +461,10 @@ async fn the_timer_function_runs_the_maintenance_and_logs_each_action_in_sql() {
 async fn on_sqlite_a_run_that_finds_the_lease_held_skips_and_says_so() {
     use chargeback::storage::LeaseStore;
     let dir = tempfile::tempdir().unwrap();
-    let ledger = chargeback::storage::sqlite::SqliteLedger::open(&dir.path().join("ledger.sqlite")).await.unwrap();
+    let ledger =
+        chargeback::storage::embedded::sqlite::SqliteLedger::open(&dir.path().join("ledger.sqlite")).await.unwrap();
     let pool = ledger.pool().clone();
-    let leases = chargeback::storage::sql_support::SqlLeases::new(pool.clone());
+    let leases = chargeback::storage::sql::support::SqlLeases::new(pool.clone());
     let held = leases.acquire("maintenance:default", Duration::from_secs(30)).await.unwrap().unwrap();
     let options = Options { thresholds: Thresholds::default(), dry_run: false };
     let tenants = [(Tenant::default_tenant(), Database::Sqlite(pool.clone()))];

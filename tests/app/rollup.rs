@@ -17,8 +17,8 @@ use chargeback::domain::{Tenant, TokenSource, UsageAggregate, UsageRecord};
 use chargeback::rollup::{ChunkState, Period, RollupInstance, Rollups, RuntimeStatus, Started, local};
 use chargeback::startup::{Application, Stores};
 use chargeback::storage::azure::{StorageAccount, StorageQueue};
-use chargeback::storage::sql_support::SqlQueue;
-use chargeback::storage::sqlite::SqliteLedger;
+use chargeback::storage::embedded::sqlite::SqliteLedger;
+use chargeback::storage::sql::support::SqlQueue;
 use chargeback::storage::{
     AppendOutcome, CapacityCell, Ledger, LedgerEntry, LedgerPartition, LedgerRange, StorageError, UsageQuery, UsageRow,
     WorkQueue,

@@ -24,8 +24,8 @@ use sqlx::{PgPool, SqlitePool};
 
 use crate::config::{LedgerBackend, Settings};
 use crate::domain::Tenant;
+use crate::storage::embedded::sqlite::SqliteLedger;
 use crate::storage::postgres::PgConfig;
-use crate::storage::sqlite::SqliteLedger;
 pub use plan::{Action, Step, Thresholds};
 
 /// The name of the job in `maintenance_log`.

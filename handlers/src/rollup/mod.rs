@@ -162,7 +162,7 @@ impl Rollups {
             let partitions = self.stores.ledger.partitions(tenant, period.first_day(), period.next_first_day()).await?;
             let run = current.as_ref().map_or(1, |(i, _)| i.run + 1);
             let plan_name =
-                format!("rollups/{tenant}/{period}/plan-{run}-{}.json", crate::storage::sql_support::random_token());
+                format!("rollups/{tenant}/{period}/plan-{run}-{}.json", crate::storage::sql::support::random_token());
             let plan: Vec<PlannedChunk> =
                 partitions.iter().map(|p| PlannedChunk { day: p.day, party: p.party.clone() }).collect();
             let body = serde_json::to_vec(&plan).map_err(|e| RollupError::Invalid(e.to_string()))?;

@@ -10,12 +10,10 @@
 //! behaviour tests against every implementation.
 
 pub mod azure;
-pub mod folder;
-pub mod ledger_sql;
+pub mod dead_letter;
+pub mod embedded;
 pub mod postgres;
-pub mod rollup_sql;
-pub mod sql_support;
-pub mod sqlite;
+pub mod sql;
 
 use std::fmt;
 

@@ -142,7 +142,9 @@ async fn azurite_stopping_mid_batch_fails_the_invocation_and_the_retry_counts_ev
     let response = clean.invoke("ingest-usage", &batch).await;
     assert_eq!(response.status(), 200, "{:?}", response.text().await);
     let sqlite =
-        chargeback::storage::sqlite::SqliteLedger::open(&clean.data_dir.path().join("ledger.sqlite")).await.unwrap();
+        chargeback::storage::embedded::sqlite::SqliteLedger::open(&clean.data_dir.path().join("ledger.sqlite"))
+            .await
+            .unwrap();
     let want = totals(&sqlite).await;
 
     // The same batch on Azurite, stopped as soon as the batch is being written.

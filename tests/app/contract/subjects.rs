@@ -4,10 +4,10 @@ use std::sync::Arc;
 
 use chargeback::domain::Tenant;
 use chargeback::storage::azure::{BlobDeadLetters, BlobLeases, BlobReports, StorageAccount, StorageQueue, TableLedger};
-use chargeback::storage::folder::FolderDeadLetters;
+use chargeback::storage::embedded::folder::FolderDeadLetters;
+use chargeback::storage::embedded::sqlite::SqliteLedger;
 use chargeback::storage::postgres::{PgConfig, PgLedger};
-use chargeback::storage::sql_support::{SqlDeadLetters, SqlLeases, SqlQueue, SqlReports};
-use chargeback::storage::sqlite::SqliteLedger;
+use chargeback::storage::sql::support::{SqlDeadLetters, SqlLeases, SqlQueue, SqlReports};
 use chargeback::storage::{DeadLetterStore, LeaseStore, Ledger, ReportStore, WorkQueue};
 
 use crate::helpers::service_env;

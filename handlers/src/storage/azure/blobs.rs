@@ -16,7 +16,7 @@ use futures::{StreamExt, TryStreamExt, stream};
 
 use super::connection::{StorageAccount, is_status};
 use crate::domain::Tenant;
-use crate::storage::folder::{StoredLetter, file_stem};
+use crate::storage::dead_letter::{StoredLetter, file_stem};
 use crate::storage::{
     DeadLetter, DeadLetterStore, Lease, LeaseStore, ReportStore, StorageError, Versioned, WriteCondition,
 };

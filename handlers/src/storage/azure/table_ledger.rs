@@ -29,7 +29,7 @@ use super::table_keys::{
     record_rk,
 };
 use crate::domain::{Tenant, UsageAggregate, UsageRecord};
-use crate::storage::ledger_sql::{from_hours, from_micros, parse_day, record_id, to_u64, token_source};
+use crate::storage::sql::ledger::{from_hours, from_micros, parse_day, record_id, to_u64, token_source};
 use crate::storage::{
     AppendOutcome, CapacityCell, Grouping, Ledger, LedgerEntry, LedgerPartition, LedgerRange, StorageError, UsageQuery,
     UsageRow,

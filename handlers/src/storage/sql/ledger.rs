@@ -3,13 +3,13 @@
 //! Both schemas (`migrations/{sqlite,postgres}/0001_ledger.sql`) have the same
 //! columns; the queries use `$N` parameters, which both drivers accept, and
 //! cast sums to BIGINT (PostgreSQL's `SUM(bigint)` is NUMERIC). The
-//! [`impl_sql_ledger!`] macro writes the same [`Ledger`](super::Ledger) body
+//! [`impl_sql_ledger!`] macro writes the same [`Ledger`](crate::storage::Ledger) body
 //! for each typed pool, so the two ledgers cannot drift apart.
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::{Grouping, StorageError, UsageRow};
 use crate::domain::{RecordId, TokenSource, UsageAggregate};
+use crate::storage::{Grouping, StorageError, UsageRow};
 
 /// Rows per INSERT statement: 23 parameters each, well under both engines' limits.
 pub const ROWS_PER_STATEMENT: usize = 400;
@@ -230,12 +230,12 @@ macro_rules! aggregate_from_row {
             party: $party,
             model: row.try_get("model")?,
             deployment: row.try_get("deployment")?,
-            token_source: $crate::storage::ledger_sql::token_source(&source)?,
-            requests: $crate::storage::ledger_sql::to_u64(row.try_get("requests")?),
-            prompt: $crate::storage::ledger_sql::to_u64(row.try_get("prompt")?),
-            completion: $crate::storage::ledger_sql::to_u64(row.try_get("completion")?),
-            cached: $crate::storage::ledger_sql::to_u64(row.try_get("cached")?),
-            reasoning: $crate::storage::ledger_sql::to_u64(row.try_get("reasoning")?),
+            token_source: $crate::storage::sql::ledger::token_source(&source)?,
+            requests: $crate::storage::sql::ledger::to_u64(row.try_get("requests")?),
+            prompt: $crate::storage::sql::ledger::to_u64(row.try_get("prompt")?),
+            completion: $crate::storage::sql::ledger::to_u64(row.try_get("completion")?),
+            cached: $crate::storage::sql::ledger::to_u64(row.try_get("cached")?),
+            reasoning: $crate::storage::sql::ledger::to_u64(row.try_get("reasoning")?),
         })
     }};
 }
@@ -252,7 +252,7 @@ macro_rules! impl_sql_ledger {
                 &self,
                 records: &[$crate::domain::UsageRecord],
             ) -> Result<$crate::storage::AppendOutcome, $crate::storage::StorageError> {
-                use $crate::storage::ledger_sql::{INSERT_HEAD, ON_CONFLICT, ROWS_PER_STATEMENT, to_i64};
+                use $crate::storage::sql::ledger::{INSERT_HEAD, ON_CONFLICT, ROWS_PER_STATEMENT, to_i64};
                 let mut tx = self.pool.begin().await?;
                 let mut inserted = 0;
                 for chunk in records.chunks(ROWS_PER_STATEMENT) {
@@ -295,7 +295,7 @@ macro_rules! impl_sql_ledger {
                 query: &$crate::storage::UsageQuery,
             ) -> Result<Vec<$crate::storage::UsageRow>, $crate::storage::StorageError> {
                 use sqlx::Row;
-                let rows = sqlx::query($crate::storage::ledger_sql::totals_sql(query.group_by))
+                let rows = sqlx::query($crate::storage::sql::ledger::totals_sql(query.group_by))
                     .bind(query.tenant.as_str())
                     .bind(query.from.timestamp_micros())
                     .bind(query.to.timestamp_micros())
@@ -303,7 +303,7 @@ macro_rules! impl_sql_ledger {
                     .await?;
                 rows.into_iter()
                     .map(|row| {
-                        $crate::storage::ledger_sql::TotalsRow {
+                        $crate::storage::sql::ledger::TotalsRow {
                             k: row.try_get("k")?,
                             token_source: row.try_get("token_source")?,
                             counts: [
@@ -331,7 +331,7 @@ macro_rules! impl_sql_ledger {
                 to: chrono::NaiveDate,
             ) -> Result<Vec<$crate::storage::LedgerPartition>, $crate::storage::StorageError> {
                 use sqlx::Row;
-                use $crate::storage::ledger_sql::{PARTITIONS_SQL, day_text, parse_day};
+                use $crate::storage::sql::ledger::{PARTITIONS_SQL, day_text, parse_day};
                 let rows = sqlx::query(PARTITIONS_SQL)
                     .bind(tenant.as_str())
                     .bind(day_text(from))
@@ -359,7 +359,7 @@ macro_rules! impl_sql_ledger {
                 partition: &$crate::storage::LedgerPartition,
             ) -> Result<Vec<$crate::storage::LedgerEntry>, $crate::storage::StorageError> {
                 use sqlx::Row;
-                use $crate::storage::ledger_sql::{SCAN_SQL, day_text, from_micros, record_id, to_u64, token_source};
+                use $crate::storage::sql::ledger::{SCAN_SQL, day_text, from_micros, record_id, to_u64, token_source};
                 let rows = sqlx::query(SCAN_SQL)
                     .bind(partition.tenant.as_str())
                     .bind(day_text(partition.day))
@@ -393,7 +393,7 @@ macro_rules! impl_sql_ledger {
                 range: &$crate::storage::LedgerRange,
             ) -> Result<Vec<$crate::domain::UsageAggregate>, $crate::storage::StorageError> {
                 use sqlx::Row;
-                use $crate::storage::ledger_sql::{USAGE_CELLS_SQL, parse_day};
+                use $crate::storage::sql::ledger::{USAGE_CELLS_SQL, parse_day};
                 let rows = sqlx::query(USAGE_CELLS_SQL)
                     .bind(range.tenant.as_str())
                     .bind(range.from.timestamp_micros())
@@ -413,7 +413,7 @@ macro_rules! impl_sql_ledger {
                 range: &$crate::storage::LedgerRange,
             ) -> Result<Vec<$crate::storage::CapacityCell>, $crate::storage::StorageError> {
                 use sqlx::Row;
-                use $crate::storage::ledger_sql::{CAPACITY_CELLS_SQL, from_hours, to_status, to_u64};
+                use $crate::storage::sql::ledger::{CAPACITY_CELLS_SQL, from_hours, to_status, to_u64};
                 let rows = sqlx::query(CAPACITY_CELLS_SQL)
                     .bind(range.tenant.as_str())
                     .bind(range.from.timestamp_micros())
@@ -439,7 +439,7 @@ macro_rules! impl_sql_ledger {
                 &self,
                 partition: &$crate::storage::LedgerPartition,
             ) -> Result<Vec<$crate::domain::UsageAggregate>, $crate::storage::StorageError> {
-                use $crate::storage::ledger_sql::{AGGREGATE_SQL, day_text};
+                use $crate::storage::sql::ledger::{AGGREGATE_SQL, day_text};
                 let rows = sqlx::query(AGGREGATE_SQL)
                     .bind(partition.tenant.as_str())
                     .bind(day_text(partition.day))
@@ -450,7 +450,7 @@ macro_rules! impl_sql_ledger {
                     .iter()
                     .map(|row| $crate::aggregate_from_row!(row, partition.day, partition.party.clone()))
                     .collect::<Result<Vec<_>, $crate::storage::StorageError>>()?;
-                Ok($crate::storage::ledger_sql::merge_absent(out))
+                Ok($crate::storage::sql::ledger::merge_absent(out))
             }
 
             async fn aggregate_each(
@@ -458,7 +458,7 @@ macro_rules! impl_sql_ledger {
                 partitions: &[$crate::storage::LedgerPartition],
             ) -> Vec<Result<Vec<$crate::domain::UsageAggregate>, $crate::storage::StorageError>> {
                 use sqlx::Row;
-                use $crate::storage::ledger_sql::{
+                use $crate::storage::sql::ledger::{
                     AGGREGATE_MANY_HEAD, AGGREGATE_MANY_TAIL, PARTIES_PER_AGGREGATE, day_text, merge_absent,
                 };
                 let mut out = Vec::with_capacity(partitions.len());

@@ -4,7 +4,7 @@
 //! written once by a macro per pool type.
 //!
 //! On Azure the same traits are served by blob leases, blobs with ETags and
-//! Storage Queues ([`super::azure`]).
+//! Storage Queues ([`crate::storage::azure`]).
 
 use std::time::Duration;
 
@@ -125,8 +125,12 @@ const QUEUE_POISONED: &str = "SELECT body FROM work_items WHERE queue = $1 AND p
 macro_rules! impl_sql_support {
     ($pool:ty) => {
         #[async_trait::async_trait]
-        impl super::LeaseStore for SqlLeases<$pool> {
-            async fn acquire(&self, name: &str, ttl: Duration) -> Result<Option<super::Lease>, super::StorageError> {
+        impl crate::storage::LeaseStore for SqlLeases<$pool> {
+            async fn acquire(
+                &self,
+                name: &str,
+                ttl: Duration,
+            ) -> Result<Option<crate::storage::Lease>, crate::storage::StorageError> {
                 let token = random_token();
                 let now = now_us();
                 let done = sqlx::query(LEASE_ACQUIRE)
@@ -136,10 +140,10 @@ macro_rules! impl_sql_support {
                     .bind(now)
                     .execute(&self.pool)
                     .await?;
-                Ok((done.rows_affected() == 1).then(|| super::Lease { name: name.to_owned(), token, ttl }))
+                Ok((done.rows_affected() == 1).then(|| crate::storage::Lease { name: name.to_owned(), token, ttl }))
             }
 
-            async fn renew(&self, lease: &super::Lease) -> Result<bool, super::StorageError> {
+            async fn renew(&self, lease: &crate::storage::Lease) -> Result<bool, crate::storage::StorageError> {
                 let now = now_us();
                 let done = sqlx::query(LEASE_RENEW)
                     .bind(&lease.name)
@@ -151,42 +155,42 @@ macro_rules! impl_sql_support {
                 Ok(done.rows_affected() == 1)
             }
 
-            async fn release(&self, lease: &super::Lease) -> Result<(), super::StorageError> {
+            async fn release(&self, lease: &crate::storage::Lease) -> Result<(), crate::storage::StorageError> {
                 sqlx::query(LEASE_RELEASE).bind(&lease.name).bind(&lease.token).execute(&self.pool).await?;
                 Ok(())
             }
         }
 
         #[async_trait::async_trait]
-        impl super::ReportStore for SqlReports<$pool> {
-            async fn get(&self, name: &str) -> Result<Option<super::Versioned>, super::StorageError> {
+        impl crate::storage::ReportStore for SqlReports<$pool> {
+            async fn get(&self, name: &str) -> Result<Option<crate::storage::Versioned>, crate::storage::StorageError> {
                 use sqlx::Row;
                 let Some(row) = sqlx::query(REPORT_GET).bind(name).fetch_optional(&self.pool).await? else {
                     return Ok(None);
                 };
                 let body: String = row.try_get("body")?;
                 let version: i64 = row.try_get("version")?;
-                let body =
-                    hex::decode(&body).map_err(|e| super::StorageError::Corrupt(format!("report {name}: {e}")))?;
-                Ok(Some(super::Versioned { body, etag: version.to_string() }))
+                let body = hex::decode(&body)
+                    .map_err(|e| crate::storage::StorageError::Corrupt(format!("report {name}: {e}")))?;
+                Ok(Some(crate::storage::Versioned { body, etag: version.to_string() }))
             }
 
             async fn put(
                 &self,
                 name: &str,
                 body: &[u8],
-                condition: super::WriteCondition,
-            ) -> Result<Option<String>, super::StorageError> {
+                condition: crate::storage::WriteCondition,
+            ) -> Result<Option<String>, crate::storage::StorageError> {
                 use sqlx::Row;
                 let body = hex::encode(body);
                 let row = match condition {
-                    super::WriteCondition::Always => {
+                    crate::storage::WriteCondition::Always => {
                         Some(sqlx::query(REPORT_PUT_ALWAYS).bind(name).bind(body).fetch_one(&self.pool).await?)
                     }
-                    super::WriteCondition::IfAbsent => {
+                    crate::storage::WriteCondition::IfAbsent => {
                         sqlx::query(REPORT_PUT_IF_ABSENT).bind(name).bind(body).fetch_optional(&self.pool).await?
                     }
-                    super::WriteCondition::IfMatch(etag) => {
+                    crate::storage::WriteCondition::IfMatch(etag) => {
                         let Ok(version) = etag.parse::<i64>() else { return Ok(None) };
                         sqlx::query(REPORT_PUT_IF_MATCH)
                             .bind(name)
@@ -201,8 +205,8 @@ macro_rules! impl_sql_support {
         }
 
         #[async_trait::async_trait]
-        impl super::DeadLetterStore for SqlDeadLetters<$pool> {
-            async fn put(&self, letters: &[super::DeadLetter]) -> Result<(), super::StorageError> {
+        impl crate::storage::DeadLetterStore for SqlDeadLetters<$pool> {
+            async fn put(&self, letters: &[crate::storage::DeadLetter]) -> Result<(), crate::storage::StorageError> {
                 let mut tx = self.pool.begin().await?;
                 for l in letters {
                     sqlx::query(LETTER_PUT)
@@ -223,33 +227,35 @@ macro_rules! impl_sql_support {
             async fn list(
                 &self,
                 tenant: &crate::domain::Tenant,
-            ) -> Result<Vec<super::DeadLetter>, super::StorageError> {
+            ) -> Result<Vec<crate::storage::DeadLetter>, crate::storage::StorageError> {
                 use sqlx::Row;
                 let rows = sqlx::query(LETTER_LIST).bind(tenant.as_str()).fetch_all(&self.pool).await?;
                 let mut letters = rows
                     .into_iter()
                     .map(|row| {
-                        let stored = super::folder::StoredLetter {
+                        let stored = crate::storage::dead_letter::StoredLetter {
                             id: row.try_get("id")?,
                             tenant: row.try_get("tenant")?,
                             reason: row.try_get("reason")?,
                             detail: row.try_get("detail")?,
                             origin: row.try_get("origin")?,
-                            received_at: super::ledger_sql::from_micros(row.try_get("received_at_us")?)?,
+                            received_at: super::ledger::from_micros(row.try_get("received_at_us")?)?,
                             body: row.try_get("body")?,
                         };
                         let id = stored.id.clone();
-                        stored.into_letter().ok_or_else(|| super::StorageError::Corrupt(format!("dead letter {id}")))
+                        stored
+                            .into_letter()
+                            .ok_or_else(|| crate::storage::StorageError::Corrupt(format!("dead letter {id}")))
                     })
-                    .collect::<Result<Vec<_>, super::StorageError>>()?;
+                    .collect::<Result<Vec<_>, crate::storage::StorageError>>()?;
                 letters.sort_by(|a, b| a.id.cmp(&b.id));
                 Ok(letters)
             }
         }
 
         #[async_trait::async_trait]
-        impl super::WorkQueue for SqlQueue<$pool> {
-            async fn send(&self, body: &str) -> Result<(), super::StorageError> {
+        impl crate::storage::WorkQueue for SqlQueue<$pool> {
+            async fn send(&self, body: &str) -> Result<(), crate::storage::StorageError> {
                 sqlx::query(QUEUE_SEND)
                     .bind(&self.name)
                     .bind(ordered_id())
@@ -264,7 +270,7 @@ macro_rules! impl_sql_support {
                 &self,
                 max: usize,
                 visibility: Duration,
-            ) -> Result<Vec<super::WorkItem>, super::StorageError> {
+            ) -> Result<Vec<crate::storage::WorkItem>, crate::storage::StorageError> {
                 use sqlx::Row;
                 let now = now_us();
                 sqlx::query(QUEUE_POISON)
@@ -285,19 +291,19 @@ macro_rules! impl_sql_support {
                 let mut items = rows
                     .into_iter()
                     .map(|row| {
-                        Ok(super::WorkItem {
+                        Ok(crate::storage::WorkItem {
                             id: row.try_get("id")?,
                             receipt: receipt.clone(),
                             body: row.try_get("body")?,
                             dequeue_count: u32::try_from(row.try_get::<i64, _>("dequeue_count")?).unwrap_or(u32::MAX),
                         })
                     })
-                    .collect::<Result<Vec<_>, super::StorageError>>()?;
+                    .collect::<Result<Vec<_>, crate::storage::StorageError>>()?;
                 items.sort_by(|a, b| a.id.cmp(&b.id));
                 Ok(items)
             }
 
-            async fn delete(&self, item: &super::WorkItem) -> Result<bool, super::StorageError> {
+            async fn delete(&self, item: &crate::storage::WorkItem) -> Result<bool, crate::storage::StorageError> {
                 let done = sqlx::query(QUEUE_DELETE)
                     .bind(&self.name)
                     .bind(&item.id)
@@ -307,7 +313,7 @@ macro_rules! impl_sql_support {
                 Ok(done.rows_affected() == 1)
             }
 
-            async fn poisoned(&self) -> Result<Vec<String>, super::StorageError> {
+            async fn poisoned(&self) -> Result<Vec<String>, crate::storage::StorageError> {
                 use sqlx::Row;
                 let rows = sqlx::query(QUEUE_POISONED).bind(&self.name).fetch_all(&self.pool).await?;
                 rows.into_iter().map(|r| r.try_get("body").map_err(Into::into)).collect()

@@ -8,9 +8,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use super::ledger_sql::{day_text, parse_day, to_i64, to_u64, token_source};
-use super::{LedgerPartition, ReportStore, ResultLine, RollupStore, StorageError, WriteCondition};
+use super::ledger::{day_text, parse_day, to_i64, to_u64, token_source};
 use crate::domain::{Tenant, UsageAggregate};
+use crate::storage::{LedgerPartition, ReportStore, ResultLine, RollupStore, StorageError, WriteCondition};
 
 /// Aggregates and results in SQL.
 #[derive(Debug, Clone)]
@@ -73,7 +73,7 @@ macro_rules! impl_sql_rollup {
                 &self,
                 partitions: &[(LedgerPartition, Vec<UsageAggregate>)],
             ) -> Result<(), StorageError> {
-                let now = super::sql_support::now_us();
+                let now = super::support::now_us();
                 let days: Vec<String> = partitions.iter().map(|(p, _)| day_text(p.day)).collect();
                 let mut tx = self.pool.begin().await?;
                 for ((partition, _), day) in partitions.iter().zip(&days) {
@@ -138,7 +138,7 @@ macro_rules! impl_sql_rollup {
                 period: &str,
                 lines: &[ResultLine],
             ) -> Result<(), StorageError> {
-                let now = super::sql_support::now_us();
+                let now = super::support::now_us();
                 let mut tx = self.pool.begin().await?;
                 sqlx::query(RESULTS_DELETE).bind(tenant.as_str()).bind(period).execute(&mut *tx).await?;
                 for (n, l) in lines.iter().enumerate() {
