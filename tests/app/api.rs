@@ -2,7 +2,6 @@
 //! `enableForwardingHttpRequest`: the raw request, on its own path
 //! (`/api/<route>`), on every backend.
 
-use chargeback::api::admin::Directory;
 use chargeback::config::{LedgerBackend, Secret, Settings, StorageSettings};
 use chargeback::domain::Tenant;
 use chargeback::startup::Application;
@@ -165,11 +164,12 @@ pub async fn every_endpoint_answers_over_the_forwarded_path(api: &ApiApp) {
     assert_eq!(eleven["tokens_per_second"], "0.511");
 
     // What the rollup reads.
-    let stores = chargeback::startup::stores(&api.settings).await.unwrap();
-    let directory = Directory::load(&stores, &api.settings, &api.settings.tenant).await.unwrap();
+    let services = chargeback::startup::services(&api.settings).await.unwrap();
+    let directory = services.directory.view(&api.settings.tenant).await.unwrap();
     assert_eq!(directory.applications.business_unit("sub-a"), "finance");
-    assert_eq!(directory.budget("finance").unwrap().monthly_amount.to_string(), "1500.00");
-    assert_eq!(directory.deployment("gpt-4o-prod").unwrap().capacity_tokens_per_minute, Some(300000));
+    assert_eq!(directory.budget("finance").unwrap().monthly().to_string(), "1500.00 EUR");
+    let prod = directory.deployment("gpt-4o-prod").unwrap().provisioned().unwrap();
+    assert_eq!(prod.capacity_tokens_per_minute, Some(300000));
 
     rollup_and_chargeback(api).await;
 }
@@ -436,8 +436,7 @@ async fn admin_collections_start_from_the_configured_csv_files() {
 
 #[test]
 fn the_deployments_csv_may_carry_the_provisioned_columns_in_any_order() {
-    use chargeback::api::admin::documents::Seeded;
-    use chargeback::api::admin::entries::Deployments;
+    use chargeback::directory::seed::read_deployments;
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("deployments.csv"),
@@ -445,12 +444,13 @@ fn the_deployments_csv_may_carry_the_provisioned_columns_in_any_order() {
          gpt-4o,gpt-4o-prod,EUR,2.50,provisioned,300000\ngpt-4o-mini,mini,,,,\n",
     )
     .unwrap();
-    let seeded = Deployments::seed(&settings(dir.path())).unwrap();
-    let prod = &seeded[&chargeback::api::admin::Name::try_from("gpt-4o-prod".to_owned()).unwrap()];
+    let path = settings(dir.path()).deployments_path();
+    let seeded = read_deployments(&path).unwrap();
+    let prod = seeded[&chargeback::domain::Name::parse("gpt-4o-prod").unwrap()].fields();
     assert_eq!(prod.ptu_hourly_cost.unwrap().to_string(), "2.50");
     assert_eq!(prod.capacity_tokens_per_minute, Some(300000));
     assert_eq!(prod.currency.as_ref().unwrap().as_str(), "EUR");
     assert_eq!(seeded.len(), 2);
-    std::fs::write(dir.path().join("deployments.csv"), "deployment,model,currency\nd,m,euro\n").unwrap();
-    assert!(Deployments::seed(&settings(dir.path())).is_err());
+    std::fs::write(&path, "deployment,model,currency\nd,m,euro\n").unwrap();
+    assert!(read_deployments(&path).is_err());
 }

@@ -6,11 +6,12 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
+use chargeback::directory::{Directory, SeedFiles};
 use chargeback::domain::{Fingerprinter, Tenant};
 use chargeback::ingest::{Event, EventOrigin, Ingestor};
 use chargeback::maintenance::{self, Database, Options, RunOutcome, Thresholds};
 use chargeback::storage::postgres::{PgConfig, PgLedger};
-use chargeback::storage::sql::support::SqlDeadLetters;
+use chargeback::storage::sql::support::{SqlDeadLetters, SqlReports};
 use chrono::Datelike;
 use serde_json::{Value, json};
 use sqlx::{Connection, PgPool, Row};
@@ -368,9 +369,11 @@ async fn an_action_that_cannot_get_its_lock_in_time_fails_alone_and_the_run_goes
 #[tokio::test]
 async fn maintenance_while_ingestion_writes_loses_no_record_and_fails_no_batch() {
     let Some((pool, tenant)) = pg_tenant().await else { return };
+    let seeds = SeedFiles { applications: "/nonexistent/a.csv".into(), deployments: "/nonexistent/d.csv".into() };
     let ingestor = Ingestor::new(
         Arc::new(PgLedger::new(pool.clone())),
         Arc::new(SqlDeadLetters::new(pool.clone())),
+        Directory::new(Arc::new(SqlReports::new(pool.clone())), seeds),
         Fingerprinter::new(b"test secret"),
         Tenant::default_tenant(),
     );

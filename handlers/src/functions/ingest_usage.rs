@@ -10,8 +10,8 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use tracing::warn;
 
-use super::invocation::{InvocationRequest, InvocationResponse};
-use super::{AppState, InvocationError};
+use super::FunctionState;
+use super::invocation::{InvocationError, InvocationRequest, InvocationResponse};
 use crate::ingest::{ContentIdentities, Event, EventOrigin};
 
 /// The function's name (its folder name).
@@ -20,7 +20,7 @@ pub const FUNCTION_NAME: &str = "ingest-usage";
 pub const EVENTS_BINDING: &str = "events";
 
 /// Handles one invocation.
-pub async fn invoke(state: &AppState, request: InvocationRequest) -> Result<InvocationResponse, InvocationError> {
+pub async fn invoke(state: &FunctionState, request: InvocationRequest) -> Result<InvocationResponse, InvocationError> {
     let events = read_events(&request)?;
     let outcome = state.ingestor.ingest(&events).await?;
     let summary = format!(

@@ -40,9 +40,10 @@ impl DeadLetterStore for FolderDeadLetters {
         for letter in letters {
             let dir = self.tenant_dir(&letter.tenant);
             tokio::fs::create_dir_all(&dir).await?;
+            let path = dir.join(format!("{}.json", file_stem(&letter.id)));
             let json = serde_json::to_vec_pretty(&StoredLetter::from_letter(letter))
-                .map_err(|e| StorageError::Backend(e.to_string()))?;
-            write_atomically(&dir.join(format!("{}.json", file_stem(&letter.id))), &json).await?;
+                .map_err(|source| StorageError::Document { name: path.display().to_string(), source })?;
+            write_atomically(&path, &json).await?;
         }
         Ok(())
     }
@@ -62,10 +63,10 @@ impl DeadLetterStore for FolderDeadLetters {
             }
             let bytes = tokio::fs::read(&path).await?;
             let stored: StoredLetter = serde_json::from_slice(&bytes)
-                .map_err(|e| StorageError::Backend(format!("{}: {e}", path.display())))?;
+                .map_err(|source| StorageError::Document { name: path.display().to_string(), source })?;
             let letter = stored
                 .into_letter()
-                .ok_or_else(|| StorageError::Backend(format!("{}: not a dead letter", path.display())))?;
+                .ok_or_else(|| StorageError::Corrupt(format!("{}: not a dead letter", path.display())))?;
             letters.push(letter);
         }
         letters.sort_by(|a, b| a.id.cmp(&b.id));
@@ -73,7 +74,7 @@ impl DeadLetterStore for FolderDeadLetters {
     }
 }
 
-/// Report files in a folder (the embedded backend's outputs: `reports/<month>/…`
+/// Report files in a folder (the embedded backend's outputs: `reports/<tenant>/<month>/…`
 /// under the data directory). The version tag is the content's SHA-256;
 /// conditional writes are checked under a lock of this process only, which
 /// is enough for files that one process writes (cross-process job state
@@ -94,7 +95,7 @@ impl FolderReports {
         let safe = !name.is_empty()
             && name.split('/').all(|part| !part.is_empty() && part != "." && part != ".." && !part.contains('\\'));
         if !safe {
-            return Err(StorageError::Backend(format!("report name {name:?} is not a relative path")));
+            return Err(StorageError::InvalidName(name.to_owned()));
         }
         Ok(self.root.join(name))
     }

@@ -39,10 +39,7 @@ impl SqliteLedger {
             // allocating (process-wide; one writer's cache still fits).
             .pragma("soft_heap_limit", SOFT_HEAP_LIMIT);
         let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
-        sqlx::migrate!("./migrations/sqlite")
-            .run(&pool)
-            .await
-            .map_err(|e| StorageError::Backend(format!("migrating the ledger: {e}")))?;
+        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
         Ok(Self { pool })
     }
 

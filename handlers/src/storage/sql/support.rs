@@ -1,10 +1,10 @@
-//! Leases, versioned reports, a work queue and dead letters in SQL, for the
-//! embedded backend (SQLite) and PostgreSQL: one query text for both engines
-//! (tables in `migrations/*/0002_chargeback.sql` and `0003_dead_letters.sql`),
+//! Leases, versioned reports and dead letters in SQL, for the embedded
+//! backend (SQLite) and PostgreSQL: one query text for both engines (tables
+//! in `migrations/*/0002_chargeback.sql` and `0003_dead_letters.sql`),
 //! written once by a macro per pool type.
 //!
-//! On Azure the same traits are served by blob leases, blobs with ETags and
-//! Storage Queues ([`crate::storage::azure`]).
+//! On Azure the same traits are served by blob leases and blobs with ETags
+//! ([`crate::storage::azure`]).
 
 use std::time::Duration;
 
@@ -21,7 +21,7 @@ pub fn micros(d: Duration) -> i64 {
     i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
 }
 
-/// A random token (lease holder, receipt).
+/// A random token (lease holder, temporary file, plan name).
 pub fn random_token() -> String {
     let mut bytes = [0u8; 16];
     rand::rng().fill_bytes(&mut bytes);
@@ -73,22 +73,6 @@ impl<P> SqlDeadLetters<P> {
     }
 }
 
-/// A named queue in the `work_items` table.
-#[derive(Debug, Clone)]
-pub struct SqlQueue<P> {
-    pool: P,
-    name: String,
-    max_dequeue: u32,
-}
-
-impl<P> SqlQueue<P> {
-    /// The queue `name`; an item is handed out at most `max_dequeue` times,
-    /// then moved to the poison queue.
-    pub fn new(pool: P, name: impl Into<String>, max_dequeue: u32) -> Self {
-        Self { pool, name: name.into(), max_dequeue }
-    }
-}
-
 const LEASE_ACQUIRE: &str = "INSERT INTO leases (name, token, expires_at_us) VALUES ($1, $2, $3) \
      ON CONFLICT (name) DO UPDATE SET token = excluded.token, expires_at_us = excluded.expires_at_us \
      WHERE leases.expires_at_us <= $4";
@@ -108,19 +92,6 @@ const LETTER_PUT: &str = "INSERT INTO dead_letters (tenant, id, reason, detail, 
      detail = excluded.detail, origin = excluded.origin, received_at_us = excluded.received_at_us, body = excluded.body";
 const LETTER_LIST: &str =
     "SELECT tenant, id, reason, detail, origin, received_at_us, body FROM dead_letters WHERE tenant = $1";
-
-const QUEUE_SEND: &str = "INSERT INTO work_items (queue, id, body, visible_at_us, dequeue_count, receipt, poisoned) \
-     VALUES ($1, $2, $3, $4, 0, NULL, FALSE)";
-const QUEUE_POISON: &str = "UPDATE work_items SET poisoned = TRUE \
-     WHERE queue = $1 AND poisoned = FALSE AND visible_at_us <= $2 AND dequeue_count >= $3";
-// The outer visibility test is repeated so that, on PostgreSQL, a concurrent
-// receiver that waited for the row lock re-checks it and skips the row.
-const QUEUE_RECEIVE: &str = "UPDATE work_items SET visible_at_us = $3, dequeue_count = dequeue_count + 1, receipt = $4 \
-     WHERE queue = $1 AND poisoned = FALSE AND visible_at_us <= $2 AND id IN \
-     (SELECT id FROM work_items WHERE queue = $1 AND poisoned = FALSE AND visible_at_us <= $2 ORDER BY id LIMIT $5) \
-     RETURNING id, body, dequeue_count";
-const QUEUE_DELETE: &str = "DELETE FROM work_items WHERE queue = $1 AND id = $2 AND receipt = $3";
-const QUEUE_POISONED: &str = "SELECT body FROM work_items WHERE queue = $1 AND poisoned = TRUE ORDER BY id";
 
 macro_rules! impl_sql_support {
     ($pool:ty) => {
@@ -250,73 +221,6 @@ macro_rules! impl_sql_support {
                     .collect::<Result<Vec<_>, crate::storage::StorageError>>()?;
                 letters.sort_by(|a, b| a.id.cmp(&b.id));
                 Ok(letters)
-            }
-        }
-
-        #[async_trait::async_trait]
-        impl crate::storage::WorkQueue for SqlQueue<$pool> {
-            async fn send(&self, body: &str) -> Result<(), crate::storage::StorageError> {
-                sqlx::query(QUEUE_SEND)
-                    .bind(&self.name)
-                    .bind(ordered_id())
-                    .bind(body)
-                    .bind(now_us())
-                    .execute(&self.pool)
-                    .await?;
-                Ok(())
-            }
-
-            async fn receive(
-                &self,
-                max: usize,
-                visibility: Duration,
-            ) -> Result<Vec<crate::storage::WorkItem>, crate::storage::StorageError> {
-                use sqlx::Row;
-                let now = now_us();
-                sqlx::query(QUEUE_POISON)
-                    .bind(&self.name)
-                    .bind(now)
-                    .bind(i64::from(self.max_dequeue))
-                    .execute(&self.pool)
-                    .await?;
-                let receipt = random_token();
-                let rows = sqlx::query(QUEUE_RECEIVE)
-                    .bind(&self.name)
-                    .bind(now)
-                    .bind(now.saturating_add(micros(visibility)))
-                    .bind(&receipt)
-                    .bind(i64::try_from(max).unwrap_or(i64::MAX))
-                    .fetch_all(&self.pool)
-                    .await?;
-                let mut items = rows
-                    .into_iter()
-                    .map(|row| {
-                        Ok(crate::storage::WorkItem {
-                            id: row.try_get("id")?,
-                            receipt: receipt.clone(),
-                            body: row.try_get("body")?,
-                            dequeue_count: u32::try_from(row.try_get::<i64, _>("dequeue_count")?).unwrap_or(u32::MAX),
-                        })
-                    })
-                    .collect::<Result<Vec<_>, crate::storage::StorageError>>()?;
-                items.sort_by(|a, b| a.id.cmp(&b.id));
-                Ok(items)
-            }
-
-            async fn delete(&self, item: &crate::storage::WorkItem) -> Result<bool, crate::storage::StorageError> {
-                let done = sqlx::query(QUEUE_DELETE)
-                    .bind(&self.name)
-                    .bind(&item.id)
-                    .bind(&item.receipt)
-                    .execute(&self.pool)
-                    .await?;
-                Ok(done.rows_affected() == 1)
-            }
-
-            async fn poisoned(&self) -> Result<Vec<String>, crate::storage::StorageError> {
-                use sqlx::Row;
-                let rows = sqlx::query(QUEUE_POISONED).bind(&self.name).fetch_all(&self.pool).await?;
-                rows.into_iter().map(|r| r.try_get("body").map_err(Into::into)).collect()
             }
         }
     };
