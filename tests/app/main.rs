@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod api;
+mod architecture;
 mod budgets;
 mod cli;
 mod contract;

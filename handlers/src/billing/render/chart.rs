@@ -6,7 +6,7 @@ use chrono::Datelike;
 use rust_decimal::Decimal;
 
 use super::super::DailyTotal;
-use super::html::{amount_in, cost_text, escape, tokens_short};
+use super::format::{amount_in, cost_text, escape, tokens_short};
 use crate::domain::{Currency, Money};
 
 /// One bar of a horizontal bar chart.

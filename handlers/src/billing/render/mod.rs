@@ -6,6 +6,7 @@
 //! - `chargeback.html`: one self-contained page (inline CSS and SVG).
 
 mod chart;
+mod format;
 mod html;
 
 use super::{ChargeLine, DailyTotal, Statement};
