@@ -653,3 +653,27 @@ async fn the_month_is_priced_to_the_cent_and_its_lines_sum_to_its_total() {
     assert_eq!(Decimal::new(total_micros, 6), total, "the lines sum to the total");
     assert!(total > Decimal::from(30), "big enough to mean something: {total}");
 }
+
+#[tokio::test]
+async fn two_tenants_on_one_store_keep_their_own_report_files() {
+    let period = last_month();
+    let dir = tempfile::tempdir().unwrap();
+    let mut totals = Vec::new();
+    for (name, prompt) in [("alpha", 1000), ("beta", 7)] {
+        let mut config = settings(dir.path());
+        config.tenant = Tenant::parse(name).unwrap();
+        let services = chargeback::startup::services(&config).await.unwrap();
+        let records = [record(&format!("{name}-1"), "sub-a", period, 2, "gpt-4o", prompt, 10)];
+        services.ingestor.ingest(&file_events(&records)).await.unwrap();
+        local::run(&services.rollups, &config.tenant, period, 2, "test").await.unwrap();
+        totals.push((config.tenant.clone(), prompt + 10, services.rollups));
+    }
+    // Both months are on one store, each under its tenant: neither overwrote the other.
+    for (tenant, tokens, rollups) in &totals {
+        let json = rollups.report_file(tenant, period, "chargeback.json").await.unwrap().expect("its report");
+        let statement: Value = serde_json::from_slice(&json).unwrap();
+        assert_eq!(statement["tokens"]["total_tokens"], *tokens, "{tenant}'s own month");
+        let path = dir.path().join("reports").join(tenant.as_str()).join(period.to_string()).join("chargeback.html");
+        assert!(path.is_file(), "{}", path.display());
+    }
+}
