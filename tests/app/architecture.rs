@@ -171,8 +171,8 @@ fn strip(source: &str) -> String {
                 }
                 j += 1;
             }
-            for k in i..j.min(chars.len()) {
-                out.push(blank(chars[k]));
+            for &ch in &chars[i..j.min(chars.len())] {
+                out.push(blank(ch));
             }
             i = j;
         } else if c == '"' {
