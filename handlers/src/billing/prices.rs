@@ -29,12 +29,21 @@ const UNIT_GUARD_RATIO: u32 = 300;
 #[derive(Debug, thiserror::Error)]
 pub enum PriceError {
     /// The file could not be read.
-    #[error("reading {origin}: {source}")]
+    #[error("reading {origin} failed")]
     Io {
         /// The file.
         origin: String,
         /// The cause.
         source: std::io::Error,
+    },
+    /// The file is not CSV (or a row is not).
+    #[error("{origin} is not CSV")]
+    Csv {
+        /// The file.
+        origin: String,
+        /// The cause.
+        #[source]
+        source: csv::Error,
     },
     /// The header is wrong.
     #[error("{origin}: {message}")]
@@ -261,16 +270,11 @@ fn columns(headers: &csv::StringRecord, origin: &str) -> Result<Columns, PriceEr
 
 fn parse_rows(text: &str, origin: &str) -> Result<Vec<Price>, PriceError> {
     let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).comment(Some(b'#')).from_reader(text.as_bytes());
-    let headers =
-        reader.headers().map_err(|e| PriceError::Header { origin: origin.to_owned(), message: e.to_string() })?.clone();
+    let headers = reader.headers().map_err(|source| PriceError::Csv { origin: origin.to_owned(), source })?.clone();
     let columns = columns(&headers, origin)?;
     let mut prices = Vec::new();
     for row in reader.records() {
-        let row = row.map_err(|e| PriceError::Row {
-            origin: origin.to_owned(),
-            line: e.position().map_or(0, |p| p.line() as usize),
-            message: e.to_string(),
-        })?;
+        let row = row.map_err(|source| PriceError::Csv { origin: origin.to_owned(), source })?;
         let line = row.position().map_or(0, |p| p.line() as usize);
         let row_error = |message: String| PriceError::Row { origin: origin.to_owned(), line, message };
         let field = |name: &str| columns.index.get(name).and_then(|i| row.get(*i)).unwrap_or("");

@@ -25,10 +25,11 @@ struct BudgetFields {
     monthly_tokens: Option<u64>,
 }
 
-/// Why a budget is not acceptable.
+/// Why a budget is not acceptable (the whole message: it is the answer to
+/// the person who gave the budget).
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("monthly_amount {0}")]
-pub struct BudgetError(#[source] pub AmountError);
+pub struct BudgetError(pub AmountError);
 
 impl Budget {
     /// A budget of `monthly` money (and `monthly_tokens` tokens) a month.

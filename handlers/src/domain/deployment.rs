@@ -123,13 +123,12 @@ pub struct DeploymentFields {
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum DeploymentError {
     /// A cost is not an acceptable amount.
-    #[error("{field} {source}")]
+    #[error("{field} {problem}")]
     Amount {
         /// The field.
         field: &'static str,
         /// What is wrong with it.
-        #[source]
-        source: AmountError,
+        problem: AmountError,
     },
     /// A provisioned deployment without a cost, or with both.
     #[error("a provisioned deployment needs exactly one of ptu_monthly_cost and ptu_hourly_cost")]
@@ -149,7 +148,7 @@ impl Deployment {
             [("ptu_monthly_cost", fields.ptu_monthly_cost), ("ptu_hourly_cost", fields.ptu_hourly_cost)]
         {
             if let Some(cost) = cost {
-                check_amount(cost).map_err(|source| DeploymentError::Amount { field, source })?;
+                check_amount(cost).map_err(|problem| DeploymentError::Amount { field, problem })?;
             }
         }
         if fields.capacity_tokens_per_minute == Some(0) {

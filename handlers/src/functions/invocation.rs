@@ -19,13 +19,15 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
-use tracing::error;
+use tracing::{error, warn};
 
 use crate::api::problem::{ApiError, PROBLEM_JSON};
 use crate::budgets::BudgetsError;
+use crate::ingest::{ContentIdentities, Event, EventOrigin};
 use crate::rollup::RollupError;
 use crate::storage::StorageError;
 
@@ -150,6 +152,84 @@ pub fn dequeue_count(request: &InvocationRequest) -> u32 {
 pub fn route_param(request: &InvocationRequest, binding: &str, name: &str) -> Option<String> {
     let req = request.data(binding)?;
     req.get("Params").and_then(|p| p.get(name)).and_then(Value::as_str).map(str::to_owned)
+}
+
+/// An Event Hubs trigger's batch (`cardinality: many`): each event's body,
+/// with its origin from the trigger metadata (partition, sequence number,
+/// enqueued time), else its content identity under `source`.
+pub fn eventhub_batch(request: &InvocationRequest, binding: &str, source: &str) -> Result<Vec<Event>, InvocationError> {
+    let bodies: Vec<Vec<u8>> = match request.data(binding) {
+        Some(Value::Array(items)) => items.into_iter().map(body_bytes).collect(),
+        Some(Value::Null) | None => {
+            return Err(InvocationError::BadRequest(format!("Data.{binding} is missing")));
+        }
+        // `cardinality: one`, or a single event that is not JSON.
+        Some(single) => vec![body_bytes(single)],
+    };
+    let positions = Positions::read(request, bodies.len());
+    if positions.is_none() {
+        warn!(function = source, "trigger metadata has no partition/sequence numbers; using content identity");
+    }
+    let mut identities = ContentIdentities::default();
+    let events = bodies
+        .into_iter()
+        .enumerate()
+        .map(|(i, body)| {
+            let origin = match &positions {
+                Some(p) => EventOrigin::EventHub {
+                    hub: p.hub.clone(),
+                    partition: p.partition.clone(),
+                    sequence: p.sequences[i],
+                    enqueued: p.enqueued.get(i).copied().flatten(),
+                },
+                None => identities.next(source, i + 1, &body),
+            };
+            Event { body, origin }
+        })
+        .collect();
+    Ok(events)
+}
+
+/// An event body as bytes: strings as they are, anything else (the host
+/// parsed a JSON body because `dataType` was not `string`) re-serialised.
+fn body_bytes(item: Value) -> Vec<u8> {
+    match item {
+        Value::String(text) => text.into_bytes(),
+        other => other.to_string().into_bytes(),
+    }
+}
+
+/// Where the batch's events sit in the hub.
+struct Positions {
+    hub: String,
+    partition: String,
+    sequences: Vec<i64>,
+    enqueued: Vec<Option<DateTime<Utc>>>,
+}
+
+impl Positions {
+    fn read(request: &InvocationRequest, count: usize) -> Option<Self> {
+        let context = request.metadata("PartitionContext").or_else(|| request.metadata("TriggerPartitionContext"))?;
+        let text = |key: &str| {
+            context.get(key).and_then(|v| v.as_str().map(str::to_owned).or_else(|| v.as_i64().map(|n| n.to_string())))
+        };
+        let partition = text("PartitionId")?;
+        let hub = text("EventHubName").unwrap_or_else(|| "eventhub".to_owned());
+        let sequences: Vec<i64> = match request.metadata("SequenceNumberArray")? {
+            Value::Array(items) => {
+                items.iter().map(|v| v.as_i64().or_else(|| v.as_str()?.parse().ok())).collect::<Option<_>>()?
+            }
+            _ => return None,
+        };
+        if sequences.len() != count {
+            return None;
+        }
+        let enqueued = match request.metadata("EnqueuedTimeUtcArray") {
+            Some(Value::Array(items)) => items.iter().map(|v| v.as_str().and_then(crate::records::parse_utc)).collect(),
+            _ => Vec::new(),
+        };
+        Some(Self { hub, partition, sequences, enqueued })
+    }
 }
 
 /// Puts messages into a queue output (one message per array element).
