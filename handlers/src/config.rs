@@ -339,7 +339,7 @@ impl Settings {
             api: ApiSettings::from_env()?,
             attribution_grace: match var("CHARGEBACK_ATTRIBUTION_GRACE") {
                 Some(v) => parse_duration(&v).context("CHARGEBACK_ATTRIBUTION_GRACE")?,
-                None => crate::ingest::DEFAULT_GRACE,
+                None => crate::domain::DEFAULT_ATTRIBUTION_GRACE,
             },
         })
     }

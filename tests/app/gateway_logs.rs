@@ -11,14 +11,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use chargeback::config::parse_duration;
+use chargeback::directory::{Directory, SeedFiles};
 use chargeback::domain::Tenant;
 use chargeback::ingest::{ContentIdentities, Event, Ingestor};
-use chargeback::storage::folder::FolderDeadLetters;
-use chargeback::storage::gateway_logs_sql::SqlGatewayLogs;
+use chargeback::storage::embedded::{FolderDeadLetters, SqliteLedger};
 use chargeback::storage::postgres::{PgConfig, PgLedger};
-use chargeback::storage::sql_support::SqlDeadLetters;
-use chargeback::storage::sqlite::SqliteLedger;
-use chargeback::storage::{DeadLetterStore, GatewayLogStore, Ledger};
+use chargeback::storage::sql::gateway_logs::SqlGatewayLogs;
+use chargeback::storage::sql::support::{SqlDeadLetters, SqlReports};
+use chargeback::storage::{DeadLetterStore, GatewayLogStore, Ledger, ReportStore};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{Value, json};
 
@@ -32,6 +32,7 @@ fn fixtures() -> PathBuf {
 /// One backend's stores for a scenario.
 struct Stores {
     ledger: Arc<dyn Ledger>,
+    reports: Arc<dyn ReportStore>,
     dead_letters: Arc<dyn DeadLetterStore>,
     halves: Arc<dyn GatewayLogStore>,
     tenant: Tenant,
@@ -43,6 +44,7 @@ async fn embedded() -> Stores {
     let sqlite = SqliteLedger::open(&dir.path().join("ledger.sqlite")).await.unwrap();
     Stores {
         halves: Arc::new(SqlGatewayLogs::new(sqlite.pool().clone())),
+        reports: Arc::new(SqlReports::new(sqlite.pool().clone())),
         dead_letters: Arc::new(FolderDeadLetters::new(dir.path().join("dead-letter"))),
         ledger: Arc::new(sqlite),
         tenant: Tenant::default_tenant(),
@@ -57,6 +59,7 @@ async fn postgres() -> Option<Stores> {
     let pool = config.connect().await.unwrap();
     Some(Stores {
         ledger: Arc::new(PgLedger::new(pool.clone())),
+        reports: Arc::new(SqlReports::new(pool.clone())),
         dead_letters: Arc::new(SqlDeadLetters::new(pool.clone())),
         halves: Arc::new(SqlGatewayLogs::new(pool)),
         tenant: Tenant::parse(&unique_name()).unwrap(),
@@ -109,7 +112,7 @@ async fn ledger(stores: &Stores) -> Value {
             out.push(json!({
                 "id": e.id.as_str(), "day": partition.day.to_string(), "party": partition.party,
                 "model": e.model, "deployment": e.deployment, "token_source": e.token_source.as_str(),
-                "prompt": e.prompt, "completion": e.completion, "cached": e.cached,
+                "prompt": e.tokens.prompt, "completion": e.tokens.completion, "cached": e.tokens.cached,
             }));
         }
     }
@@ -132,9 +135,20 @@ async fn run(path: &Path, stores: Stores) -> Value {
     let scenario: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let grace = parse_duration(scenario["grace"].as_str().unwrap()).unwrap();
     let fingerprinter = chargeback::domain::Fingerprinter::new(b"golden-test-secret");
-    let ingestor =
-        Ingestor::new(stores.ledger.clone(), stores.dead_letters.clone(), fingerprinter, stores.tenant.clone())
-            .with_gateway_logs(stores.halves.clone(), grace);
+    // No seed files: the scenarios need no applications or deployments.
+    let seeds = SeedFiles {
+        applications: "/nonexistent/applications.csv".into(),
+        deployments: "/nonexistent/deployments.csv".into(),
+    };
+    let directory = Directory::new(stores.reports.clone(), seeds);
+    let ingestor = Ingestor::new(
+        stores.ledger.clone(),
+        stores.dead_letters.clone(),
+        directory,
+        fingerprinter,
+        stores.tenant.clone(),
+    )
+    .with_gateway_logs(stores.halves.clone(), grace);
     let mut steps = Vec::new();
     let name = path.file_name().unwrap().to_string_lossy().into_owned();
     for (n, step) in scenario["steps"].as_array().unwrap().iter().enumerate() {

@@ -5,11 +5,13 @@
 #![allow(clippy::unwrap_used)]
 
 mod api;
+mod architecture;
 mod budgets;
 mod cli;
 mod contract;
 mod gateway_logs;
 mod helpers;
+mod host_queues;
 mod ingest_usage;
 mod maintenance;
 mod protocol;

@@ -136,6 +136,10 @@ impl LlmLog {
     }
 }
 
+/// How long a call waits for its gateway half when nothing else is
+/// configured (`CHARGEBACK_ATTRIBUTION_GRACE`).
+pub const DEFAULT_ATTRIBUTION_GRACE: TimeDelta = TimeDelta::minutes(60);
+
 /// How one call that is not counted yet is to be counted now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Settlement {

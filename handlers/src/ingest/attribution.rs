@@ -21,7 +21,7 @@ use crate::storage::{GatewayLogStore, Ledger, OpenCall, StorageError};
 pub const SWEEP_LIMIT: usize = 5_000;
 
 /// The grace period when none is configured.
-pub const DEFAULT_GRACE: TimeDelta = TimeDelta::minutes(60);
+pub const DEFAULT_GRACE: TimeDelta = crate::domain::DEFAULT_ATTRIBUTION_GRACE;
 
 /// A half of a resource log as received, with what its dead letter would need.
 #[derive(Debug, Clone)]
