@@ -38,10 +38,18 @@ pub(super) async fn run(services: &Services, args: IngestArgs) -> anyhow::Result
     if args.json {
         println!("{}", serde_json::to_string_pretty(&total)?);
     } else {
+        let ignored = if total.ignored > 0 { format!("  ignored {}", total.ignored) } else { String::new() };
         println!(
-            "received {}  accepted {}  duplicates {}  dead-lettered {}",
+            "received {}  accepted {}  duplicates {}  dead-lettered {}{ignored}",
             total.received, total.accepted, total.duplicates, total.dead_lettered
         );
+        let calls = total.calls;
+        if calls.attributed + calls.unattributed > 0 {
+            println!(
+                "calls from API Management resource logs counted: {} attributed, {} unattributed",
+                calls.attributed, calls.unattributed
+            );
+        }
         if total.pending_count > 0 {
             println!("streamed without usage, not yet counted: {}", total.pending_count);
         }
