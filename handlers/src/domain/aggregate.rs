@@ -34,6 +34,34 @@ pub struct UsageAggregate {
     pub reasoning: u64,
 }
 
+impl UsageAggregate {
+    /// A cell from its key and its sums in the order of [`UsageAggregate::sums`].
+    pub fn with_sums(
+        day: NaiveDate,
+        party: String,
+        model: String,
+        deployment: String,
+        token_source: TokenSource,
+        [requests, prompt, completion, cached, reasoning]: [u64; 5],
+    ) -> Self {
+        Self { day, party, model, deployment, token_source, requests, prompt, completion, cached, reasoning }
+    }
+
+    /// Requests, prompt, completion, cached and reasoning tokens.
+    pub fn sums(&self) -> [u64; 5] {
+        [self.requests, self.prompt, self.completion, self.cached, self.reasoning]
+    }
+
+    /// Adds another cell's sums to this one's (the key stays).
+    pub fn add(&mut self, other: &UsageAggregate) {
+        self.requests += other.requests;
+        self.prompt += other.prompt;
+        self.completion += other.completion;
+        self.cached += other.cached;
+        self.reasoning += other.reasoning;
+    }
+}
+
 /// Requests and tokens. Cached tokens are part of prompt tokens, reasoning
 /// tokens part of completion tokens; `total` is prompt + completion, of which
 /// `estimated` were counted by us; `pending_requests` were not counted yet
