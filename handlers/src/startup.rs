@@ -16,7 +16,7 @@ use crate::storage::folder::{FolderDeadLetters, FolderReports};
 use crate::storage::postgres::{PgConfig, PgLedger};
 use crate::storage::rollup_sql::{DocRollup, SqlRollup};
 use crate::storage::sql_support::{SqlDeadLetters, SqlLeases, SqlQueue, SqlReports};
-use crate::storage::sqlite::SqliteLedger;
+use crate::storage::sqlite::{Durability, SqliteLedger};
 use crate::storage::{DeadLetterStore, LeaseStore, Ledger, ReportStore, RollupStore, WorkQueue};
 
 /// Receipts of a work item before it goes to the poison queue (as the
@@ -49,6 +49,12 @@ pub struct Stores {
 /// connection string, the embedded ones (SQLite + folder) otherwise; the
 /// ledger as `CHARGEBACK_LEDGER` says (see `docs/storage.md`).
 pub async fn stores(settings: &Settings) -> anyhow::Result<Stores> {
+    stores_with(settings, Durability::EachAppend).await
+}
+
+/// [`stores`], with the embedded ledger's appends durable as `durability`
+/// says (`chargeback ingest` syncs once at the end instead of every batch).
+pub async fn stores_with(settings: &Settings, durability: Durability) -> anyhow::Result<Stores> {
     let storage = &settings.storage;
     let backend = storage.ledger_backend();
     let prefix = storage.name_prefix.as_str();
@@ -60,7 +66,7 @@ pub async fn stores(settings: &Settings) -> anyhow::Result<Stores> {
         std::fs::create_dir_all(&settings.data_dir)
             .with_context(|| format!("creating the data directory {}", settings.data_dir.display()))?;
         Some(
-            SqliteLedger::open(&settings.data_dir.join("ledger.sqlite"))
+            SqliteLedger::open_with(&settings.data_dir.join("ledger.sqlite"), durability)
                 .await
                 .context("opening the embedded ledger")?,
         )

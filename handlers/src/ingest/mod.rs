@@ -78,6 +78,15 @@ pub struct PreparedBatch {
     pub pending: Vec<PendingCount>,
 }
 
+impl PreparedBatch {
+    /// Appends another counted batch (one without pending counts) to this one.
+    pub fn extend(&mut self, other: PreparedBatch) {
+        debug_assert!(other.pending.is_empty(), "count a batch before joining it to another");
+        self.records.extend(other.records);
+        self.letters.extend(other.letters);
+    }
+}
+
 /// Parses and stores batches.
 #[derive(Debug, Clone)]
 pub struct Ingestor {
@@ -132,6 +141,18 @@ impl Ingestor {
         let mut batch = self.prepare(events);
         self.count(&mut batch).await;
         self.store(events.len(), batch).await
+    }
+
+    /// Parses a batch and counts the tokens of its streamed records without
+    /// usage, on this thread (no I/O): the CPU part of [`Ingestor::ingest`],
+    /// for pipelines that parse on one core while another writes.
+    pub fn prepare_counted(&self, events: &[Event]) -> PreparedBatch {
+        let mut batch = self.prepare(events);
+        if !batch.pending.is_empty() {
+            let pending = std::mem::take(&mut batch.pending);
+            apply_counts(&mut batch.records, count_pending(&pending, &self.deployments, 1));
+        }
+        batch
     }
 
     /// Counts the tokens of streamed records without usage, off the async
