@@ -156,7 +156,8 @@ fn recount_group() -> String {
     format!("GROUP BY tenant, {}", keys.join(", "))
 }
 
-/// A record's cell: its key, and the sums of this one record.
+/// A record's cell: its key, and the sums of this one record ([`deltas`]
+/// computes the same for many records at once).
 pub fn cell_of(record: &UsageRecord) -> UsageAggregate {
     UsageAggregate {
         day: record.occurred_at.date_naive(),
@@ -174,40 +175,28 @@ pub fn cell_of(record: &UsageRecord) -> UsageAggregate {
 
 /// Adds records' cells up: one delta per cell key, in key order.
 pub fn deltas<'a>(records: impl IntoIterator<Item = &'a UsageRecord>) -> Vec<UsageAggregate> {
-    let mut cells: std::collections::BTreeMap<CellKey, UsageAggregate> = std::collections::BTreeMap::new();
-    for record in records {
-        let cell = cell_of(record);
-        match cells.entry(CellKey::of(&cell)) {
-            std::collections::btree_map::Entry::Vacant(v) => {
-                v.insert(cell);
-            }
-            std::collections::btree_map::Entry::Occupied(mut o) => o.get_mut().add(&cell),
+    type Key<'r> = (chrono::NaiveDate, &'r str, &'r str, &'r str, crate::domain::TokenSource);
+    let mut sums: std::collections::BTreeMap<Key<'a>, [u64; 5]> = std::collections::BTreeMap::new();
+    for r in records {
+        let key = (
+            r.occurred_at.date_naive(),
+            r.caller.chargeable_party(),
+            r.model.as_deref().unwrap_or(""),
+            r.deployment.as_deref().unwrap_or(""),
+            r.token_source,
+        );
+        let sum = sums.entry(key).or_default();
+        for (total, n) in
+            sum.iter_mut().zip([1, r.usage.prompt(), r.usage.completion(), r.usage.cached(), r.usage.reasoning()])
+        {
+            *total += n;
         }
     }
-    cells.into_values().collect()
-}
-
-/// The key of a cell (what [`KEY`] lists), for maps.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct CellKey {
-    day: chrono::NaiveDate,
-    party: String,
-    model: String,
-    deployment: String,
-    token_source: crate::domain::TokenSource,
-}
-
-impl CellKey {
-    /// The key of a cell.
-    pub fn of(cell: &UsageAggregate) -> Self {
-        Self {
-            day: cell.day,
-            party: cell.party.clone(),
-            model: cell.model.clone(),
-            deployment: cell.deployment.clone(),
-            token_source: cell.token_source,
-        }
-    }
+    sums.into_iter()
+        .map(|((day, party, model, deployment, source), sums)| {
+            UsageAggregate::with_sums(day, party.to_owned(), model.to_owned(), deployment.to_owned(), source, sums)
+        })
+        .collect()
 }
 
 /// Binds one cell's values in [`column_list`] order: `tenant`, the key, the sums.

@@ -134,7 +134,24 @@ pub fn to_status(n: Option<i64>) -> Option<u16> {
 
 /// The stored form of a day.
 pub fn day_text(day: NaiveDate) -> String {
-    day.format("%Y-%m-%d").to_string()
+    use chrono::Datelike;
+    // What `format("%Y-%m-%d")` writes, without the formatter (once per record at ingest).
+    match u32::try_from(day.year()) {
+        Ok(year) if year <= 9999 => {
+            let mut text = String::with_capacity(10);
+            for (n, width) in [(year, 4), (day.month(), 2), (day.day(), 2)] {
+                if !text.is_empty() {
+                    text.push('-');
+                }
+                for shift in (0..width).rev() {
+                    let digit = n / 10u32.pow(shift) % 10;
+                    text.push(char::from(b'0' + u8::try_from(digit).unwrap_or(0)));
+                }
+            }
+            text
+        }
+        _ => day.format("%Y-%m-%d").to_string(),
+    }
 }
 
 /// Parses a stored day.
@@ -493,6 +510,14 @@ mod tests {
 
     fn day(d: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(2026, 10, d).unwrap()
+    }
+
+    #[test]
+    fn days_are_written_as_the_formatter_writes_them() {
+        for (y, m, d) in [(2026, 10, 1), (2026, 12, 31), (999, 1, 9), (9999, 12, 31), (10000, 1, 1), (-1, 3, 4)] {
+            let day = NaiveDate::from_ymd_opt(y, m, d).unwrap();
+            assert_eq!(day_text(day), day.format("%Y-%m-%d").to_string());
+        }
     }
 
     #[test]

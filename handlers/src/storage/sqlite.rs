@@ -207,12 +207,12 @@ impl SqliteLedger {
             seen = sqlx::query_scalar("SELECT last_insert_rowid()").fetch_one(&mut *tx).await?;
         }
 
-        let days: BTreeSet<(&str, String)> =
-            new.iter().map(|(r, _)| (r.tenant.as_str(), day_text(r.occurred_at.date_naive()))).collect();
+        let days: BTreeSet<(&str, chrono::NaiveDate)> =
+            new.iter().map(|(r, _)| (r.tenant.as_str(), r.occurred_at.date_naive())).collect();
         if !days.is_empty() {
             let mut insert: QueryBuilder<Sqlite> = QueryBuilder::new("INSERT INTO ledger_days (tenant, day) ");
             insert.push_values(&days, |mut row, (tenant, day)| {
-                row.push_bind(*tenant).push_bind(day.as_str());
+                row.push_bind(*tenant).push_bind(day_text(*day));
             });
             insert.push(" ON CONFLICT DO NOTHING");
             insert.build().execute(&mut *tx).await?;
