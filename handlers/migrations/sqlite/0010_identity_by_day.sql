@@ -32,12 +32,13 @@ CREATE TABLE ledger_id_filter_generations (
     capacity   INTEGER NOT NULL,
     ids        INTEGER NOT NULL
 );
+-- One row of bits per id: generation * 2^32 + row. A rowid table, so each
+-- 1 KiB row sits in a leaf page (a WITHOUT ROWID table would spill it to
+-- overflow pages).
 CREATE TABLE ledger_id_filter (
-    generation INTEGER NOT NULL,
-    row        INTEGER NOT NULL,
-    bits       BLOB    NOT NULL,
-    PRIMARY KEY (generation, row)
-) WITHOUT ROWID;
+    id   INTEGER PRIMARY KEY,
+    bits BLOB    NOT NULL
+);
 CREATE TABLE ledger_id_filter_state (
     id        INTEGER PRIMARY KEY CHECK (id = 1),
     watermark INTEGER NOT NULL

@@ -4,7 +4,8 @@
 //! Lines carry no Event Hub position, so a record without an id of its own is
 //! identified by its content digest and how many identical lines came before
 //! it: ingesting the same file twice counts nothing twice. Blank lines are
-//! not events and are skipped.
+//! not events and are skipped. Only lines without an id are digested and
+//! remembered (on the parsing threads, numbered by the writer in input order).
 //!
 //! A pipeline, not a loop: a reader thread cuts the file into batches and
 //! hands each to a parsing task on the blocking pool (parse, normalise,
@@ -23,7 +24,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::config::Settings;
-use crate::ingest::{BatchOutcome, ContentIdentities, Event, Ingestor, PreparedBatch};
+use crate::ingest::{BatchOutcome, ContentIdentities, Event, EventOrigin, Ingestor, PreparedBatch};
 use crate::storage::sqlite::Durability;
 
 /// Arguments of `chargeback ingest`.
@@ -106,10 +107,12 @@ pub async fn ingest_file(ingestor: &Ingestor, file: &PathBuf, batch_size: usize)
 
     let mut total = BatchOutcome::default();
     let mut next_progress = 250_000;
+    let mut identities = ContentIdentities::default();
     let mut pending = PreparedBatch::default();
     let mut pending_events = 0;
     while let Some(job) = parsed.recv().await {
-        let (events, batch) = job.await.context("parsing a batch")?;
+        let (events, mut batch) = job.await.context("parsing a batch")?;
+        identities.settle(&mut batch);
         pending.extend(batch);
         pending_events += events;
         if pending_events >= batch_size {
@@ -128,9 +131,9 @@ pub async fn ingest_file(ingestor: &Ingestor, file: &PathBuf, batch_size: usize)
     Ok(total)
 }
 
-/// The reader: cuts the input into batches of `unit` events with their
-/// content identities (in input order: they count identical lines) and
-/// starts the parsing of each, handing the tasks to the writer in order.
+/// The reader: cuts the input into batches of `unit` events and starts the
+/// parsing of each, handing the tasks to the writer in order (which numbers
+/// identical id-less lines, in input order, as they arrive).
 fn read_batches(
     reader: Box<dyn BufRead + Send>,
     source: &str,
@@ -139,7 +142,6 @@ fn read_batches(
     jobs: &mpsc::Sender<JoinHandle<Parsed>>,
 ) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Handle::current();
-    let mut identities = ContentIdentities::default();
     let mut batch = Vec::with_capacity(unit);
     let send = |batch: Vec<Event>| {
         let ingestor = ingestor.clone();
@@ -155,7 +157,8 @@ fn read_batches(
         if body.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let origin = identities.next(source, index + 1, &body);
+        let origin =
+            EventOrigin::Line { source: source.to_owned(), line: u64::try_from(index + 1).unwrap_or(u64::MAX) };
         batch.push(Event { body, origin });
         if batch.len() == unit && !send(std::mem::replace(&mut batch, Vec::with_capacity(unit))) {
             return Ok(());

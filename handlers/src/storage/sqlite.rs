@@ -23,15 +23,16 @@
 //! commits but never corrupts; [`Ledger::sync`](super::Ledger::sync) at the
 //! end makes everything durable (one fsynced commit syncs the whole log).
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::TryStreamExt;
+use rustc_hash::{FxHashMap, FxHashSet};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+use sqlx::{ConnectOptions, QueryBuilder, Row, Sqlite, SqliteConnection};
 use tokio::sync::Mutex;
 
 use super::cells::{self, CELLS_PER_STATEMENT};
@@ -46,7 +47,7 @@ const SOFT_HEAP_LIMIT: &str = "134217728";
 /// Ids per lookup statement.
 const IDS_PER_LOOKUP: usize = 2_000;
 
-/// Filter rows per write statement (3 parameters each).
+/// Filter rows per write statement (2 parameters each).
 const FILTER_ROWS_PER_STATEMENT: usize = 2_000;
 
 /// When appends are durable.
@@ -110,7 +111,12 @@ impl SqliteLedger {
             // Four connections of 64 MB caches could hold 256 MB between them:
             // past this limit SQLite recycles cache pages instead of
             // allocating (process-wide; one writer's cache still fits).
-            .pragma("soft_heap_limit", SOFT_HEAP_LIMIT);
+            .pragma("soft_heap_limit", SOFT_HEAP_LIMIT)
+            // The lookups' IN lists and sorts stay in memory, not in temp files.
+            .pragma("temp_store", "memory")
+            // An append's statements are large: a slow one is worth a debug
+            // line, not its whole text at warning level.
+            .log_slow_statements(log::LevelFilter::Debug, Duration::from_secs(5));
         let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
         sqlx::migrate!("./migrations/sqlite")
             .run(&pool)
@@ -167,7 +173,7 @@ impl SqliteLedger {
         let mut seen = Self::catch_up(&mut tx, &mut state).await?;
 
         // First occurrence of each identity in this call; then what the filter says.
-        let mut unique = HashSet::with_capacity(records.len());
+        let mut unique = FxHashSet::with_capacity_and_hasher(records.len(), Default::default());
         let candidates: Vec<(&UsageRecord, IdHash)> = records
             .iter()
             .filter(|r| unique.insert((r.tenant.as_str(), r.id.as_str())))
@@ -181,25 +187,34 @@ impl SqliteLedger {
 
         let mut inserted = 0;
         for chunk in new.chunks(ROWS_PER_STATEMENT) {
-            let mut insert: QueryBuilder<Sqlite> = QueryBuilder::new(format!("INSERT INTO ledger ({LEDGER_COLUMNS}) "));
+            let mut insert: QueryBuilder<Sqlite> =
+                QueryBuilder::new(format!("INSERT OR IGNORE INTO ledger ({LEDGER_COLUMNS}) "));
             insert.push_values(chunk, |mut row, (r, _)| {
                 crate::bind_ledger_row!(row, r);
             });
-            insert.push(" ON CONFLICT DO NOTHING");
-            inserted += insert.build().execute(&mut *tx).await?.rows_affected();
+            // OR IGNORE rather than ON CONFLICT DO NOTHING: no conflict can
+            // abort the statement, so SQLite keeps no statement journal for it
+            // (a row that would conflict, or fail a CHECK, is not inserted, and
+            // the count below fails the append). Only full statements are
+            // worth a cached plan: every other size would be one more
+            // statement held by the cache.
+            let full = chunk.len() == ROWS_PER_STATEMENT;
+            inserted += insert.build().persistent(full).execute(&mut *tx).await?.rows_affected();
         }
         let expected = u64::try_from(new.len()).unwrap_or(u64::MAX);
         if inserted != expected {
-            // The filter said new and the index disagreed. Never count on a
-            // filter that is wrong: nothing is written, and the filter is
-            // rebuilt from every id of the ledger before the next append.
+            // The filter said new and the index disagreed (or a row failed a
+            // CHECK, which parsing rules out). Never count on a filter that
+            // may be wrong: nothing is written, and the filter is rebuilt
+            // from every id of the ledger before the next append.
             tx.rollback().await?;
             let mut db = self.pool.acquire().await?;
             sqlx::query("UPDATE ledger_id_filter_state SET watermark = 0").execute(&mut *db).await?;
             sqlx::query("DELETE FROM ledger_id_filter_generations").execute(&mut *db).await?;
             sqlx::query("DELETE FROM ledger_id_filter").execute(&mut *db).await?;
             return Err(StorageError::Corrupt(format!(
-                "the identity filter missed {} stored ids; it will be rebuilt, retry the append",
+                "{} of the rows to append were not inserted (an id the identity filter missed, or a row the \
+                 schema refused); the filter will be rebuilt, retry the append",
                 expected - inserted
             )));
         }
@@ -215,7 +230,7 @@ impl SqliteLedger {
                 row.push_bind(*tenant).push_bind(day_text(*day));
             });
             insert.push(" ON CONFLICT DO NOTHING");
-            insert.build().execute(&mut *tx).await?;
+            insert.build().persistent(false).execute(&mut *tx).await?;
         }
 
         add_to_cells(&mut tx, new.iter().map(|(r, _)| *r)).await?;
@@ -295,44 +310,43 @@ macro_rules! bind_ledger_row {
 /// Of records the filter may have seen, the (tenant, id) already stored:
 /// looked up on each record's own day (where a replay is), then, for the
 /// rest, on every day of the tenant (a false positive of the filter, or the
-/// same id claimed on another day).
+/// same id claimed on another day). Each lookup answers with one row (the
+/// ids found, joined by a byte no id holds), not a row per id.
 async fn stored_ids<'r>(
     tx: &mut SqliteConnection,
     maybe: &[&'r UsageRecord],
-) -> Result<HashSet<(&'r str, &'r str)>, StorageError> {
-    let mut stored = HashSet::new();
-    let mut by_day: HashMap<(&str, String), Vec<&str>> = HashMap::new();
+) -> Result<FxHashSet<(&'r str, &'r str)>, StorageError> {
+    let mut stored = FxHashSet::default();
+    let mut by_day: FxHashMap<(&str, chrono::NaiveDate), Vec<&str>> = FxHashMap::default();
     for r in maybe {
-        by_day.entry((r.tenant.as_str(), day_text(r.occurred_at.date_naive()))).or_default().push(r.id.as_str());
+        by_day.entry((r.tenant.as_str(), r.occurred_at.date_naive())).or_default().push(r.id.as_str());
     }
-    let mut found: HashSet<(String, String)> = HashSet::new();
+    let mut elsewhere: FxHashMap<&str, Vec<&str>> = FxHashMap::default();
     for ((tenant, day), ids) in &by_day {
         for chunk in ids.chunks(IDS_PER_LOOKUP) {
-            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new("SELECT record_id FROM ledger WHERE tenant = ");
-            q.push_bind(*tenant).push(" AND day = ").push_bind(day.as_str()).push(" AND record_id IN (");
+            let mut q: QueryBuilder<Sqlite> =
+                QueryBuilder::new("SELECT group_concat(record_id, char(1)) AS ids FROM ledger WHERE tenant = ");
+            q.push_bind(*tenant).push(" AND day = ").push_bind(day_text(*day)).push(" AND record_id IN (");
             let mut list = q.separated(", ");
             for id in chunk {
                 list.push_bind(*id);
             }
             q.push(")");
-            let mut rows = q.build().fetch(&mut *tx);
-            while let Some(row) = rows.try_next().await? {
-                found.insert(((*tenant).to_owned(), row.try_get("record_id")?));
+            let joined = joined_ids(q.build().persistent(false).fetch_one(&mut *tx).await?)?;
+            let found: FxHashSet<&str> = joined.split('\u{1}').collect();
+            for id in chunk {
+                if found.contains(*id) {
+                    stored.insert((*tenant, *id));
+                } else {
+                    elsewhere.entry(*tenant).or_default().push(*id);
+                }
             }
-        }
-    }
-    let mut elsewhere: HashMap<&str, Vec<&str>> = HashMap::new();
-    for r in maybe {
-        let key = (r.tenant.as_str().to_owned(), r.id.as_str().to_owned());
-        if found.contains(&key) {
-            stored.insert((r.tenant.as_str(), r.id.as_str()));
-        } else {
-            elsewhere.entry(r.tenant.as_str()).or_default().push(r.id.as_str());
         }
     }
     for (tenant, ids) in &elsewhere {
         for chunk in ids.chunks(IDS_PER_LOOKUP) {
-            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new("SELECT record_id FROM ledger WHERE tenant = ");
+            let mut q: QueryBuilder<Sqlite> =
+                QueryBuilder::new("SELECT group_concat(record_id, char(1)) AS ids FROM ledger WHERE tenant = ");
             q.push_bind(*tenant)
                 .push(" AND day IN (SELECT day FROM ledger_days WHERE tenant = ")
                 .push_bind(*tenant)
@@ -342,11 +356,10 @@ async fn stored_ids<'r>(
                 list.push_bind(*id);
             }
             q.push(")");
-            let rows = q.build().fetch_all(&mut *tx).await?;
-            let hits: HashSet<String> =
-                rows.iter().map(|row| row.try_get("record_id")).collect::<Result<_, sqlx::Error>>()?;
+            let joined = joined_ids(q.build().persistent(false).fetch_one(&mut *tx).await?)?;
+            let found: FxHashSet<&str> = joined.split('\u{1}').collect();
             for id in chunk {
-                if hits.contains(*id) {
+                if found.contains(*id) {
                     stored.insert((*tenant, *id));
                 }
             }
@@ -355,12 +368,17 @@ async fn stored_ids<'r>(
     Ok(stored)
 }
 
+/// The `ids` of a `group_concat(record_id, char(1)) AS ids` row ('' for none).
+fn joined_ids(row: sqlx::sqlite::SqliteRow) -> Result<String, StorageError> {
+    Ok(row.try_get::<Option<String>, _>("ids")?.unwrap_or_default())
+}
+
 /// Adds the records' sums to their cells.
 async fn add_to_cells<'a>(
     tx: &mut SqliteConnection,
     records: impl IntoIterator<Item = &'a UsageRecord>,
 ) -> Result<(), StorageError> {
-    let mut by_tenant: HashMap<&str, Vec<&UsageRecord>> = HashMap::new();
+    let mut by_tenant: FxHashMap<&str, Vec<&UsageRecord>> = FxHashMap::default();
     for r in records {
         by_tenant.entry(r.tenant.as_str()).or_default().push(r);
     }
@@ -372,7 +390,7 @@ async fn add_to_cells<'a>(
                 crate::bind_cell!(row, tenant.to_owned(), cell);
             });
             upsert.push(cells::upsert_tail());
-            upsert.build().execute(&mut *tx).await?;
+            upsert.build().persistent(false).execute(&mut *tx).await?;
         }
     }
     Ok(())
@@ -396,10 +414,10 @@ async fn load_snapshot(tx: &mut SqliteConnection) -> Result<(IdFilter, i64), Sto
         sizes.push((u64::try_from(capacity).unwrap_or(0), u64::try_from(ids).unwrap_or(0)));
     }
     let mut filter = IdFilter::with_generations(&sizes);
-    let mut rows = sqlx::query("SELECT generation, row, bits FROM ledger_id_filter").fetch(&mut *tx);
+    let mut rows = sqlx::query("SELECT id, bits FROM ledger_id_filter").fetch(&mut *tx);
     while let Some(row) = rows.try_next().await? {
-        let generation: i64 = row.try_get("generation")?;
-        let index: i64 = row.try_get("row")?;
+        let id: i64 = row.try_get("id")?;
+        let (generation, index) = (id >> 32, id & 0xffff_ffff);
         let bits: &[u8] = row.try_get("bits")?;
         let loaded = usize::try_from(generation)
             .ok()
@@ -424,10 +442,10 @@ async fn store_snapshot(tx: &mut SqliteConnection, filter: &IdFilter, watermark:
                 .push_bind(to_i64(generation.capacity))
                 .push_bind(to_i64(generation.ids));
         });
-        meta.build().execute(&mut *tx).await?;
+        meta.build().persistent(false).execute(&mut *tx).await?;
     }
-    sqlx::query("DELETE FROM ledger_id_filter WHERE generation >= $1")
-        .bind(i64::try_from(generations.len()).unwrap_or(i64::MAX))
+    sqlx::query("DELETE FROM ledger_id_filter WHERE id >= $1")
+        .bind(i64::try_from(generations.len()).unwrap_or(i64::MAX) << 32)
         .execute(&mut *tx)
         .await?;
     let all: Vec<(usize, usize)> = generations
@@ -436,14 +454,12 @@ async fn store_snapshot(tx: &mut SqliteConnection, filter: &IdFilter, watermark:
         .flat_map(|(g, generation)| (0..generation.rows()).map(move |r| (g, r)))
         .collect();
     for chunk in all.chunks(FILTER_ROWS_PER_STATEMENT) {
-        let mut rows: QueryBuilder<Sqlite> = QueryBuilder::new("INSERT INTO ledger_id_filter (generation, row, bits) ");
+        let mut rows: QueryBuilder<Sqlite> = QueryBuilder::new("INSERT OR REPLACE INTO ledger_id_filter (id, bits) ");
         rows.push_values(chunk, |mut row, &(g, r)| {
-            row.push_bind(i64::try_from(g).unwrap_or(i64::MAX))
-                .push_bind(i64::try_from(r).unwrap_or(i64::MAX))
-                .push_bind(generations[g].row_bytes(r));
+            let id = (i64::try_from(g).unwrap_or(i64::MAX) << 32) | i64::try_from(r).unwrap_or(0);
+            row.push_bind(id).push_bind(generations[g].row_bytes(r));
         });
-        rows.push(" ON CONFLICT (generation, row) DO UPDATE SET bits = excluded.bits");
-        rows.build().execute(&mut *tx).await?;
+        rows.build().persistent(false).execute(&mut *tx).await?;
     }
     sqlx::query("UPDATE ledger_id_filter_state SET watermark = $1 WHERE id = 1")
         .bind(watermark)
