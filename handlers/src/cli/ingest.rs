@@ -23,9 +23,8 @@ use anyhow::Context;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::config::Settings;
+use super::Services;
 use crate::ingest::{BatchOutcome, ContentIdentities, Event, EventOrigin, Ingestor, PreparedBatch};
-use crate::storage::sqlite::Durability;
 
 /// Arguments of `chargeback ingest`.
 #[derive(Debug, clap::Args)]
@@ -47,13 +46,14 @@ const PARSE_BATCH: usize = 5_000;
 /// Parsed batches that may wait for the writer.
 const PARSE_AHEAD: usize = 4;
 
-pub(super) async fn run(settings: &Settings, args: IngestArgs) -> anyhow::Result<()> {
-    let stores = crate::startup::stores_with(settings, Durability::AtSync).await?;
-    let ingestor = crate::startup::ingestor_over(settings, &stores)?;
+/// Ingests the files with `services` built for bulk loading
+/// ([`super::App::bulk_services`]), then makes what was written durable.
+pub(super) async fn run(services: &Services, args: IngestArgs) -> anyhow::Result<()> {
+    let ingestor = &services.ingestor;
     let mut total = BatchOutcome::default();
     let mut result = Ok(());
     for file in &args.files {
-        match ingest_file(&ingestor, file, args.batch_size.max(1)).await {
+        match ingest_file(ingestor, file, args.batch_size.max(1)).await {
             Ok(outcome) => total.add(&outcome),
             Err(e) => {
                 result = Err(e);
@@ -62,7 +62,7 @@ pub(super) async fn run(settings: &Settings, args: IngestArgs) -> anyhow::Result
         }
     }
     // Whatever was written is made durable, also when a file failed.
-    stores.ledger.sync().await.context("syncing the ledger")?;
+    ingestor.sync().await.context("syncing the ledger")?;
     result?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&total)?);
@@ -145,7 +145,12 @@ fn read_batches(
     let mut batch = Vec::with_capacity(unit);
     let send = |batch: Vec<Event>| {
         let ingestor = ingestor.clone();
-        let job = runtime.spawn_blocking(move || (batch.len(), ingestor.prepare_counted(&batch)));
+        let handle = runtime.clone();
+        let job = runtime.spawn_blocking(move || {
+            let mut parsed = ingestor.prepare(&batch);
+            handle.block_on(ingestor.count(&mut parsed));
+            (batch.len(), parsed)
+        });
         // The writer stopped (it failed): nothing more to read for.
         jobs.blocking_send(job).is_ok()
     };
