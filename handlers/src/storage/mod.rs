@@ -10,9 +10,11 @@
 //! behaviour tests against every implementation.
 
 pub mod azure;
+pub mod credential;
 pub mod folder;
 pub mod ledger_sql;
 pub mod postgres;
+pub mod postgres_entra;
 pub mod rollup_sql;
 pub mod sql_support;
 pub mod sqlite;
@@ -45,8 +47,25 @@ pub enum StorageError {
 
 impl From<azure_core::Error> for StorageError {
     fn from(e: azure_core::Error) -> Self {
-        Self::Backend(e.to_string())
+        Self::Backend(error_chain(&e))
     }
+}
+
+/// An error and its sources, outermost first, as `a: b: c` (a source whose
+/// text repeats the one before is skipped). The Azure crates put the cause of
+/// a failure (a refused token, the service's answer) in the source, not in
+/// the message.
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = vec![error.to_string()];
+    let mut source = error.source();
+    while let Some(e) = source {
+        let text = e.to_string();
+        if parts.last() != Some(&text) {
+            parts.push(text);
+        }
+        source = e.source();
+    }
+    parts.join(": ")
 }
 
 impl From<sqlx::Error> for StorageError {
