@@ -38,7 +38,7 @@ impl StorageQueue {
             match q.create().await {
                 Ok(_) => {}
                 Err(e) if is_status(&e, 409) => {}
-                Err(e) => return Err(StorageError::Backend(format!("creating queue {}: {e}", q.queue_name()))),
+                Err(e) => return Err(account.refused(&format!("creating queue {}", q.queue_name()), e)),
             }
         }
         Ok(this)

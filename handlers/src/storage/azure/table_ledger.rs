@@ -71,7 +71,7 @@ impl TableLedger {
             match table.create().await {
                 Ok(_) => {}
                 Err(e) if is_status(&e, 409) => {}
-                Err(e) => return Err(StorageError::Backend(format!("creating table {}: {e}", table.table_name()))),
+                Err(e) => return Err(account.refused(&format!("creating table {}", table.table_name()), e)),
             }
         }
         Ok(this)
