@@ -12,6 +12,7 @@ use crate::config::{LedgerBackend, Settings};
 use crate::functions::{AppState, router};
 use crate::ingest::Ingestor;
 use crate::storage::azure::{BlobDeadLetters, BlobLeases, BlobReports, StorageAccount, StorageQueue, TableLedger};
+use crate::storage::credential::AzureHttp;
 use crate::storage::folder::{FolderDeadLetters, FolderReports};
 use crate::storage::postgres::{PgConfig, PgLedger};
 use crate::storage::rollup_sql::{DocRollup, SqlRollup};
@@ -46,15 +47,24 @@ pub struct Stores {
 }
 
 /// Builds the stores: Azure Storage when `AzureWebJobsStorage` is a
-/// connection string, the embedded ones (SQLite + folder) otherwise; the
-/// ledger as `CHARGEBACK_LEDGER` says (see `docs/storage.md`).
+/// connection string or an identity-based connection, the embedded ones
+/// (SQLite + folder) otherwise; the ledger as `CHARGEBACK_LEDGER` says (see
+/// `docs/storage.md`).
 pub async fn stores(settings: &Settings) -> anyhow::Result<Stores> {
     let storage = &settings.storage;
     let backend = storage.ledger_backend();
     let prefix = storage.name_prefix.as_str();
-    let azure = match storage.azure_connection_string() {
-        Some(text) => Some(StorageAccount::from_connection_string(&text).context("AzureWebJobsStorage")?),
-        None => None,
+    let azure = match (storage.azure_connection_string(), &storage.azure_identity) {
+        (Some(text), _) => Some(
+            StorageAccount::from_connection_string(&text)
+                .context("AzureWebJobsStorage")?
+                .with_http(AzureHttp::new(&storage.azure_extra_roots)?),
+        ),
+        (None, Some(identity)) => Some(
+            StorageAccount::from_identity(identity, AzureHttp::new(&storage.azure_extra_roots)?)
+                .context("AzureWebJobsStorage (identity-based)")?,
+        ),
+        (None, None) => None,
     };
     let embedded = if backend == LedgerBackend::Sqlite {
         std::fs::create_dir_all(&settings.data_dir)
@@ -73,6 +83,9 @@ pub async fn stores(settings: &Settings) -> anyhow::Result<Stores> {
         if let Some(n) = storage.statement_cache {
             config.statement_cache = n;
         }
+        if let Some(credential) = &storage.database_credential {
+            config.entra = Some(credential.build(&AzureHttp::default()).context("CHARGEBACK_DB__credential")?);
+        }
         Some(config.connect().await.context("connecting to PostgreSQL (DATABASE_URL)")?)
     } else {
         None
@@ -82,8 +95,8 @@ pub async fn stores(settings: &Settings) -> anyhow::Result<Stores> {
         LedgerBackend::Postgres => Arc::new(PgLedger::new(postgres.clone().context("the PostgreSQL pool")?)),
         LedgerBackend::Table => {
             let account = azure.as_ref().context(
-                "CHARGEBACK_LEDGER=table needs AzureWebJobsStorage as a connection string \
-                 (identity-based access is not supported by the handler, see docs/storage.md)",
+                "CHARGEBACK_LEDGER=table needs the storage account: AzureWebJobsStorage__accountName \
+                 (by identity) or AzureWebJobsStorage (a connection string), see docs/storage.md",
             )?;
             Arc::new(TableLedger::open(account, prefix).await.context("opening the Table Storage ledger")?)
         }

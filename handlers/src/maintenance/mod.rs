@@ -50,6 +50,8 @@ pub enum DatabaseSource {
         url: crate::config::Secret,
         /// Statement cache size.
         statement_cache: Option<usize>,
+        /// Log in with Entra ID tokens of this credential.
+        credential: Option<crate::storage::credential::CredentialSettings>,
     },
     /// The embedded SQLite ledger file.
     Sqlite(PathBuf),
@@ -62,7 +64,11 @@ impl MaintenanceSource {
     /// embedded ledger when it is the ledger, else nothing.
     pub fn from_settings(settings: &Settings) -> Self {
         let database = if let Some(url) = settings.storage.database_url.clone() {
-            DatabaseSource::Postgres { url, statement_cache: settings.storage.statement_cache }
+            DatabaseSource::Postgres {
+                url,
+                statement_cache: settings.storage.statement_cache,
+                credential: settings.storage.database_credential.clone(),
+            }
         } else if settings.storage.ledger_backend() == LedgerBackend::Sqlite {
             DatabaseSource::Sqlite(settings.data_dir.join("ledger.sqlite"))
         } else {
@@ -81,11 +87,15 @@ impl DatabaseSource {
     /// Opens (and migrates) the database.
     pub async fn open(&self) -> anyhow::Result<Option<Database>> {
         Ok(match self {
-            Self::Postgres { url, statement_cache } => {
+            Self::Postgres { url, statement_cache, credential } => {
                 let mut config = PgConfig::new(String::from_utf8_lossy(url.expose()).into_owned());
                 config.max_connections = 2;
                 if let Some(n) = statement_cache {
                     config.statement_cache = *n;
+                }
+                if let Some(credential) = credential {
+                    let http = crate::storage::credential::AzureHttp::default();
+                    config.entra = Some(credential.build(&http)?);
                 }
                 Some(Database::Postgres(config.connect().await?))
             }
