@@ -11,8 +11,6 @@ use anyhow::Context;
 use rand::RngCore;
 
 use crate::domain::{Fingerprinter, Tenant};
-use crate::storage::azure::IdentityConnection;
-use crate::storage::credential::CredentialSettings;
 
 /// One app setting the code reads.
 #[derive(Debug, Clone, Copy)]
@@ -276,6 +274,46 @@ impl LedgerBackend {
     }
 }
 
+/// The parts of an identity-based storage connection (`<prefix>__<part>`):
+/// where (the first four), then with what.
+const STORAGE_PARTS: &[&str] =
+    &["accountName", "blobServiceUri", "queueServiceUri", "tableServiceUri", "credential", "clientId"];
+
+/// An identity-based connection as set: the `<prefix>__<part>` values by
+/// part (`accountName`, `credential`, `clientId`, …). The storage layer
+/// parses them (`storage::azure::IdentityConnection`,
+/// `storage::credential::CredentialSettings`), with [`Self::lookup`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IdentitySettings {
+    /// The connection's prefix (`AzureWebJobsStorage`, `CHARGEBACK_DB`).
+    pub prefix: String,
+    /// The values set, by part.
+    pub parts: std::collections::BTreeMap<String, String>,
+    /// `IDENTITY_ENDPOINT` is set: the platform offers a managed identity,
+    /// the default credential then.
+    pub on_azure: bool,
+}
+
+impl IdentitySettings {
+    fn from_env(prefix: &str, parts: &[&str]) -> Option<Self> {
+        let parts: std::collections::BTreeMap<String, String> = parts
+            .iter()
+            .filter_map(|part| var(&format!("{prefix}__{part}")).map(|v| ((*part).to_owned(), v)))
+            .collect();
+        (!parts.is_empty()).then(|| Self {
+            prefix: prefix.to_owned(),
+            parts,
+            on_azure: var("IDENTITY_ENDPOINT").is_some(),
+        })
+    }
+
+    /// The value of the setting `name` (`<prefix>__<part>`), if set.
+    pub fn lookup(&self, name: &str) -> Option<String> {
+        let part = name.strip_prefix(&self.prefix)?.strip_prefix("__")?;
+        self.parts.get(part).cloned()
+    }
+}
+
 /// Storage configuration (see `docs/storage.md`).
 #[derive(Debug, Clone)]
 pub struct StorageSettings {
@@ -283,7 +321,7 @@ pub struct StorageSettings {
     pub azure_connection: Option<Secret>,
     /// `AzureWebJobsStorage__accountName` … when the storage connection is
     /// identity-based (and no connection string is given).
-    pub azure_identity: Option<IdentityConnection>,
+    pub azure_identity: Option<IdentitySettings>,
     /// Root certificates (PEM) trusted for Azure Storage besides the public
     /// ones (not an app setting; tests trust Azurite's with it).
     pub azure_extra_roots: Vec<Vec<u8>>,
@@ -294,7 +332,7 @@ pub struct StorageSettings {
     /// `CHARGEBACK_DB_STATEMENT_CACHE`.
     pub statement_cache: Option<usize>,
     /// `CHARGEBACK_DB__credential`/`__clientId`: PostgreSQL by Entra token.
-    pub database_credential: Option<CredentialSettings>,
+    pub database_credential: Option<IdentitySettings>,
     /// Prefix of table, container and queue names (not an app setting;
     /// tests use a fresh one each).
     pub name_prefix: String,
@@ -318,18 +356,15 @@ impl Default for StorageSettings {
 impl StorageSettings {
     /// Reads the environment.
     pub fn from_env() -> anyhow::Result<Self> {
-        let lookup = |name: &str| var(name);
-        // The managed identity is the default credential where the platform has one.
-        let on_azure = var("IDENTITY_ENDPOINT").is_some();
         let azure_connection = var("AzureWebJobsStorage").map(|s| Secret(s.into_bytes()));
+        // A connection string wins over the identity settings, as for the host.
         let azure_identity = match azure_connection {
             Some(_) => None,
-            None => IdentityConnection::from_lookup("AzureWebJobsStorage", &lookup, on_azure)?,
+            None => IdentitySettings::from_env("AzureWebJobsStorage", STORAGE_PARTS)
+                .filter(|s| STORAGE_PARTS[..4].iter().any(|part| s.parts.contains_key(*part))),
         };
-        let database_credential = match var("CHARGEBACK_DB__credential") {
-            Some(_) => Some(CredentialSettings::from_lookup("CHARGEBACK_DB", &lookup, on_azure)?),
-            None => None,
-        };
+        let database_credential = IdentitySettings::from_env("CHARGEBACK_DB", &["credential", "clientId"])
+            .filter(|s| s.parts.contains_key("credential"));
         Ok(Self {
             azure_connection,
             azure_identity,

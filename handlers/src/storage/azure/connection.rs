@@ -17,8 +17,8 @@ use azure_storage_blobs::prelude::{BlobServiceClient, ClientBuilder};
 use azure_storage_queues::{QueueServiceClient, QueueServiceClientBuilder};
 
 use super::identity::IdentityConnection;
+use crate::storage::StorageError;
 use crate::storage::credential::{AppCredential, AzureHttp};
-use crate::storage::{StorageError, error_chain};
 
 /// The account name and key of the storage emulator (public, well known).
 const EMULATOR_ACCOUNT: &str = "devstoreaccount1";
@@ -113,8 +113,7 @@ impl StorageAccount {
     /// `DefaultEndpointsProtocol`, `EndpointSuffix` and per-service
     /// `BlobEndpoint`/`QueueEndpoint`/`TableEndpoint`.
     pub fn from_connection_string(text: &str) -> Result<Self, StorageError> {
-        let parsed = ConnectionString::new(text.trim())
-            .map_err(|e| StorageError::Backend(format!("AzureWebJobsStorage is not a connection string: {e}")))?;
+        let parsed = ConnectionString::new(text.trim()).map_err(StorageError::ConnectionString)?;
         let endpoints = [parsed.blob_endpoint, parsed.queue_endpoint, parsed.table_endpoint]
             .map(|e| e.map(|e| e.trim_end_matches('/').to_owned()));
         if parsed.use_development_storage == Some(true) {
@@ -131,13 +130,13 @@ impl StorageAccount {
         }
         let account = parsed
             .account_name
-            .ok_or_else(|| StorageError::Backend("the storage connection string has no AccountName".into()))?
+            .ok_or_else(|| StorageError::Config("the storage connection string has no AccountName".into()))?
             .to_owned();
         let credentials = match (parsed.sas, parsed.account_key) {
             (Some(sas), _) => Credentials::Sas { token: sas.trim_start_matches('?').to_owned() },
             (None, Some(key)) => Credentials::Key { key: key.to_owned() },
             (None, None) => {
-                return Err(StorageError::Backend(
+                return Err(StorageError::Config(
                     "the storage connection string has neither AccountKey nor SharedAccessSignature; \
                      for an identity-based connection set AzureWebJobsStorage__accountName instead (docs/storage.md)"
                         .into(),
@@ -165,12 +164,9 @@ impl StorageAccount {
     pub fn from_identity(connection: &IdentityConnection, http: AzureHttp) -> Result<Self, StorageError> {
         let prefix = &connection.prefix;
         let account = connection.account().ok_or_else(|| {
-            StorageError::Backend(format!("{prefix}__accountName is not set and no service URI names the account"))
+            StorageError::Config(format!("{prefix}__accountName is not set and no service URI names the account"))
         })?;
-        let credential = connection
-            .credential
-            .build(&http)
-            .map_err(|e| StorageError::Backend(format!("{prefix}: {}", error_chain(&e))))?;
+        let credential = connection.credential.build(&http)?;
         Ok(Self::with_token(account, connection.service_uris.clone(), credential, http))
     }
 
@@ -203,12 +199,11 @@ impl StorageAccount {
         }
     }
 
-    /// A failed call as a storage error; a refusal (see [`is_refusal`]) says who was
-    /// refused and what usually causes it.
-    pub fn refused(&self, what: &str, e: azure_core::Error) -> StorageError {
-        let detail = error_chain(&e);
-        if !is_refusal(&e) {
-            return StorageError::Backend(format!("{what}: {detail}"));
+    /// A table, container or queue that could not be created; a refusal
+    /// (see [`is_refusal`]) says who was refused and what usually causes it.
+    pub fn create_failed(&self, resource: String, source: azure_core::Error) -> StorageError {
+        if !is_refusal(&source) {
+            return StorageError::AzureCreate { resource, source };
         }
         let hint = match &self.credentials {
             Credentials::Token(_) => {
@@ -217,13 +212,7 @@ impl StorageAccount {
             }
             _ => "check the key or SAS, and that the account allows shared-key access",
         };
-        StorageError::Backend(format!("{what}: Azure Storage refused {}: {detail} ({hint})", self.identity()))
-    }
-
-    /// The same account with other retry options (tests use fewer).
-    pub fn with_retry(mut self, retry: RetryOptions) -> Self {
-        self.retry = retry;
-        self
+        StorageError::AzureRefused { refusal: format!("{} (creating {resource}); {hint}", self.identity()), source }
     }
 
     /// The account name.

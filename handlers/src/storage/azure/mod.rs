@@ -3,7 +3,6 @@
 //!
 //! - [`table_ledger`]: the ledger on Table Storage (keys in [`table_keys`]);
 //! - [`blobs`]: dead letters, reports and singleton leases on Blob Storage;
-//! - [`queues`]: a work queue on Storage Queues;
 //! - [`connection`]: the account, from an `AzureWebJobsStorage` connection
 //!   string (Azurite, local development) or an identity-based connection
 //!   ([`identity`]: the host's `AzureWebJobsStorage__accountName` …, bearer
@@ -14,12 +13,10 @@
 pub mod blobs;
 pub mod connection;
 pub mod identity;
-pub mod queues;
 pub mod table_keys;
 pub mod table_ledger;
 
 pub use blobs::{BlobDeadLetters, BlobLeases, BlobReports};
 pub use connection::StorageAccount;
 pub use identity::IdentityConnection;
-pub use queues::StorageQueue;
 pub use table_ledger::TableLedger;

@@ -4,12 +4,14 @@
 //!
 //! Configuration is `DATABASE_URL` (a `postgres://` URL; the password may be
 //! in it or in `PGPASSWORD`, or, with `CHARGEBACK_DB__credential`, be an
-//! Entra ID token, see [`super::postgres_entra`]) and
+//! Entra ID token, see [`entra`]) and
 //! `CHARGEBACK_DB_STATEMENT_CACHE` (0 behind PgBouncer in transaction mode,
 //! which keeps no named prepared statements).
 //! The migrations in `migrations/postgres/` run on open; they are versioned
 //! sqlx migrations, so `sqlx migrate run --source handlers/migrations/postgres`
 //! applies the same set.
+
+pub mod entra;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -19,7 +21,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
 use super::StorageError;
 use super::credential::AppCredential;
-use super::postgres_entra::EntraPassword;
+use entra::EntraPassword;
 
 /// How to reach PostgreSQL.
 #[derive(Clone)]
@@ -60,7 +62,7 @@ impl PgConfig {
         let (options, token) = match &entra {
             Some(entra) => {
                 if self.url_has_password() {
-                    return Err(StorageError::Backend(
+                    return Err(StorageError::Config(
                         "DATABASE_URL holds a password, but CHARGEBACK_DB__credential asks for Entra ID tokens: \
                          remove the password"
                             .into(),
@@ -76,21 +78,17 @@ impl PgConfig {
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options)
             .await
-            .map_err(|e| match &entra {
-                Some(entra) => StorageError::Backend(format!(
-                    "connecting to PostgreSQL as {} with a token of {}: {e}",
-                    base.get_username(),
-                    entra.identity()
-                )),
-                None => e.into(),
+            .map_err(|source| match &entra {
+                Some(entra) => StorageError::EntraLogin {
+                    login: format!("as {} with a token of {}", base.get_username(), entra.identity()),
+                    source,
+                },
+                None => source.into(),
             })?;
         if let (Some(entra), Some(token)) = (entra, token) {
             entra.keep_fresh(pool.clone(), base, token);
         }
-        sqlx::migrate!("./migrations/postgres")
-            .run(&pool)
-            .await
-            .map_err(|e| StorageError::Backend(format!("migrating PostgreSQL: {e}")))?;
+        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
         Ok(pool)
     }
 }
