@@ -12,6 +12,7 @@ mod contract;
 mod gateway_logs;
 mod helpers;
 mod host_queues;
+mod identity;
 mod ingest_usage;
 mod maintenance;
 mod protocol;

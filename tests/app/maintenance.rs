@@ -47,31 +47,43 @@ async fn run(pool: &PgPool, tenant: &Tenant, thresholds: Thresholds) -> maintena
     reports.remove(0)
 }
 
-/// Fills the ledger with `rows` records, then updates every row's indexed
-/// time (so every index entry gets a dead twin) and deletes 9 rows in 10.
+/// The ledger's partition (it is partitioned by month) that the bloat tests
+/// fill, and its partition index (tenant, day, party).
+const PARTITION: &str = "ledger_y2026m11";
+const PARTITION_INDEX: &str = "ledger_y2026m11_tenant_day_party_idx";
+
+/// Fills the ledger's November 2026 partition with `rows` records, then
+/// updates every row's indexed party (so every index entry gets a dead twin)
+/// and deletes 9 rows in 10.
 async fn make_bloat_and_stale_statistics(pool: &PgPool, rows: i64) {
-    sqlx::raw_sql("ALTER TABLE ledger SET (autovacuum_enabled = false)").execute(pool).await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "CREATE TABLE IF NOT EXISTS {PARTITION} PARTITION OF ledger FOR VALUES FROM ('2026-11-01') TO ('2026-12-01'); \
+         ALTER TABLE {PARTITION} SET (autovacuum_enabled = false)"
+    )))
+    .execute(pool)
+    .await
+    .unwrap();
     sqlx::query(
         "INSERT INTO ledger (tenant, record_id, occurred_at_us, day, party, streamed, prompt_tokens, \
          completion_tokens, cached_tokens, reasoning_tokens, token_source, shape) \
-         SELECT 'default', 'r' || lpad(g::text, 8, '0'), 1790000000000000 + g * 10, '2026-11-26', 'sub-a', FALSE, \
-         10, 5, 0, 0, 'reported', 'usage.v1' FROM generate_series(1, $1) g",
+         SELECT 'default', 'r' || lpad(g::text, 8, '0'), 1790000000000000 + g * 10, '2026-11-26', \
+         'sub-' || lpad(g::text, 8, '0'), FALSE, 10, 5, 0, 0, 'reported', 'usage.v1' FROM generate_series(1, $1) g",
     )
     .bind(rows)
     .execute(pool)
     .await
     .unwrap();
-    sqlx::raw_sql("UPDATE ledger SET occurred_at_us = occurred_at_us + 1").execute(pool).await.unwrap();
+    sqlx::raw_sql("UPDATE ledger SET party = party || '-moved'").execute(pool).await.unwrap();
     sqlx::raw_sql("DELETE FROM ledger WHERE (occurred_at_us / 10) % 10 <> 0").execute(pool).await.unwrap();
     // Statistics reach the shared counters within a second or so, each
     // statement's separately: wait for both (every row updated, 9 in 10 deleted).
     let expected_dead = rows + rows * 9 / 10;
     for _ in 0..100 {
-        let dead: i64 =
-            sqlx::query_scalar("SELECT n_dead_tup FROM pg_stat_user_tables WHERE relid = 'ledger'::regclass")
-                .fetch_one(pool)
-                .await
-                .unwrap();
+        let dead: i64 = sqlx::query_scalar("SELECT n_dead_tup FROM pg_stat_user_tables WHERE relid = $1::regclass")
+            .bind(PARTITION)
+            .fetch_one(pool)
+            .await
+            .unwrap();
         if dead >= expected_dead {
             return;
         }
@@ -88,27 +100,28 @@ async fn index_bytes(pool: &PgPool, index: &str) -> i64 {
 async fn maintenance_refreshes_statistics_rebuilds_the_bloated_index_logs_why_and_then_has_nothing_to_do() {
     let Some((pool, tenant)) = pg_tenant().await else { return };
     make_bloat_and_stale_statistics(&pool, 20_000).await;
-    let before = index_bytes(&pool, "ledger_by_time").await;
+    let before = index_bytes(&pool, PARTITION_INDEX).await;
 
     let report = run(&pool, &tenant, test_thresholds()).await;
     println!("{report}");
     assert_eq!(report.outcome, RunOutcome::Completed);
-    let ledger = format!("{}.ledger", tenant.as_str());
+    let ledger = format!("{}.{PARTITION}", tenant.as_str());
     let vacuum = report.actions.iter().find(|a| a.target == ledger).expect("the ledger is maintained");
     assert_eq!((vacuum.action, vacuum.outcome.as_str()), ("vacuum-analyze", "done"));
     assert!(vacuum.reason.starts_with("dead tuples "), "{}", vacuum.reason);
-    let index = format!("{}.ledger_by_time", tenant.as_str());
+    let index = format!("{}.{PARTITION_INDEX}", tenant.as_str());
     let reindex = report.actions.iter().find(|a| a.target == index).expect("the bloated index is rebuilt");
     assert_eq!((reindex.action, reindex.outcome.as_str()), ("reindex", "done"));
     assert!(reindex.reason.starts_with("bloat ") && reindex.reason.contains(">= 30%"), "{}", reindex.reason);
 
     let analyzed: bool =
-        sqlx::query_scalar("SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables WHERE relid = 'ledger'::regclass")
+        sqlx::query_scalar("SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables WHERE relid = $1::regclass")
+            .bind(PARTITION)
             .fetch_one(&pool)
             .await
             .unwrap();
     assert!(analyzed, "last_analyze is set");
-    let after = index_bytes(&pool, "ledger_by_time").await;
+    let after = index_bytes(&pool, PARTITION_INDEX).await;
     assert!(after < before, "the rebuilt index is smaller: {after} < {before}");
 
     // The log says what was done and why, with the figures.
@@ -201,7 +214,7 @@ async fn without_pgstattuple_the_catalog_estimate_finds_the_bloated_index() {
     make_bloat_and_stale_statistics(&pool, 10_000).await;
     let report = run(&pool, &tenant, Thresholds { pgstattuple: false, ..test_thresholds() }).await;
     println!("{report}");
-    let index = format!("{}.ledger_by_time", tenant.as_str());
+    let index = format!("{}.{PARTITION_INDEX}", tenant.as_str());
     let reindex = report.actions.iter().find(|a| a.target == index).expect("the bloated index is rebuilt");
     assert_eq!(reindex.outcome, "done");
     assert!(reindex.reason.contains("(catalog estimate) >= 30%"), "{}", reindex.reason);
@@ -234,7 +247,7 @@ async fn the_timer_function_on_postgresql_does_what_the_cli_does() {
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.unwrap();
     let logs = body["Logs"].to_string();
-    assert!(logs.contains(&format!("vacuum-analyze {}.ledger: done (dead tuples ", tenant.as_str())), "{logs}");
+    assert!(logs.contains(&format!("vacuum-analyze {}.{PARTITION}: done (dead tuples ", tenant.as_str())), "{logs}");
     let run_id = body["ReturnValue"][0]["run_id"].as_str().unwrap().to_owned();
     let logged: i64 =
         sqlx::query_scalar("SELECT count(*) FROM maintenance_actions WHERE run_id = $1 AND outcome = 'done'")
@@ -271,10 +284,17 @@ async fn monthly_partitions_are_created_ahead_and_old_ones_detached_only_when_re
     let created: Vec<&str> = report
         .actions
         .iter()
-        .filter(|a| a.action == "create-partition" && a.outcome == "done")
+        .filter(|a| a.action == "create-partition" && a.outcome == "done" && a.target.contains("usage_monthly"))
         .map(|a| a.target.as_str())
         .collect();
     assert_eq!(created.len(), 2, "the next two months: {report}");
+    // The ledger is partitioned by month too: this month and the next two get theirs.
+    let ledger_months = report
+        .actions
+        .iter()
+        .filter(|a| a.action == "create-partition" && a.outcome == "done" && a.target.contains("\"ledger_y"))
+        .count();
+    assert_eq!(ledger_months, 3, "{report}");
     assert!(created[0].contains(&child(&next_month)), "{created:?}");
     assert!(report.actions.iter().all(|a| a.action != "detach-partition"), "no retention by default: {report}");
     // A row of next month now has a partition to go to.
@@ -309,11 +329,12 @@ async fn a_dry_run_prints_the_plan_with_its_figures_and_changes_nothing() {
     println!("{plan}");
     assert_eq!(reports[0].outcome, RunOutcome::Planned);
     assert!(
-        plan.contains(&format!("vacuum-analyze {}.ledger: planned (dead tuples 9500 >= 1050", tenant.as_str())),
+        plan.contains(&format!("vacuum-analyze {}.{PARTITION}: planned (dead tuples 9500 >= 1050", tenant.as_str())),
         "{plan}"
     );
     let analyzed: bool =
-        sqlx::query_scalar("SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables WHERE relid = 'ledger'::regclass")
+        sqlx::query_scalar("SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables WHERE relid = $1::regclass")
+            .bind(PARTITION)
             .fetch_one(&pool)
             .await
             .unwrap();
@@ -360,7 +381,7 @@ async fn an_action_that_cannot_get_its_lock_in_time_fails_alone_and_the_run_goes
     println!("{report}");
     blocker.rollback().await.unwrap();
     assert!(started.elapsed() < Duration::from_secs(10), "the run did not wait for the lock");
-    let ledger = format!("{}.ledger", tenant.as_str());
+    let ledger = format!("{}.{PARTITION}", tenant.as_str());
     let vacuum = report.actions.iter().find(|a| a.target == ledger).unwrap();
     assert!(vacuum.outcome.starts_with("failed: ") && vacuum.outcome.contains("lock timeout"), "{report}");
     assert_eq!(report.outcome, RunOutcome::Completed);

@@ -114,6 +114,10 @@ pub trait App: Send + Sync {
 
     /// The services over the configured stores (opening them).
     async fn services(&self, settings: &Settings) -> anyhow::Result<Services>;
+
+    /// The services for a bulk load (`chargeback ingest`): the embedded
+    /// ledger does not sync every append, only at `Ingestor::sync`.
+    async fn bulk_services(&self, settings: &Settings) -> anyhow::Result<Services>;
 }
 
 /// Runs the command line and returns the process exit code.
@@ -161,7 +165,7 @@ async fn run(cli: Cli, app: &dyn App) -> anyhow::Result<()> {
     }
     match cli.command {
         Command::Serve { port } => app.serve(&settings, port.or(settings.port).unwrap_or(7071)).await,
-        Command::Ingest(args) => ingest::run(&app.services(&settings).await?, args).await,
+        Command::Ingest(args) => ingest::run(&app.bulk_services(&settings).await?, args).await,
         Command::Usage(args) => usage::run(&app.services(&settings).await?, args).await,
         Command::Maintain(args) => maintain::run(&app.services(&settings).await?, args).await,
         Command::Rollup(args) => rollup::run_rollup(&app.services(&settings).await?, &args).await.map(|_| ()),

@@ -22,7 +22,7 @@ use tracing::{info, instrument};
 
 pub use attribution::{DEFAULT_GRACE, Received, Settled, settle_overdue};
 pub use counting::{Counted, PendingCount, apply as apply_counts, count_pending};
-pub use origin::{ContentIdentities, EventOrigin, content_digest};
+pub use origin::{ContentIdentities, ContentRef, EventOrigin, content_digest, content_id};
 
 use crate::directory::Directory;
 use crate::domain::{Fingerprinter, GatewayLog, LlmLog, RecordId, RejectReason, Tenant, TokenSource, UsageRecord};
@@ -98,6 +98,24 @@ pub struct PreparedBatch {
     pub letters: Vec<DeadLetter>,
     /// Records streamed without usage whose bodies we can count.
     pub pending: Vec<PendingCount>,
+    /// Records and letters identified by their content at occurrence 0
+    /// (events of [`EventOrigin::Line`]): see [`ContentIdentities::settle`].
+    pub content: Vec<ContentRef>,
+}
+
+impl PreparedBatch {
+    /// Appends another counted and settled batch (no pending counts, no
+    /// content identities to number) to this one.
+    pub fn extend(&mut self, other: PreparedBatch) {
+        debug_assert!(other.pending.is_empty(), "count a batch before joining it to another");
+        debug_assert!(other.content.is_empty(), "settle a batch's identities before joining it to another");
+        self.received += other.received;
+        self.ignored += other.ignored;
+        self.records.extend(other.records);
+        self.llm_logs.extend(other.llm_logs);
+        self.gateway_logs.extend(other.gateway_logs);
+        self.letters.extend(other.letters);
+    }
 }
 
 /// Parses and stores batches.
@@ -191,8 +209,10 @@ impl Ingestor {
     /// Counts the tokens of streamed records without usage, off the async
     /// runtime, with the deployments of each record's tenant as its
     /// directory says now. Records that cannot be counted stay pending:
-    /// kept, reported as pending, never lost.
-    async fn count(&self, batch: &mut PreparedBatch) {
+    /// kept, reported as pending, never lost. The second half of the CPU
+    /// part of [`Ingestor::ingest`], after [`Ingestor::prepare`], for
+    /// pipelines that parse on one core while another writes.
+    pub async fn count(&self, batch: &mut PreparedBatch) {
         if batch.pending.is_empty() {
             return;
         }
@@ -225,6 +245,12 @@ impl Ingestor {
     /// Checks that the ledger answers (the liveness probe).
     pub async fn health(&self) -> Result<(), StorageError> {
         self.ledger.health().await
+    }
+
+    /// Makes everything stored so far durable ([`Ledger::sync`]): the end
+    /// of a bulk load.
+    pub async fn sync(&self) -> Result<(), StorageError> {
+        self.ledger.sync().await
     }
 
     /// Stores a prepared batch.
@@ -358,7 +384,11 @@ pub fn prepare_batch(events: &[Event], fingerprinter: &Fingerprinter, default_te
     let received_at = Utc::now();
     let mut batch = PreparedBatch { records: Vec::with_capacity(events.len()), ..Default::default() };
     for event in events {
-        let fallback_id = || event.origin.fallback_id();
+        let from_content = std::cell::Cell::new(false);
+        let fallback_id = || {
+            from_content.set(true);
+            event.origin.fallback_id(&event.body)
+        };
         let ctx = ParseContext { fingerprinter, default_tenant, fallback_id: &fallback_id };
         let letter = |id: RecordId, reason, detail, origin, body: &str| DeadLetter {
             tenant: default_tenant.clone(),
@@ -376,7 +406,9 @@ pub fn prepare_batch(events: &[Event], fingerprinter: &Fingerprinter, default_te
                 let lossy = String::from_utf8_lossy(&event.body);
                 let detail = format!("body is not UTF-8: {e}");
                 let reason = RejectReason::InvalidEncoding;
-                batch.letters.push(letter(fallback_id(), reason, detail, event.origin.describe(), &lossy));
+                let id = fallback_id();
+                note_content(&mut batch, event, from_content.get(), true);
+                batch.letters.push(letter(id, reason, detail, event.origin.describe(), &lossy));
                 continue;
             }
         };
@@ -393,6 +425,7 @@ pub fn prepare_batch(events: &[Event], fingerprinter: &Fingerprinter, default_te
                             input,
                         });
                     }
+                    note_content(&mut batch, event, from_content.get(), false);
                     batch.records.push(record);
                 }
                 Ok(EventItem::LlmLog(half)) => {
@@ -412,6 +445,7 @@ pub fn prepare_batch(events: &[Event], fingerprinter: &Fingerprinter, default_te
                 }
                 Err(rejection) => {
                     let id = rejection.own_id.unwrap_or_else(fallback_id);
+                    note_content(&mut batch, event, from_content.get(), true);
                     batch.letters.push(letter(id, rejection.reason, rejection.detail, event.origin.describe(), body));
                 }
             }
@@ -426,11 +460,11 @@ pub fn prepare_batch(events: &[Event], fingerprinter: &Fingerprinter, default_te
 fn where_in_event(event: &Event, many: bool, position: usize) -> (RecordId, String) {
     if many {
         (
-            record_in_event(&event.origin.fallback_id(), position),
+            record_in_event(&event.origin.fallback_id(&event.body), position),
             format!("{} record {position}", event.origin.describe()),
         )
     } else {
-        (event.origin.fallback_id(), event.origin.describe())
+        (event.origin.fallback_id(&event.body), event.origin.describe())
     }
 }
 
@@ -441,4 +475,63 @@ fn record_in_event(event: &RecordId, position: usize) -> RecordId {
         let digest = content_digest(text.as_bytes());
         RecordId::parse(&format!("record-{}", hex::encode(digest))).unwrap_or_else(|_| unreachable!())
     })
+}
+
+/// Notes a record or letter of a single-record event that took its identity
+/// from its content (an [`EventOrigin::Line`]), for
+/// [`ContentIdentities::settle`] to number.
+fn note_content(batch: &mut PreparedBatch, event: &Event, from_content: bool, letter: bool) {
+    if let (true, EventOrigin::Line { line, .. }) = (from_content, &event.origin) {
+        let digest = content_digest(&event.body);
+        let index = if letter { batch.letters.len() } else { batch.records.len() };
+        batch.content.push(ContentRef { line: *line, digest, letter, index });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_settled_after_parsing_get_the_identities_of_lines_numbered_while_reading() {
+        let fingerprinter = Fingerprinter::new(b"test");
+        let tenant = Tenant::default_tenant();
+        let sample =
+            r#"{"Timestamp": "10/1/2026 9:00:00 AM", "AppKey": "k", "PromptTokens": "5", "CompletionTokens": "1"}"#;
+        let bodies = [sample, r#"{"schema": "usage.v1", "id": "own"}"#, sample, "not json", "not json", sample];
+        let mut reading = ContentIdentities::default();
+        let numbered: Vec<Event> = bodies
+            .iter()
+            .enumerate()
+            .map(|(i, b)| Event { body: b.as_bytes().to_vec(), origin: reading.next("f", i + 1, b.as_bytes()) })
+            .collect();
+        let expected = prepare_batch(&numbered, &fingerprinter, &tenant);
+
+        let mut settling = ContentIdentities::default();
+        let mut got = PreparedBatch::default();
+        // Two parsed batches, settled in input order.
+        for (offset, part) in [(0, &bodies[..3]), (3, &bodies[3..])] {
+            let events: Vec<Event> = part
+                .iter()
+                .enumerate()
+                .map(|(i, b)| Event {
+                    body: b.as_bytes().to_vec(),
+                    origin: EventOrigin::Line { source: "f".into(), line: u64::try_from(offset + i + 1).unwrap() },
+                })
+                .collect();
+            let mut batch = prepare_batch(&events, &fingerprinter, &tenant);
+            settling.settle(&mut batch);
+            got.extend(batch);
+        }
+        let ids = |b: &PreparedBatch| -> (Vec<String>, Vec<String>) {
+            (b.records.iter().map(|r| r.id.to_string()).collect(), b.letters.iter().map(|l| l.id.to_string()).collect())
+        };
+        assert_eq!(ids(&got), ids(&expected));
+        let (records, letters) = ids(&got);
+        assert_eq!(records.len(), 3, "{records:?}");
+        assert!(
+            records[2].ends_with("-2") && letters[0] == "own" && letters[2].ends_with("-1"),
+            "{records:?} {letters:?}"
+        );
+    }
 }

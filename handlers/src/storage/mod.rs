@@ -10,6 +10,7 @@
 //! behaviour tests against every implementation.
 
 pub mod azure;
+pub mod credential;
 pub mod dead_letter;
 pub mod embedded;
 pub mod gateway_logs;
@@ -86,6 +87,44 @@ pub enum StorageError {
     /// One query served several partitions and failed; each reports it.
     #[error("a query of several partitions failed")]
     Batch(#[source] Arc<StorageError>),
+    /// Azure Storage refused the request's credentials.
+    #[error("Azure Storage refused {refusal}")]
+    AzureRefused {
+        /// Who was refused (never the secret), doing what, and what usually
+        /// causes it.
+        refusal: String,
+        /// The service's answer.
+        #[source]
+        source: azure_core::Error,
+    },
+    /// PostgreSQL refused (or could not take) a login with an Entra token.
+    #[error("logging in to PostgreSQL {login} failed")]
+    EntraLogin {
+        /// As which user (the Entra principal's name) with whose token.
+        login: String,
+        /// Why.
+        #[source]
+        source: sqlx::Error,
+    },
+    /// The app credential could not be set up, or gave no token.
+    #[error("the Entra ID credential failed")]
+    Credential(#[from] credential::CredentialError),
+}
+
+/// An error and its sources, outermost first, as `a: b: c` (a source whose
+/// text repeats the one before is skipped), for logs and messages that must
+/// carry the cause (a refused token, the service's answer).
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = vec![error.to_string()];
+    let mut source = error.source();
+    while let Some(e) = source {
+        let text = e.to_string();
+        if parts.last() != Some(&text) {
+            parts.push(text);
+        }
+        source = e.source();
+    }
+    parts.join(": ")
 }
 
 /// The result of appending records to the ledger.
@@ -124,7 +163,8 @@ pub trait Ledger: Send + Sync + fmt::Debug {
     /// Token totals per UTC day, party, model, deployment and token source of
     /// a time range (model and deployment '' where the records do not say):
     /// what the usage service filters and groups (in Rust, so no filter
-    /// value ever reaches a query).
+    /// value ever reaches a query). The SQL ledgers read the usage cells of
+    /// the days the range covers whole and records only for the days it cuts.
     async fn usage_cells(&self, range: &LedgerRange) -> Result<Vec<UsageAggregate>, StorageError>;
 
     /// Calls per deployment, UTC hour, status and latency of a time range:
@@ -132,10 +172,38 @@ pub trait Ledger: Send + Sync + fmt::Debug {
     async fn capacity_cells(&self, range: &LedgerRange) -> Result<Vec<CapacityCell>, StorageError>;
 
     /// The token totals of one partition per model, deployment and token
-    /// source, in key order. The SQL ledgers sum in the database; this
-    /// default sums a [`Ledger::scan`].
+    /// source, in key order. The SQL ledgers read the partition's usage
+    /// cells; this default (Table Storage) sums a [`Ledger::scan`].
     async fn aggregate(&self, partition: &LedgerPartition) -> Result<Vec<UsageAggregate>, StorageError> {
         Ok(aggregate_entries(partition, &self.scan(partition).await?))
+    }
+
+    /// The stored usage cells of a tenant's days `first..=last` next to the
+    /// cells recounted from the records of those days, both from one
+    /// snapshot of the ledger (what the audit compares). `None` for a
+    /// ledger that keeps no cells: Table Storage computes them from the
+    /// records whenever they are asked for.
+    async fn check_cells(
+        &self,
+        _tenant: &Tenant,
+        _first: NaiveDate,
+        _last: NaiveDate,
+    ) -> Result<Option<CellCheck>, StorageError> {
+        Ok(None)
+    }
+
+    /// Replaces the cells of a tenant's days `first..=last` by their
+    /// recount from the records, with no append in between (the audit's
+    /// repair). `false` for a ledger that keeps no cells.
+    async fn rebuild_cells(&self, _tenant: &Tenant, _first: NaiveDate, _last: NaiveDate) -> Result<bool, StorageError> {
+        Ok(false)
+    }
+
+    /// Makes every append so far durable. Appends are durable when they
+    /// return unless the ledger was opened for bulk loading (the embedded
+    /// ledger under `chargeback ingest`), which syncs here instead.
+    async fn sync(&self) -> Result<(), StorageError> {
+        Ok(())
     }
 
     /// [`Ledger::aggregate`] of several partitions (the rollup's batches),
@@ -148,6 +216,15 @@ pub trait Ledger: Send + Sync + fmt::Debug {
         }
         out
     }
+}
+
+/// A tenant's days as the cells say and as their records say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CellCheck {
+    /// The stored cells, in key order.
+    pub stored: Vec<UsageAggregate>,
+    /// The cells computed from the records, in key order.
+    pub recounted: Vec<UsageAggregate>,
 }
 
 /// One tenant's records in a half-open time range.
