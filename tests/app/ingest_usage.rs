@@ -268,3 +268,43 @@ async fn apim_resource_logs_posted_by_the_host_are_joined_and_usage_shows_the_su
     );
     assert_eq!(report["total"]["total_tokens"], json!(1267 * 2 + 768 + 256), "{report}");
 }
+
+#[tokio::test]
+async fn the_billing_dimensions_are_summed_exactly_and_usage_groups_by_service_tier() {
+    let app = spawn_app().await;
+    let dims = fixture("v1-billing-dimensions.json");
+    let plain = fixture("v1-complete.json").replace(r#""tenant":"Contoso","#, "");
+    let outcome = app.ingest(&[dims.clone(), dims.replace("0a6b3e1d", "1a6b3e1d"), plain], "0", 1).await;
+    assert_eq!(outcome["accepted"], 3, "{outcome}");
+
+    let usage = |by: &str| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_chargeback"))
+            .arg("--data-dir")
+            .arg(app.data_dir.path())
+            .args(["usage", "--month", "2026-11", "--by", by, "--format", "json"])
+            .env_remove("CHARGEBACK_FINGERPRINT_SECRET")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let report = usage("service-tier");
+    let priority = report["lines"].as_array().unwrap().iter().find(|l| l["key"] == "priority").cloned().unwrap();
+    assert_eq!(
+        (
+            &priority["requests"],
+            &priority["cache_write_tokens"],
+            &priority["audio_prompt_tokens"],
+            &priority["audio_completion_tokens"],
+            &priority["accepted_prediction_tokens"],
+            &priority["rejected_prediction_tokens"],
+        ),
+        (&json!(2), &json!(2048), &json!(256), &json!(128), &json!(600), &json!(240)),
+        "{report}"
+    );
+    assert_eq!(report["lines"].as_array().unwrap().len(), 2, "priority and the record that states no tier: {report}");
+    let total = &report["total"];
+    assert_eq!((&total["requests"], &total["cache_write_tokens"]), (&json!(3), &json!(2048)), "{report}");
+    // Another grouping sums the same dimensions.
+    assert_eq!(usage("deployment")["total"]["rejected_prediction_tokens"], 240);
+}

@@ -58,6 +58,13 @@ pub struct ChargeLine {
     pub deployment: String,
     /// How the deployment is billed.
     pub deployment_type: DeploymentType,
+    /// The service tier the calls were billed at ('' when the responses do not say).
+    pub service_tier: String,
+    /// The provisioned deployment these calls spilled over from ('' when they
+    /// did not). `deployment` is then the standard deployment that served
+    /// them: they are priced at its rates and are not in the provisioned
+    /// deployment's token share.
+    pub spilled_from: String,
     /// Requests and tokens.
     #[serde(flatten)]
     pub tokens: TokenCounts,
@@ -142,6 +149,8 @@ struct LineKey {
     application: String,
     model: String,
     deployment: String,
+    service_tier: String,
+    spilled_from: String,
     kind: LineKind,
     priced: bool,
 }
@@ -190,6 +199,8 @@ pub fn compute(
             application: applications.application(&a.party).to_owned(),
             model: model.to_owned(),
             deployment: a.deployment.clone(),
+            service_tier: a.service_tier.clone(),
+            spilled_from: a.spilled_from.clone(),
             kind: LineKind::Usage,
             priced: true,
         };
@@ -248,8 +259,10 @@ pub fn compute(
             model: key.model.clone(),
             deployment: key.deployment.clone(),
             deployment_type: acc.deployment_type.unwrap_or(DeploymentCatalogue::DEFAULT_TYPE),
+            service_tier: key.service_tier.clone(),
+            spilled_from: key.spilled_from.clone(),
             tokens: acc.tokens,
-            note: acc.note.clone(),
+            note: spilled_note(&key.spilled_from, &acc.note),
         };
         statement_lines.push((draft, cost));
     }
@@ -304,6 +317,8 @@ pub fn compute(
                 model: model.to_owned(),
                 deployment: name.to_owned(),
                 deployment_type: DeploymentType::Provisioned,
+                service_tier: String::new(),
+                spilled_from: String::new(),
                 tokens: TokenCounts::default(),
                 note: format!("{name} costs {cost} for the month; {how}"),
             };
@@ -325,6 +340,8 @@ pub fn compute(
             model: d.model,
             deployment: d.deployment,
             deployment_type: d.deployment_type,
+            service_tier: d.service_tier,
+            spilled_from: d.spilled_from,
             tokens: d.tokens,
             cost: cost.map(money),
             currency: currency.clone(),
@@ -332,14 +349,26 @@ pub fn compute(
         })
         .collect();
     statement_lines.sort_by(|a, b| {
-        (a.kind == LineKind::UnusedCapacity, &a.business_unit, &a.application, &a.model, &a.deployment, a.kind).cmp(&(
-            b.kind == LineKind::UnusedCapacity,
-            &b.business_unit,
-            &b.application,
-            &b.model,
-            &b.deployment,
-            b.kind,
-        ))
+        (
+            a.kind == LineKind::UnusedCapacity,
+            &a.business_unit,
+            &a.application,
+            &a.model,
+            &a.deployment,
+            a.kind,
+            &a.service_tier,
+            &a.spilled_from,
+        )
+            .cmp(&(
+                b.kind == LineKind::UnusedCapacity,
+                &b.business_unit,
+                &b.application,
+                &b.model,
+                &b.deployment,
+                b.kind,
+                &b.service_tier,
+                &b.spilled_from,
+            ))
     });
 
     // Per business unit: tokens, the priced lines' cost (`None` while it has none), unpriced lines.
@@ -406,8 +435,27 @@ struct Draft {
     model: String,
     deployment: String,
     deployment_type: DeploymentType,
+    service_tier: String,
+    spilled_from: String,
     tokens: TokenCounts,
     note: String,
+}
+
+/// A line's note, saying first that its calls spilled over (when they did).
+fn spilled_note(spilled_from: &str, note: &str) -> String {
+    match (spilled_from.is_empty(), note.is_empty()) {
+        (true, _) => note.to_owned(),
+        (false, true) => format!("spilled from {spilled_from}"),
+        (false, false) => format!("spilled from {spilled_from}; {note}"),
+    }
+}
+
+/// Whether an aggregate's service tier is priced by the per-token prices we
+/// have: they are the standard (`default`) tier's, so a line billed at
+/// another tier (priority, flex, batch, …) stays unpriced rather than being
+/// charged at the wrong rate.
+fn standard_tier(a: &UsageAggregate) -> bool {
+    a.service_tier.is_empty() || a.service_tier == "default"
 }
 
 /// The exact cost of an aggregate at a price: prompt tokens less cached at the
@@ -416,6 +464,11 @@ struct Draft {
 fn usage_cost(price: &Price, a: &UsageAggregate) -> Option<Decimal> {
     let per_token = |rate: Decimal, tokens: u64| Decimal::from(tokens) * rate / Decimal::from(1_000_000u32);
     let t = &a.tokens;
+    // Cache writes are billed at their own rate, which our prices do not
+    // have yet; another tier's rates neither.
+    if t.cache_write > 0 || !standard_tier(a) {
+        return None;
+    }
     let uncached = t.prompt.saturating_sub(t.cached);
     let mut cost = per_token(price.input_per_1m, uncached);
     if t.cached > 0 {
@@ -438,6 +491,8 @@ fn unpriced_reason(
     }
     match prices.price_for(model, deployment_type, a.day) {
         None => format!("no {deployment_type} price for {model} on {}", a.day),
+        Some(p) if !standard_tier(a) => format!("no {} tier price for {} {deployment_type}", a.service_tier, p.model),
+        Some(p) if a.tokens.cache_write > 0 => format!("no cache-write price for {} {deployment_type}", p.model),
         Some(p) if a.tokens.cached > 0 && p.cached_input_per_1m.is_none() => {
             format!("no confirmed cached input price for {} {deployment_type}", p.model)
         }
@@ -483,7 +538,9 @@ mod tests {
             model: model.into(),
             deployment: deployment.into(),
             token_source: TokenSource::Reported,
-            tokens: TokenTotals { requests: 1, prompt, completion, cached, reasoning: 0 },
+            service_tier: String::new(),
+            spilled_from: String::new(),
+            tokens: TokenTotals { requests: 1, prompt, completion, cached, ..Default::default() },
         }
     }
 
@@ -618,6 +675,69 @@ mod tests {
     }
 
     #[test]
+    fn spilled_calls_are_priced_at_the_serving_deployment_and_left_out_of_the_ptu_share() {
+        // 2M tokens on the PTU; 1M prompt + 0 completion spilled from it to the
+        // standard deployment "chat", priced at gpt-4o global's 2.50 per 1M.
+        let mut spilled = agg(1, "app-a", "gpt-4o", "chat", 1_000_000, 0, 0);
+        spilled.spilled_from = "ptu".into();
+        let aggregates = [agg(1, "app-a", "gpt-4o", "ptu", 2_000_000, 0, 0), spilled];
+        let s = run(
+            &aggregates,
+            &format!(
+                "{PTU}ptu,gpt-4o,provisioned,1000,1000
+"
+            ),
+            &PriceCatalogue::shipped().unwrap(),
+        );
+        let spill = s.lines.iter().find(|l| l.spilled_from == "ptu").unwrap();
+        assert_eq!((spill.kind, spill.deployment.as_str()), (LineKind::Usage, "chat"));
+        assert_eq!(spill.cost, Some(usd("2.50")), "{spill:?}");
+        assert!(spill.note.starts_with("spilled from ptu"), "{}", spill.note);
+        let ptu = s.lines.iter().find(|l| l.kind == LineKind::Provisioned).unwrap();
+        assert_eq!(ptu.tokens.total_tokens, 2_000_000, "the PTU's share counts its own tokens only");
+        // 2M / 43.2M of 1000.00 = 46.30; the spilled call is not in it.
+        assert_eq!(ptu.cost, Some(usd("46.30")));
+        assert_eq!(s.total, usd("1002.50"));
+    }
+
+    #[test]
+    fn another_tier_and_cache_writes_stay_unpriced_and_every_dimension_is_summed() {
+        let mut priority = agg(2, "app-a", "gpt-4o", "chat", 1000, 0, 100);
+        priority.service_tier = "priority".into();
+        let mut writes = agg(2, "app-b", "gpt-4o", "chat", 2000, 0, 200);
+        writes.tokens.cache_write = 300;
+        writes.tokens.audio_prompt = 40;
+        writes.tokens.audio_completion = 5;
+        writes.tokens.accepted_prediction = 7;
+        writes.tokens.rejected_prediction = 11;
+        let mut default = agg(2, "app-a", "gpt-4o", "chat", 1_000_000, 0, 0);
+        default.service_tier = "default".into();
+        let s = run(&[priority, writes, default], "deployment,model\n", &PriceCatalogue::shipped().unwrap());
+        let line = |tier: &str, app: &str| {
+            s.lines.iter().find(|l| l.service_tier == tier && l.application == app).unwrap().clone()
+        };
+        let p = line("priority", "Claims bot");
+        assert_eq!(p.cost, None, "never the default tier's rate, never zero");
+        assert!(p.note.contains("priority tier"), "{}", p.note);
+        let w = line("", "Search");
+        assert_eq!(w.cost, None);
+        assert!(w.note.contains("cache-write"), "{}", w.note);
+        assert_eq!(line("default", "Claims bot").cost, Some(usd("2.50")));
+        let t = &s.tokens;
+        assert_eq!(
+            (
+                t.cache_write_tokens,
+                t.audio_prompt_tokens,
+                t.audio_completion_tokens,
+                t.accepted_prediction_tokens,
+                t.rejected_prediction_tokens
+            ),
+            (300, 40, 5, 7, 11)
+        );
+        assert_eq!((s.unpriced.requests, s.unpriced.cache_write_tokens), (2, 300));
+    }
+
+    #[test]
     fn ptu_without_capacity_is_wholly_shared_and_unused_only_without_usage() {
         let deployments = "deployment,model,deployment_type,ptu_hourly_cost\nptu,gpt-4o,provisioned,1.00\nidle,gpt-4o,provisioned,2.00\n";
         let aggregates = [agg(1, "app-a", "gpt-4o", "ptu", 1, 0, 0), agg(1, "app-b", "gpt-4o", "ptu", 2, 0, 0)];
@@ -676,12 +796,15 @@ mod tests {
                         model: model.into(),
                         deployment: deployment.into(),
                         token_source: source,
+                        service_tier: String::new(),
+                        spilled_from: String::new(),
                         tokens: TokenTotals {
                             requests,
                             prompt,
                             completion,
                             cached: prompt * cached_pct / 100,
                             reasoning: completion * reasoning_pct / 100,
+                            ..Default::default()
                         },
                     }
                 },
