@@ -27,6 +27,7 @@ use crate::config::{LedgerBackend, Settings};
 use crate::directory::{Directory, SeedFiles};
 use crate::functions::{self, FunctionState};
 use crate::ingest::Ingestor;
+use crate::maintenance::audit::Audit;
 use crate::maintenance::{DatabaseSource, MaintenanceSource};
 use crate::rollup::{RollupStores, Rollups};
 use crate::storage::azure::IdentityConnection;
@@ -206,6 +207,8 @@ pub struct Services {
     pub budgets: Budgets,
     /// The database the nightly maintenance works on.
     pub maintenance: MaintenanceSource,
+    /// The audit of the usage cells.
+    pub audit: Audit,
 }
 
 /// The services of a configuration over its stores.
@@ -241,6 +244,7 @@ pub fn services_over(settings: &Settings, stores: &Stores) -> anyhow::Result<Ser
         budgets: Budgets::new(stores.ledger.clone(), stores.reports.clone(), pricing),
         directory,
         maintenance: maintenance_source(settings)?,
+        audit: Audit::new(stores.ledger.clone()),
     })
 }
 
@@ -281,6 +285,7 @@ impl AppState {
             rollups: services.rollups.clone(),
             budgets: services.budgets,
             maintenance: services.maintenance,
+            audit: services.audit,
         };
         let api = ApiState {
             tenant: services.tenant,
@@ -396,6 +401,7 @@ fn cli_services(s: Services) -> cli::Services {
         rollups: s.rollups,
         budgets: s.budgets,
         maintenance: s.maintenance,
+        audit: s.audit,
     }
 }
 

@@ -6,6 +6,7 @@
 //! Failures end the process with an exit code ([`exit_code`]) and one line
 //! on standard error naming the failure and its causes.
 
+mod audit;
 pub mod demo;
 mod ingest;
 mod maintain;
@@ -79,6 +80,8 @@ enum Command {
     },
     /// Nightly SQL maintenance (statistics, vacuum, index rebuilds) of the tenant's database; what the timer runs.
     Maintain(maintain::MaintainArgs),
+    /// Recount a month's days from their records and compare them with the usage cells (exit 1 on a difference).
+    Audit(audit::AuditArgs),
     /// Roll a month up: aggregate the ledger chunk by chunk, price it, write its reports.
     Rollup(rollup::RollupArgs),
     /// Write a rolled-up month's chargeback report files (CSV, JSON, HTML) to a folder.
@@ -104,6 +107,8 @@ pub struct Services {
     pub budgets: Budgets,
     /// The database the nightly maintenance works on.
     pub maintenance: MaintenanceSource,
+    /// The audit of the usage cells.
+    pub audit: crate::maintenance::audit::Audit,
 }
 
 /// What the composition root provides to the commands.
@@ -168,6 +173,7 @@ async fn run(cli: Cli, app: &dyn App) -> anyhow::Result<()> {
         Command::Ingest(args) => ingest::run(&app.bulk_services(&settings).await?, args).await,
         Command::Usage(args) => usage::run(&app.services(&settings).await?, args).await,
         Command::Maintain(args) => maintain::run(&app.services(&settings).await?, args).await,
+        Command::Audit(args) => audit::run(&app.services(&settings).await?, args).await,
         Command::Rollup(args) => rollup::run_rollup(&app.services(&settings).await?, &args).await.map(|_| ()),
         Command::Report(args) => rollup::run_report(&app.services(&settings).await?, &args).await.map(|_| ()),
         Command::Demo(args) => demo::run(&settings, app, args).await,
