@@ -10,7 +10,11 @@
 //!   what the deployment costs for a calendar month, or per hour;
 //! - `capacity_tokens_per_minute` (provisioned only, optional): the declared
 //!   throughput, which makes unused capacity measurable;
-//! - `currency` (provisioned only, default `USD`).
+//! - `currency` (provisioned only, default `USD`);
+//! - `resource_id`: the ARM id of the Azure OpenAI (Cognitive Services)
+//!   account the deployment belongs to, which the invoice bills
+//!   (`/subscriptions/…/resourceGroups/…/providers/Microsoft.CognitiveServices/accounts/…`);
+//! - `region`: the Azure region the account is in (`swedencentral`).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -100,6 +104,35 @@ struct Deployment {
     model: String,
     deployment_type: DeploymentType,
     provisioned: Option<Provisioned>,
+    resource_id: Option<String>,
+    region: Option<String>,
+}
+
+/// The ARM resource type of an Azure OpenAI account.
+pub const ACCOUNT_RESOURCE_TYPE: &str = "microsoft.cognitiveservices/accounts";
+
+/// Checks the ARM id of an Azure OpenAI account and writes it without a
+/// trailing slash: `/subscriptions/{id}/resourceGroups/{group}/providers/
+/// Microsoft.CognitiveServices/accounts/{name}`, compared case-insensitively
+/// as Azure does.
+pub fn account_resource_id(raw: &str) -> Result<String, String> {
+    let id = raw.trim().trim_end_matches('/');
+    let parts: Vec<&str> = id.split('/').collect();
+    let ok = parts.len() == 9
+        && parts[0].is_empty()
+        && parts[1].eq_ignore_ascii_case("subscriptions")
+        && parts[3].eq_ignore_ascii_case("resourceGroups")
+        && parts[5].eq_ignore_ascii_case("providers")
+        && format!("{}/{}", parts[6], parts[7]).eq_ignore_ascii_case(ACCOUNT_RESOURCE_TYPE)
+        && [2, 4, 8].iter().all(|i| !parts[*i].is_empty() && !parts[*i].contains(char::is_whitespace));
+    if ok {
+        Ok(id.to_owned())
+    } else {
+        Err(format!(
+            "resource_id {raw:?} is not the ARM id of an Azure OpenAI account \
+             (/subscriptions/<id>/resourceGroups/<group>/providers/Microsoft.CognitiveServices/accounts/<name>)"
+        ))
+    }
 }
 
 /// Deployment name → model, deployment type and PTU cost. Names are compared
@@ -109,8 +142,15 @@ pub struct DeploymentCatalogue {
     by_name: HashMap<String, (String, Deployment)>,
 }
 
-const OPTIONAL_COLUMNS: [&str; 5] =
-    ["deployment_type", "ptu_monthly_cost", "ptu_hourly_cost", "capacity_tokens_per_minute", "currency"];
+const OPTIONAL_COLUMNS: [&str; 7] = [
+    "deployment_type",
+    "ptu_monthly_cost",
+    "ptu_hourly_cost",
+    "capacity_tokens_per_minute",
+    "currency",
+    "resource_id",
+    "region",
+];
 
 impl DeploymentCatalogue {
     /// The deployment type of deployments the file does not list.
@@ -179,6 +219,36 @@ impl DeploymentCatalogue {
         self.get(deployment).and_then(|d| d.provisioned.as_ref())
     }
 
+    /// The ARM id of the account a deployment belongs to, if the file says.
+    pub fn resource_id(&self, deployment: &str) -> Option<&str> {
+        self.get(deployment).and_then(|d| d.resource_id.as_deref())
+    }
+
+    /// The region of a deployment's account, if the file says.
+    pub fn region(&self, deployment: &str) -> Option<&str> {
+        self.get(deployment).and_then(|d| d.region.as_deref())
+    }
+
+    /// The deployments of an account (by its ARM id, case-insensitively):
+    /// their names as written, by name.
+    pub fn deployments_of(&self, resource_id: &str) -> Vec<&str> {
+        let mut names: Vec<&str> = self
+            .by_name
+            .values()
+            .filter(|(_, d)| d.resource_id.as_deref().is_some_and(|r| r.eq_ignore_ascii_case(resource_id)))
+            .map(|(name, _)| name.as_str())
+            .collect();
+        names.sort_unstable();
+        names
+    }
+
+    /// Whether an ARM id is the account of a listed deployment.
+    pub fn knows_resource(&self, resource_id: &str) -> bool {
+        self.by_name
+            .values()
+            .any(|(_, d)| d.resource_id.as_deref().is_some_and(|r| r.eq_ignore_ascii_case(resource_id)))
+    }
+
     /// Every provisioned deployment: (name as written, model, cost), by name.
     pub fn provisioned_deployments(&self) -> Vec<(&str, &str, &Provisioned)> {
         let mut all: Vec<_> = self
@@ -229,6 +299,15 @@ fn parse_deployment<'a>(model: &str, field: &dyn Fn(&str) -> &'a str) -> anyhow:
         }
     };
     let currency = field("currency");
+    let resource_id = match field("resource_id") {
+        "" => None,
+        raw => Some(account_resource_id(raw).map_err(anyhow::Error::msg)?),
+    };
+    let region = match field("region").trim() {
+        "" => None,
+        raw if raw.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == ' ') => Some(raw.to_owned()),
+        raw => anyhow::bail!("region {raw:?}: use the Azure region name (swedencentral)"),
+    };
     let provisioned = if deployment_type == DeploymentType::Provisioned {
         let cost = match (monthly, hourly) {
             (Some(m), None) => ProvisionedCost::Monthly(m),
@@ -244,7 +323,7 @@ fn parse_deployment<'a>(model: &str, field: &dyn Fn(&str) -> &'a str) -> anyhow:
         );
         None
     };
-    Ok(Deployment { model: model.to_owned(), deployment_type, provisioned })
+    Ok(Deployment { model: model.to_owned(), deployment_type, provisioned, resource_id, region })
 }
 
 #[cfg(test)]
@@ -273,6 +352,29 @@ mod tests {
         assert_eq!(ptu.capacity_tokens_per_minute, Some(50_000));
         assert_eq!(ptu.currency, "EUR");
         assert_eq!(catalogue.provisioned_deployments().len(), 1);
+    }
+
+    #[test]
+    fn deployments_name_their_account_and_region() {
+        let id = "/subscriptions/0000/resourceGroups/rg-ai/providers/Microsoft.CognitiveServices/accounts/oai-prod";
+        let text = format!("deployment,model,resource_id,region\nchat,gpt-4o,{id}/,swedencentral\nptu,gpt-4.1,{id},\n");
+        let catalogue = DeploymentCatalogue::parse(&text).unwrap();
+        assert_eq!(catalogue.resource_id("chat"), Some(id));
+        assert_eq!(catalogue.region("chat"), Some("swedencentral"));
+        assert_eq!(catalogue.region("ptu"), None);
+        assert_eq!(catalogue.deployments_of(&id.to_uppercase()), vec!["chat", "ptu"]);
+        assert!(catalogue.knows_resource(id) && !catalogue.knows_resource("/subscriptions/x"));
+        for bad in [
+            "/subscriptions/0000/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/x",
+            &format!("{id}/deployments/chat"),
+            "oai-prod",
+        ] {
+            let error = format!(
+                "{:#}",
+                DeploymentCatalogue::parse(&format!("deployment,model,resource_id\nx,m,{bad}\n")).unwrap_err()
+            );
+            assert!(error.contains("not the ARM id"), "{bad}: {error}");
+        }
     }
 
     #[test]

@@ -17,14 +17,16 @@
 
 mod allocation;
 mod deployments;
+mod meters;
 mod prices;
 mod render;
 mod statement;
 
 pub use deployments::{DeploymentCatalogue, DeploymentType, Provisioned, ProvisionedCost};
+pub use meters::{Meter, MeterCharge, MeterPrice};
 pub use prices::{Price, PriceCatalogue, PriceError};
-pub use render::{REPORT_FILES, render};
+pub use render::{FOCUS_FILE, REPORT_FILES, render};
 pub use statement::{
-    BillingError, BusinessUnitTotal, ChargeLine, DailyTotal, LineKind, Period, Statement, TokenCounts, UNUSED_CAPACITY,
-    compute,
+    BillingError, BusinessUnitTotal, ChargeLine, DailyTotal, LineKind, Period, ProvisionedUse, Statement, TokenCounts,
+    UNUSED_CAPACITY, compute,
 };

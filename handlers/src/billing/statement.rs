@@ -17,6 +17,7 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 
 use super::allocation::{split_cents, to_cents};
+use super::meters::{MeterCharge, MeterTally};
 use super::{DeploymentCatalogue, DeploymentType, Price, PriceCatalogue};
 pub use crate::domain::Period;
 pub use crate::domain::TokenCounts;
@@ -55,6 +56,9 @@ pub enum LineKind {
     Provisioned,
     /// A provisioned deployment's capacity nobody used.
     UnusedCapacity,
+    /// A correction from reconciling the month with the invoice (a true-up):
+    /// a line of its own, the corrected lines are never changed.
+    Correction,
 }
 
 impl LineKind {
@@ -64,6 +68,7 @@ impl LineKind {
             Self::Usage => "usage",
             Self::Provisioned => "provisioned",
             Self::UnusedCapacity => "unused-capacity",
+            Self::Correction => "correction",
         }
     }
 }
@@ -83,6 +88,12 @@ pub struct ChargeLine {
     pub deployment: String,
     /// How the deployment is billed.
     pub deployment_type: DeploymentType,
+    /// ARM id of the deployment's Azure OpenAI account ('' when the deployment file does not say).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub resource_id: String,
+    /// Region of the account ('' when the deployment file does not say).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub region: String,
     /// Requests and tokens.
     #[serde(flatten)]
     pub tokens: TokenCounts,
@@ -92,6 +103,10 @@ pub struct ChargeLine {
     pub currency: String,
     /// Why a line is unpriced, or how a PTU share was made.
     pub note: String,
+    /// The line's charges by meter, adding up to its cost (priced usage and
+    /// provisioned lines; empty for the others).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub meters: Vec<MeterCharge>,
 }
 
 impl ChargeLine {
@@ -127,6 +142,26 @@ pub struct BusinessUnitTotal {
     pub unpriced_lines: usize,
 }
 
+/// What a provisioned (PTU) deployment cost in the month and how much of it
+/// was used.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProvisionedUse {
+    /// The deployment, as the deployment file writes it.
+    pub deployment: String,
+    /// The model it serves.
+    pub model: String,
+    /// Hours in the month.
+    pub hours: u32,
+    /// Its cost for the month, rounded once to cents.
+    pub cost: Decimal,
+    /// Tokens the month offers at the declared capacity, if declared.
+    pub capacity_tokens: Option<u64>,
+    /// Tokens used on it (prompt + completion).
+    pub used_tokens: u64,
+    /// The used part of the cost, shared by the lines on it.
+    pub used_cost: Decimal,
+}
+
 /// A month's chargeback.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Statement {
@@ -148,6 +183,10 @@ pub struct Statement {
     pub total: Decimal,
     /// Unused provisioned capacity (part of the total).
     pub unused_capacity: Decimal,
+    /// Corrections from a true-up against the invoice (part of the total).
+    pub corrections: Decimal,
+    /// The provisioned deployments: cost, capacity and use.
+    pub provisioned: Vec<ProvisionedUse>,
     /// The prices the statement used.
     pub prices_used: Vec<Price>,
 }
@@ -168,6 +207,7 @@ struct Accumulated {
     exact: Decimal,
     deployment_type: Option<DeploymentType>,
     note: String,
+    meters: MeterTally,
 }
 
 /// The chargeback of `period` from its daily usage aggregates.
@@ -209,6 +249,7 @@ pub fn compute(
         };
         let mut exact = Decimal::ZERO;
         let mut note = String::new();
+        let mut priced_at = None;
         if deployment_type == DeploymentType::Provisioned {
             key.kind = LineKind::Provisioned;
             *ptu_daily_tokens.entry(a.deployment.to_ascii_lowercase()).or_default().entry(a.day).or_default() +=
@@ -217,6 +258,7 @@ pub fn compute(
             match prices.price_for(model, deployment_type, a.day).and_then(|p| usage_cost(p, a).map(|c| (p, c))) {
                 Some((price, cost)) => {
                     exact = cost;
+                    priced_at = Some(price);
                     currencies.insert(price.currency.clone());
                     *daily_payg.entry(a.day).or_default() += cost;
                     used.entry((
@@ -233,7 +275,13 @@ pub fn compute(
                 }
             }
         }
+        let provisioned = key.kind == LineKind::Provisioned;
         let line = lines.entry(key).or_default();
+        match priced_at {
+            Some(price) => line.meters.add_priced(price, a),
+            None if provisioned => line.meters.add_provisioned(a),
+            None => {}
+        }
         line.tokens.add_aggregate(a);
         line.exact += exact;
         line.deployment_type = Some(deployment_type);
@@ -243,11 +291,16 @@ pub fn compute(
     }
 
     let mut statement_lines: Vec<ChargeLine> = Vec::with_capacity(lines.len());
+    let tallies: Vec<&MeterTally> = lines.values().map(|acc| &acc.meters).collect();
     for (key, acc) in &lines {
         let cost = match key.kind {
             LineKind::Usage if key.priced => Some(to_cents(acc.exact)),
             LineKind::Usage => None,
             _ => Some(Decimal::ZERO),
+        };
+        let meters = match (key.kind, cost) {
+            (LineKind::Usage, Some(cost)) => acc.meters.charges(cost),
+            _ => Vec::new(),
         };
         statement_lines.push(ChargeLine {
             kind: key.kind,
@@ -256,10 +309,13 @@ pub fn compute(
             model: key.model.clone(),
             deployment: key.deployment.clone(),
             deployment_type: acc.deployment_type.unwrap_or(DeploymentCatalogue::DEFAULT_TYPE),
+            resource_id: deployments.resource_id(&key.deployment).unwrap_or_default().to_owned(),
+            region: deployments.region(&key.deployment).unwrap_or_default().to_owned(),
             tokens: acc.tokens,
             cost,
             currency: String::new(),
             note: acc.note.clone(),
+            meters,
         });
     }
 
@@ -269,6 +325,7 @@ pub fn compute(
     let mut daily_cost: Vec<Decimal> = split_cents(payg_total, &payg_weights);
 
     let mut unused_capacity = Decimal::ZERO;
+    let mut provisioned = Vec::new();
     for (name, model, ptu) in deployments.provisioned_deployments() {
         currencies.insert(ptu.currency.clone());
         let cost = to_cents(ptu.cost_for(period.hours()));
@@ -279,6 +336,7 @@ pub fn compute(
             })
             .collect();
         let tokens: u64 = on_it.iter().map(|i| statement_lines[*i].tokens.total_tokens).sum();
+        let capacity_tokens = ptu.capacity_tokens_per_minute.map(|tpm| tpm * u64::from(period.day_count() * 24 * 60));
         let (used_cost, how) = match ptu.capacity_tokens_per_minute {
             Some(tpm) => {
                 let capacity = Decimal::from(tpm) * Decimal::from(period.day_count() * 24 * 60);
@@ -295,7 +353,17 @@ pub fn compute(
         for (i, share) in on_it.iter().zip(split_cents(used_cost, &weights)) {
             statement_lines[*i].cost = Some(share);
             statement_lines[*i].note = how.clone();
+            statement_lines[*i].meters = tallies[*i].charges(share);
         }
+        provisioned.push(ProvisionedUse {
+            deployment: name.to_owned(),
+            model: model.to_owned(),
+            hours: period.hours(),
+            cost,
+            capacity_tokens,
+            used_tokens: tokens,
+            used_cost,
+        });
         let per_day = ptu_daily_tokens.get(&name.to_ascii_lowercase());
         let day_weights: Vec<Decimal> =
             days.iter().map(|d| Decimal::from(per_day.and_then(|m| m.get(d)).copied().unwrap_or(0))).collect();
@@ -312,10 +380,13 @@ pub fn compute(
                 model: model.to_owned(),
                 deployment: name.to_owned(),
                 deployment_type: DeploymentType::Provisioned,
+                resource_id: deployments.resource_id(name).unwrap_or_default().to_owned(),
+                region: deployments.region(name).unwrap_or_default().to_owned(),
                 tokens: TokenCounts::default(),
                 cost: Some(unused),
                 currency: String::new(),
                 note: format!("{name} costs {cost} for the month; {how}"),
+                meters: Vec::new(),
             });
         }
     }
@@ -338,28 +409,7 @@ pub fn compute(
         ))
     });
 
-    let mut units: BTreeMap<String, BusinessUnitTotal> = BTreeMap::new();
-    let (mut tokens, mut unpriced, mut total) = (TokenCounts::default(), TokenCounts::default(), Decimal::ZERO);
-    for line in &statement_lines {
-        let unit = units.entry(line.business_unit.clone()).or_insert_with(|| BusinessUnitTotal {
-            business_unit: line.business_unit.clone(),
-            tokens: TokenCounts::default(),
-            cost: Decimal::ZERO,
-            unpriced_lines: 0,
-        });
-        unit.tokens.add(&line.tokens);
-        tokens.add(&line.tokens);
-        match line.cost {
-            Some(cost) => {
-                unit.cost += cost;
-                total += cost;
-            }
-            None => {
-                unit.unpriced_lines += 1;
-                unpriced.add(&line.tokens);
-            }
-        }
-    }
+    let totals = Totals::of(&statement_lines);
     let daily = days
         .iter()
         .zip(daily_cost)
@@ -370,13 +420,80 @@ pub fn compute(
         currency,
         lines: statement_lines,
         daily,
-        business_units: units.into_values().collect(),
-        tokens,
-        unpriced,
-        total,
+        business_units: totals.business_units,
+        tokens: totals.tokens,
+        unpriced: totals.unpriced,
+        total: totals.total,
         unused_capacity,
+        corrections: Decimal::ZERO,
+        provisioned,
         prices_used: used.into_values().collect(),
     })
+}
+
+impl Statement {
+    /// The statement with `corrections` (lines of kind
+    /// [`LineKind::Correction`]) added after its lines, and its totals
+    /// updated. The other lines are not changed.
+    pub fn with_corrections(&self, corrections: Vec<ChargeLine>) -> Statement {
+        let mut statement = self.clone();
+        statement.corrections += corrections.iter().filter_map(|l| l.cost).sum::<Decimal>();
+        statement.lines.extend(corrections.into_iter().map(|mut l| {
+            l.kind = LineKind::Correction;
+            l.currency = statement.currency.clone();
+            l
+        }));
+        // Each correction right after the lines it corrects (a stable sort
+        // keeps the original order otherwise).
+        statement.lines.sort_by(|a, b| {
+            let apart = |l: &ChargeLine| l.kind == LineKind::UnusedCapacity || l.business_unit == UNUSED_CAPACITY;
+            (apart(a), &a.business_unit, &a.application, &a.model, &a.deployment, a.kind == LineKind::Correction).cmp(
+                &(apart(b), &b.business_unit, &b.application, &b.model, &b.deployment, b.kind == LineKind::Correction),
+            )
+        });
+        let totals = Totals::of(&statement.lines);
+        statement.business_units = totals.business_units;
+        statement.tokens = totals.tokens;
+        statement.unpriced = totals.unpriced;
+        statement.total = totals.total;
+        statement
+    }
+}
+
+/// Totals by business unit and of the month: sums of the lines.
+struct Totals {
+    business_units: Vec<BusinessUnitTotal>,
+    tokens: TokenCounts,
+    unpriced: TokenCounts,
+    total: Decimal,
+}
+
+impl Totals {
+    fn of(lines: &[ChargeLine]) -> Self {
+        let mut units: BTreeMap<String, BusinessUnitTotal> = BTreeMap::new();
+        let (mut tokens, mut unpriced, mut total) = (TokenCounts::default(), TokenCounts::default(), Decimal::ZERO);
+        for line in lines {
+            let unit = units.entry(line.business_unit.clone()).or_insert_with(|| BusinessUnitTotal {
+                business_unit: line.business_unit.clone(),
+                tokens: TokenCounts::default(),
+                cost: Decimal::ZERO,
+                unpriced_lines: 0,
+            });
+            unit.tokens.add(&line.tokens);
+            tokens.add(&line.tokens);
+            match line.cost {
+                Some(cost) => {
+                    unit.cost += cost;
+                    total += cost;
+                }
+                None => {
+                    unit.unpriced_lines += 1;
+                    unpriced.add(&line.tokens);
+                }
+            }
+        }
+        Self { business_units: units.into_values().collect(), tokens, unpriced, total }
+    }
 }
 
 /// The exact cost of an aggregate at a price: prompt tokens less cached at the

@@ -68,7 +68,7 @@ enum Command {
     Maintain(maintain::MaintainArgs),
     /// Roll a month up: aggregate the ledger chunk by chunk, price it, write its reports.
     Rollup(rollup::RollupArgs),
-    /// Write a rolled-up month's chargeback report files (CSV, JSON, HTML) to a folder.
+    /// Write a rolled-up month's chargeback report files (CSV, JSON, HTML, FOCUS) to a folder.
     Report(rollup::ReportArgs),
     /// Print every app setting the code reads (name, who sets it, secret or not, meaning).
     Settings,

@@ -206,8 +206,9 @@ impl Seeded for BusinessUnits {
 
 impl Seeded for Deployments {
     /// `deployment,model` and the optional columns `deployment_type`,
-    /// `ptu_monthly_cost`, `ptu_hourly_cost`, `capacity_tokens_per_minute`
-    /// and `currency`, in any order; empty cells are absent values.
+    /// `ptu_monthly_cost`, `ptu_hourly_cost`, `capacity_tokens_per_minute`,
+    /// `currency`, `resource_id` and `region`, in any order; empty cells are
+    /// absent values.
     fn seed(settings: &Settings) -> Result<BTreeMap<Name, Deployment>, DirectoryError> {
         let path = settings.deployments_path();
         let mut reader = match csv::ReaderBuilder::new().trim(csv::Trim::All).from_path(&path) {
@@ -242,6 +243,8 @@ impl Seeded for Deployments {
                 currency: cell("currency")
                     .map(|v| Currency::try_from(v.to_owned()).map_err(|e| bad("currency", &e)))
                     .transpose()?,
+                resource_id: cell("resource_id").map(str::to_owned),
+                region: cell("region").map(|v| name_in(&path, line, v)).transpose()?,
             };
             Deployments::check(&value).map_err(|e| seed_error(&path, format!("line {line}: {e}")))?;
             out.insert(name_in(&path, line, row.get(deployment).unwrap_or_default())?, value);

@@ -167,6 +167,12 @@ pub struct Deployment {
     /// Currency of the costs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub currency: Option<Currency>,
+    /// ARM id of the Azure OpenAI account the deployment belongs to (what the invoice bills).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_id: Option<String>,
+    /// Azure region of the account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<Name>,
 }
 
 /// The deployments collection.
@@ -205,6 +211,8 @@ impl Deployment {
         put("ptu_hourly_cost", self.ptu_hourly_cost.map(|c| c.to_string()));
         put("capacity_tokens_per_minute", self.capacity_tokens_per_minute.map(|c| c.to_string()));
         put("currency", self.currency.as_ref().map(|c| c.as_str().to_owned()));
+        put("resource_id", self.resource_id.clone());
+        put("region", self.region.as_ref().map(|r| r.as_str().to_owned()));
         out
     }
 }
