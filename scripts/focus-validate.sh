@@ -3,7 +3,8 @@
 # Foundation's validator, focus-validator 2.2.1 from PyPI, offline, and fails
 # on any failed rule.
 #
-#   bash scripts/focus-validate.sh FILE        # scripts/test.sh runs it on the demo month
+#   bash scripts/focus-validate.sh FILE        # validates FILE
+#   bash scripts/focus-validate.sh --demo      # the demo month's focus.csv (scripts/test.sh runs this)
 #
 # The validator needs Python >= 3.12: it is installed once into
 # .services/focus-venv (git-ignored), with pyarrow < 18 beside it (it pins
@@ -21,7 +22,19 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root="$(pwd)"
-file="$(realpath "${1:?usage: scripts/focus-validate.sh FILE}")"
+arg="${1:?usage: scripts/focus-validate.sh FILE | --demo}"
+if [ "$arg" = --demo ]; then
+    # The demo month on the embedded backend, in a folder of its own.
+    cargo build -p chargeback --locked -q
+    demo="$(mktemp -d /tmp/chargeback-focus-demo.XXXXXX)"
+    trap 'rm -rf "$demo"' EXIT
+    env -u AzureWebJobsStorage -u DATABASE_URL -u CHARGEBACK_LEDGER -u CHARGEBACK_DEPLOYMENTS \
+        -u CHARGEBACK_APPLICATIONS -u CHARGEBACK_PRICES CHARGEBACK_DATA_DIR="$demo" \
+        "${CARGO_TARGET_DIR:-$root/target}/debug/chargeback" demo --month 2026-10 >"$demo/demo.log" 2>&1 \
+        || { cat "$demo/demo.log" >&2; exit 1; }
+    arg="$demo/reports/2026-10/focus.csv"
+fi
+file="$(realpath "$arg")"
 [ -s "$file" ] || { echo "focus-validate.sh: $file is missing or empty" >&2; exit 2; }
 venv="$root/.services/focus-venv"
 version=2.2.1

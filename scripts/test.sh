@@ -5,7 +5,9 @@
 #      integration tests; the handler is driven with host-shaped invocations),
 #   3. fuzzes the HTTP API against its OpenAPI document (scripts/api-fuzz.sh:
 #      schemathesis against `chargeback serve`),
-#   4. runs the deployment-file checks (infra/check/run.sh).
+#   4. validates the demo month's FOCUS export with the FinOps Foundation's
+#      validator (scripts/focus-validate.sh),
+#   5. runs the deployment-file checks (infra/check/run.sh).
 # It installs what it uses. `.ci/run` calls exactly this.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -19,4 +21,5 @@ fi
 
 cargo test --workspace --locked
 bash scripts/api-fuzz.sh
+bash scripts/focus-validate.sh --demo
 bash infra/check/run.sh
