@@ -12,6 +12,7 @@
 //! - [`rollup`]: the monthly rollup, a durable-style fan-out over ledger partitions;
 //! - [`usage`]: token totals for people (CLI, later the HTTP API);
 //! - [`billing`]: prices, the monthly chargeback statement and its report files;
+//! - [`prices`]: the Retail Prices API, the meter parser and the price sync;
 //! - [`demo`]: a month of synthetic traffic;
 //! - [`cli`]: the `chargeback` command.
 
@@ -26,6 +27,7 @@ pub mod functions;
 pub mod ingest;
 pub mod maintenance;
 pub mod mapping;
+pub mod prices;
 pub mod records;
 pub mod rollup;
 pub mod startup;
