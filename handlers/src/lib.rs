@@ -13,6 +13,7 @@
 //! - [`usage`]: token totals for people (CLI, later the HTTP API);
 //! - [`billing`]: prices, the monthly chargeback statement and its report files;
 //! - [`prices`]: the Retail Prices API, the meter parser and the price sync;
+//! - [`reconcile`]: the statement against the Azure invoice (FOCUS cost export), and the true-up;
 //! - [`demo`]: a month of synthetic traffic;
 //! - [`cli`]: the `chargeback` command.
 
@@ -28,6 +29,7 @@ pub mod ingest;
 pub mod maintenance;
 pub mod mapping;
 pub mod prices;
+pub mod reconcile;
 pub mod records;
 pub mod rollup;
 pub mod startup;

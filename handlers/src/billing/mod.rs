@@ -15,14 +15,16 @@
 //! Money is [`rust_decimal::Decimal`], never a float; the rounding policy is in
 //! [`statement`] and `docs/chargeback.md`.
 
-mod allocation;
+pub(crate) mod allocation;
 mod deployments;
 mod meters;
 mod prices;
 mod render;
 mod statement;
 
-pub use deployments::{DeploymentCatalogue, DeploymentType, Provisioned, ProvisionedCost};
+pub use deployments::{
+    ACCOUNT_RESOURCE_TYPE, DeploymentCatalogue, DeploymentType, Provisioned, ProvisionedCost, account_resource_id,
+};
 pub use meters::{Meter, MeterCharge, MeterPrice};
 pub use prices::{Price, PriceCatalogue, PriceError};
 pub use render::{FOCUS_FILE, REPORT_FILES, render};
