@@ -70,6 +70,18 @@ pub const SETTINGS: &[SettingDoc] = &[
         doc: "CSV of Azure OpenAI prices that override or extend the shipped prices/azure-openai.csv (same format, per-1M or per-1K columns; docs/chargeback.md). Default: none (the shipped prices only).",
     },
     SettingDoc {
+        name: "CHARGEBACK_INVOICE_FILE",
+        secret: false,
+        set_by: "app",
+        doc: "Azure Cost Management FOCUS cost export (CSV or .csv.gz) the monthly rollup reconciles the month with; {month} in the path becomes YYYY-MM (e.g. /mnt/exports/focus-{month}.csv.gz). The rollup writes reconciliation.json and reconciliation.csv beside the reports (docs/chargeback.md). Default: none (no reconciliation).",
+    },
+    SettingDoc {
+        name: "CHARGEBACK_INVOICE_TRUE_UP",
+        secret: false,
+        set_by: "app",
+        doc: "true: the rollup adds the reconciliation's correction lines to the month's reports, so they sum to the invoice. Default: false (the reconciliation is reported only).",
+    },
+    SettingDoc {
         name: "AzureWebJobsStorage",
         secret: true,
         set_by: "app",
@@ -156,6 +168,11 @@ pub struct Settings {
     pub deployments_file: Option<PathBuf>,
     /// The user's price file (`CHARGEBACK_PRICES`), if configured.
     pub prices_file: Option<PathBuf>,
+    /// The invoice export the rollup reconciles with (`CHARGEBACK_INVOICE_FILE`;
+    /// `{month}` becomes YYYY-MM), if configured.
+    pub invoice_file: Option<String>,
+    /// Whether the rollup trues the month up to the invoice (`CHARGEBACK_INVOICE_TRUE_UP`).
+    pub invoice_true_up: bool,
     /// Port from the Functions host.
     pub port: Option<u16>,
     /// Where the stores live.
@@ -308,10 +325,21 @@ impl Settings {
             applications_file: var("CHARGEBACK_APPLICATIONS").map(PathBuf::from),
             deployments_file: var("CHARGEBACK_DEPLOYMENTS").map(PathBuf::from),
             prices_file: var("CHARGEBACK_PRICES").map(PathBuf::from),
+            invoice_file: var("CHARGEBACK_INVOICE_FILE"),
+            invoice_true_up: match var("CHARGEBACK_INVOICE_TRUE_UP").as_deref() {
+                None | Some("false" | "0" | "no") => false,
+                Some("true" | "1" | "yes") => true,
+                Some(other) => anyhow::bail!("CHARGEBACK_INVOICE_TRUE_UP={other:?}: use true or false"),
+            },
             port,
             storage: StorageSettings::from_env()?,
             api: ApiSettings::from_env()?,
         })
+    }
+
+    /// The invoice export of a month, if configured.
+    pub fn invoice_path(&self, period: crate::domain::Period) -> Option<PathBuf> {
+        self.invoice_file.as_deref().map(|f| PathBuf::from(f.replace("{month}", &period.to_string())))
     }
 
     /// The deployment → model mapping file in use.

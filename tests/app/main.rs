@@ -12,6 +12,7 @@ mod helpers;
 mod ingest_usage;
 mod maintenance;
 mod protocol;
+mod reconcile;
 mod report;
 mod rollup;
 mod routes;

@@ -3,6 +3,7 @@
 
 mod ingest;
 mod maintain;
+mod reconcile;
 pub mod rollup;
 mod usage;
 
@@ -70,9 +71,14 @@ enum Command {
     Rollup(rollup::RollupArgs),
     /// Write a rolled-up month's chargeback report files (CSV, JSON, HTML, FOCUS) to a folder.
     Report(rollup::ReportArgs),
+    /// Reconcile a rolled-up month with Azure's invoice (the FOCUS cost export); exit code 3 when it does not.
+    Reconcile(reconcile::ReconcileArgs),
     /// Print every app setting the code reads (name, who sets it, secret or not, meaning).
     Settings,
 }
+
+/// The exit code of a month that does not reconcile (errors exit with 1).
+pub const NOT_RECONCILED_EXIT: u8 = 3;
 
 /// Runs the command line and returns the process exit code.
 pub fn main() -> ExitCode {
@@ -87,6 +93,10 @@ pub fn main() -> ExitCode {
     };
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.downcast_ref::<crate::reconcile::NotReconciled>().is_some() => {
+            eprintln!("{e}");
+            ExitCode::from(NOT_RECONCILED_EXIT)
+        }
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
@@ -120,6 +130,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Maintain(args) => maintain::run(&settings, args).await,
         Command::Rollup(args) => rollup::run_rollup(&settings, &args).await.map(|_| ()),
         Command::Report(args) => rollup::run_report(&settings, &args).await.map(|_| ()),
+        Command::Reconcile(args) => reconcile::run(&settings, &args).await,
         Command::Demo(args) => crate::demo::run(&settings, args).await,
         Command::Generate(args) => crate::demo::generate_file(args),
         Command::Tokens { model, messages, text } => {

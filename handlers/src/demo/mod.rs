@@ -5,6 +5,7 @@
 //! business unit, its rollup (priced, with a provisioned deployment), its
 //! report files and the budget alerts it raised.
 
+mod invoice;
 pub mod traffic;
 
 use std::collections::BTreeMap;
@@ -256,6 +257,11 @@ async fn rollup_and_alerts(settings: &Settings, first_day: NaiveDate) -> anyhow:
             a.business_unit, a.threshold_percent, a.spent, a.budget, a.unit
         );
     }
+    let (statement, _) = rollups.month_statement(tenant, period).await?;
+    let invoice = invoice::write(&statement, &settings.data_dir)?;
+    println!();
+    println!("Azure's invoice for the month (a made-up FOCUS cost export): {}", invoice.display());
+    println!("  reconcile it: chargeback reconcile --month {period} --invoice {}", invoice.display());
     println!();
     println!("Query it over HTTP: CHARGEBACK_API_KEY=dev-key chargeback serve, then");
     println!("  curl -H 'x-functions-key: dev-key' 'localhost:7071/api/chargeback/{period}'");

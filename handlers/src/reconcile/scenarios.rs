@@ -99,7 +99,7 @@ fn a_3_percent_overbill_on_one_meter_is_over_and_the_rest_match() {
     let mut rows = sample::rows_for(&s);
     let output = sample::meter_name("gpt-4o", billing::DeploymentType::Global, billing::Meter::OutputTokens);
     for row in rows.iter_mut().filter(|r| r.meter == output) {
-        row.cost = row.cost * d("1.03");
+        row.cost *= d("1.03");
     }
     let r = run(&s, &rows);
     assert!(!r.total.reconciles);

@@ -422,6 +422,35 @@ impl Rollups {
         Ok((outputs, priced.summary))
     }
 
+    /// A completed month's statement (without corrections) and the
+    /// deployments it is priced with, recomputed from the month's aggregates
+    /// as the finish step prices them.
+    pub async fn month_statement(
+        &self,
+        tenant: &Tenant,
+        period: Period,
+    ) -> Result<(crate::billing::Statement, crate::billing::DeploymentCatalogue), RollupError> {
+        let Some((instance, _)) = self.load(tenant.as_str(), period).await? else {
+            return Err(RollupError::Invalid(format!(
+                "{period} has not been rolled up: run `chargeback rollup --month {period}` first"
+            )));
+        };
+        if instance.status != RuntimeStatus::Completed {
+            return Err(RollupError::Invalid(format!(
+                "the rollup of {period} is {:?}, not completed; wait for it or re-run it",
+                instance.status
+            )));
+        }
+        let partitions: Vec<LedgerPartition> = self
+            .plan(&instance)
+            .await?
+            .iter()
+            .map(|c| LedgerPartition { tenant: tenant.clone(), day: c.day, party: c.party.clone() })
+            .collect();
+        let aggregates = self.stores.rollup.aggregates(tenant, &partitions).await?;
+        finish::statement_and_deployments(&self.settings, &self.stores, tenant, period, &aggregates).await
+    }
+
     /// The plan of a run.
     pub async fn plan(&self, instance: &RollupInstance) -> Result<Vec<PlannedChunk>, RollupError> {
         let doc = self.stores.reports.get(&instance.plan).await?.ok_or_else(|| {
