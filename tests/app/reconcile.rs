@@ -273,3 +273,33 @@ async fn the_api_reconciles_a_posted_export_and_names_bad_rows() {
         .unwrap();
     assert_eq!(unrolled.status(), 404);
 }
+
+#[test]
+fn the_rollup_reconciles_the_month_with_the_configured_export_and_trues_it_up_when_asked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    november(&dir);
+    let invoice = november_invoice(tmp.path());
+    let pattern = invoice.to_str().unwrap().replace("november", "{month}");
+    std::fs::rename(&invoice, tmp.path().join("2026-11.csv")).unwrap();
+    let rollup = |true_up: &str| {
+        let out = chargeback(&dir)
+            .args(["rollup", "--month", "2026-11"])
+            .env("CHARGEBACK_INVOICE_FILE", &pattern)
+            .env("CHARGEBACK_INVOICE_TRUE_UP", true_up)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let summary = String::from_utf8(out.stdout).unwrap();
+        let statement: Value =
+            serde_json::from_slice(&std::fs::read(dir.join("reports/2026-11/chargeback.json")).unwrap()).unwrap();
+        let reconciliation: Value =
+            serde_json::from_slice(&std::fs::read(dir.join("reports/2026-11/reconciliation.json")).unwrap()).unwrap();
+        (summary, statement["total"].clone(), reconciliation["total"]["reconciles"].clone())
+    };
+    let (summary, total, reconciles) = rollup("false");
+    assert!(summary.contains("\"reconciles\": false"), "{summary}");
+    assert_eq!((total, reconciles), (Value::from("10.50"), Value::from(false)), "reported, not trued up");
+    let (_, total, _) = rollup("true");
+    assert_eq!(total, "10.59", "trued up to the invoice");
+}

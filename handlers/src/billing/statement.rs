@@ -787,6 +787,14 @@ mod tests {
                     prop_assert_eq!(cost.round_dp(2), cost);
                     prop_assert!(cost >= Decimal::ZERO);
                 }
+                // The meter charges (FOCUS rows) add up to the line to the cent.
+                let metered: u64 = line.meters.iter().map(|m| m.tokens).sum();
+                if line.kind != LineKind::UnusedCapacity && line.cost.is_some() {
+                    prop_assert_eq!(metered, line.tokens.total_tokens);
+                    if metered > 0 {
+                        prop_assert_eq!(line.meters.iter().map(|m| m.cost).sum::<Decimal>(), line.cost.unwrap_or_default());
+                    }
+                }
             }
         }
     }
