@@ -14,8 +14,8 @@ use super::params::QueryParams;
 use super::problem::ApiError;
 use super::rollups::period;
 use crate::functions::AppState;
+use crate::functions::rollup::rollups;
 use crate::reconcile::{self, Invoice, WriteError};
-use crate::rollup::Rollups;
 
 /// The largest export accepted in one request.
 pub const MAX_INVOICE_BYTES: usize = 64 * 1024 * 1024;
@@ -48,8 +48,7 @@ pub async fn post_reconciliation(
         Some(other) => return Err(ApiError::invalid("true_up", format!("{other:?}: use true or false"))),
     };
     let period = period(&raw)?;
-    let rollups = Rollups::new(state.stores.clone(), state.settings.clone());
-    let (statement, deployments) = rollups.month_statement(&state.settings.tenant, period).await?;
+    let (statement, deployments) = rollups(&state).month_statement(&state.settings.tenant, period).await?;
     let invoice = Invoice::parse(&body, "the request body", period, &statement.currency)
         .map_err(|e| ApiError::invalid("body", e.to_string()))?;
     let reconciliation = reconcile::reconcile(&statement, &invoice, &deployments);

@@ -30,8 +30,8 @@ use crate::billing::allocation::to_cents;
 use crate::billing::{DeploymentCatalogue, DeploymentType, LineKind, Meter, Statement};
 use crate::prices::meter::{self as parser, MeterKind, Scope};
 
-/// How far apart a group's figures may be and still match.
-pub const TOKEN_TOLERANCE_RATIO: &str = "0.001";
+/// How far apart a group's tokens may be and still match: 0.1 %.
+pub const TOKEN_TOLERANCE_RATIO: Decimal = Decimal::from_parts(1, 0, 0, false, 3);
 /// The least token tolerance.
 pub const TOKEN_TOLERANCE_MIN: u64 = 1_000;
 
@@ -273,9 +273,8 @@ fn status(theirs: &Side, ours: &Side, invoice_cost: Decimal, provisioned: bool) 
     let cents = Decimal::new(1, 2) * Decimal::from(ours.shares.len().max(1));
     let cost_ok = difference.abs() <= cents;
     let token_difference = theirs.quantity.unwrap_or_default() - ours.our_tokens;
-    let tolerance = (theirs.quantity.unwrap_or_default()
-        * TOKEN_TOLERANCE_RATIO.parse::<Decimal>().unwrap_or_default())
-    .max(Decimal::from(TOKEN_TOLERANCE_MIN));
+    let tolerance =
+        (theirs.quantity.unwrap_or_default() * TOKEN_TOLERANCE_RATIO).max(Decimal::from(TOKEN_TOLERANCE_MIN));
     let tokens_ok = provisioned || token_difference.abs() <= tolerance;
     match (cost_ok && tokens_ok, difference.cmp(&Decimal::ZERO)) {
         (true, _) => Status::Match,

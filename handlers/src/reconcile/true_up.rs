@@ -40,7 +40,6 @@ pub fn true_up(statement: &Statement, reconciliation: &Reconciliation) -> Result
         .filter(|l| l.resource_id.is_empty() && l.cost.is_some_and(|c| !c.is_zero()))
         .map(|l| if l.deployment.is_empty() { "(unnamed)" } else { l.deployment.as_str() })
         .collect();
-    unmapped.dedup();
     if !unmapped.is_empty() {
         unmapped.sort_unstable();
         unmapped.dedup();
