@@ -61,7 +61,7 @@ pub const SETTINGS: &[SettingDoc] = &[
         name: "CHARGEBACK_DEPLOYMENTS",
         secret: false,
         set_by: "app",
-        doc: "CSV mapping Azure OpenAI deployment to model (header deployment,model), to pick the tokenizer for streamed records that do not name their model; optional columns deployment_type, ptu_monthly_cost or ptu_hourly_cost, capacity_tokens_per_minute and currency price the deployment (docs/chargeback.md). Default: <data dir>/deployments.csv.",
+        doc: "CSV mapping Azure OpenAI deployment to model (header deployment,model), to pick the tokenizer for streamed records that do not name their model; optional columns deployment_type, ptu_monthly_cost or ptu_hourly_cost, capacity_tokens_per_minute and currency price the deployment, resource_id (the ARM id of its Azure OpenAI account) and region place it for the FOCUS export and the invoice reconciliation (docs/chargeback.md). Default: <data dir>/deployments.csv.",
     },
     SettingDoc {
         name: "CHARGEBACK_PRICES",
@@ -335,11 +335,6 @@ impl Settings {
             storage: StorageSettings::from_env()?,
             api: ApiSettings::from_env()?,
         })
-    }
-
-    /// The invoice export of a month, if configured.
-    pub fn invoice_path(&self, period: crate::domain::Period) -> Option<PathBuf> {
-        self.invoice_file.as_deref().map(|f| PathBuf::from(f.replace("{month}", &period.to_string())))
     }
 
     /// The deployment → model mapping file in use.

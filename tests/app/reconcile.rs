@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::api::{KEY, keyed_settings, spawn_with};
 use crate::helpers::*;
-use chargeback::domain::Period;
+use chargeback::domain::{Currency, Period};
 use chargeback::reconcile::Invoice;
 
 fn chargeback(data_dir: &Path) -> Command {
@@ -33,7 +33,7 @@ fn demo(dir: &Path) -> std::path::PathBuf {
 }
 
 fn reports(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut files: Vec<_> = std::fs::read_dir(dir.join("reports/2026-10"))
+    let mut files: Vec<_> = std::fs::read_dir(dir.join("reports/default/2026-10"))
         .unwrap()
         .map(|e| e.unwrap().path())
         .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap()))
@@ -56,7 +56,7 @@ fn the_demo_month_does_not_reconcile_and_its_true_up_sums_to_the_invoice_and_rer
         .arg(&invoice)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(3), "does not reconcile: {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(4), "does not reconcile: {}", String::from_utf8_lossy(&out.stderr));
     let r: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(r["total"]["reconciles"], false);
     let status =
@@ -101,6 +101,11 @@ const ACCOUNT: &str =
 /// A November of gpt-4o on one account: 3M prompt and 300k completion tokens,
 /// 7.50 + 3.00 at the shipped global price.
 fn november(dir: &Path) {
+    november_for(dir, "default");
+}
+
+/// That November for a tenant.
+fn november_for(dir: &Path, tenant: &str) {
     std::fs::create_dir_all(dir).unwrap();
     std::fs::write(
         dir.join("deployments.csv"),
@@ -111,7 +116,7 @@ fn november(dir: &Path) {
     let lines: Vec<String> = (0..3).map(|i| v1_record(&format!("r{i}"), 1_000_000, 100_000)).collect();
     std::fs::write(&file, lines.join("\n")).unwrap();
     for args in [vec!["ingest", file.to_str().unwrap()], vec!["rollup", "--month", "2026-11"]] {
-        let out = chargeback(dir).args(&args).output().unwrap();
+        let out = chargeback(dir).args(["--tenant", tenant]).args(&args).output().unwrap();
         assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
     }
 }
@@ -148,16 +153,16 @@ fn a_true_up_sums_to_the_invoice_shows_its_corrections_apart_and_reruns_identica
     let dir = tmp.path().join("data");
     november(&dir);
     let invoice = november_invoice(tmp.path());
-    let before = std::fs::read(dir.join("reports/2026-11/chargeback.json")).unwrap();
+    let before = std::fs::read(dir.join("reports/default/2026-11/chargeback.json")).unwrap();
     let true_up = || {
         let out = chargeback(&dir)
             .args(["reconcile", "--month", "2026-11", "--format", "json", "--true-up", "--invoice"])
             .arg(&invoice)
             .output()
             .unwrap();
-        assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(out.status.code(), Some(4), "{}", String::from_utf8_lossy(&out.stderr));
         let r: Value = serde_json::from_slice(&out.stdout).unwrap();
-        let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir.join("reports/2026-11"))
+        let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir.join("reports/default/2026-11"))
             .unwrap()
             .map(|e| e.unwrap().path())
             .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap()))
@@ -238,9 +243,9 @@ fn bad_invoices_name_the_row_and_column_and_change_nothing() {
 #[test]
 fn a_real_shaped_azure_export_of_other_services_is_read_and_its_rows_ignored() {
     let path = app_root().join("tests/fixtures/invoices/focus-data-toolkit-azure-1.2.csv");
-    let may = Invoice::load(&path, Period::new(2026, 5).unwrap(), "USD").unwrap();
+    let may = Invoice::load(&path, Period::new(2026, 5).unwrap(), &Currency::USD).unwrap();
     assert_eq!((may.total_rows, may.rows.len(), may.other_rows), (40, 0, 40));
-    let error = Invoice::load(&path, Period::new(2026, 10).unwrap(), "USD").unwrap_err().to_string();
+    let error = Invoice::load(&path, Period::new(2026, 10).unwrap(), &Currency::USD).unwrap_err().to_string();
     assert!(error.contains("row 1, column BillingPeriodStart") && error.contains("2026-05"), "{error}");
 }
 
@@ -256,8 +261,16 @@ async fn the_api_reconciles_a_posted_export_and_names_bad_rows() {
     let r: Value = response.json().await.unwrap();
     assert_eq!(r["total"]["reconciles"], false);
     assert!(r["groups"].as_array().unwrap().iter().any(|g| g["status"] == "over"));
-    let csv = api.app.client.post(url("?format=csv")).header("x-functions-key", KEY).body(body).send().await.unwrap();
+    let csv =
+        api.app.client.post(url("?format=csv")).header("x-functions-key", KEY).body(body.clone()).send().await.unwrap();
     assert!(csv.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
+    // The demo's records name no deployment: its true-up is refused, naming the parameter.
+    let refused =
+        api.app.client.post(url("?true_up=true")).header("x-functions-key", KEY).body(body).send().await.unwrap();
+    assert_eq!(refused.status(), 400);
+    let problem: Value = refused.json().await.unwrap();
+    assert_eq!(problem["parameter"], "true_up", "{problem}");
+    assert!(problem["detail"].as_str().unwrap_or_default().contains("no resource_id"), "{problem}");
     let bad = api.app.client.post(url("")).header("x-functions-key", KEY).body("x").send().await.unwrap();
     assert_eq!(bad.status(), 400);
     let problem: Value = bad.json().await.unwrap();
@@ -292,9 +305,11 @@ fn the_rollup_reconciles_the_month_with_the_configured_export_and_trues_it_up_wh
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let summary = String::from_utf8(out.stdout).unwrap();
         let statement: Value =
-            serde_json::from_slice(&std::fs::read(dir.join("reports/2026-11/chargeback.json")).unwrap()).unwrap();
+            serde_json::from_slice(&std::fs::read(dir.join("reports/default/2026-11/chargeback.json")).unwrap())
+                .unwrap();
         let reconciliation: Value =
-            serde_json::from_slice(&std::fs::read(dir.join("reports/2026-11/reconciliation.json")).unwrap()).unwrap();
+            serde_json::from_slice(&std::fs::read(dir.join("reports/default/2026-11/reconciliation.json")).unwrap())
+                .unwrap();
         (summary, statement["total"].clone(), reconciliation["total"]["reconciles"].clone())
     };
     let (summary, total, reconciles) = rollup("false");
@@ -302,4 +317,54 @@ fn the_rollup_reconciles_the_month_with_the_configured_export_and_trues_it_up_wh
     assert_eq!((total, reconciles), (Value::from("10.50"), Value::from(false)), "reported, not trued up");
     let (_, total, _) = rollup("true");
     assert_eq!(total, "10.59", "trued up to the invoice");
+}
+
+/// A tenant's report files of a month, by name.
+fn tenant_reports(dir: &Path, tenant: &str, month: &str) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<_> = std::fs::read_dir(dir.join("reports").join(tenant).join(month))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap()))
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn a_true_up_writes_its_own_tenants_reports_and_leaves_the_other_tenants_alone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    november(&dir);
+    november_for(&dir, "acme");
+    let invoice = november_invoice(tmp.path());
+    let others = tenant_reports(&dir, "default", "2026-11");
+    let out = chargeback(&dir)
+        .args(["--tenant", "acme", "reconcile", "--month", "2026-11", "--true-up", "--invoice"])
+        .arg(&invoice)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(tenant_reports(&dir, "default", "2026-11"), others, "the other tenant's reports are untouched");
+    assert!(!dir.join("reports/2026-11").exists(), "report files are tenant-scoped");
+    let acme = tenant_reports(&dir, "acme", "2026-11");
+    assert!(
+        acme.iter().any(|(n, _)| n == "reconciliation.json"),
+        "{:?}",
+        acme.iter().map(|f| &f.0).collect::<Vec<_>>()
+    );
+
+    // `chargeback report` copies the trued-up files, the reconciliation's with them.
+    let out_dir = tmp.path().join("out");
+    let out = chargeback(&dir)
+        .args(["--tenant", "acme", "report", "--month", "2026-11", "--out"])
+        .arg(&out_dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let statement: Value = serde_json::from_slice(&std::fs::read(out_dir.join("chargeback.json")).unwrap()).unwrap();
+    assert_eq!(statement["total"], "10.59");
+    assert!(out_dir.join("reconciliation.csv").exists());
+    let untouched: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("reports/default/2026-11/chargeback.json")).unwrap()).unwrap();
+    assert_eq!(untouched["total"], "10.50");
 }

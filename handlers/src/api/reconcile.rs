@@ -2,36 +2,26 @@
 //! rolled-up month against Azure's invoice. The body is the month's FOCUS
 //! cost export (CSV, or gzip-compressed CSV); the answer is the
 //! reconciliation as JSON (`groups`, `total`), or CSV with `format=csv`.
-//! `true_up=true` also writes the month's report files again with the
-//! correction lines, as `chargeback reconcile --true-up` does.
+//! `true_up=true` also writes the month's results and report files again
+//! with the correction lines, as `chargeback reconcile --true-up` does (both
+//! call [`crate::rollup::Rollups::reconcile`]).
 
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
-use super::params::QueryParams;
+use super::ApiState;
+use super::params::{QueryParams, period};
 use super::problem::ApiError;
-use super::rollups::period;
-use crate::functions::AppState;
-use crate::functions::rollup::rollups;
-use crate::reconcile::{self, Invoice, WriteError};
+use crate::reconcile;
 
 /// The largest export accepted in one request.
 pub const MAX_INVOICE_BYTES: usize = 64 * 1024 * 1024;
 
-impl From<WriteError> for ApiError {
-    fn from(e: WriteError) -> Self {
-        match e {
-            WriteError::TrueUp(t) => Self::invalid("true_up", t.to_string()),
-            WriteError::Storage(s) => Self::Storage(s),
-        }
-    }
-}
-
 /// `POST /api/reconciliations/{period}`.
 pub async fn post_reconciliation(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     Path(raw): Path<String>,
     RawQuery(query): RawQuery,
     body: Bytes,
@@ -48,17 +38,11 @@ pub async fn post_reconciliation(
         Some(other) => return Err(ApiError::invalid("true_up", format!("{other:?}: use true or false"))),
     };
     let period = period(&raw)?;
-    let (statement, deployments) = rollups(&state).month_statement(&state.settings.tenant, period).await?;
-    let invoice = Invoice::parse(&body, "the request body", period, &statement.currency)
-        .map_err(|e| ApiError::invalid("body", e.to_string()))?;
-    let reconciliation = reconcile::reconcile(&statement, &invoice, &deployments);
-    if true_up {
-        reconcile::write_true_up(state.stores.outputs.as_ref(), &statement, &reconciliation).await?;
-    }
+    let reconciled = state.rollups.reconcile(&state.tenant, period, &body, "the request body", true_up).await?;
     let (bytes, content_type) = if csv {
-        (reconcile::csv(&reconciliation), "text/csv; charset=utf-8")
+        (reconcile::csv(&reconciled.reconciliation), "text/csv; charset=utf-8")
     } else {
-        (reconcile::json(&reconciliation), "application/json")
+        (reconcile::json(&reconciled.reconciliation), "application/json")
     };
     let mut response = bytes.into_response();
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));

@@ -15,9 +15,8 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::Serialize;
 
-use super::Price;
 use super::allocation::split_cents;
-use crate::domain::{TokenSource, UsageAggregate};
+use crate::domain::{Currency, Money, Price, TokenSource, UsageAggregate, serialize_amount, serialize_optional_amount};
 
 /// What a meter counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -79,9 +78,11 @@ pub struct MeterCharge {
     /// The price (pay-as-you-go meters only).
     pub price: Option<MeterPrice>,
     /// `tokens × price / 1M`, exact (pay-as-you-go meters only).
-    pub exact_cost: Option<Decimal>,
+    #[serde(serialize_with = "serialize_optional_amount")]
+    pub exact_cost: Option<Money>,
     /// The meter's share of the line's cost, in cents.
-    pub cost: Decimal,
+    #[serde(serialize_with = "serialize_amount")]
+    pub cost: Money,
 }
 
 fn token_source_name<S: serde::Serializer>(source: &TokenSource, s: S) -> Result<S::Ok, S::Error> {
@@ -89,7 +90,7 @@ fn token_source_name<S: serde::Serializer>(source: &TokenSource, s: S) -> Result
 }
 
 /// Meter charges of one line, accumulated over its aggregates.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct MeterTally {
     by_key: BTreeMap<(Meter, TokenSource, Option<MeterPrice>), u64>,
 }
@@ -98,11 +99,12 @@ impl MeterTally {
     /// Adds a pay-as-you-go aggregate priced at `price` (the caller checked
     /// the price has every rate the aggregate needs).
     pub(crate) fn add_priced(&mut self, price: &Price, a: &UsageAggregate) {
-        let uncached = a.prompt.saturating_sub(a.cached);
+        let t = &a.tokens;
+        let uncached = t.prompt.saturating_sub(t.cached);
         let rates = [
             (Meter::InputTokens, uncached, Some(price.input_per_1m)),
-            (Meter::CachedInputTokens, a.cached, price.cached_input_per_1m),
-            (Meter::OutputTokens, a.completion, price.output_per_1m),
+            (Meter::CachedInputTokens, t.cached, price.cached_input_per_1m),
+            (Meter::OutputTokens, t.completion, price.output_per_1m),
         ];
         for (meter, tokens, rate) in rates {
             if let (true, Some(per_1m)) = (tokens > 0, rate) {
@@ -114,39 +116,45 @@ impl MeterTally {
 
     /// Adds an aggregate on a provisioned deployment.
     pub(crate) fn add_provisioned(&mut self, a: &UsageAggregate) {
-        let tokens = a.prompt + a.completion;
+        let tokens = a.tokens.total();
         if tokens > 0 {
             *self.by_key.entry((Meter::ProvisionedThroughput, a.token_source, None)).or_default() += tokens;
         }
     }
 
-    /// The charges, with `line_cost` split over them: by exact cost when
-    /// priced, by tokens on a provisioned deployment.
-    pub(crate) fn charges(&self, line_cost: Decimal) -> Vec<MeterCharge> {
-        let mut charges: Vec<MeterCharge> = self
+    /// The charges in `currency`, with `line_cost` (cents) split over them:
+    /// by exact cost when priced, by tokens on a provisioned deployment.
+    pub(crate) fn charges(&self, line_cost: Decimal, currency: &Currency) -> Vec<MeterCharge> {
+        let exact: Vec<Option<Decimal>> = self
             .by_key
             .iter()
-            .map(|((meter, source, price), tokens)| MeterCharge {
-                meter: *meter,
-                token_source: *source,
-                tokens: *tokens,
-                exact_cost: price.as_ref().map(|p| Decimal::from(*tokens) * p.per_1m / Decimal::from(1_000_000u32)),
-                price: price.clone(),
-                cost: Decimal::ZERO,
+            .map(|((_, _, price), tokens)| {
+                price.as_ref().map(|p| Decimal::from(*tokens) * p.per_1m / Decimal::from(1_000_000u32))
             })
             .collect();
         let weights: Vec<Decimal> =
-            charges.iter().map(|c| c.exact_cost.unwrap_or_else(|| Decimal::from(c.tokens))).collect();
-        for (charge, share) in charges.iter_mut().zip(split_cents(line_cost, &weights)) {
-            charge.cost = share;
-        }
-        charges
+            self.by_key.values().zip(&exact).map(|(tokens, e)| e.unwrap_or_else(|| Decimal::from(*tokens))).collect();
+        let money = |amount: Decimal| Money::new(amount, currency.clone());
+        self.by_key
+            .iter()
+            .zip(exact)
+            .zip(split_cents(line_cost, &weights))
+            .map(|((((meter, source, price), tokens), exact), share)| MeterCharge {
+                meter: *meter,
+                token_source: *source,
+                tokens: *tokens,
+                exact_cost: exact.map(money),
+                price: price.clone(),
+                cost: money(share),
+            })
+            .collect()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::TokenTotals;
 
     fn d(s: &str) -> Decimal {
         s.parse().unwrap()
@@ -155,9 +163,9 @@ mod tests {
     fn price(input: &str, cached: Option<&str>, output: Option<&str>) -> Price {
         Price {
             model: "m".into(),
-            deployment_type: crate::billing::DeploymentType::Global,
+            deployment_type: crate::domain::DeploymentType::Global,
             effective_from: NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
-            currency: "USD".into(),
+            currency: Currency::USD,
             input_per_1m: d(input),
             cached_input_per_1m: cached.map(d),
             output_per_1m: output.map(d),
@@ -174,11 +182,7 @@ mod tests {
             model: "m".into(),
             deployment: String::new(),
             token_source: source,
-            requests: 1,
-            prompt,
-            completion,
-            cached,
-            reasoning: 0,
+            tokens: TokenTotals { requests: 1, prompt, completion, cached, reasoning: 0 },
         }
     }
 
@@ -188,7 +192,7 @@ mod tests {
         let mut tally = MeterTally::default();
         tally.add_priced(&p, &aggregate(TokenSource::Reported, 1_000_000, 400_000, 200_000));
         tally.add_priced(&p, &aggregate(TokenSource::Estimated, 1_000, 0, 333));
-        let charges = tally.charges(d("4.01"));
+        let charges = tally.charges(d("4.01"), &Currency::USD);
         let kinds: Vec<_> = charges.iter().map(|c| (c.meter, c.token_source, c.tokens)).collect();
         assert_eq!(
             kinds,
@@ -200,9 +204,9 @@ mod tests {
                 (Meter::OutputTokens, TokenSource::Estimated, 333),
             ]
         );
-        assert_eq!(charges[0].exact_cost, Some(d("1.5")));
-        assert_eq!(charges[4].exact_cost, Some(d("0.00333")));
-        assert_eq!(charges.iter().map(|c| c.cost).sum::<Decimal>(), d("4.01"));
+        assert_eq!(charges[0].exact_cost.as_ref().map(Money::amount), Some(d("1.5")));
+        assert_eq!(charges[4].exact_cost.as_ref().map(Money::amount), Some(d("0.00333")));
+        assert_eq!(charges.iter().map(|c| c.cost.amount()).sum::<Decimal>(), d("4.01"));
     }
 
     #[test]
@@ -211,9 +215,9 @@ mod tests {
         tally.add_provisioned(&aggregate(TokenSource::Reported, 100, 0, 200));
         tally.add_provisioned(&aggregate(TokenSource::Estimated, 100, 0, 0));
         tally.add_provisioned(&aggregate(TokenSource::Pending, 0, 0, 0));
-        let charges = tally.charges(d("1.00"));
+        let charges = tally.charges(d("1.00"), &Currency::USD);
         assert_eq!(charges.len(), 2);
-        assert_eq!((charges[0].cost, charges[1].cost), (d("0.75"), d("0.25")));
+        assert_eq!((charges[0].cost.amount(), charges[1].cost.amount()), (d("0.75"), d("0.25")));
         assert!(charges.iter().all(|c| c.price.is_none() && c.meter == Meter::ProvisionedThroughput));
     }
 }

@@ -1,14 +1,16 @@
 //! `chargeback reconcile`: a rolled-up month against Azure's invoice (the
 //! FOCUS cost export), printed for people or tools; `--true-up` writes the
-//! month's report files again with the correction lines. The exit code is
-//! non-zero when the month does not reconcile.
+//! month's results and report files again with the correction lines. The
+//! exit code is [`super::NOT_RECONCILED_EXIT`] when the month does not
+//! reconcile.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
-use crate::config::Settings;
-use crate::reconcile::{self, Invoice, NotReconciled};
-use crate::rollup::{Period, Rollups};
+use anyhow::Context;
+
+use super::Services;
+use crate::domain::Period;
+use crate::reconcile;
 
 /// Output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -38,30 +40,37 @@ pub struct ReconcileArgs {
     pub true_up: bool,
 }
 
+/// A month that does not reconcile: the error `chargeback reconcile` ends
+/// with (after the report is printed), so its exit code says so.
+#[derive(Debug, thiserror::Error)]
+#[error("{period} does not reconcile with the invoice: {groups} of its groups do not match")]
+pub struct NotReconciled {
+    /// The month.
+    pub period: Period,
+    /// Groups that do not match.
+    pub groups: usize,
+}
+
 /// Reconciles the month; `Err(NotReconciled)` (after printing) when it does not reconcile.
-pub async fn run(settings: &Settings, args: &ReconcileArgs) -> anyhow::Result<()> {
-    let stores = crate::startup::stores(settings).await?;
-    let rollups = Rollups::new(stores.clone(), Arc::new(settings.clone()));
-    let (statement, deployments) = rollups.month_statement(&settings.tenant, args.month).await?;
-    let invoice = Invoice::load(&args.invoice, args.month, &statement.currency)?;
-    let reconciliation = reconcile::reconcile(&statement, &invoice, &deployments);
+pub async fn run(services: &Services, args: &ReconcileArgs) -> anyhow::Result<()> {
+    let name = args.invoice.display().to_string();
+    let bytes = std::fs::read(&args.invoice).with_context(|| format!("reading the invoice {name}"))?;
+    let reconciled = services.rollups.reconcile(&services.tenant, args.month, &bytes, &name, args.true_up).await?;
+    let reconciliation = &reconciled.reconciliation;
     match args.format {
-        Format::Table => print!("{}", reconcile::table(&reconciliation)),
-        Format::Json => print!("{}", String::from_utf8_lossy(&reconcile::json(&reconciliation))),
-        Format::Csv => print!("{}", String::from_utf8_lossy(&reconcile::csv(&reconciliation))),
+        Format::Table => print!("{}", reconcile::table(reconciliation)),
+        Format::Json => print!("{}", String::from_utf8_lossy(&reconcile::json(reconciliation))),
+        Format::Csv => print!("{}", String::from_utf8_lossy(&reconcile::csv(reconciliation))),
     }
-    if args.true_up {
-        let (trued, _) = reconcile::write_true_up(stores.outputs.as_ref(), &statement, &reconciliation).await?;
+    if let Some(trued) = &reconciled.trued_up {
         eprintln!(
-            "Trued up {}: {} correction line(s), {} {} in total (the invoice: {} {}); report files written again \
-             (chargeback report --month {} --out DIR). A rollup re-run writes them without the corrections unless \
-             CHARGEBACK_INVOICE_FILE and CHARGEBACK_INVOICE_TRUE_UP are set.",
+            "Trued up {}: {} correction line(s), {} in total (the invoice: {}); results and report files written \
+             again (chargeback report --month {} --out DIR). A rollup re-run writes them without the corrections \
+             unless CHARGEBACK_INVOICE_FILE and CHARGEBACK_INVOICE_TRUE_UP are set.",
             args.month,
-            trued.lines.len() - statement.lines.len(),
+            trued.lines.len() - reconciled.statement.lines.len(),
             trued.total,
-            trued.currency,
             reconciliation.total.invoice_cost,
-            trued.currency,
             args.month
         );
     }

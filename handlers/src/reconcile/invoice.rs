@@ -22,8 +22,7 @@ use std::io::Read;
 use rust_decimal::Decimal;
 use serde::Serialize;
 
-use crate::billing::ACCOUNT_RESOURCE_TYPE;
-use crate::domain::Period;
+use crate::domain::{ACCOUNT_RESOURCE_TYPE, Currency, Money, Period, serialize_amount};
 
 /// Why an invoice file cannot be reconciled.
 #[derive(Debug, thiserror::Error)]
@@ -103,8 +102,9 @@ pub struct InvoiceRow {
     pub meter_id: String,
     /// The meter's product (`x_SkuMeterSubcategory`), when exported.
     pub product: String,
-    /// `EffectiveCost`.
-    pub cost: Decimal,
+    /// `EffectiveCost`, exact as exported.
+    #[serde(serialize_with = "serialize_amount")]
+    pub cost: Money,
     /// `ConsumedQuantity` (none when empty).
     pub quantity: Option<Decimal>,
     /// `ConsumedUnit` ('' when not exported).
@@ -119,7 +119,7 @@ pub struct Invoice {
     /// The month.
     pub period: Period,
     /// The billing currency.
-    pub currency: String,
+    pub currency: Currency,
     /// Which FOCUS column set the export has.
     pub columns: ColumnSet,
     /// Rows of the file.
@@ -142,7 +142,7 @@ const REQUIRED: [&str; 7] = [
 
 impl Invoice {
     /// Reads an export file (CSV, or gzip-compressed CSV).
-    pub fn load(path: &std::path::Path, period: Period, currency: &str) -> Result<Self, InvoiceError> {
+    pub fn load(path: &std::path::Path, period: Period, currency: &Currency) -> Result<Self, InvoiceError> {
         let file = path.display().to_string();
         let bytes = std::fs::read(path).map_err(|source| InvoiceError::Read { file: file.clone(), source })?;
         Self::parse(&bytes, &file, period, currency)
@@ -150,7 +150,7 @@ impl Invoice {
 
     /// Reads an export from its bytes; `file` names it in messages. Every row
     /// must be of `period` and billed in `currency`.
-    pub fn parse(bytes: &[u8], file: &str, period: Period, currency: &str) -> Result<Self, InvoiceError> {
+    pub fn parse(bytes: &[u8], file: &str, period: Period, currency: &Currency) -> Result<Self, InvoiceError> {
         let text = decompress(bytes).map_err(|source| InvoiceError::Read { file: file.to_owned(), source })?;
         let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
         if text.trim().is_empty() {
@@ -175,7 +175,7 @@ impl Invoice {
         let mut invoice = Invoice {
             file: file.to_owned(),
             period,
-            currency: currency.to_owned(),
+            currency: currency.clone(),
             columns,
             total_rows: 0,
             rows: Vec::new(),
@@ -195,7 +195,7 @@ impl Invoice {
             };
             check_period(cell("BillingPeriodStart"), period).map_err(|m| bad("BillingPeriodStart", m))?;
             let billed_in = cell("BillingCurrency");
-            if !billed_in.eq_ignore_ascii_case(currency) {
+            if !billed_in.eq_ignore_ascii_case(currency.as_str()) {
                 return Err(bad(
                     "BillingCurrency",
                     format!("{billed_in:?}, but the statement is in {currency}: reconcile an export in {currency}"),
@@ -227,7 +227,7 @@ impl Invoice {
                 meter_name,
                 meter_id: cell("x_SkuMeterId").to_owned(),
                 product: cell("x_SkuMeterSubcategory").to_owned(),
-                cost,
+                cost: Money::new(cost, currency.clone()),
                 quantity,
                 unit: cell("ConsumedUnit").to_owned(),
             });
@@ -314,7 +314,7 @@ mod tests {
     }
 
     fn parse(text: &str) -> Result<Invoice, InvoiceError> {
-        Invoice::parse(text.as_bytes(), "invoice.csv", october(), "USD")
+        Invoice::parse(text.as_bytes(), "invoice.csv", october(), &Currency::USD)
     }
 
     #[test]
@@ -336,7 +336,7 @@ mod tests {
         assert_eq!(invoice.columns, ColumnSet::Focus12);
         assert_eq!(invoice.rows[0].account, ACCOUNT);
         assert_eq!(invoice.rows[1].deployment, "chat");
-        assert_eq!(invoice.rows[1].cost, "0.015".parse().unwrap());
+        assert_eq!(invoice.rows[1].cost.amount(), "0.015".parse::<Decimal>().unwrap());
         assert_eq!(invoice.rows[0].meter_name, "gpt 4o 0806 Inp glbl Tokens");
     }
 
@@ -346,7 +346,7 @@ mod tests {
         let text = format!("{HEADER}{}", row("2026-10-01T00:00:00Z", "USD", ACCOUNT, "1.25", "500"));
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
         gz.write_all(text.as_bytes()).unwrap();
-        let invoice = Invoice::parse(&gz.finish().unwrap(), "invoice.csv.gz", october(), "USD").unwrap();
+        let invoice = Invoice::parse(&gz.finish().unwrap(), "invoice.csv.gz", october(), &Currency::USD).unwrap();
         assert_eq!(invoice.rows.len(), 1);
     }
 

@@ -27,7 +27,8 @@ use serde::Serialize;
 
 use super::invoice::{Invoice, InvoiceRow};
 use crate::billing::allocation::to_cents;
-use crate::billing::{DeploymentCatalogue, DeploymentType, LineKind, Meter, Statement};
+use crate::billing::{DeploymentCatalogue, Meter, Statement};
+use crate::domain::{DeploymentType, LineKind, Money, serialize_amount};
 use crate::prices::meter::{self as parser, MeterKind, Scope};
 
 /// How far apart a group's tokens may be and still match: 0.1 %.
@@ -115,11 +116,14 @@ pub struct Group {
     pub status: Status,
     /// What the invoice bills, in cents (its rows' exact sum, rounded so the
     /// groups add up to the invoice total).
-    pub invoice_cost: Decimal,
+    #[serde(serialize_with = "serialize_amount")]
+    pub invoice_cost: Money,
     /// What the statement charges.
-    pub our_cost: Decimal,
+    #[serde(serialize_with = "serialize_amount")]
+    pub our_cost: Money,
     /// Invoice less ours.
-    pub difference: Decimal,
+    #[serde(serialize_with = "serialize_amount")]
+    pub difference: Money,
     /// The difference in percent of ours (none when ours is zero).
     pub percent: Option<Decimal>,
     /// Invoice tokens (PTU groups: hours).
@@ -143,8 +147,9 @@ pub struct Group {
 pub struct UnknownResource {
     /// The account.
     pub resource_id: String,
-    /// Its cost on the invoice.
-    pub invoice_cost: Decimal,
+    /// Its cost on the invoice (exact, as exported).
+    #[serde(serialize_with = "serialize_amount")]
+    pub invoice_cost: Money,
     /// Its rows.
     pub invoice_rows: usize,
     /// Its meters, as the invoice names them.
@@ -175,14 +180,14 @@ pub(crate) fn group(statement: &Statement, invoice: &Invoice, deployments: &Depl
         invoice.rows.iter().filter(|r| !r.deployment.is_empty()).map(|r| r.account.to_ascii_lowercase()).collect();
 
     for row in &invoice.rows {
-        if !deployments.knows_resource(&row.account) {
+        if !deployments.knows_account(&row.account) {
             let u = unknown.entry(row.account.to_ascii_lowercase()).or_insert_with(|| UnknownResource {
                 resource_id: row.account.clone(),
-                invoice_cost: Decimal::ZERO,
+                invoice_cost: Money::zero(invoice.currency.clone()),
                 invoice_rows: 0,
                 meters: Vec::new(),
             });
-            u.invoice_cost += row.cost;
+            u.invoice_cost = Money::new(u.invoice_cost.amount() + row.cost.amount(), invoice.currency.clone());
             u.invoice_rows += 1;
             if !u.meters.contains(&row.meter_name) {
                 u.meters.push(row.meter_name.clone());
@@ -192,7 +197,7 @@ pub(crate) fn group(statement: &Statement, invoice: &Invoice, deployments: &Depl
         let (meter, quantity) = read_meter(row);
         let key = (row.account.to_ascii_lowercase(), row.deployment.to_ascii_lowercase(), meter);
         let side = &mut sides.entry(key).or_default().0;
-        side.exact += row.cost;
+        side.exact += row.cost.amount();
         side.rows += 1;
         if let Some(q) = quantity {
             *side.quantity.get_or_insert(Decimal::ZERO) += q;
@@ -200,8 +205,8 @@ pub(crate) fn group(statement: &Statement, invoice: &Invoice, deployments: &Depl
     }
 
     for (index, line) in statement.lines.iter().enumerate() {
-        let Some(cost) = line.cost else { continue };
-        let account = line.resource_id.to_ascii_lowercase();
+        let Some(cost) = line.cost.as_ref().map(Money::amount) else { continue };
+        let account = line.resource_id.as_ref().map(|a| a.as_str().to_ascii_lowercase()).unwrap_or_default();
         let deployment = if named.contains(&account) { line.deployment.to_ascii_lowercase() } else { String::new() };
         match line.kind {
             LineKind::Usage => {
@@ -214,9 +219,9 @@ pub(crate) fn group(statement: &Statement, invoice: &Invoice, deployments: &Depl
                         tier: String::new(),
                     };
                     let side = &mut sides.entry((account.clone(), deployment.clone(), meter)).or_default().1;
-                    side.our_cost += charge.cost;
+                    side.our_cost += charge.cost.amount();
                     side.our_tokens += Decimal::from(charge.tokens);
-                    side.shares.push((index, Some(m), charge.cost));
+                    side.shares.push((index, Some(m), charge.cost.amount()));
                 }
             }
             LineKind::Provisioned | LineKind::UnusedCapacity if !cost.is_zero() || !line.meters.is_empty() => {
@@ -230,6 +235,7 @@ pub(crate) fn group(statement: &Statement, invoice: &Invoice, deployments: &Depl
 
     let exact: Vec<Decimal> = sides.values().map(|(theirs, _)| theirs.exact).collect();
     let rounded = super::round_to_total(&exact, to_cents(exact.iter().copied().sum()));
+    let money = |amount: Decimal| Money::new(amount, statement.currency.clone());
     let groups = sides
         .into_iter()
         .zip(rounded)
@@ -245,9 +251,9 @@ pub(crate) fn group(statement: &Statement, invoice: &Invoice, deployments: &Depl
                 deployment,
                 meter: meter.label(),
                 status,
-                invoice_cost,
-                our_cost: ours.our_cost,
-                difference,
+                invoice_cost: money(invoice_cost),
+                our_cost: money(ours.our_cost),
+                difference: money(difference),
                 percent: (!ours.our_cost.is_zero())
                     .then(|| (difference * Decimal::ONE_HUNDRED / ours.our_cost).round_dp(2)),
                 invoice_quantity: theirs.quantity,
@@ -290,7 +296,7 @@ fn display_account(statement: &Statement, invoice: &Invoice, lower: &str) -> Str
     statement
         .lines
         .iter()
-        .map(|l| l.resource_id.as_str())
+        .filter_map(|l| l.resource_id.as_ref().map(|a| a.as_str()))
         .chain(invoice.rows.iter().map(|r| r.account.as_str()))
         .find(|id| id.eq_ignore_ascii_case(lower))
         .unwrap_or(lower)

@@ -6,8 +6,9 @@
 //! reconciles when every group matches. [`true_up`] then distributes each
 //! group's difference over its statement lines by cost share, as correction
 //! lines of their own, so the trued-up statement sums to the invoice to the
-//! cent. Everything here is pure: the CLI, the API and the rollup read the
-//! files and write the results.
+//! cent. Everything here is pure: the rollup (`Rollups::reconcile` for the
+//! CLI and the API, and its finish step when [`InvoiceExports`] are
+//! configured) reads the month and the export, and writes the results.
 
 mod invoice;
 mod matching;
@@ -23,22 +24,27 @@ pub use matching::{Group, Status, TOKEN_TOLERANCE_MIN, TOKEN_TOLERANCE_RATIO, Un
 pub use render::{RECONCILIATION_FILES, csv, json, table};
 pub use true_up::{INVOICE_ONLY, TrueUpError, true_up};
 
+use std::path::PathBuf;
+
 use rust_decimal::Decimal;
 use serde::Serialize;
 
 use crate::billing::allocation::to_cents;
 use crate::billing::{DeploymentCatalogue, Statement};
-use crate::domain::{Period, TokenCounts};
+use crate::domain::{Currency, Money, Period, TokenCounts, serialize_amount};
 
 /// The month's totals.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Total {
     /// The invoice's Azure OpenAI cost on our accounts, rounded once to cents.
-    pub invoice_cost: Decimal,
+    #[serde(serialize_with = "serialize_amount")]
+    pub invoice_cost: Money,
     /// The statement's total.
-    pub our_cost: Decimal,
+    #[serde(serialize_with = "serialize_amount")]
+    pub our_cost: Money,
     /// Invoice less ours.
-    pub difference: Decimal,
+    #[serde(serialize_with = "serialize_amount")]
+    pub difference: Money,
     /// Whether every group matches.
     pub reconciles: bool,
 }
@@ -49,7 +55,7 @@ pub struct Reconciliation {
     /// The month.
     pub period: Period,
     /// The currency of both.
-    pub currency: String,
+    pub currency: Currency,
     /// The invoice file.
     pub invoice: String,
     /// The FOCUS column set of the export.
@@ -71,29 +77,24 @@ pub struct Reconciliation {
     pub unpriced: TokenCounts,
 }
 
-/// The error a month that does not reconcile ends the CLI with (after the
-/// report is printed), so its exit code says so.
-#[derive(Debug, thiserror::Error)]
-#[error("{period} does not reconcile with the invoice: {groups} of its groups do not match")]
-pub struct NotReconciled {
-    /// The month.
-    pub period: Period,
-    /// Groups that do not match.
-    pub groups: usize,
-}
-
 /// Matches `invoice` to `statement` (computed without corrections).
 pub fn reconcile(statement: &Statement, invoice: &Invoice, deployments: &DeploymentCatalogue) -> Reconciliation {
     let grouped = matching::group(statement, invoice, deployments);
-    let invoice_cost: Decimal = grouped.groups.iter().map(|g| g.invoice_cost).sum();
-    let our_cost = statement.total;
+    let invoice_cost: Decimal = grouped.groups.iter().map(|g| g.invoice_cost.amount()).sum();
+    let our_cost = statement.total.amount();
     let reconciles = grouped.groups.iter().all(|g| g.status == Status::Match);
+    let money = |amount: Decimal| Money::new(amount, statement.currency.clone());
     Reconciliation {
         period: statement.period,
         currency: statement.currency.clone(),
         invoice: invoice.file.clone(),
         columns: invoice.columns,
-        total: Total { invoice_cost, our_cost, difference: invoice_cost - our_cost, reconciles },
+        total: Total {
+            invoice_cost: money(invoice_cost),
+            our_cost: money(our_cost),
+            difference: money(invoice_cost - our_cost),
+            reconciles,
+        },
         groups: grouped.groups,
         unknown_resources: grouped.unknown,
         invoice_rows: invoice.total_rows,
@@ -119,33 +120,22 @@ pub fn report_files(statement: &Statement, reconciliation: &Reconciliation) -> V
     files
 }
 
-/// Trues the month up and writes its report files again (under
-/// `reports/<month>/` of `outputs`, as the rollup does): the trued-up
-/// statement and the names written.
-pub async fn write_true_up(
-    outputs: &dyn crate::storage::ReportStore,
-    statement: &Statement,
-    reconciliation: &Reconciliation,
-) -> Result<(Statement, Vec<String>), WriteError> {
-    let trued = true_up(statement, reconciliation)?;
-    let mut names = Vec::new();
-    for (file, body) in report_files(&trued, reconciliation) {
-        let name = format!("reports/{}/{file}", statement.period);
-        outputs.put(&name, &body, crate::storage::WriteCondition::Always).await?;
-        names.push(name);
-    }
-    Ok((trued, names))
+/// Where the monthly rollup finds each month's invoice export, and whether
+/// it trues the month up to it (`CHARGEBACK_INVOICE_FILE`,
+/// `CHARGEBACK_INVOICE_TRUE_UP`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvoiceExports {
+    /// The export's path; `{month}` in it becomes the month (YYYY-MM).
+    pub pattern: String,
+    /// Whether the rollup adds the correction lines to the month's reports.
+    pub true_up: bool,
 }
 
-/// Why a true-up was not written.
-#[derive(Debug, thiserror::Error)]
-pub enum WriteError {
-    /// The statement cannot be trued up.
-    #[error(transparent)]
-    TrueUp(#[from] TrueUpError),
-    /// The store failed.
-    #[error("writing the trued-up reports: {0}")]
-    Storage(#[from] crate::storage::StorageError),
+impl InvoiceExports {
+    /// The export of a month.
+    pub fn path(&self, period: Period) -> PathBuf {
+        PathBuf::from(self.pattern.replace("{month}", &period.to_string()))
+    }
 }
 
 /// Rounds each exact amount to cents so that the rounded amounts sum to

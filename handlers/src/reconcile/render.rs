@@ -54,13 +54,13 @@ pub fn csv(r: &Reconciliation) -> Vec<u8> {
             &g.deployment,
             &g.meter,
             g.status.as_str(),
-            &format!("{:.2}", g.invoice_cost),
-            &format!("{:.2}", g.our_cost),
-            &format!("{:.2}", g.difference),
+            &g.invoice_cost.cents_text(),
+            &g.our_cost.cents_text(),
+            &g.difference.cents_text(),
             &opt(g.percent),
             &opt(g.invoice_quantity),
             &opt(g.our_quantity),
-            &r.currency,
+            r.currency.as_str(),
         ]);
     }
     let _ = writer.write_record([
@@ -69,13 +69,13 @@ pub fn csv(r: &Reconciliation) -> Vec<u8> {
         "",
         "total",
         if r.total.reconciles { "reconciles" } else { "does not reconcile" },
-        &format!("{:.2}", r.total.invoice_cost),
-        &format!("{:.2}", r.total.our_cost),
-        &format!("{:.2}", r.total.difference),
+        &r.total.invoice_cost.cents_text(),
+        &r.total.our_cost.cents_text(),
+        &r.total.difference.cents_text(),
         "",
         "",
         "",
-        &r.currency,
+        r.currency.as_str(),
     ]);
     writer.into_inner().unwrap_or_default()
 }
@@ -111,9 +111,9 @@ pub fn table(r: &Reconciliation) -> String {
             account(&g.resource_id, &g.deployment),
             g.meter,
             g.status.as_str(),
-            g.invoice_cost,
-            g.our_cost,
-            g.difference,
+            g.invoice_cost.amount(),
+            g.our_cost.amount(),
+            g.difference.amount(),
             g.percent.map(|p| format!("{p:+.2}")).unwrap_or_else(|| "—".into()),
             g.invoice_quantity.map(|q| q.round().to_string()).unwrap_or_else(|| "—".into()),
             g.our_quantity.map(|q| q.round().to_string()).unwrap_or_else(|| "—".into()),
@@ -123,11 +123,11 @@ pub fn table(r: &Reconciliation) -> String {
         out,
         "{:<width$}  {:<meter_width$}  {:<12}  {:>12.2}  {:>12.2}  {:>+10.2}",
         "TOTAL",
-        r.currency,
+        r.currency.as_str(),
         if r.total.reconciles { "reconciles" } else { "DOES NOT" },
-        r.total.invoice_cost,
-        r.total.our_cost,
-        r.total.difference,
+        r.total.invoice_cost.amount(),
+        r.total.our_cost.amount(),
+        r.total.difference.amount(),
     );
     for u in &r.unknown_resources {
         let _ = writeln!(
@@ -136,7 +136,7 @@ pub fn table(r: &Reconciliation) -> String {
              Add its deployments with this resource_id if it is ours.",
             u.resource_id,
             u.invoice_rows,
-            u.invoice_cost,
+            u.invoice_cost.amount(),
             r.currency,
             u.meters.join("; ")
         );

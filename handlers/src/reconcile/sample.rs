@@ -12,7 +12,8 @@
 use rust_decimal::Decimal;
 
 use super::ColumnSet;
-use crate::billing::{DeploymentType, LineKind, Meter, Statement};
+use crate::billing::{Meter, Statement};
+use crate::domain::{ACCOUNT_RESOURCE_TYPE, DeploymentType, LineKind, Money};
 
 /// One row of a sample export.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,8 +37,6 @@ pub struct SampleRow {
     /// `ChargeCategory`.
     pub category: String,
 }
-
-const OPENAI_TYPE: &str = "microsoft.cognitiveservices/accounts";
 
 /// Azure's spelling of a token meter (`gpt-4o-mini cached Inp glbl Tokens`).
 pub fn meter_name(model: &str, deployment_type: DeploymentType, meter: Meter) -> String {
@@ -64,21 +63,21 @@ pub fn rows_for(statement: &Statement) -> Vec<SampleRow> {
     let mut rows = Vec::new();
     let mut provisioned: Vec<(String, Decimal)> = Vec::new();
     for line in &statement.lines {
-        let Some(cost) = line.cost else { continue };
-        if line.resource_id.is_empty() {
+        let (Some(cost), Some(account)) = (line.cost.as_ref().map(Money::amount), &line.resource_id) else {
             continue;
-        }
+        };
+        let account = account.as_str();
         match line.kind {
             LineKind::Usage => {
                 for m in &line.meters {
                     let Some(price) = &m.price else { continue };
                     rows.push(SampleRow {
-                        resource_id: line.resource_id.clone(),
-                        resource_type: OPENAI_TYPE.to_owned(),
+                        resource_id: account.to_owned(),
+                        resource_type: ACCOUNT_RESOURCE_TYPE.to_owned(),
                         service: "Azure OpenAI".to_owned(),
                         meter: meter_name(&price.model, line.deployment_type, m.meter),
                         product: product(&price.model).to_owned(),
-                        cost: m.exact_cost.unwrap_or(m.cost),
+                        cost: m.exact_cost.as_ref().unwrap_or(&m.cost).amount(),
                         quantity: Decimal::from(m.tokens) / Decimal::from(1000),
                         unit: "1K Tokens".to_owned(),
                         category: "Usage".to_owned(),
@@ -86,9 +85,9 @@ pub fn rows_for(statement: &Statement) -> Vec<SampleRow> {
                 }
             }
             LineKind::Provisioned | LineKind::UnusedCapacity => {
-                match provisioned.iter_mut().find(|(id, _)| id.eq_ignore_ascii_case(&line.resource_id)) {
+                match provisioned.iter_mut().find(|(id, _)| id.eq_ignore_ascii_case(account)) {
                     Some((_, total)) => *total += cost,
-                    None => provisioned.push((line.resource_id.clone(), cost)),
+                    None => provisioned.push((account.to_owned(), cost)),
                 }
             }
             LineKind::Correction => {}
@@ -97,7 +96,7 @@ pub fn rows_for(statement: &Statement) -> Vec<SampleRow> {
     for (resource_id, cost) in provisioned {
         rows.push(SampleRow {
             resource_id,
-            resource_type: OPENAI_TYPE.to_owned(),
+            resource_type: ACCOUNT_RESOURCE_TYPE.to_owned(),
             service: "Azure OpenAI".to_owned(),
             meter: "Provisioned Managed Global Unit".to_owned(),
             product: "Azure OpenAI".to_owned(),
@@ -110,7 +109,7 @@ pub fn rows_for(statement: &Statement) -> Vec<SampleRow> {
     let subscription = statement
         .lines
         .iter()
-        .find_map(|l| l.resource_id.split('/').nth(2).filter(|s| !s.is_empty()))
+        .find_map(|l| l.resource_id.as_ref().map(|a| a.subscription()))
         .unwrap_or("00000000-0000-0000-0000-000000000000")
         .to_owned();
     for (kind, name, service, meter, cost, unit) in [
@@ -169,7 +168,7 @@ pub fn write(statement: &Statement, rows: &[SampleRow], columns: ColumnSet) -> V
             cost.clone(),
             "/providers/Microsoft.Billing/billingAccounts/demo".to_owned(),
             "Demo billing account".to_owned(),
-            statement.currency.clone(),
+            statement.currency.to_string(),
             end.clone(),
             start.clone(),
             r.category.clone(),

@@ -6,9 +6,9 @@ use rust_decimal::Decimal;
 
 use super::sample::{self, SampleRow};
 use super::*;
-use crate::billing::{self, DeploymentCatalogue, LineKind, PriceCatalogue};
-use crate::domain::{TokenSource, UsageAggregate};
-use crate::mapping::ApplicationMap;
+use crate::billing::{self, DeploymentCatalogue, PriceCatalogue};
+use crate::directory::seed::parse_deployments;
+use crate::domain::{ApplicationMap, DeploymentType, LineKind, TokenSource, TokenTotals, UsageAggregate};
 
 const SWC: &str = "/subscriptions/0000/resourceGroups/rg-ai/providers/Microsoft.CognitiveServices/accounts/oai-swc";
 const FRC: &str = "/subscriptions/0000/resourceGroups/rg-ai/providers/Microsoft.CognitiveServices/accounts/oai-frc";
@@ -22,14 +22,16 @@ fn october() -> Period {
 }
 
 fn deployments() -> DeploymentCatalogue {
-    DeploymentCatalogue::parse(&format!(
-        "deployment,model,deployment_type,ptu_hourly_cost,capacity_tokens_per_minute,resource_id\n\
+    DeploymentCatalogue::new(
+        &parse_deployments(&format!(
+            "deployment,model,deployment_type,ptu_hourly_cost,capacity_tokens_per_minute,resource_id\n\
          chat,gpt-4o-2024-08-06,global,,,{SWC}\n\
          mini,gpt-4o-mini-2024-07-18,global,,,{SWC}\n\
          ptu,gpt-4.1,provisioned,1.50,2000,{SWC}\n\
          eu,gpt-5-nano,data-zone,,,{FRC}\n"
-    ))
-    .unwrap()
+        ))
+        .unwrap(),
+    )
 }
 
 fn agg(day: u32, party: &str, deployment: &str, prompt: u64, cached: u64, completion: u64) -> UsageAggregate {
@@ -39,11 +41,7 @@ fn agg(day: u32, party: &str, deployment: &str, prompt: u64, cached: u64, comple
         model: String::new(),
         deployment: deployment.into(),
         token_source: TokenSource::Reported,
-        requests: 10,
-        prompt,
-        completion,
-        cached,
-        reasoning: 0,
+        tokens: TokenTotals { requests: 10, prompt, completion, cached, reasoning: 0 },
     }
 }
 
@@ -56,7 +54,8 @@ fn statement() -> Statement {
         agg(5, "app-a", "ptu", 10_000_000, 0, 1_000_000),
         agg(6, "app-b", "eu", 3_000_000, 0, 700_000),
     ];
-    let apps = ApplicationMap::from_rows([("app-a", "Claims bot", "Insurance"), ("app-b", "Search", "Retail")]);
+    let apps =
+        ApplicationMap::from_rows([("app-a", "Claims bot", "Insurance"), ("app-b", "Search", "Retail")]).unwrap();
     billing::compute(october(), &aggregates, &apps, &deployments(), &PriceCatalogue::shipped().unwrap()).unwrap()
 }
 
@@ -67,6 +66,10 @@ fn invoice_of(s: &Statement, rows: &[SampleRow]) -> Invoice {
 
 fn run(s: &Statement, rows: &[SampleRow]) -> Reconciliation {
     reconcile(s, &invoice_of(s, rows), &deployments())
+}
+
+fn cost_of(lines: &[&crate::billing::ChargeLine]) -> Decimal {
+    lines.iter().filter_map(|l| l.cost.as_ref()).map(|c| c.amount()).sum()
 }
 
 fn group<'a>(r: &'a Reconciliation, meter: &str) -> &'a Group {
@@ -80,7 +83,7 @@ fn an_invoice_of_exactly_our_usage_reconciles() {
     assert!(r.total.reconciles, "{}", table(&r));
     assert!(r.groups.iter().all(|g| g.status == Status::Match), "{}", table(&r));
     assert_eq!(r.total.our_cost, s.total);
-    assert!((r.total.invoice_cost - s.total).abs() <= d("0.05"), "{}", table(&r));
+    assert!((r.total.invoice_cost.amount() - s.total.amount()).abs() <= d("0.05"), "{}", table(&r));
     assert_eq!((r.other_rows, r.unknown_resources.len()), (2, 0));
     let input = group(&r, "gpt-4o global input");
     assert_eq!(input.resource_id, SWC);
@@ -97,7 +100,7 @@ fn an_invoice_of_exactly_our_usage_reconciles() {
 fn a_3_percent_overbill_on_one_meter_is_over_and_the_rest_match() {
     let s = statement();
     let mut rows = sample::rows_for(&s);
-    let output = sample::meter_name("gpt-4o", billing::DeploymentType::Global, billing::Meter::OutputTokens);
+    let output = sample::meter_name("gpt-4o", DeploymentType::Global, billing::Meter::OutputTokens);
     for row in rows.iter_mut().filter(|r| r.meter == output) {
         row.cost *= d("1.03");
     }
@@ -111,11 +114,11 @@ fn a_3_percent_overbill_on_one_meter_is_over_and_the_rest_match() {
     let trued = true_up(&s, &r).unwrap();
     assert_eq!(trued.total, r.total.invoice_cost, "the trued-up statement sums to the invoice");
     let corrections: Vec<_> = trued.lines.iter().filter(|l| l.kind == LineKind::Correction).collect();
-    assert_eq!(corrections.iter().map(|l| l.cost.unwrap()).sum::<Decimal>(), r.total.difference);
+    assert_eq!(cost_of(&corrections), r.total.difference.amount());
     // Groups within the tolerance are trued up too (a cent of rounding), so the
     // statement sums to the invoice; the overbilled group by its two lines.
-    let output: Vec<_> = corrections.iter().filter(|l| l.note.contains("gpt-4o global output")).collect();
-    assert_eq!(output.iter().map(|l| l.cost.unwrap()).sum::<Decimal>(), over.difference);
+    let output: Vec<_> = corrections.iter().copied().filter(|l| l.note.contains("gpt-4o global output")).collect();
+    assert_eq!(cost_of(&output), over.difference.amount());
     assert_eq!(output.len(), 2, "one per line of the group, by cost share");
     let originals: Vec<_> = trued.lines.iter().filter(|l| l.kind != LineKind::Correction).cloned().collect();
     assert_eq!(originals, s.lines, "the original lines are never changed");
@@ -129,7 +132,7 @@ fn a_3_percent_overbill_on_one_meter_is_over_and_the_rest_match() {
 fn a_meter_only_on_the_invoice_and_usage_only_in_our_ledger() {
     let s = statement();
     let mut rows = sample::rows_for(&s);
-    let eu = sample::meter_name("gpt-5-nano", billing::DeploymentType::DataZone, billing::Meter::OutputTokens);
+    let eu = sample::meter_name("gpt-5-nano", DeploymentType::DataZone, billing::Meter::OutputTokens);
     rows.retain(|r| r.meter != eu);
     let mut extra = rows[0].clone();
     extra.meter = "o3 mini 0131 input Data Zone Tokens".into();
@@ -140,22 +143,22 @@ fn a_meter_only_on_the_invoice_and_usage_only_in_our_ledger() {
     let r = run(&s, &rows);
     assert_eq!(group(&r, "o3-mini data-zone input").status, Status::InvoiceOnly);
     let ledger_only = group(&r, "gpt-5-nano data-zone output");
-    assert_eq!((ledger_only.status, ledger_only.invoice_cost), (Status::LedgerOnly, Decimal::ZERO));
+    assert_eq!((ledger_only.status, ledger_only.invoice_cost.amount()), (Status::LedgerOnly, Decimal::ZERO));
     let trued = true_up(&s, &r).unwrap();
     assert_eq!(trued.total, r.total.invoice_cost);
     let invoice_only: Vec<_> = trued.lines.iter().filter(|l| l.business_unit == INVOICE_ONLY).collect();
-    assert_eq!((invoice_only.len(), invoice_only[0].cost), (1, Some(d("12.35"))));
+    assert_eq!((invoice_only.len(), cost_of(&invoice_only)), (1, d("12.35")));
 }
 
 #[test]
 fn the_ptu_hours_row_is_matched_to_the_provisioned_deployments_cost() {
     let s = statement();
-    let ptu_cost: Decimal = s.lines.iter().filter(|l| l.kind != LineKind::Usage).filter_map(|l| l.cost).sum();
+    let ptu_cost = cost_of(&s.lines.iter().filter(|l| l.kind != LineKind::Usage).collect::<Vec<_>>());
     assert_eq!(ptu_cost, d("1116.00"), "744 hours at 1.50, shared and unused");
     let mut rows = sample::rows_for(&s);
     let r = run(&s, &rows);
     let ptu = group(&r, "provisioned");
-    assert_eq!((ptu.status, ptu.our_cost, ptu.invoice_cost), (Status::Match, ptu_cost, ptu_cost));
+    assert_eq!((ptu.status, ptu.our_cost.amount(), ptu.invoice_cost.amount()), (Status::Match, ptu_cost, ptu_cost));
     assert_eq!(ptu.invoice_quantity, Some(d("744")));
     // The PTU row billed 15.00 more than the deployment file says it costs.
     for row in rows.iter_mut().filter(|r| r.unit == "1 Hour" && r.resource_id == SWC) {
@@ -163,13 +166,13 @@ fn the_ptu_hours_row_is_matched_to_the_provisioned_deployments_cost() {
     }
     let r = run(&s, &rows);
     let ptu = group(&r, "provisioned");
-    assert_eq!((ptu.status, ptu.difference), (Status::Over, d("15.00")));
+    assert_eq!((ptu.status, ptu.difference.amount()), (Status::Over, d("15.00")));
     let trued = true_up(&s, &r).unwrap();
     let shares: Vec<_> = trued
         .lines
         .iter()
         .filter(|l| l.kind == LineKind::Correction && l.deployment == "ptu")
-        .map(|l| l.cost.unwrap())
+        .map(|l| l.cost.as_ref().unwrap().amount())
         .collect();
     assert_eq!(shares.iter().copied().sum::<Decimal>(), d("15.00"), "{shares:?}");
     assert_eq!(trued.total, r.total.invoice_cost);
@@ -194,7 +197,7 @@ fn true_up_needs_every_priced_deployment_mapped_to_its_account() {
     let s = statement();
     let r = run(&s, &sample::rows_for(&s));
     let mut unmapped = s.clone();
-    unmapped.lines[0].resource_id.clear();
+    unmapped.lines[0].resource_id = None;
     assert!(matches!(true_up(&unmapped, &r), Err(TrueUpError::UnmappedDeployments { .. })));
 }
 
@@ -214,7 +217,7 @@ fn the_trued_up_focus_export_carries_the_corrections_apart() {
     );
     let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
     let total: Decimal = records.iter().map(|r| r[billed].parse::<Decimal>().unwrap()).sum();
-    assert_eq!(total, trued.total, "the FOCUS rows sum to the trued-up statement");
+    assert_eq!(total, trued.total.amount(), "the FOCUS rows sum to the trued-up statement");
     assert!(records.iter().any(|r| &r[class] == "Correction"));
     let lines = String::from_utf8(files[0].1.clone()).unwrap();
     assert!(lines.contains(",correction,"), "{lines}");

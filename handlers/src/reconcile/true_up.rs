@@ -11,7 +11,8 @@ use rust_decimal::Decimal;
 
 use super::{Reconciliation, Status};
 use crate::billing::allocation::split_cents;
-use crate::billing::{ChargeLine, DeploymentType, LineKind, Statement, TokenCounts};
+use crate::billing::{ChargeLine, Statement};
+use crate::domain::{AccountId, DeploymentType, LineKind, Money, TokenCounts};
 
 /// The business unit of corrections for meters only on the invoice.
 pub const INVOICE_ONLY: &str = "invoice only";
@@ -37,7 +38,7 @@ pub fn true_up(statement: &Statement, reconciliation: &Reconciliation) -> Result
     let mut unmapped: Vec<&str> = statement
         .lines
         .iter()
-        .filter(|l| l.resource_id.is_empty() && l.cost.is_some_and(|c| !c.is_zero()))
+        .filter(|l| l.resource_id.is_none() && l.cost.as_ref().is_some_and(|c| !c.is_zero()))
         .map(|l| if l.deployment.is_empty() { "(unnamed)" } else { l.deployment.as_str() })
         .collect();
     if !unmapped.is_empty() {
@@ -45,9 +46,11 @@ pub fn true_up(statement: &Statement, reconciliation: &Reconciliation) -> Result
         unmapped.dedup();
         return Err(TrueUpError::UnmappedDeployments { period: statement.period, deployments: unmapped.join(", ") });
     }
+    let money = |amount: Decimal| Money::new(amount, statement.currency.clone());
     let mut corrections = Vec::new();
     for group in &reconciliation.groups {
-        if group.difference.is_zero() {
+        let difference = group.difference.amount();
+        if difference.is_zero() {
             continue;
         }
         let why = format!(
@@ -55,9 +58,9 @@ pub fn true_up(statement: &Statement, reconciliation: &Reconciliation) -> Result
             group.status.as_str(),
             group.meter,
             account_name(&group.resource_id),
-            group.invoice_cost,
-            group.our_cost,
-            group.difference
+            group.invoice_cost.cents_text(),
+            group.our_cost.cents_text(),
+            difference
         );
         if group.status == Status::InvoiceOnly || group.shares.is_empty() {
             corrections.push(ChargeLine {
@@ -67,10 +70,10 @@ pub fn true_up(statement: &Statement, reconciliation: &Reconciliation) -> Result
                 model: group.meter.clone(),
                 deployment: group.deployment.clone(),
                 deployment_type: DeploymentType::Global,
-                resource_id: group.resource_id.clone(),
-                region: String::new(),
+                resource_id: AccountId::parse(&group.resource_id).ok(),
+                region: None,
                 tokens: TokenCounts::default(),
-                cost: Some(group.difference),
+                cost: Some(group.difference.clone()),
                 currency: statement.currency.clone(),
                 note: format!("{why}; no usage of ours to share it"),
                 meters: Vec::new(),
@@ -79,17 +82,17 @@ pub fn true_up(statement: &Statement, reconciliation: &Reconciliation) -> Result
         }
         let weights: Vec<Decimal> = group.shares.iter().map(|(_, _, cost)| *cost).collect();
         let weights = if weights.iter().all(Decimal::is_zero) { vec![Decimal::ONE; weights.len()] } else { weights };
-        let magnitude = split_cents(group.difference.abs(), &weights);
+        let magnitude = split_cents(difference.abs(), &weights);
         for ((line_index, _, _), share) in group.shares.iter().zip(magnitude) {
             if share.is_zero() {
                 continue;
             }
-            let amount = if group.difference.is_sign_negative() { -share } else { share };
+            let amount = if difference.is_sign_negative() { -share } else { share };
             let line = &statement.lines[*line_index];
             corrections.push(ChargeLine {
                 kind: LineKind::Correction,
                 tokens: TokenCounts::default(),
-                cost: Some(amount),
+                cost: Some(money(amount)),
                 note: format!("{why}; this line's cost share"),
                 meters: Vec::new(),
                 ..line.clone()
@@ -108,7 +111,10 @@ fn merge(corrections: Vec<ChargeLine>) -> Vec<ChargeLine> {
             (&m.business_unit, &m.application, &m.model, &m.deployment, &m.note)
                 == (&c.business_unit, &c.application, &c.model, &c.deployment, &c.note)
         }) {
-            Some(m) => m.cost = Some(m.cost.unwrap_or_default() + c.cost.unwrap_or_default()),
+            Some(m) => {
+                let sum = |l: &ChargeLine| l.cost.as_ref().map(Money::amount).unwrap_or_default();
+                m.cost = Some(Money::new(sum(m) + sum(&c), c.currency.clone()));
+            }
             None => merged.push(c),
         }
     }

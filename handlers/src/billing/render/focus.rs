@@ -23,7 +23,8 @@ use std::collections::BTreeMap;
 
 use rust_decimal::Decimal;
 
-use super::super::{ChargeLine, LineKind, Meter, MeterCharge, ProvisionedUse, Statement, UNUSED_CAPACITY};
+use super::super::{ChargeLine, Meter, MeterCharge, ProvisionedUse, Statement, UNUSED_CAPACITY};
+use crate::domain::{LineKind, Money};
 
 /// FOCUS columns first (alphabetically, as Azure's export lists them), then ours.
 pub(crate) const FOCUS_COLUMNS: [&str; 65] = [
@@ -148,8 +149,8 @@ fn number(value: Decimal) -> String {
 }
 
 /// Money in cents, always two decimals.
-fn money(value: Decimal) -> String {
-    format!("{value:.2}")
+fn money(value: &Money) -> String {
+    value.cents_text()
 }
 
 /// The rows of `focus.csv` for a statement.
@@ -167,7 +168,7 @@ pub(super) fn csv(statement: &Statement) -> Vec<u8> {
 fn rows(statement: &Statement) -> Vec<Row> {
     let mut rows = Vec::new();
     for line in &statement.lines {
-        let Some(cost) = line.cost else { continue };
+        let Some(cost) = &line.cost else { continue };
         match line.kind {
             LineKind::Usage => rows.extend(line.meters.iter().map(|m| usage_row(statement, line, m))),
             LineKind::Provisioned => {
@@ -207,8 +208,8 @@ fn base(statement: &Statement, line: &ChargeLine) -> Row {
         .set("ServiceName", "Azure OpenAI")
         .set("ServiceCategory", "AI and Machine Learning")
         .set("ServiceSubcategory", "Generative AI")
-        .set("RegionId", line.region.as_str())
-        .set("RegionName", line.region.as_str())
+        .set("RegionId", line.region.as_ref().map(|r| r.as_str()).unwrap_or_default())
+        .set("RegionName", line.region.as_ref().map(|r| r.as_str()).unwrap_or_default())
         .set("Tags", tags(line))
         .set("x_BusinessUnit", line.business_unit.as_str())
         .set("x_Application", line.application.as_str())
@@ -217,24 +218,16 @@ fn base(statement: &Statement, line: &ChargeLine) -> Row {
         .set("x_DeploymentType", line.deployment_type.as_str())
         .set("x_LineKind", line.kind.as_str())
         .set("x_Note", line.note.as_str());
-    if !line.resource_id.is_empty() && !line.deployment.is_empty() {
-        row.set("ResourceId", format!("{}/deployments/{}", line.resource_id, line.deployment))
-            .set("ResourceName", line.deployment.as_str())
-            .set("ResourceType", DEPLOYMENT_RESOURCE_TYPE);
-    }
-    if let Some(subscription) = subscription(&line.resource_id) {
+    if let Some(account) = &line.resource_id {
+        if !line.deployment.is_empty() {
+            row.set("ResourceId", format!("{account}/deployments/{}", line.deployment))
+                .set("ResourceName", line.deployment.as_str())
+                .set("ResourceType", DEPLOYMENT_RESOURCE_TYPE);
+        }
+        let subscription = account.subscription();
         row.set("SubAccountId", format!("/subscriptions/{subscription}")).set("SubAccountName", subscription);
     }
     row
-}
-
-/// The subscription of an account's ARM id.
-fn subscription(resource_id: &str) -> Option<&str> {
-    let mut parts = resource_id.split('/').skip(1);
-    match (parts.next(), parts.next()) {
-        (Some(s), Some(id)) if s.eq_ignore_ascii_case("subscriptions") && !id.is_empty() => Some(id),
-        _ => None,
-    }
 }
 
 /// `{"BusinessUnit": …, "Application": …}` (user-defined tags: one scheme, no prefix).
@@ -265,7 +258,7 @@ fn on(line: &ChargeLine) -> String {
 
 fn usage_row(statement: &Statement, line: &ChargeLine, m: &MeterCharge) -> Row {
     let mut row = base(statement, line);
-    let (Some(price), Some(exact)) = (&m.price, m.exact_cost) else { return row };
+    let (Some(price), Some(exact)) = (&m.price, &m.exact_cost) else { return row };
     let sku = sku_id(line, &price.model);
     let quantity = Decimal::from(m.tokens) / Decimal::from(1_000_000u32);
     let details = serde_json::json!({
@@ -274,10 +267,10 @@ fn usage_row(statement: &Statement, line: &ChargeLine, m: &MeterCharge) -> Row {
         "x_TokenKind": m.meter.slug(),
         "x_EffectiveFrom": price.effective_from.to_string(),
     });
-    row.set("BilledCost", money(m.cost))
-        .set("EffectiveCost", money(m.cost))
-        .set("ListCost", number(exact))
-        .set("ContractedCost", number(exact))
+    row.set("BilledCost", money(&m.cost))
+        .set("EffectiveCost", money(&m.cost))
+        .set("ListCost", number(exact.amount()))
+        .set("ContractedCost", number(exact.amount()))
         .set("ListUnitPrice", number(price.per_1m))
         .set("ContractedUnitPrice", number(price.per_1m))
         .set("PricingCategory", "Standard")
@@ -310,17 +303,16 @@ fn usage_row(statement: &Statement, line: &ChargeLine, m: &MeterCharge) -> Row {
 /// of the declared capacity when there is one, else of what was used.
 fn hours_of(ptu: &ProvisionedUse, tokens: u64) -> (Decimal, Decimal) {
     let hours = Decimal::from(ptu.hours);
-    let per_hour = (ptu.cost / hours).round_dp(6);
+    let per_hour = (ptu.cost.amount() / hours).round_dp(6);
     let of = ptu.capacity_tokens.unwrap_or(ptu.used_tokens);
     let used = if of == 0 { Decimal::ZERO } else { (hours * Decimal::from(tokens) / Decimal::from(of)).round_dp(6) };
     (per_hour, used)
 }
 
 fn capacity_reservation(line: &ChargeLine, row: &mut Row, status: &str) {
-    let id = if line.resource_id.is_empty() {
-        format!("provisioned/{}", line.deployment)
-    } else {
-        format!("{}/deployments/{}", line.resource_id, line.deployment)
+    let id = match &line.resource_id {
+        None => format!("provisioned/{}", line.deployment),
+        Some(account) => format!("{account}/deployments/{}", line.deployment),
     };
     row.set("CapacityReservationId", id).set("CapacityReservationStatus", status);
 }
@@ -345,8 +337,8 @@ fn provisioned_row(statement: &Statement, line: &ChargeLine, m: &MeterCharge, pt
     let (per_hour, hours) = ptu.map_or((Decimal::ZERO, Decimal::ZERO), |p| hours_of(p, m.tokens));
     hourly_price(&mut row, line, per_hour, hours);
     capacity_reservation(line, &mut row, "Used");
-    row.set("BilledCost", money(m.cost))
-        .set("EffectiveCost", money(m.cost))
+    row.set("BilledCost", money(&m.cost))
+        .set("EffectiveCost", money(&m.cost))
         .set("ConsumedQuantity", number(Decimal::from(m.tokens)))
         .set("ConsumedUnit", "Tokens")
         .set("x_TokenSource", m.token_source.as_str())
@@ -359,7 +351,7 @@ fn provisioned_row(statement: &Statement, line: &ChargeLine, m: &MeterCharge, pt
     row
 }
 
-fn unused_row(statement: &Statement, line: &ChargeLine, cost: Decimal, ptu: Option<&ProvisionedUse>) -> Row {
+fn unused_row(statement: &Statement, line: &ChargeLine, cost: &Money, ptu: Option<&ProvisionedUse>) -> Row {
     let mut row = base(statement, line);
     let (per_hour, unused_hours) = match ptu {
         Some(p) => {
@@ -380,7 +372,7 @@ fn unused_row(statement: &Statement, line: &ChargeLine, cost: Decimal, ptu: Opti
     row
 }
 
-fn correction_row(statement: &Statement, line: &ChargeLine, cost: Decimal) -> Row {
+fn correction_row(statement: &Statement, line: &ChargeLine, cost: &Money) -> Row {
     let mut row = base(statement, line);
     row.set("ChargeClass", "Correction")
         .set("BilledCost", money(cost))
@@ -397,19 +389,14 @@ fn correction_row(statement: &Statement, line: &ChargeLine, cost: Decimal) -> Ro
 mod tests {
     use super::*;
 
+    use crate::domain::Currency;
+
     #[test]
     fn numbers_always_carry_a_decimal_point_and_no_exponent() {
         let d = |s: &str| s.parse::<Decimal>().unwrap();
         assert_eq!(number(d("600000")), "600000.0");
         assert_eq!(number(d("0.600000")), "0.6");
         assert_eq!(number(d("0.0000001")), "0.0000001");
-        assert_eq!(money(d("-1.5")), "-1.50");
-    }
-
-    #[test]
-    fn the_subscription_comes_from_the_account_id() {
-        let id = "/subscriptions/1234/resourceGroups/rg/providers/Microsoft.CognitiveServices/accounts/a";
-        assert_eq!(subscription(id), Some("1234"));
-        assert_eq!(subscription(""), None);
+        assert_eq!(money(&Money::new(d("-1.5"), Currency::USD)), "-1.50");
     }
 }
