@@ -11,6 +11,7 @@ mod cli;
 mod contract;
 mod helpers;
 mod host_queues;
+mod identity;
 mod ingest_usage;
 mod maintenance;
 mod protocol;
