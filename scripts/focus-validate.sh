@@ -24,7 +24,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root="$(pwd)"
 arg="${1:?usage: scripts/focus-validate.sh FILE | --demo}"
 if [ "$arg" = --demo ]; then
-    # The demo month on the embedded backend, in a folder of its own.
+    # The demo month on the embedded backend, in a folder of its own; its
+    # reports are tenant-scoped (reports/{tenant}/{month}/, rollup::report_name).
     cargo build -p chargeback --locked -q
     demo="$(mktemp -d /tmp/chargeback-focus-demo.XXXXXX)"
     trap 'rm -rf "$demo"' EXIT
@@ -32,7 +33,7 @@ if [ "$arg" = --demo ]; then
         -u CHARGEBACK_APPLICATIONS -u CHARGEBACK_PRICES CHARGEBACK_DATA_DIR="$demo" \
         "${CARGO_TARGET_DIR:-$root/target}/debug/chargeback" demo --month 2026-10 >"$demo/demo.log" 2>&1 \
         || { cat "$demo/demo.log" >&2; exit 1; }
-    arg="$demo/reports/2026-10/focus.csv"
+    arg="$demo/reports/default/2026-10/focus.csv"
 fi
 file="$(realpath "$arg")"
 [ -s "$file" ] || { echo "focus-validate.sh: $file is missing or empty" >&2; exit 2; }
