@@ -61,13 +61,25 @@ pub const SETTINGS: &[SettingDoc] = &[
         name: "CHARGEBACK_DEPLOYMENTS",
         secret: false,
         set_by: "app",
-        doc: "CSV mapping Azure OpenAI deployment to model (header deployment,model), to pick the tokenizer for streamed records that do not name their model; optional columns deployment_type, ptu_monthly_cost or ptu_hourly_cost, capacity_tokens_per_minute and currency price the deployment (docs/chargeback.md). Default: <data dir>/deployments.csv.",
+        doc: "CSV mapping Azure OpenAI deployment to model (header deployment,model), to pick the tokenizer for streamed records that do not name their model; optional columns deployment_type, ptu_monthly_cost or ptu_hourly_cost, capacity_tokens_per_minute and currency price the deployment, resource_id (the ARM id of its Azure OpenAI account) and region place it for the FOCUS export and the invoice reconciliation (docs/chargeback.md). Default: <data dir>/deployments.csv.",
     },
     SettingDoc {
         name: "CHARGEBACK_PRICES",
         secret: false,
         set_by: "app",
         doc: "CSV of Azure OpenAI prices that override or extend the shipped prices/azure-openai.csv (same format, per-1M or per-1K columns; docs/chargeback.md). Default: none (the shipped prices only).",
+    },
+    SettingDoc {
+        name: "CHARGEBACK_INVOICE_FILE",
+        secret: false,
+        set_by: "app",
+        doc: "Azure Cost Management FOCUS cost export (CSV or .csv.gz) the monthly rollup reconciles the month with; {month} in the path becomes YYYY-MM (e.g. /mnt/exports/focus-{month}.csv.gz). The rollup writes reconciliation.json and reconciliation.csv beside the reports (docs/chargeback.md). Default: none (no reconciliation).",
+    },
+    SettingDoc {
+        name: "CHARGEBACK_INVOICE_TRUE_UP",
+        secret: false,
+        set_by: "app",
+        doc: "true: the rollup adds the reconciliation's correction lines to the month's reports, so they sum to the invoice. Default: false (the reconciliation is reported only).",
     },
     SettingDoc {
         name: "AzureWebJobsStorage",
@@ -222,6 +234,11 @@ pub struct Settings {
     pub deployments_file: Option<PathBuf>,
     /// The user's price file (`CHARGEBACK_PRICES`), if configured.
     pub prices_file: Option<PathBuf>,
+    /// The invoice export the rollup reconciles with (`CHARGEBACK_INVOICE_FILE`;
+    /// `{month}` becomes YYYY-MM), if configured.
+    pub invoice_file: Option<String>,
+    /// Whether the rollup trues the month up to the invoice (`CHARGEBACK_INVOICE_TRUE_UP`).
+    pub invoice_true_up: bool,
     /// Port from the Functions host.
     pub port: Option<u16>,
     /// Where the stores live.
@@ -436,6 +453,12 @@ impl Settings {
             applications_file: var("CHARGEBACK_APPLICATIONS").map(PathBuf::from),
             deployments_file: var("CHARGEBACK_DEPLOYMENTS").map(PathBuf::from),
             prices_file: var("CHARGEBACK_PRICES").map(PathBuf::from),
+            invoice_file: var("CHARGEBACK_INVOICE_FILE"),
+            invoice_true_up: match var("CHARGEBACK_INVOICE_TRUE_UP").as_deref() {
+                None | Some("false" | "0" | "no") => false,
+                Some("true" | "1" | "yes") => true,
+                Some(other) => anyhow::bail!("CHARGEBACK_INVOICE_TRUE_UP={other:?}: use true or false"),
+            },
             port,
             storage: StorageSettings::from_env()?,
             api: ApiSettings::from_env()?,

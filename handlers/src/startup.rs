@@ -5,8 +5,9 @@
 //!
 //! Only this module (and the CLI's argument handling) reads [`Settings`]:
 //! every service gets the parts it uses ([`SeedFiles`] for the directory,
-//! [`PriceSource`] for pricing, [`MaintenanceSource`] for maintenance, the
-//! stores), so no service depends on the whole configuration.
+//! [`PriceSource`] for pricing, [`MaintenanceSource`] for maintenance,
+//! [`InvoiceExports`] for the rollup's reconciliation, the stores), so no
+//! service depends on the whole configuration.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -28,6 +29,7 @@ use crate::directory::{Directory, SeedFiles};
 use crate::functions::{self, FunctionState};
 use crate::ingest::Ingestor;
 use crate::maintenance::{DatabaseSource, MaintenanceSource};
+use crate::reconcile::InvoiceExports;
 use crate::rollup::{RollupStores, Rollups};
 use crate::storage::azure::IdentityConnection;
 use crate::storage::azure::{BlobDeadLetters, BlobLeases, BlobReports, StorageAccount, TableLedger};
@@ -231,11 +233,17 @@ pub fn services_over(settings: &Settings, stores: &Stores) -> anyhow::Result<Ser
         tenant: settings.tenant.clone(),
         ingestor,
         usage: Usage::new(stores.ledger.clone(), directory.clone()),
-        rollups: Rollups::new(rollup_stores, pricing.clone()),
+        rollups: Rollups::new(rollup_stores, pricing.clone()).with_invoices(invoice_exports(settings)),
         budgets: Budgets::new(stores.ledger.clone(), stores.reports.clone(), pricing),
         directory,
         maintenance: maintenance_source(settings)?,
     })
+}
+
+/// The invoice exports the rollup reconciles months with, if configured
+/// (`CHARGEBACK_INVOICE_FILE`, `CHARGEBACK_INVOICE_TRUE_UP`).
+fn invoice_exports(settings: &Settings) -> Option<InvoiceExports> {
+    settings.invoice_file.clone().map(|pattern| InvoiceExports { pattern, true_up: settings.invoice_true_up })
 }
 
 /// The tenant's database for the nightly maintenance: PostgreSQL when

@@ -60,6 +60,8 @@ pub fn settings(data_dir: &Path) -> Settings {
         applications_file: None,
         deployments_file: None,
         prices_file: None,
+        invoice_file: None,
+        invoice_true_up: false,
         port: None,
         storage: Default::default(),
         api: Default::default(),

@@ -15,6 +15,7 @@ mod identity;
 mod ingest_usage;
 mod maintenance;
 mod protocol;
+mod reconcile;
 mod report;
 mod rollup;
 mod routes;
