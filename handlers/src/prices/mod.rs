@@ -4,5 +4,14 @@
 //! - [`meter`]: the meter parser — meter, SKU and product names → model,
 //!   deployment scope, token kind, service tier — and the user's mapping
 //!   file. It depends on nothing else here, so invoice matching reuses it.
+//! - [`client`]: the Retail Prices API client (filter, currency, paging,
+//!   retries; all pages or nothing).
+//! - [`synced`]: the synced catalogue file, one meter price per line.
+//! - [`sync`]: an answer reconciled with the catalogue's history, and the unit guard.
+//! - [`report`]: what a sync did, for people and as JSON.
 
+pub mod client;
 pub mod meter;
+pub mod report;
+pub mod sync;
+pub mod synced;
