@@ -163,6 +163,70 @@ pub fn ingestor_over(settings: &Settings, stores: &Stores) -> anyhow::Result<Ing
     .with_deployments(deployments))
 }
 
+/// The price sync as configured: the Retail Prices API endpoint, the meter
+/// mapping file, the shipped prices its unit guard compares first prices
+/// with, and the user's prices (`CHARGEBACK_PRICES`) whose rows win.
+pub fn price_sync(settings: &Settings) -> anyhow::Result<crate::prices::service::PriceSync> {
+    use crate::billing::{DeploymentType, PriceCatalogue};
+    use crate::prices::meter::{MeterKind, MeterMapping, Scope};
+
+    let config = &settings.price_sync;
+    let mapping = match &config.meter_mapping {
+        Some(path) => MeterMapping::load(path)?,
+        None => MeterMapping::default(),
+    };
+    let endpoint = config.endpoint.as_deref().unwrap_or(crate::prices::client::DEFAULT_ENDPOINT);
+    let shipped = PriceCatalogue::shipped()?;
+    let user = match &settings.prices_file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+            PriceCatalogue::parse(&text, &path.display().to_string())?
+        }
+        None => PriceCatalogue::default(),
+    };
+    let type_of = |scope: Scope| match scope {
+        Scope::Global => DeploymentType::Global,
+        Scope::DataZone => DeploymentType::DataZone,
+        Scope::Regional => DeploymentType::Regional,
+    };
+    let reference = Arc::new(move |model: &str, scope: Scope, kind: MeterKind, currency: &str| {
+        let price = shipped
+            .prices()
+            .iter()
+            .filter(|p| {
+                p.model.eq_ignore_ascii_case(model) && p.deployment_type == type_of(scope) && p.currency == currency
+            })
+            .max_by_key(|p| p.effective_from)?;
+        match kind {
+            MeterKind::Input => Some(price.input_per_1m),
+            MeterKind::CachedInput => price.cached_input_per_1m,
+            MeterKind::Output => price.output_per_1m,
+            _ => None,
+        }
+    });
+    let overrides = Arc::new(move |line: &crate::prices::synced::SyncedPrice| {
+        user.prices()
+            .iter()
+            .find(|p| {
+                p.model.eq_ignore_ascii_case(&line.model)
+                    && p.deployment_type == type_of(line.scope)
+                    && p.effective_from == line.effective_from
+            })
+            .map(|p| p.origin.clone())
+    });
+    Ok(crate::prices::service::PriceSync::new(endpoint, Default::default(), mapping)?
+        .with_reference(reference)
+        .with_overrides(overrides))
+}
+
+/// The price sync's query: the configured currency (default USD) and
+/// regions, else `default_regions`.
+pub fn price_query(settings: &Settings, default_regions: &[String]) -> anyhow::Result<crate::prices::client::Query> {
+    let config = &settings.price_sync;
+    let regions = if config.regions.is_empty() { default_regions } else { &config.regions };
+    Ok(crate::prices::client::Query::new(config.currency.as_deref().unwrap_or("USD"), regions)?)
+}
+
 /// The running custom handler.
 #[derive(Debug)]
 pub struct Application {

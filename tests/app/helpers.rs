@@ -59,6 +59,7 @@ pub fn settings(data_dir: &Path) -> Settings {
         applications_file: None,
         deployments_file: None,
         prices_file: None,
+        price_sync: Default::default(),
         port: None,
         storage: Default::default(),
         api: Default::default(),

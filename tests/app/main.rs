@@ -11,6 +11,7 @@ mod contract;
 mod helpers;
 mod ingest_usage;
 mod maintenance;
+mod prices;
 mod protocol;
 mod report;
 mod rollup;

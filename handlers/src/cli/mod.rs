@@ -3,6 +3,7 @@
 
 mod ingest;
 mod maintain;
+mod prices;
 pub mod rollup;
 mod usage;
 
@@ -70,6 +71,8 @@ enum Command {
     Rollup(rollup::RollupArgs),
     /// Write a rolled-up month's chargeback report files (CSV, JSON, HTML) to a folder.
     Report(rollup::ReportArgs),
+    /// Azure OpenAI prices from the Azure Retail Prices API: `chargeback prices sync`.
+    Prices(prices::PricesArgs),
     /// Print every app setting the code reads (name, who sets it, secret or not, meaning).
     Settings,
 }
@@ -120,6 +123,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Maintain(args) => maintain::run(&settings, args).await,
         Command::Rollup(args) => rollup::run_rollup(&settings, &args).await.map(|_| ()),
         Command::Report(args) => rollup::run_report(&settings, &args).await.map(|_| ()),
+        Command::Prices(args) => prices::run(&settings, args).await,
         Command::Demo(args) => crate::demo::run(&settings, args).await,
         Command::Generate(args) => crate::demo::generate_file(args),
         Command::Tokens { model, messages, text } => {

@@ -5,6 +5,7 @@ pub mod budget_alerts;
 pub mod ingest_usage;
 pub mod invocation;
 pub mod nightly_maintenance;
+pub mod prices_sync;
 pub mod rollup;
 
 use axum::extract::{Path, State};
@@ -24,6 +25,7 @@ pub const FUNCTIONS: &[&str] = &[
     ingest_usage::FUNCTION_NAME,
     nightly_maintenance::FUNCTION_NAME,
     budget_alerts::FUNCTION_NAME,
+    prices_sync::FUNCTION_NAME,
     rollup::monthly_rollup::FUNCTION_NAME,
     rollup::rollup_start::FUNCTION_NAME,
     rollup::rollup_rerun::FUNCTION_NAME,
@@ -54,6 +56,12 @@ pub enum InvocationError {
     /// A store failed.
     #[error(transparent)]
     Storage(#[from] StorageError),
+    /// The price sync failed (the Retail Prices API, or the catalogue); nothing was written.
+    #[error(transparent)]
+    PriceSync(#[from] crate::prices::service::SyncError),
+    /// The function could not run with this configuration.
+    #[error("{0}")]
+    Failed(String),
 }
 
 impl IntoResponse for InvocationError {
@@ -65,8 +73,33 @@ impl IntoResponse for InvocationError {
                 (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "error": "storage unavailable; retry" })))
                     .into_response()
             }
+            Self::PriceSync(e) => {
+                let message = error_chain(&e);
+                error!(error = %message, "price sync failed; the catalogue is unchanged");
+                let status = match e {
+                    crate::prices::service::SyncError::Api(_) => StatusCode::BAD_GATEWAY,
+                    _ => StatusCode::SERVICE_UNAVAILABLE,
+                };
+                (status, Json(json!({ "error": message }))).into_response()
+            }
+            Self::Failed(message) => {
+                error!(error = %message, "invocation failed");
+                (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({ "error": message }))).into_response()
+            }
         }
     }
+}
+
+/// An error and its sources, `: `-separated.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    message
 }
 
 /// The handler's routes: one `POST /<function>` per non-HTTP function
@@ -94,6 +127,7 @@ async fn invoke(
         ingest_usage::FUNCTION_NAME => ingest_usage::invoke(&state, request).await,
         nightly_maintenance::FUNCTION_NAME => nightly_maintenance::invoke(&state, request).await,
         budget_alerts::FUNCTION_NAME => budget_alerts::invoke(&state, request).await,
+        prices_sync::FUNCTION_NAME => prices_sync::invoke(&state, request).await,
         rollup::monthly_rollup::FUNCTION_NAME => rollup::monthly_rollup::invoke(&state, request).await,
         rollup::rollup_start::FUNCTION_NAME => rollup::rollup_start::invoke(&state, request).await,
         rollup::rollup_rerun::FUNCTION_NAME => rollup::rollup_rerun::invoke(&state, request).await,

@@ -9,9 +9,12 @@
 //! - [`synced`]: the synced catalogue file, one meter price per line.
 //! - [`sync`]: an answer reconciled with the catalogue's history, and the unit guard.
 //! - [`report`]: what a sync did, for people and as JSON.
+//! - [`service`]: the sync run by the CLI and the `prices-sync` timer: read,
+//!   reconcile, write once (a file, or the tenant's report store document).
 
 pub mod client;
 pub mod meter;
 pub mod report;
+pub mod service;
 pub mod sync;
 pub mod synced;
