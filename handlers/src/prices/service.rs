@@ -43,6 +43,18 @@ pub enum SyncError {
     /// The report store failed.
     #[error("the report store failed")]
     Storage(#[from] StorageError),
+    /// The catalogue there is in another currency than the one asked for.
+    #[error(
+        "{destination} holds {held} prices; a sync in {asked} needs its own catalogue (another --out file or tenant)"
+    )]
+    Currency {
+        /// Where.
+        destination: String,
+        /// Its currency.
+        held: String,
+        /// The currency asked for.
+        asked: String,
+    },
     /// Another sync wrote the catalogue between our read and our write.
     #[error("{0} changed while this sync ran (another sync?); nothing was written, run it again")]
     Concurrent(String),
@@ -203,6 +215,13 @@ impl PriceSync {
     ) -> Result<SyncReport, SyncError> {
         let read = destination.read().await?;
         let previous = synced::parse(&read.text, &destination.describe())?;
+        if let Some(other) = previous.iter().find(|p| p.currency != query.currency) {
+            return Err(SyncError::Currency {
+                destination: destination.describe(),
+                held: other.currency.clone(),
+                asked: query.currency.clone(),
+            });
+        }
         let answer = self.client.fetch(query).await?;
         let reconciled = reconcile(Inputs {
             previous: &previous,

@@ -134,6 +134,11 @@ async fn another_currency_is_asked_for_and_kept() {
     let got = lines(&file);
     assert!(got.iter().all(|l| l.currency == "EUR"));
     assert_eq!(find(&got, "gpt-4o-mini", MeterKind::Input, ServiceTier::Default)[0].price, d("0.138"));
+    // One catalogue, one currency: USD prices are not mixed into it.
+    let before = std::fs::read(&file).unwrap();
+    let error = sync_to_file(&api, &query("USD", &["eastus2"]), &file, "2026-11-21").await.unwrap_err();
+    assert!(error.to_string().contains("holds EUR prices; a sync in USD needs its own catalogue"), "{error}");
+    assert_eq!(std::fs::read(&file).unwrap(), before);
 }
 
 #[tokio::test]
