@@ -5,10 +5,12 @@
 #![allow(clippy::unwrap_used)]
 
 mod api;
+mod architecture;
 mod budgets;
 mod cli;
 mod contract;
 mod helpers;
+mod host_queues;
 mod ingest_usage;
 mod maintenance;
 mod prices;

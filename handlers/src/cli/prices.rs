@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
+use super::App;
 use crate::config::Settings;
-use crate::prices::service::Destination;
 
 /// `chargeback prices …`
 #[derive(Debug, Args)]
@@ -41,8 +41,8 @@ pub struct SyncArgs {
     mapping: Option<PathBuf>,
 }
 
-/// Runs `chargeback prices …`.
-pub async fn run(settings: &Settings, args: PricesArgs) -> anyhow::Result<()> {
+/// Runs `chargeback prices …`: the options override the settings of the same name.
+pub async fn run(settings: &Settings, app: &dyn App, args: PricesArgs) -> anyhow::Result<()> {
     let PricesCommand::Sync(args) = args.command;
     let mut settings = settings.clone();
     let config = &mut settings.price_sync;
@@ -58,16 +58,8 @@ pub async fn run(settings: &Settings, args: PricesArgs) -> anyhow::Result<()> {
     if args.mapping.is_some() {
         config.meter_mapping = args.mapping;
     }
-    let sync = crate::startup::price_sync(&settings)?;
-    let query = crate::startup::price_query(&settings, &[])?;
-    let destination = match args.out {
-        Some(path) => Destination::File(path),
-        None => {
-            let stores = crate::startup::stores(&settings).await?;
-            Destination::Store { reports: stores.reports, tenant: settings.tenant.clone() }
-        }
-    };
-    let report = sync.run(&query, &destination, chrono::Utc::now().date_naive()).await?;
+    let services = app.services(&settings).await?;
+    let report = services.prices.run(args.out.as_deref(), chrono::Utc::now().date_naive()).await?;
     print!("{}", report.to_text());
     Ok(())
 }

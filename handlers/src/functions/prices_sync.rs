@@ -5,27 +5,17 @@
 //! `last-sync.json`). The same service as `chargeback prices sync`.
 
 use chrono::Utc;
-use serde_json::Value;
 
-use super::invocation::{InvocationRequest, InvocationResponse};
-use super::{AppState, InvocationError};
-use crate::prices::service::Destination;
+use super::invocation::{self, InvocationError, InvocationRequest, InvocationResponse};
+use super::{FunctionState, TIMER_BINDING};
 
 /// The function's name (its folder name).
 pub const FUNCTION_NAME: &str = "prices-sync";
-/// The timer binding.
-pub const TIMER_BINDING: &str = "timer";
 
 /// Handles one tick.
-pub async fn invoke(state: &AppState, request: InvocationRequest) -> Result<InvocationResponse, InvocationError> {
-    if !matches!(request.data(TIMER_BINDING), Some(Value::Object(_))) {
-        return Err(InvocationError::BadRequest(format!("Data.{TIMER_BINDING} is missing or not a timer object")));
-    }
-    let settings = &state.settings;
-    let sync = crate::startup::price_sync(settings).map_err(|e| InvocationError::Failed(format!("{e:#}")))?;
-    let query = crate::startup::price_query(settings, &[]).map_err(|e| InvocationError::Failed(format!("{e:#}")))?;
-    let destination = Destination::Store { reports: state.stores.reports.clone(), tenant: settings.tenant.clone() };
-    let report = sync.run(&query, &destination, Utc::now().date_naive()).await?;
+pub async fn invoke(state: &FunctionState, request: InvocationRequest) -> Result<InvocationResponse, InvocationError> {
+    invocation::timer(&request, TIMER_BINDING)?;
+    let report = state.prices.run(None, Utc::now().date_naive()).await?;
     let mut response = InvocationResponse::default();
     response.logs.push(format!(
         "prices sync: {} prices read, {} new line(s), {} unchanged, {} unparsed, {} rejected, {} conflicts; {}",
@@ -37,6 +27,6 @@ pub async fn invoke(state: &AppState, request: InvocationRequest) -> Result<Invo
         report.conflicts.len(),
         report.written.as_deref().unwrap_or("catalogue untouched")
     ));
-    response.return_value = serde_json::to_value(&report).map_err(|e| InvocationError::Failed(e.to_string()))?;
+    response.return_value = serde_json::to_value(&report).map_err(|e| InvocationError::Failed(Box::new(e)))?;
     Ok(response)
 }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
-use super::client::{ClientError, Query, RetailPricesClient, RetryPolicy};
+use super::client::{ClientError, Query, QueryError, RetailPricesClient, RetryPolicy};
 use super::meter::{MeterKind, MeterMapping, Scope};
 use super::report::SyncReport;
 use super::sync::{Inputs, reconcile};
@@ -40,6 +40,9 @@ pub enum SyncError {
         #[source]
         source: std::io::Error,
     },
+    /// The currency or a region is not one the API knows.
+    #[error("the price sync's query is refused")]
+    Query(#[from] QueryError),
     /// The report store failed.
     #[error("the report store failed")]
     Storage(#[from] StorageError),
@@ -163,12 +166,42 @@ pub type ReferencePrices = Arc<dyn Fn(&str, Scope, MeterKind, &str) -> Option<De
 /// The origin of the user's row that wins over a synced line, if any.
 pub type UserOverrides = Arc<dyn Fn(&SyncedPrice) -> Option<String> + Send + Sync>;
 
-/// The price sync: the API client, the meter mapping, and what the unit
-/// guard and the report compare with.
+/// What a price sync reads and how.
+#[derive(Debug, Clone)]
+pub struct PriceSyncConfig {
+    /// The Retail Prices API.
+    pub endpoint: String,
+    /// Currency code.
+    pub currency: String,
+    /// Regions to read (empty: every region).
+    pub regions: Vec<String>,
+    /// The user's meter mapping.
+    pub mapping: MeterMapping,
+    /// How failures are retried.
+    pub retry: RetryPolicy,
+}
+
+impl PriceSyncConfig {
+    /// `endpoint` in `currency`, every region, no mapping, the default retries.
+    pub fn new(endpoint: &str, currency: &str) -> Self {
+        Self {
+            endpoint: endpoint.to_owned(),
+            currency: currency.to_owned(),
+            regions: Vec::new(),
+            mapping: MeterMapping::default(),
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+/// The price sync: the API client, the query, the meter mapping, where the
+/// catalogue is kept, and what the unit guard and the report compare with.
 #[derive(Clone)]
 pub struct PriceSync {
     client: RetailPricesClient,
+    query: Query,
     mapping: MeterMapping,
+    store: Destination,
     reference: ReferencePrices,
     overrides: UserOverrides,
 }
@@ -177,17 +210,21 @@ impl std::fmt::Debug for PriceSync {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PriceSync")
             .field("endpoint", &self.client.endpoint())
+            .field("query", &self.query)
             .field("mapping", &self.mapping.len())
+            .field("store", &self.store.describe())
             .finish()
     }
 }
 
 impl PriceSync {
-    /// A sync reading `endpoint`, identifying meters with `mapping` first.
-    pub fn new(endpoint: &str, retry: RetryPolicy, mapping: MeterMapping) -> Result<Self, ClientError> {
+    /// A sync as configured, keeping the catalogue at `store` unless told otherwise.
+    pub fn new(config: PriceSyncConfig, store: Destination) -> Result<Self, SyncError> {
         Ok(Self {
-            client: RetailPricesClient::new(endpoint, retry)?,
-            mapping,
+            client: RetailPricesClient::new(&config.endpoint, config.retry)?,
+            query: Query::new(&config.currency, &config.regions)?,
+            mapping: config.mapping,
+            store,
             reference: Arc::new(|_, _, _, _| None),
             overrides: Arc::new(|_| None),
         })
@@ -205,9 +242,22 @@ impl PriceSync {
         self
     }
 
+    /// The query it runs.
+    pub fn query(&self) -> &Query {
+        &self.query
+    }
+
+    /// Runs its query into `out`, or into the catalogue it keeps.
+    pub async fn run(&self, out: Option<&Path>, today: NaiveDate) -> Result<SyncReport, SyncError> {
+        match out {
+            Some(path) => self.sync_into(&self.query, &Destination::File(path.to_path_buf()), today).await,
+            None => self.sync_into(&self.query, &self.store, today).await,
+        }
+    }
+
     /// Reads the answer to `query` and adds what is new to the catalogue at
     /// `destination`. On any error nothing is written.
-    pub async fn run(
+    pub async fn sync_into(
         &self,
         query: &Query,
         destination: &Destination,

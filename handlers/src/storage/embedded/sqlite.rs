@@ -1,6 +1,6 @@
 //! The embedded ledger: SQLite through sqlx, in one file under the data
 //! directory. Used when no Azure settings are given. Its queries are shared
-//! with the PostgreSQL ledger ([`super::ledger_sql`]).
+//! with the PostgreSQL ledger ([`crate::storage::sql::ledger`]).
 
 use std::path::Path;
 use std::str::FromStr;
@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
-use super::StorageError;
+use crate::storage::StorageError;
 
 /// SQLite's memory for all connections together, in bytes (128 MiB).
 const SOFT_HEAP_LIMIT: &str = "134217728";
@@ -39,10 +39,7 @@ impl SqliteLedger {
             // allocating (process-wide; one writer's cache still fits).
             .pragma("soft_heap_limit", SOFT_HEAP_LIMIT);
         let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
-        sqlx::migrate!("./migrations/sqlite")
-            .run(&pool)
-            .await
-            .map_err(|e| StorageError::Backend(format!("migrating the ledger: {e}")))?;
+        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
         Ok(Self { pool })
     }
 

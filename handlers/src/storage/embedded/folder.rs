@@ -6,78 +6,15 @@
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 
-use super::{DeadLetter, DeadLetterStore, StorageError};
-use crate::domain::{RecordId, Tenant};
-use crate::records::RejectReason;
+use crate::domain::Tenant;
+use crate::storage::dead_letter::{StoredLetter, file_stem};
+use crate::storage::{DeadLetter, DeadLetterStore, StorageError};
 
 /// Dead letters as files in a folder.
 #[derive(Debug, Clone)]
 pub struct FolderDeadLetters {
     root: PathBuf,
-}
-
-/// The stored form of a letter (also the blob body on Azure).
-#[derive(Debug, Serialize, Deserialize)]
-pub struct StoredLetter {
-    /// Event identity.
-    pub id: String,
-    /// Tenant.
-    pub tenant: String,
-    /// Machine-readable reason.
-    pub reason: String,
-    /// Explanation.
-    pub detail: String,
-    /// Where it came from.
-    pub origin: String,
-    /// When received.
-    pub received_at: DateTime<Utc>,
-    /// The redacted body.
-    pub body: String,
-}
-
-impl StoredLetter {
-    /// The stored form of a letter.
-    pub fn from_letter(l: &DeadLetter) -> Self {
-        Self {
-            id: l.id.to_string(),
-            tenant: l.tenant.to_string(),
-            reason: l.reason.as_str().to_owned(),
-            detail: l.detail.clone(),
-            origin: l.origin.clone(),
-            received_at: l.received_at,
-            body: l.body.clone(),
-        }
-    }
-
-    /// Back to a letter; `None` if the stored form is not one of ours.
-    pub fn into_letter(self) -> Option<DeadLetter> {
-        Some(DeadLetter {
-            tenant: Tenant::parse(&self.tenant).ok()?,
-            id: RecordId::parse(&self.id).ok()?,
-            reason: RejectReason::parse(&self.reason)?,
-            detail: self.detail,
-            origin: self.origin,
-            received_at: self.received_at,
-            body: self.body,
-        })
-    }
-}
-
-/// A file name for an identity: anything but `[A-Za-z0-9._-]` is hex-escaped,
-/// so names are portable and distinct identities never share a file.
-pub fn file_stem(id: &RecordId) -> String {
-    let mut out = String::with_capacity(id.as_str().len());
-    for b in id.as_str().bytes() {
-        if b.is_ascii_alphanumeric() || b == b'.' || b == b'-' {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("_{b:02x}"));
-        }
-    }
-    out
 }
 
 impl FolderDeadLetters {
@@ -103,9 +40,10 @@ impl DeadLetterStore for FolderDeadLetters {
         for letter in letters {
             let dir = self.tenant_dir(&letter.tenant);
             tokio::fs::create_dir_all(&dir).await?;
+            let path = dir.join(format!("{}.json", file_stem(&letter.id)));
             let json = serde_json::to_vec_pretty(&StoredLetter::from_letter(letter))
-                .map_err(|e| StorageError::Backend(e.to_string()))?;
-            write_atomically(&dir.join(format!("{}.json", file_stem(&letter.id))), &json).await?;
+                .map_err(|source| StorageError::Document { name: path.display().to_string(), source })?;
+            write_atomically(&path, &json).await?;
         }
         Ok(())
     }
@@ -125,10 +63,10 @@ impl DeadLetterStore for FolderDeadLetters {
             }
             let bytes = tokio::fs::read(&path).await?;
             let stored: StoredLetter = serde_json::from_slice(&bytes)
-                .map_err(|e| StorageError::Backend(format!("{}: {e}", path.display())))?;
+                .map_err(|source| StorageError::Document { name: path.display().to_string(), source })?;
             let letter = stored
                 .into_letter()
-                .ok_or_else(|| StorageError::Backend(format!("{}: not a dead letter", path.display())))?;
+                .ok_or_else(|| StorageError::Corrupt(format!("{}: not a dead letter", path.display())))?;
             letters.push(letter);
         }
         letters.sort_by(|a, b| a.id.cmp(&b.id));
@@ -136,11 +74,11 @@ impl DeadLetterStore for FolderDeadLetters {
     }
 }
 
-/// Report files in a folder (the embedded backend's outputs: `reports/<month>/…`
+/// Report files in a folder (the embedded backend's outputs: `reports/<tenant>/<month>/…`
 /// under the data directory). The version tag is the content's SHA-256;
 /// conditional writes are checked under a lock of this process only, which
 /// is enough for files that one process writes (cross-process job state
-/// lives in SQL, see [`super::sql_support::SqlReports`]).
+/// lives in SQL, see [`crate::storage::sql::support::SqlReports`]).
 #[derive(Debug, Clone)]
 pub struct FolderReports {
     root: PathBuf,
@@ -157,7 +95,7 @@ impl FolderReports {
         let safe = !name.is_empty()
             && name.split('/').all(|part| !part.is_empty() && part != "." && part != ".." && !part.contains('\\'));
         if !safe {
-            return Err(StorageError::Backend(format!("report name {name:?} is not a relative path")));
+            return Err(StorageError::InvalidName(name.to_owned()));
         }
         Ok(self.root.join(name))
     }
@@ -169,10 +107,10 @@ fn content_tag(body: &[u8]) -> String {
 }
 
 #[async_trait]
-impl super::ReportStore for FolderReports {
-    async fn get(&self, name: &str) -> Result<Option<super::Versioned>, StorageError> {
+impl crate::storage::ReportStore for FolderReports {
+    async fn get(&self, name: &str) -> Result<Option<crate::storage::Versioned>, StorageError> {
         match tokio::fs::read(self.path(name)?).await {
-            Ok(body) => Ok(Some(super::Versioned { etag: content_tag(&body), body })),
+            Ok(body) => Ok(Some(crate::storage::Versioned { etag: content_tag(&body), body })),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e.into()),
         }
@@ -182,14 +120,14 @@ impl super::ReportStore for FolderReports {
         &self,
         name: &str,
         body: &[u8],
-        condition: super::WriteCondition,
+        condition: crate::storage::WriteCondition,
     ) -> Result<Option<String>, StorageError> {
         let path = self.path(name)?;
         let _guard = self.lock.lock().await;
         let current = self.get(name).await?;
         let holds = match (&condition, &current) {
-            (super::WriteCondition::Always, _) | (super::WriteCondition::IfAbsent, None) => true,
-            (super::WriteCondition::IfMatch(tag), Some(doc)) => *tag == doc.etag,
+            (crate::storage::WriteCondition::Always, _) | (crate::storage::WriteCondition::IfAbsent, None) => true,
+            (crate::storage::WriteCondition::IfMatch(tag), Some(doc)) => *tag == doc.etag,
             _ => false,
         };
         if !holds {
@@ -198,7 +136,7 @@ impl super::ReportStore for FolderReports {
         if let Some(parent) = path.parent() {
             tokio::fs::create_dir_all(parent).await?;
         }
-        let temp = path.with_extension(format!("tmp-{}", super::sql_support::random_token()));
+        let temp = path.with_extension(format!("tmp-{}", crate::storage::sql::support::random_token()));
         tokio::fs::write(&temp, body).await?;
         tokio::fs::rename(&temp, &path).await?;
         Ok(Some(content_tag(body)))

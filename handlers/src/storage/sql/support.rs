@@ -1,10 +1,10 @@
-//! Leases, versioned reports, a work queue and dead letters in SQL, for the
-//! embedded backend (SQLite) and PostgreSQL: one query text for both engines
-//! (tables in `migrations/*/0002_chargeback.sql` and `0003_dead_letters.sql`),
+//! Leases, versioned reports and dead letters in SQL, for the embedded
+//! backend (SQLite) and PostgreSQL: one query text for both engines (tables
+//! in `migrations/*/0002_chargeback.sql` and `0003_dead_letters.sql`),
 //! written once by a macro per pool type.
 //!
-//! On Azure the same traits are served by blob leases, blobs with ETags and
-//! Storage Queues ([`super::azure`]).
+//! On Azure the same traits are served by blob leases and blobs with ETags
+//! ([`crate::storage::azure`]).
 
 use std::time::Duration;
 
@@ -21,7 +21,7 @@ pub fn micros(d: Duration) -> i64 {
     i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
 }
 
-/// A random token (lease holder, receipt).
+/// A random token (lease holder, temporary file, plan name).
 pub fn random_token() -> String {
     let mut bytes = [0u8; 16];
     rand::rng().fill_bytes(&mut bytes);
@@ -73,22 +73,6 @@ impl<P> SqlDeadLetters<P> {
     }
 }
 
-/// A named queue in the `work_items` table.
-#[derive(Debug, Clone)]
-pub struct SqlQueue<P> {
-    pool: P,
-    name: String,
-    max_dequeue: u32,
-}
-
-impl<P> SqlQueue<P> {
-    /// The queue `name`; an item is handed out at most `max_dequeue` times,
-    /// then moved to the poison queue.
-    pub fn new(pool: P, name: impl Into<String>, max_dequeue: u32) -> Self {
-        Self { pool, name: name.into(), max_dequeue }
-    }
-}
-
 const LEASE_ACQUIRE: &str = "INSERT INTO leases (name, token, expires_at_us) VALUES ($1, $2, $3) \
      ON CONFLICT (name) DO UPDATE SET token = excluded.token, expires_at_us = excluded.expires_at_us \
      WHERE leases.expires_at_us <= $4";
@@ -109,24 +93,15 @@ const LETTER_PUT: &str = "INSERT INTO dead_letters (tenant, id, reason, detail, 
 const LETTER_LIST: &str =
     "SELECT tenant, id, reason, detail, origin, received_at_us, body FROM dead_letters WHERE tenant = $1";
 
-const QUEUE_SEND: &str = "INSERT INTO work_items (queue, id, body, visible_at_us, dequeue_count, receipt, poisoned) \
-     VALUES ($1, $2, $3, $4, 0, NULL, FALSE)";
-const QUEUE_POISON: &str = "UPDATE work_items SET poisoned = TRUE \
-     WHERE queue = $1 AND poisoned = FALSE AND visible_at_us <= $2 AND dequeue_count >= $3";
-// The outer visibility test is repeated so that, on PostgreSQL, a concurrent
-// receiver that waited for the row lock re-checks it and skips the row.
-const QUEUE_RECEIVE: &str = "UPDATE work_items SET visible_at_us = $3, dequeue_count = dequeue_count + 1, receipt = $4 \
-     WHERE queue = $1 AND poisoned = FALSE AND visible_at_us <= $2 AND id IN \
-     (SELECT id FROM work_items WHERE queue = $1 AND poisoned = FALSE AND visible_at_us <= $2 ORDER BY id LIMIT $5) \
-     RETURNING id, body, dequeue_count";
-const QUEUE_DELETE: &str = "DELETE FROM work_items WHERE queue = $1 AND id = $2 AND receipt = $3";
-const QUEUE_POISONED: &str = "SELECT body FROM work_items WHERE queue = $1 AND poisoned = TRUE ORDER BY id";
-
 macro_rules! impl_sql_support {
     ($pool:ty) => {
         #[async_trait::async_trait]
-        impl super::LeaseStore for SqlLeases<$pool> {
-            async fn acquire(&self, name: &str, ttl: Duration) -> Result<Option<super::Lease>, super::StorageError> {
+        impl crate::storage::LeaseStore for SqlLeases<$pool> {
+            async fn acquire(
+                &self,
+                name: &str,
+                ttl: Duration,
+            ) -> Result<Option<crate::storage::Lease>, crate::storage::StorageError> {
                 let token = random_token();
                 let now = now_us();
                 let done = sqlx::query(LEASE_ACQUIRE)
@@ -136,10 +111,10 @@ macro_rules! impl_sql_support {
                     .bind(now)
                     .execute(&self.pool)
                     .await?;
-                Ok((done.rows_affected() == 1).then(|| super::Lease { name: name.to_owned(), token, ttl }))
+                Ok((done.rows_affected() == 1).then(|| crate::storage::Lease { name: name.to_owned(), token, ttl }))
             }
 
-            async fn renew(&self, lease: &super::Lease) -> Result<bool, super::StorageError> {
+            async fn renew(&self, lease: &crate::storage::Lease) -> Result<bool, crate::storage::StorageError> {
                 let now = now_us();
                 let done = sqlx::query(LEASE_RENEW)
                     .bind(&lease.name)
@@ -151,42 +126,42 @@ macro_rules! impl_sql_support {
                 Ok(done.rows_affected() == 1)
             }
 
-            async fn release(&self, lease: &super::Lease) -> Result<(), super::StorageError> {
+            async fn release(&self, lease: &crate::storage::Lease) -> Result<(), crate::storage::StorageError> {
                 sqlx::query(LEASE_RELEASE).bind(&lease.name).bind(&lease.token).execute(&self.pool).await?;
                 Ok(())
             }
         }
 
         #[async_trait::async_trait]
-        impl super::ReportStore for SqlReports<$pool> {
-            async fn get(&self, name: &str) -> Result<Option<super::Versioned>, super::StorageError> {
+        impl crate::storage::ReportStore for SqlReports<$pool> {
+            async fn get(&self, name: &str) -> Result<Option<crate::storage::Versioned>, crate::storage::StorageError> {
                 use sqlx::Row;
                 let Some(row) = sqlx::query(REPORT_GET).bind(name).fetch_optional(&self.pool).await? else {
                     return Ok(None);
                 };
                 let body: String = row.try_get("body")?;
                 let version: i64 = row.try_get("version")?;
-                let body =
-                    hex::decode(&body).map_err(|e| super::StorageError::Corrupt(format!("report {name}: {e}")))?;
-                Ok(Some(super::Versioned { body, etag: version.to_string() }))
+                let body = hex::decode(&body)
+                    .map_err(|e| crate::storage::StorageError::Corrupt(format!("report {name}: {e}")))?;
+                Ok(Some(crate::storage::Versioned { body, etag: version.to_string() }))
             }
 
             async fn put(
                 &self,
                 name: &str,
                 body: &[u8],
-                condition: super::WriteCondition,
-            ) -> Result<Option<String>, super::StorageError> {
+                condition: crate::storage::WriteCondition,
+            ) -> Result<Option<String>, crate::storage::StorageError> {
                 use sqlx::Row;
                 let body = hex::encode(body);
                 let row = match condition {
-                    super::WriteCondition::Always => {
+                    crate::storage::WriteCondition::Always => {
                         Some(sqlx::query(REPORT_PUT_ALWAYS).bind(name).bind(body).fetch_one(&self.pool).await?)
                     }
-                    super::WriteCondition::IfAbsent => {
+                    crate::storage::WriteCondition::IfAbsent => {
                         sqlx::query(REPORT_PUT_IF_ABSENT).bind(name).bind(body).fetch_optional(&self.pool).await?
                     }
-                    super::WriteCondition::IfMatch(etag) => {
+                    crate::storage::WriteCondition::IfMatch(etag) => {
                         let Ok(version) = etag.parse::<i64>() else { return Ok(None) };
                         sqlx::query(REPORT_PUT_IF_MATCH)
                             .bind(name)
@@ -201,8 +176,8 @@ macro_rules! impl_sql_support {
         }
 
         #[async_trait::async_trait]
-        impl super::DeadLetterStore for SqlDeadLetters<$pool> {
-            async fn put(&self, letters: &[super::DeadLetter]) -> Result<(), super::StorageError> {
+        impl crate::storage::DeadLetterStore for SqlDeadLetters<$pool> {
+            async fn put(&self, letters: &[crate::storage::DeadLetter]) -> Result<(), crate::storage::StorageError> {
                 let mut tx = self.pool.begin().await?;
                 for l in letters {
                     sqlx::query(LETTER_PUT)
@@ -223,94 +198,29 @@ macro_rules! impl_sql_support {
             async fn list(
                 &self,
                 tenant: &crate::domain::Tenant,
-            ) -> Result<Vec<super::DeadLetter>, super::StorageError> {
+            ) -> Result<Vec<crate::storage::DeadLetter>, crate::storage::StorageError> {
                 use sqlx::Row;
                 let rows = sqlx::query(LETTER_LIST).bind(tenant.as_str()).fetch_all(&self.pool).await?;
                 let mut letters = rows
                     .into_iter()
                     .map(|row| {
-                        let stored = super::folder::StoredLetter {
+                        let stored = crate::storage::dead_letter::StoredLetter {
                             id: row.try_get("id")?,
                             tenant: row.try_get("tenant")?,
                             reason: row.try_get("reason")?,
                             detail: row.try_get("detail")?,
                             origin: row.try_get("origin")?,
-                            received_at: super::ledger_sql::from_micros(row.try_get("received_at_us")?)?,
+                            received_at: super::ledger::from_micros(row.try_get("received_at_us")?)?,
                             body: row.try_get("body")?,
                         };
                         let id = stored.id.clone();
-                        stored.into_letter().ok_or_else(|| super::StorageError::Corrupt(format!("dead letter {id}")))
+                        stored
+                            .into_letter()
+                            .ok_or_else(|| crate::storage::StorageError::Corrupt(format!("dead letter {id}")))
                     })
-                    .collect::<Result<Vec<_>, super::StorageError>>()?;
+                    .collect::<Result<Vec<_>, crate::storage::StorageError>>()?;
                 letters.sort_by(|a, b| a.id.cmp(&b.id));
                 Ok(letters)
-            }
-        }
-
-        #[async_trait::async_trait]
-        impl super::WorkQueue for SqlQueue<$pool> {
-            async fn send(&self, body: &str) -> Result<(), super::StorageError> {
-                sqlx::query(QUEUE_SEND)
-                    .bind(&self.name)
-                    .bind(ordered_id())
-                    .bind(body)
-                    .bind(now_us())
-                    .execute(&self.pool)
-                    .await?;
-                Ok(())
-            }
-
-            async fn receive(
-                &self,
-                max: usize,
-                visibility: Duration,
-            ) -> Result<Vec<super::WorkItem>, super::StorageError> {
-                use sqlx::Row;
-                let now = now_us();
-                sqlx::query(QUEUE_POISON)
-                    .bind(&self.name)
-                    .bind(now)
-                    .bind(i64::from(self.max_dequeue))
-                    .execute(&self.pool)
-                    .await?;
-                let receipt = random_token();
-                let rows = sqlx::query(QUEUE_RECEIVE)
-                    .bind(&self.name)
-                    .bind(now)
-                    .bind(now.saturating_add(micros(visibility)))
-                    .bind(&receipt)
-                    .bind(i64::try_from(max).unwrap_or(i64::MAX))
-                    .fetch_all(&self.pool)
-                    .await?;
-                let mut items = rows
-                    .into_iter()
-                    .map(|row| {
-                        Ok(super::WorkItem {
-                            id: row.try_get("id")?,
-                            receipt: receipt.clone(),
-                            body: row.try_get("body")?,
-                            dequeue_count: u32::try_from(row.try_get::<i64, _>("dequeue_count")?).unwrap_or(u32::MAX),
-                        })
-                    })
-                    .collect::<Result<Vec<_>, super::StorageError>>()?;
-                items.sort_by(|a, b| a.id.cmp(&b.id));
-                Ok(items)
-            }
-
-            async fn delete(&self, item: &super::WorkItem) -> Result<bool, super::StorageError> {
-                let done = sqlx::query(QUEUE_DELETE)
-                    .bind(&self.name)
-                    .bind(&item.id)
-                    .bind(&item.receipt)
-                    .execute(&self.pool)
-                    .await?;
-                Ok(done.rows_affected() == 1)
-            }
-
-            async fn poisoned(&self) -> Result<Vec<String>, super::StorageError> {
-                use sqlx::Row;
-                let rows = sqlx::query(QUEUE_POISONED).bind(&self.name).fetch_all(&self.pool).await?;
-                rows.into_iter().map(|r| r.try_get("body").map_err(Into::into)).collect()
             }
         }
     };

@@ -8,9 +8,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use super::ledger_sql::{day_text, parse_day, to_i64, to_u64, token_source};
-use super::{LedgerPartition, ReportStore, ResultLine, RollupStore, StorageError, WriteCondition};
-use crate::domain::{Tenant, UsageAggregate};
+use super::ledger::{day_text, parse_day, to_i64, to_u64, token_source};
+use crate::domain::{Currency, LineKind, Money, Period, Tenant, TokenTotals, UsageAggregate};
+use crate::storage::{LedgerPartition, ReportStore, ResultLine, RollupStore, StorageError, WriteCondition};
 
 /// Aggregates and results in SQL.
 #[derive(Debug, Clone)]
@@ -49,6 +49,32 @@ fn plan_range(partitions: &[LedgerPartition]) -> Option<(String, String)> {
     Some((day_text(first), day_text(last)))
 }
 
+/// A line's cost as stored: micro-units of its currency.
+fn stored_amount(line: &ResultLine) -> Result<Option<i64>, StorageError> {
+    line.cost
+        .as_ref()
+        .map(|c| c.to_micros().ok_or_else(|| StorageError::Corrupt(format!("{c} has no exact micro-unit amount"))))
+        .transpose()
+}
+
+fn stored_kind(raw: &str) -> Result<LineKind, StorageError> {
+    LineKind::parse(raw).ok_or_else(|| StorageError::Corrupt(format!("unknown chargeback line kind {raw:?}")))
+}
+
+fn stored_currency(raw: &str) -> Result<Currency, StorageError> {
+    Currency::parse(raw).map_err(|e| StorageError::Corrupt(e.to_string()))
+}
+
+/// Token totals as a document stores them: `[requests, prompt, completion,
+/// cached, reasoning]`.
+fn counts(t: TokenTotals) -> [u64; 5] {
+    [t.requests, t.prompt, t.completion, t.cached, t.reasoning]
+}
+
+fn totals([requests, prompt, completion, cached, reasoning]: [u64; 5]) -> TokenTotals {
+    TokenTotals { requests, prompt, completion, cached, reasoning }
+}
+
 fn keep_planned(partitions: &[LedgerPartition], mut rows: Vec<UsageAggregate>) -> Vec<UsageAggregate> {
     let planned: std::collections::HashSet<(chrono::NaiveDate, &str)> =
         partitions.iter().map(|p| (p.day, p.party.as_str())).collect();
@@ -73,7 +99,7 @@ macro_rules! impl_sql_rollup {
                 &self,
                 partitions: &[(LedgerPartition, Vec<UsageAggregate>)],
             ) -> Result<(), StorageError> {
-                let now = super::sql_support::now_us();
+                let now = super::support::now_us();
                 let days: Vec<String> = partitions.iter().map(|(p, _)| day_text(p.day)).collect();
                 let mut tx = self.pool.begin().await?;
                 for ((partition, _), day) in partitions.iter().zip(&days) {
@@ -100,11 +126,11 @@ macro_rules! impl_sql_rollup {
                             .push_bind(r.model.as_str())
                             .push_bind(r.deployment.as_str())
                             .push_bind(r.token_source.as_str())
-                            .push_bind(to_i64(r.requests))
-                            .push_bind(to_i64(r.prompt))
-                            .push_bind(to_i64(r.completion))
-                            .push_bind(to_i64(r.cached))
-                            .push_bind(to_i64(r.reasoning))
+                            .push_bind(to_i64(r.tokens.requests))
+                            .push_bind(to_i64(r.tokens.prompt))
+                            .push_bind(to_i64(r.tokens.completion))
+                            .push_bind(to_i64(r.tokens.cached))
+                            .push_bind(to_i64(r.tokens.reasoning))
                             .push_bind(now);
                     });
                     insert.build().execute(&mut *tx).await?;
@@ -135,29 +161,30 @@ macro_rules! impl_sql_rollup {
             async fn replace_results(
                 &self,
                 tenant: &Tenant,
-                period: &str,
+                period: Period,
                 lines: &[ResultLine],
             ) -> Result<(), StorageError> {
-                let now = super::sql_support::now_us();
+                let now = super::support::now_us();
+                let period = period.to_string();
                 let mut tx = self.pool.begin().await?;
-                sqlx::query(RESULTS_DELETE).bind(tenant.as_str()).bind(period).execute(&mut *tx).await?;
+                sqlx::query(RESULTS_DELETE).bind(tenant.as_str()).bind(&period).execute(&mut *tx).await?;
                 for (n, l) in lines.iter().enumerate() {
                     sqlx::query(RESULTS_INSERT)
                         .bind(tenant.as_str())
-                        .bind(period)
+                        .bind(&period)
                         .bind(i64::try_from(n).unwrap_or(i64::MAX))
-                        .bind(&l.kind)
+                        .bind(l.kind.as_str())
                         .bind(&l.business_unit)
                         .bind(&l.application)
                         .bind(&l.model)
                         .bind(&l.deployment)
-                        .bind(&l.currency)
-                        .bind(to_i64(l.requests))
-                        .bind(to_i64(l.prompt))
-                        .bind(to_i64(l.completion))
-                        .bind(to_i64(l.cached))
-                        .bind(to_i64(l.reasoning))
-                        .bind(l.amount_micros)
+                        .bind(l.currency.as_str())
+                        .bind(to_i64(l.tokens.requests))
+                        .bind(to_i64(l.tokens.prompt))
+                        .bind(to_i64(l.tokens.completion))
+                        .bind(to_i64(l.tokens.cached))
+                        .bind(to_i64(l.tokens.reasoning))
+                        .bind(stored_amount(l)?)
                         .bind(now)
                         .execute(&mut *tx)
                         .await?;
@@ -166,24 +193,33 @@ macro_rules! impl_sql_rollup {
                 Ok(())
             }
 
-            async fn results(&self, tenant: &Tenant, period: &str) -> Result<Vec<ResultLine>, StorageError> {
+            async fn results(&self, tenant: &Tenant, period: Period) -> Result<Vec<ResultLine>, StorageError> {
                 use sqlx::Row;
-                let rows = sqlx::query(RESULTS_GET).bind(tenant.as_str()).bind(period).fetch_all(&self.pool).await?;
+                let rows = sqlx::query(RESULTS_GET)
+                    .bind(tenant.as_str())
+                    .bind(period.to_string())
+                    .fetch_all(&self.pool)
+                    .await?;
                 rows.into_iter()
                     .map(|row| {
+                        let kind: String = row.try_get("kind")?;
+                        let currency = stored_currency(&row.try_get::<String, _>("currency")?)?;
+                        let amount: Option<i64> = row.try_get("amount_micros")?;
                         Ok(ResultLine {
-                            kind: row.try_get("kind")?,
+                            kind: stored_kind(&kind)?,
                             business_unit: row.try_get("business_unit")?,
                             application: row.try_get("application")?,
                             model: row.try_get("model")?,
                             deployment: row.try_get("deployment")?,
-                            currency: row.try_get("currency")?,
-                            requests: to_u64(row.try_get("requests")?),
-                            prompt: to_u64(row.try_get("prompt_tokens")?),
-                            completion: to_u64(row.try_get("completion_tokens")?),
-                            cached: to_u64(row.try_get("cached_tokens")?),
-                            reasoning: to_u64(row.try_get("reasoning_tokens")?),
-                            amount_micros: row.try_get("amount_micros")?,
+                            tokens: TokenTotals {
+                                requests: to_u64(row.try_get("requests")?),
+                                prompt: to_u64(row.try_get("prompt_tokens")?),
+                                completion: to_u64(row.try_get("completion_tokens")?),
+                                cached: to_u64(row.try_get("cached_tokens")?),
+                                reasoning: to_u64(row.try_get("reasoning_tokens")?),
+                            },
+                            cost: amount.map(|m| Money::from_micros(m, currency.clone())),
+                            currency,
                         })
                     })
                     .collect()
@@ -220,7 +256,7 @@ impl DocRollup {
         )
     }
 
-    fn results_name(tenant: &Tenant, period: &str) -> String {
+    fn results_name(tenant: &Tenant, period: Period) -> String {
         format!("rollup-data/{tenant}/results/{period}.json")
     }
 }
@@ -247,8 +283,8 @@ struct DocResult {
     amount_micros: Option<i64>,
 }
 
-fn corrupt(e: serde_json::Error) -> StorageError {
-    StorageError::Corrupt(format!("rollup document: {e}"))
+fn document(name: &str) -> impl FnOnce(serde_json::Error) -> StorageError + '_ {
+    move |source| StorageError::Document { name: name.to_owned(), source }
 }
 
 #[async_trait]
@@ -264,11 +300,12 @@ impl RollupStore for DocRollup {
                 model: r.model.clone(),
                 deployment: r.deployment.clone(),
                 token_source: r.token_source.as_str().to_owned(),
-                counts: [r.requests, r.prompt, r.completion, r.cached, r.reasoning],
+                counts: counts(r.tokens),
             })
             .collect();
-        let body = serde_json::to_vec(&docs).map_err(corrupt)?;
-        self.store.put(&Self::partition_name(partition), &body, WriteCondition::Always).await?;
+        let name = Self::partition_name(partition);
+        let body = serde_json::to_vec(&docs).map_err(document(&name))?;
+        self.store.put(&name, &body, WriteCondition::Always).await?;
         Ok(())
     }
 
@@ -279,21 +316,17 @@ impl RollupStore for DocRollup {
     ) -> Result<Vec<UsageAggregate>, StorageError> {
         let mut out = Vec::new();
         for p in partitions {
-            let Some(doc) = self.store.get(&Self::partition_name(p)).await? else { continue };
-            let rows: Vec<DocAggregate> = serde_json::from_slice(&doc.body).map_err(corrupt)?;
+            let name = Self::partition_name(p);
+            let Some(doc) = self.store.get(&name).await? else { continue };
+            let rows: Vec<DocAggregate> = serde_json::from_slice(&doc.body).map_err(document(&name))?;
             for r in rows {
-                let [requests, prompt, completion, cached, reasoning] = r.counts;
                 out.push(UsageAggregate {
                     day: p.day,
                     party: p.party.clone(),
                     model: r.model,
                     deployment: r.deployment,
                     token_source: token_source(&r.token_source)?,
-                    requests,
-                    prompt,
-                    completion,
-                    cached,
-                    reasoning,
+                    tokens: totals(r.counts),
                 });
             }
         }
@@ -301,47 +334,46 @@ impl RollupStore for DocRollup {
         Ok(out)
     }
 
-    async fn replace_results(&self, tenant: &Tenant, period: &str, lines: &[ResultLine]) -> Result<(), StorageError> {
-        let docs: Vec<DocResult> = lines
+    async fn replace_results(&self, tenant: &Tenant, period: Period, lines: &[ResultLine]) -> Result<(), StorageError> {
+        let docs = lines
             .iter()
-            .map(|l| DocResult {
-                kind: l.kind.clone(),
-                business_unit: l.business_unit.clone(),
-                application: l.application.clone(),
-                model: l.model.clone(),
-                deployment: l.deployment.clone(),
-                currency: l.currency.clone(),
-                counts: [l.requests, l.prompt, l.completion, l.cached, l.reasoning],
-                amount_micros: l.amount_micros,
+            .map(|l| {
+                Ok(DocResult {
+                    kind: l.kind.as_str().to_owned(),
+                    business_unit: l.business_unit.clone(),
+                    application: l.application.clone(),
+                    model: l.model.clone(),
+                    deployment: l.deployment.clone(),
+                    currency: l.currency.as_str().to_owned(),
+                    counts: counts(l.tokens),
+                    amount_micros: stored_amount(l)?,
+                })
             })
-            .collect();
-        let body = serde_json::to_vec(&docs).map_err(corrupt)?;
-        self.store.put(&Self::results_name(tenant, period), &body, WriteCondition::Always).await?;
+            .collect::<Result<Vec<DocResult>, StorageError>>()?;
+        let name = Self::results_name(tenant, period);
+        let body = serde_json::to_vec(&docs).map_err(document(&name))?;
+        self.store.put(&name, &body, WriteCondition::Always).await?;
         Ok(())
     }
 
-    async fn results(&self, tenant: &Tenant, period: &str) -> Result<Vec<ResultLine>, StorageError> {
-        let Some(doc) = self.store.get(&Self::results_name(tenant, period)).await? else { return Ok(Vec::new()) };
-        let docs: Vec<DocResult> = serde_json::from_slice(&doc.body).map_err(corrupt)?;
-        Ok(docs
-            .into_iter()
+    async fn results(&self, tenant: &Tenant, period: Period) -> Result<Vec<ResultLine>, StorageError> {
+        let name = Self::results_name(tenant, period);
+        let Some(doc) = self.store.get(&name).await? else { return Ok(Vec::new()) };
+        let docs: Vec<DocResult> = serde_json::from_slice(&doc.body).map_err(document(&name))?;
+        docs.into_iter()
             .map(|d| {
-                let [requests, prompt, completion, cached, reasoning] = d.counts;
-                ResultLine {
-                    kind: d.kind,
+                let currency = stored_currency(&d.currency)?;
+                Ok(ResultLine {
+                    kind: stored_kind(&d.kind)?,
                     business_unit: d.business_unit,
                     application: d.application,
                     model: d.model,
                     deployment: d.deployment,
-                    currency: d.currency,
-                    requests,
-                    prompt,
-                    completion,
-                    cached,
-                    reasoning,
-                    amount_micros: d.amount_micros,
-                }
+                    tokens: totals(d.counts),
+                    cost: d.amount_micros.map(|m| Money::from_micros(m, currency.clone())),
+                    currency,
+                })
             })
-            .collect())
+            .collect()
     }
 }

@@ -5,20 +5,19 @@
 //! message to `rollup-chunks-poison`. The last chunk to finish sends the
 //! finish message.
 
-use super::super::invocation::{InvocationRequest, InvocationResponse};
-use super::super::{AppState, InvocationError};
-use super::{add_followups, dequeue_count, read_message, rollups};
+use super::invocation::{self, InvocationError, InvocationRequest, InvocationResponse};
+use super::{FunctionState, MESSAGE_BINDING, push_followups};
 use crate::rollup::ChunkMessage;
 
 /// The function's name (its folder name).
 pub const FUNCTION_NAME: &str = "rollup-chunk";
 
 /// Handles one message.
-pub async fn invoke(state: &AppState, request: InvocationRequest) -> Result<InvocationResponse, InvocationError> {
-    let message: ChunkMessage = read_message(&request)?;
-    let next = rollups(state).run_chunk(&message, dequeue_count(&request)).await?;
+pub async fn invoke(state: &FunctionState, request: InvocationRequest) -> Result<InvocationResponse, InvocationError> {
+    let message: ChunkMessage = invocation::queue_message(&request, MESSAGE_BINDING)?;
+    let next = state.rollups.run_chunk(&message, invocation::dequeue_count(&request)).await?;
     let mut response = InvocationResponse::default();
-    add_followups(&mut response, &next)?;
+    push_followups(&mut response, &next)?;
     response.logs.push(format!(
         "chunk {} ({} {}) of {}/{} run {} aggregated{}",
         message.chunk,

@@ -3,13 +3,13 @@
 //! Both schemas (`migrations/{sqlite,postgres}/0001_ledger.sql`) have the same
 //! columns; the queries use `$N` parameters, which both drivers accept, and
 //! cast sums to BIGINT (PostgreSQL's `SUM(bigint)` is NUMERIC). The
-//! [`impl_sql_ledger!`] macro writes the same [`Ledger`](super::Ledger) body
+//! [`impl_sql_ledger!`] macro writes the same [`Ledger`](crate::storage::Ledger) body
 //! for each typed pool, so the two ledgers cannot drift apart.
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::{Grouping, StorageError, UsageRow};
 use crate::domain::{RecordId, TokenSource, UsageAggregate};
+use crate::storage::StorageError;
 
 /// Rows per INSERT statement: 23 parameters each, well under both engines' limits.
 pub const ROWS_PER_STATEMENT: usize = 400;
@@ -21,31 +21,6 @@ pub const INSERT_HEAD: &str = "INSERT INTO ledger (tenant, record_id, occurred_a
 
 /// Makes an append idempotent.
 pub const ON_CONFLICT: &str = " ON CONFLICT (tenant, record_id) DO NOTHING";
-
-macro_rules! totals_sql {
-    ($key:literal) => {
-        concat!(
-            "SELECT ",
-            $key,
-            " AS k, token_source, CAST(COUNT(*) AS BIGINT) AS requests, CAST(SUM(prompt_tokens) AS BIGINT) AS prompt, \
-             CAST(SUM(completion_tokens) AS BIGINT) AS completion, CAST(SUM(cached_tokens) AS BIGINT) AS cached, \
-             CAST(SUM(reasoning_tokens) AS BIGINT) AS reasoning \
-             FROM ledger WHERE tenant = $1 AND occurred_at_us >= $2 AND occurred_at_us < $3 \
-             GROUP BY 1, token_source ORDER BY 1, token_source"
-        )
-    };
-}
-
-/// The totals query of a grouping (the grouping column comes from a closed
-/// set, never from user text).
-pub fn totals_sql(group_by: Grouping) -> &'static str {
-    match group_by {
-        Grouping::Party => totals_sql!("party"),
-        Grouping::Model => totals_sql!("COALESCE(model, '(none)')"),
-        Grouping::Deployment => totals_sql!("COALESCE(deployment, '(none)')"),
-        Grouping::Day => totals_sql!("day"),
-    }
-}
 
 /// The partitions of a tenant's days `$2..$3`. A `SELECT DISTINCT day, party`
 /// reads every index entry of the month (ten million for a large month);
@@ -140,11 +115,7 @@ pub fn merge_absent(mut rows: Vec<UsageAggregate>) -> Vec<UsageAggregate> {
                 if (&last.day, &last.party, &last.model, &last.deployment, last.token_source)
                     == (&row.day, &row.party, &row.model, &row.deployment, row.token_source) =>
             {
-                last.requests += row.requests;
-                last.prompt += row.prompt;
-                last.completion += row.completion;
-                last.cached += row.cached;
-                last.reasoning += row.reasoning;
+                last.tokens += row.tokens;
             }
             _ => out.push(row),
         }
@@ -187,33 +158,6 @@ pub fn record_id(raw: &str) -> Result<RecordId, StorageError> {
     RecordId::parse(raw).map_err(|e| StorageError::Corrupt(format!("record id {raw:?}: {e}")))
 }
 
-/// One row of a totals query, whatever the engine.
-#[derive(Debug)]
-pub struct TotalsRow {
-    /// Group value.
-    pub k: String,
-    /// Stored token source.
-    pub token_source: String,
-    /// Counts.
-    pub counts: [i64; 5],
-}
-
-impl TotalsRow {
-    /// As a usage row.
-    pub fn into_usage_row(self) -> Result<UsageRow, StorageError> {
-        let [requests, prompt, completion, cached, reasoning] = self.counts.map(to_u64);
-        Ok(UsageRow {
-            key: self.k,
-            token_source: token_source(&self.token_source)?,
-            requests,
-            prompt,
-            completion,
-            cached,
-            reasoning,
-        })
-    }
-}
-
 /// A [`UsageAggregate`](crate::domain::UsageAggregate) from a row with the
 /// columns `model`, `deployment`, `token_source`, `requests`, `prompt`,
 /// `completion`, `cached`, `reasoning` (the sums of [`AGGREGATE_SQL`] and
@@ -230,12 +174,14 @@ macro_rules! aggregate_from_row {
             party: $party,
             model: row.try_get("model")?,
             deployment: row.try_get("deployment")?,
-            token_source: $crate::storage::ledger_sql::token_source(&source)?,
-            requests: $crate::storage::ledger_sql::to_u64(row.try_get("requests")?),
-            prompt: $crate::storage::ledger_sql::to_u64(row.try_get("prompt")?),
-            completion: $crate::storage::ledger_sql::to_u64(row.try_get("completion")?),
-            cached: $crate::storage::ledger_sql::to_u64(row.try_get("cached")?),
-            reasoning: $crate::storage::ledger_sql::to_u64(row.try_get("reasoning")?),
+            token_source: $crate::storage::sql::ledger::token_source(&source)?,
+            tokens: $crate::domain::TokenTotals {
+                requests: $crate::storage::sql::ledger::to_u64(row.try_get("requests")?),
+                prompt: $crate::storage::sql::ledger::to_u64(row.try_get("prompt")?),
+                completion: $crate::storage::sql::ledger::to_u64(row.try_get("completion")?),
+                cached: $crate::storage::sql::ledger::to_u64(row.try_get("cached")?),
+                reasoning: $crate::storage::sql::ledger::to_u64(row.try_get("reasoning")?),
+            },
         })
     }};
 }
@@ -252,7 +198,7 @@ macro_rules! impl_sql_ledger {
                 &self,
                 records: &[$crate::domain::UsageRecord],
             ) -> Result<$crate::storage::AppendOutcome, $crate::storage::StorageError> {
-                use $crate::storage::ledger_sql::{INSERT_HEAD, ON_CONFLICT, ROWS_PER_STATEMENT, to_i64};
+                use $crate::storage::sql::ledger::{INSERT_HEAD, ON_CONFLICT, ROWS_PER_STATEMENT, to_i64};
                 let mut tx = self.pool.begin().await?;
                 let mut inserted = 0;
                 for chunk in records.chunks(ROWS_PER_STATEMENT) {
@@ -290,35 +236,6 @@ macro_rules! impl_sql_ledger {
                 Ok($crate::storage::AppendOutcome { inserted, duplicates: received - inserted })
             }
 
-            async fn totals(
-                &self,
-                query: &$crate::storage::UsageQuery,
-            ) -> Result<Vec<$crate::storage::UsageRow>, $crate::storage::StorageError> {
-                use sqlx::Row;
-                let rows = sqlx::query($crate::storage::ledger_sql::totals_sql(query.group_by))
-                    .bind(query.tenant.as_str())
-                    .bind(query.from.timestamp_micros())
-                    .bind(query.to.timestamp_micros())
-                    .fetch_all(&self.pool)
-                    .await?;
-                rows.into_iter()
-                    .map(|row| {
-                        $crate::storage::ledger_sql::TotalsRow {
-                            k: row.try_get("k")?,
-                            token_source: row.try_get("token_source")?,
-                            counts: [
-                                row.try_get("requests")?,
-                                row.try_get("prompt")?,
-                                row.try_get("completion")?,
-                                row.try_get("cached")?,
-                                row.try_get("reasoning")?,
-                            ],
-                        }
-                        .into_usage_row()
-                    })
-                    .collect()
-            }
-
             async fn health(&self) -> Result<(), $crate::storage::StorageError> {
                 sqlx::query("SELECT 1").execute(&self.pool).await?;
                 Ok(())
@@ -331,7 +248,7 @@ macro_rules! impl_sql_ledger {
                 to: chrono::NaiveDate,
             ) -> Result<Vec<$crate::storage::LedgerPartition>, $crate::storage::StorageError> {
                 use sqlx::Row;
-                use $crate::storage::ledger_sql::{PARTITIONS_SQL, day_text, parse_day};
+                use $crate::storage::sql::ledger::{PARTITIONS_SQL, day_text, parse_day};
                 let rows = sqlx::query(PARTITIONS_SQL)
                     .bind(tenant.as_str())
                     .bind(day_text(from))
@@ -359,7 +276,7 @@ macro_rules! impl_sql_ledger {
                 partition: &$crate::storage::LedgerPartition,
             ) -> Result<Vec<$crate::storage::LedgerEntry>, $crate::storage::StorageError> {
                 use sqlx::Row;
-                use $crate::storage::ledger_sql::{SCAN_SQL, day_text, from_micros, record_id, to_u64, token_source};
+                use $crate::storage::sql::ledger::{SCAN_SQL, day_text, from_micros, record_id, to_u64, token_source};
                 let rows = sqlx::query(SCAN_SQL)
                     .bind(partition.tenant.as_str())
                     .bind(day_text(partition.day))
@@ -377,10 +294,13 @@ macro_rules! impl_sql_ledger {
                             model: row.try_get("model")?,
                             deployment: row.try_get("deployment")?,
                             token_source: token_source(&source)?,
-                            prompt: to_u64(row.try_get("prompt_tokens")?),
-                            completion: to_u64(row.try_get("completion_tokens")?),
-                            cached: to_u64(row.try_get("cached_tokens")?),
-                            reasoning: to_u64(row.try_get("reasoning_tokens")?),
+                            tokens: $crate::domain::TokenTotals {
+                                requests: 1,
+                                prompt: to_u64(row.try_get("prompt_tokens")?),
+                                completion: to_u64(row.try_get("completion_tokens")?),
+                                cached: to_u64(row.try_get("cached_tokens")?),
+                                reasoning: to_u64(row.try_get("reasoning_tokens")?),
+                            },
                         })
                     })
                     .collect::<Result<Vec<_>, $crate::storage::StorageError>>()?;
@@ -393,7 +313,7 @@ macro_rules! impl_sql_ledger {
                 range: &$crate::storage::LedgerRange,
             ) -> Result<Vec<$crate::domain::UsageAggregate>, $crate::storage::StorageError> {
                 use sqlx::Row;
-                use $crate::storage::ledger_sql::{USAGE_CELLS_SQL, parse_day};
+                use $crate::storage::sql::ledger::{USAGE_CELLS_SQL, parse_day};
                 let rows = sqlx::query(USAGE_CELLS_SQL)
                     .bind(range.tenant.as_str())
                     .bind(range.from.timestamp_micros())
@@ -413,7 +333,7 @@ macro_rules! impl_sql_ledger {
                 range: &$crate::storage::LedgerRange,
             ) -> Result<Vec<$crate::storage::CapacityCell>, $crate::storage::StorageError> {
                 use sqlx::Row;
-                use $crate::storage::ledger_sql::{CAPACITY_CELLS_SQL, from_hours, to_status, to_u64};
+                use $crate::storage::sql::ledger::{CAPACITY_CELLS_SQL, from_hours, to_status, to_u64};
                 let rows = sqlx::query(CAPACITY_CELLS_SQL)
                     .bind(range.tenant.as_str())
                     .bind(range.from.timestamp_micros())
@@ -439,7 +359,7 @@ macro_rules! impl_sql_ledger {
                 &self,
                 partition: &$crate::storage::LedgerPartition,
             ) -> Result<Vec<$crate::domain::UsageAggregate>, $crate::storage::StorageError> {
-                use $crate::storage::ledger_sql::{AGGREGATE_SQL, day_text};
+                use $crate::storage::sql::ledger::{AGGREGATE_SQL, day_text};
                 let rows = sqlx::query(AGGREGATE_SQL)
                     .bind(partition.tenant.as_str())
                     .bind(day_text(partition.day))
@@ -450,7 +370,7 @@ macro_rules! impl_sql_ledger {
                     .iter()
                     .map(|row| $crate::aggregate_from_row!(row, partition.day, partition.party.clone()))
                     .collect::<Result<Vec<_>, $crate::storage::StorageError>>()?;
-                Ok($crate::storage::ledger_sql::merge_absent(out))
+                Ok($crate::storage::sql::ledger::merge_absent(out))
             }
 
             async fn aggregate_each(
@@ -458,7 +378,7 @@ macro_rules! impl_sql_ledger {
                 partitions: &[$crate::storage::LedgerPartition],
             ) -> Vec<Result<Vec<$crate::domain::UsageAggregate>, $crate::storage::StorageError>> {
                 use sqlx::Row;
-                use $crate::storage::ledger_sql::{
+                use $crate::storage::sql::ledger::{
                     AGGREGATE_MANY_HEAD, AGGREGATE_MANY_TAIL, PARTIES_PER_AGGREGATE, day_text, merge_absent,
                 };
                 let mut out = Vec::with_capacity(partitions.len());
@@ -498,10 +418,8 @@ macro_rules! impl_sql_ledger {
                     match query.await {
                         Ok(each) => out.extend(each.into_iter().map(Ok)),
                         Err(e) => {
-                            let message = e.to_string();
-                            out.extend(
-                                day.iter().map(|_| Err($crate::storage::StorageError::Backend(message.clone()))),
-                            );
+                            let shared = std::sync::Arc::new(e);
+                            out.extend(day.iter().map(|_| Err($crate::storage::StorageError::Batch(shared.clone()))));
                         }
                     }
                     rest = tail;
@@ -515,6 +433,7 @@ macro_rules! impl_sql_ledger {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::TokenTotals;
 
     fn row(model: &str, source: TokenSource, requests: u64) -> UsageAggregate {
         UsageAggregate {
@@ -523,11 +442,7 @@ mod tests {
             model: model.into(),
             deployment: String::new(),
             token_source: source,
-            requests,
-            prompt: requests * 10,
-            completion: requests,
-            cached: 0,
-            reasoning: 0,
+            tokens: TokenTotals { requests, prompt: requests * 10, completion: requests, cached: 0, reasoning: 0 },
         }
     }
 
@@ -540,7 +455,7 @@ mod tests {
             row("", TokenSource::Reported, 3),
         ]);
         let summary: Vec<(&str, TokenSource, u64, u64)> =
-            merged.iter().map(|r| (r.model.as_str(), r.token_source, r.requests, r.prompt)).collect();
+            merged.iter().map(|r| (r.model.as_str(), r.token_source, r.tokens.requests, r.tokens.prompt)).collect();
         let mut expected = vec![
             ("", TokenSource::Reported, 5, 50),
             ("", TokenSource::Estimated, 4, 40),

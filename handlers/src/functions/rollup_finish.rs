@@ -5,18 +5,17 @@
 
 use serde_json::Value;
 
-use super::super::invocation::{InvocationRequest, InvocationResponse};
-use super::super::{AppState, InvocationError};
-use super::{dequeue_count, read_message, rollups};
+use super::invocation::{self, InvocationError, InvocationRequest, InvocationResponse};
+use super::{FunctionState, MESSAGE_BINDING};
 use crate::rollup::FinishMessage;
 
 /// The function's name (its folder name).
 pub const FUNCTION_NAME: &str = "rollup-finish";
 
 /// Handles one message.
-pub async fn invoke(state: &AppState, request: InvocationRequest) -> Result<InvocationResponse, InvocationError> {
-    let message: FinishMessage = read_message(&request)?;
-    let done = rollups(state).finish(&message, dequeue_count(&request)).await?;
+pub async fn invoke(state: &FunctionState, request: InvocationRequest) -> Result<InvocationResponse, InvocationError> {
+    let message: FinishMessage = invocation::queue_message(&request, MESSAGE_BINDING)?;
+    let done = state.rollups.finish(&message, invocation::dequeue_count(&request)).await?;
     let mut response = InvocationResponse::default();
     match done {
         Some(instance) => {

@@ -3,26 +3,21 @@
 //! to the `rollup-chunks` queue.
 
 use chrono::Utc;
-use serde_json::Value;
 
-use super::super::invocation::{InvocationRequest, InvocationResponse};
-use super::super::{AppState, InvocationError};
-use super::{add_messages, rollups};
-use crate::rollup::{Period, Started};
+use super::invocation::{self, InvocationError, InvocationRequest, InvocationResponse};
+use super::{FunctionState, TIMER_BINDING, push_followups};
+use crate::domain::Period;
+use crate::rollup::{Followups, Started};
 
 /// The function's name (its folder name).
 pub const FUNCTION_NAME: &str = "monthly-rollup";
-/// The timer binding.
-pub const TIMER_BINDING: &str = "timer";
 
 /// Handles one tick: starts last month's rollup unless it is running.
-pub async fn invoke(state: &AppState, request: InvocationRequest) -> Result<InvocationResponse, InvocationError> {
-    if !matches!(request.data(TIMER_BINDING), Some(Value::Object(_))) {
-        return Err(InvocationError::BadRequest(format!("Data.{TIMER_BINDING} is missing or not a timer object")));
-    }
+pub async fn invoke(state: &FunctionState, request: InvocationRequest) -> Result<InvocationResponse, InvocationError> {
+    invocation::timer(&request, TIMER_BINDING)?;
     let period = Period::of(Utc::now().date_naive()).previous();
     let mut response = InvocationResponse::default();
-    match rollups(state).start(&state.settings.tenant, period, "timer").await? {
+    match state.rollups.start(&state.tenant, period, "timer").await? {
         Started::New { instance, chunks, finish } => {
             response.logs.push(format!(
                 "started rollup {} run {} with {} chunks",
@@ -30,7 +25,7 @@ pub async fn invoke(state: &AppState, request: InvocationRequest) -> Result<Invo
                 instance.run,
                 chunks.len()
             ));
-            add_messages(&mut response, &chunks, finish.as_ref())?;
+            push_followups(&mut response, &Followups { chunks, finish })?;
             response.return_value = instance.status_view();
         }
         Started::AlreadyRunning(instance) => {

@@ -3,7 +3,8 @@
 //! 100 events per partition, with partition and sequence numbers), a few
 //! batches replayed as after a rebalance, then the month's usage per
 //! business unit, its rollup (priced, with a provisioned deployment), its
-//! report files and the budget alerts it raised.
+//! report files and the budget alerts it raised. It calls the services the
+//! functions call, built by the composition root ([`super::App`]).
 
 pub mod traffic;
 
@@ -12,10 +13,14 @@ use std::collections::BTreeMap;
 use anyhow::Context;
 use chrono::{Datelike, Months, NaiveDate, Utc};
 
-use crate::config::Settings;
+use super::usage::{month_range, table};
+use super::{App, Services};
+use crate::config::{LedgerBackend, Settings};
+use crate::directory::{Budgets, Version, seed};
+use crate::domain::{Application, Budget, Currency, Fingerprinter, Money, Name, Period};
 use crate::ingest::{BatchOutcome, Event, EventOrigin};
-use crate::mapping::ApplicationMap;
-use crate::usage::{GroupBy, usage_report};
+use crate::rollup::local;
+use crate::usage::{GroupBy, UsageFilters, UsageQuery};
 
 /// Arguments of `chargeback demo`.
 #[derive(Debug, clap::Args)]
@@ -95,7 +100,7 @@ fn last_month() -> NaiveDate {
 }
 
 /// Runs the demo.
-pub async fn run(settings: &Settings, args: DemoArgs) -> anyhow::Result<()> {
+pub async fn run(settings: &Settings, app: &dyn App, args: DemoArgs) -> anyhow::Result<()> {
     let first_day = first_day(args.month.as_deref())?;
     let month = first_day.format("%Y-%m").to_string();
     let deployments_path = settings.deployments_path();
@@ -107,7 +112,8 @@ pub async fn run(settings: &Settings, args: DemoArgs) -> anyhow::Result<()> {
             .with_context(|| format!("writing {}", deployments_path.display()))?;
         println!("Wrote the deployment mapping {} (gpt-4o-prod is provisioned)", deployments_path.display());
     }
-    let ingestor = crate::startup::ingestor(settings).await?;
+    let services = app.services(settings).await?;
+    let ingestor = &services.ingestor;
     let fingerprinter = settings.fingerprinter()?;
 
     println!("Generating {} API Management usage events for {month} (seed {}) …", args.records, args.seed);
@@ -162,22 +168,28 @@ pub async fn run(settings: &Settings, args: DemoArgs) -> anyhow::Result<()> {
     }
     anyhow::ensure!(total.balances(), "counts do not balance: {total:?}");
 
-    let map = ApplicationMap::load(&mapping_path)?;
-    let (from, to) = crate::cli::month_range(&month)?;
-    let report =
-        usage_report(ingestor.ledger().as_ref(), &map, &settings.tenant, from, to, GroupBy::BusinessUnit).await?;
+    let period = Period::of(first_day);
+    let (from, to) = month_range(period);
+    let query = UsageQuery {
+        tenant: services.tenant.clone(),
+        from,
+        to,
+        group_by: GroupBy::BusinessUnit,
+        filters: UsageFilters::default(),
+    };
+    let report = services.usage.report(query).await?;
     println!();
-    println!("Token usage for {month} by business unit (tenant {}):", settings.tenant);
-    print!("{}", report.to_table());
+    println!("Token usage for {month} by business unit (tenant {}):", services.tenant);
+    print!("{}", table(&report));
     println!();
     match settings.storage.ledger_backend() {
-        crate::config::LedgerBackend::Sqlite if settings.storage.azure_connection.is_none() => {
+        LedgerBackend::Sqlite if settings.storage.azure_connection.is_none() => {
             println!("Data: {}  (ledger.sqlite, dead-letter/)", settings.data_dir.display());
         }
         backend => println!("Ledger: {backend:?}; dead letters beside it (see docs/storage.md)"),
     }
     println!("More: chargeback usage --month {month} --by app | model | deployment | day [--format csv|json]");
-    rollup_and_alerts(settings, first_day).await
+    rollup_and_alerts(settings, &services, period).await
 }
 
 /// The demo's deployments: the types the price catalogue knows, one
@@ -196,32 +208,21 @@ embed-large,text-embedding-3-large,regional,,,
 const DEMO_BUDGETS: [(&str, &str); 3] = [("R&D", "40.00"), ("Finance", "85.00"), ("Customer Support", "100.00")];
 
 /// Rolls the month up, writes its reports and checks the budgets as of the month's end.
-async fn rollup_and_alerts(settings: &Settings, first_day: NaiveDate) -> anyhow::Result<()> {
-    use crate::api::admin::Name;
-    use crate::api::admin::documents::{Version, read, write};
-    use crate::api::admin::entries::{Budget, Budgets, Currency};
-
-    let period = crate::domain::Period::of(first_day);
-    let stores = crate::startup::stores(settings).await?;
-    let tenant = &settings.tenant;
-    let budgets = read::<Budgets>(stores.reports.as_ref(), settings, tenant).await?;
+async fn rollup_and_alerts(settings: &Settings, services: &Services, period: Period) -> anyhow::Result<()> {
+    let tenant = &services.tenant;
+    let budgets = services.directory.read::<Budgets>(tenant).await?;
     if budgets.version == Version::Initial && budgets.entries.is_empty() {
-        let mut entries = std::collections::BTreeMap::new();
+        let mut entries = BTreeMap::new();
         for (unit, amount) in DEMO_BUDGETS {
-            let budget = Budget {
-                monthly_amount: amount.parse()?,
-                currency: Currency::try_from("USD".to_owned()).map_err(|e| anyhow::anyhow!(e))?,
-                monthly_tokens: None,
-            };
-            entries.insert(Name::parse("business_unit", unit).map_err(|e| anyhow::anyhow!("{e}"))?, budget);
+            let budget = Budget::new(Money::new(amount.parse()?, Currency::USD), None)?;
+            entries.insert(Name::parse(unit)?, budget);
         }
-        write::<Budgets>(stores.reports.as_ref(), tenant, &entries, &Version::Initial).await?;
+        services.directory.write::<Budgets>(tenant, &entries, &Version::Initial).await?;
     }
 
     println!();
     println!("Rolling {period} up (one chunk per application and day, 4 at a time) …");
-    let rollups = crate::rollup::Rollups::new(stores.clone(), std::sync::Arc::new(settings.clone()));
-    let instance = crate::rollup::local::run(&rollups, tenant, period, 4, "demo").await?;
+    let instance = local::run(&services.rollups, tenant, period, local::DEFAULT_WORKERS, "demo").await?;
     if let Some(summary) = &instance.summary {
         println!(
             "Chargeback {period}: {} {} in total ({} of it unused provisioned capacity), {} lines, {} tokens unpriced",
@@ -232,10 +233,8 @@ async fn rollup_and_alerts(settings: &Settings, first_day: NaiveDate) -> anyhow:
             summary["unpricedTokens"]
         );
     }
-    let folder = settings.data_dir.join("reports").join(period.to_string());
-    if settings.storage.azure_connection.is_none()
-        && settings.storage.ledger_backend() == crate::config::LedgerBackend::Sqlite
-    {
+    let folder = settings.data_dir.join("reports").join(tenant.as_str()).join(period.to_string());
+    if settings.storage.azure_connection.is_none() && settings.storage.ledger_backend() == LedgerBackend::Sqlite {
         println!("Report: open {}", folder.join("chargeback.html").display());
         println!("        (and chargeback.csv, daily.csv, chargeback.json beside it)");
     } else {
@@ -243,7 +242,7 @@ async fn rollup_and_alerts(settings: &Settings, first_day: NaiveDate) -> anyhow:
     }
 
     let as_of = period.next_first_day().and_time(chrono::NaiveTime::MIN).and_utc();
-    let alerts = crate::budgets::check(&stores, settings, tenant, period, as_of).await?;
+    let alerts = services.budgets.check(tenant, period, as_of).await?;
     println!();
     if alerts.is_empty() {
         println!("Budget alerts: none new (each threshold alerts once a month)");
@@ -251,7 +250,11 @@ async fn rollup_and_alerts(settings: &Settings, first_day: NaiveDate) -> anyhow:
     for a in &alerts {
         println!(
             "Budget alert: {} reached {} % of its monthly budget ({} of {} {})",
-            a.business_unit, a.threshold_percent, a.spent, a.budget, a.unit
+            a.business_unit,
+            a.threshold_percent,
+            a.spent,
+            a.budget,
+            a.budget.unit()
         );
     }
     println!();
@@ -260,12 +263,8 @@ async fn rollup_and_alerts(settings: &Settings, first_day: NaiveDate) -> anyhow:
     Ok(())
 }
 
-fn write_demo_mapping(
-    path: &std::path::Path,
-    fingerprinter: &crate::domain::Fingerprinter,
-    seed: u64,
-) -> anyhow::Result<()> {
-    let mut rows: Vec<(String, String, String)> = Vec::new();
+fn write_demo_mapping(path: &std::path::Path, fingerprinter: &Fingerprinter, seed: u64) -> anyhow::Result<()> {
+    let mut entries = BTreeMap::new();
     for app in traffic::apps() {
         let Some(bu) = app.business_unit else { continue };
         let party = match app.logging {
@@ -275,10 +274,11 @@ fn write_demo_mapping(
                 fingerprinter.fingerprint(&traffic::subscription_key(&app, seed)).to_string()
             }
         };
-        rows.push((party, app.name.to_owned(), bu.to_owned()));
+        let entry = Application { application: Name::parse(app.name)?, business_unit: Name::parse(bu)? };
+        entries.insert(Name::parse(&party)?, entry);
     }
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    ApplicationMap::from_rows(rows.iter().map(|(p, a, b)| (p.as_str(), a.as_str(), b.as_str()))).write(path)
+    seed::write_applications(path, &entries).with_context(|| format!("writing {}", path.display()))
 }

@@ -52,10 +52,7 @@ impl PgConfig {
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options)
             .await?;
-        sqlx::migrate!("./migrations/postgres")
-            .run(&pool)
-            .await
-            .map_err(|e| StorageError::Backend(format!("migrating PostgreSQL: {e}")))?;
+        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
         Ok(pool)
     }
 }
