@@ -28,7 +28,8 @@ use crate::directory::{Directory, SeedFiles};
 use crate::functions::{self, FunctionState};
 use crate::ingest::Ingestor;
 use crate::maintenance::{DatabaseSource, MaintenanceSource};
-use crate::prices::service::{Destination, PriceSync, PriceSyncConfig};
+use crate::prices::meter::MeterMapping;
+use crate::prices::service::{Destination, PriceSync, PriceSyncConfig, StoredCatalogues};
 use crate::rollup::{RollupStores, Rollups};
 use crate::storage::azure::{BlobDeadLetters, BlobLeases, BlobReports, StorageAccount, TableLedger};
 use crate::storage::embedded::{FolderDeadLetters, FolderReports, SqliteLedger};
@@ -191,7 +192,9 @@ pub async fn services(settings: &Settings) -> anyhow::Result<Services> {
 pub fn services_over(settings: &Settings, stores: &Stores) -> anyhow::Result<Services> {
     let seeds = SeedFiles { applications: settings.applications_path(), deployments: settings.deployments_path() };
     let directory = Directory::new(stores.reports.clone(), seeds);
-    let pricing = Pricing::new(directory.clone(), PriceSource::new(settings.prices_file.clone()));
+    let prices = PriceSource::new(settings.prices_file.clone())
+        .with_synced(Arc::new(StoredCatalogues::new(stores.reports.clone())));
+    let pricing = Pricing::new(directory.clone(), prices.clone());
     let ingestor = Ingestor::new(
         stores.ledger.clone(),
         stores.dead_letters.clone(),
@@ -212,7 +215,7 @@ pub fn services_over(settings: &Settings, stores: &Stores) -> anyhow::Result<Ser
         usage: Usage::new(stores.ledger.clone(), directory.clone()),
         rollups: Rollups::new(rollup_stores, pricing.clone()),
         budgets: Budgets::new(stores.ledger.clone(), stores.reports.clone(), pricing),
-        prices: price_sync(settings, stores)?,
+        prices: price_sync(settings, stores, prices)?,
         directory,
         maintenance: maintenance_source(settings),
     })
@@ -220,13 +223,8 @@ pub fn services_over(settings: &Settings, stores: &Stores) -> anyhow::Result<Ser
 
 /// The price sync as configured: the Retail Prices API, its currency and
 /// regions, the meter mapping file, the tenant's catalogue in the report
-/// store; the shipped prices its unit guard compares first prices with, and
-/// the user's prices (`CHARGEBACK_PRICES`) whose rows win.
-fn price_sync(settings: &Settings, stores: &Stores) -> anyhow::Result<PriceSync> {
-    use crate::billing::PriceCatalogue;
-    use crate::domain::DeploymentType;
-    use crate::prices::meter::{MeterKind, MeterMapping, Scope};
-
+/// store, and the user's prices (`CHARGEBACK_PRICES`) whose rows win.
+fn price_sync(settings: &Settings, stores: &Stores, prices: PriceSource) -> anyhow::Result<PriceSync> {
     let config = &settings.price_sync;
     let mut sync_config = PriceSyncConfig::new(
         config.endpoint.as_deref().unwrap_or(crate::prices::client::DEFAULT_ENDPOINT),
@@ -237,47 +235,7 @@ fn price_sync(settings: &Settings, stores: &Stores) -> anyhow::Result<PriceSync>
         sync_config.mapping = MeterMapping::load(path)?;
     }
     let store = Destination::Store { reports: stores.reports.clone(), tenant: settings.tenant.clone() };
-    let shipped = PriceCatalogue::shipped()?;
-    let user = match &settings.prices_file {
-        Some(path) => {
-            let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-            PriceCatalogue::parse(&text, &path.display().to_string())?
-        }
-        None => PriceCatalogue::default(),
-    };
-    let type_of = |scope: Scope| match scope {
-        Scope::Global => DeploymentType::Global,
-        Scope::DataZone => DeploymentType::DataZone,
-        Scope::Regional => DeploymentType::Regional,
-    };
-    let reference = Arc::new(move |model: &str, scope: Scope, kind: MeterKind, currency: &str| {
-        let price = shipped
-            .prices()
-            .iter()
-            .filter(|p| {
-                p.model.eq_ignore_ascii_case(model)
-                    && p.deployment_type == type_of(scope)
-                    && p.currency.as_str() == currency
-            })
-            .max_by_key(|p| p.effective_from)?;
-        match kind {
-            MeterKind::Input => Some(price.input_per_1m),
-            MeterKind::CachedInput => price.cached_input_per_1m,
-            MeterKind::Output => price.output_per_1m,
-            _ => None,
-        }
-    });
-    let overrides = Arc::new(move |line: &crate::prices::synced::SyncedPrice| {
-        user.prices()
-            .iter()
-            .find(|p| {
-                p.model.eq_ignore_ascii_case(&line.model)
-                    && p.deployment_type == type_of(line.scope)
-                    && p.effective_from == line.effective_from
-            })
-            .map(|p| p.origin.clone())
-    });
-    Ok(PriceSync::new(sync_config, store)?.with_reference(reference).with_overrides(overrides))
+    Ok(PriceSync::new(sync_config, store, prices)?)
 }
 
 /// The tenant's database for the nightly maintenance: PostgreSQL when

@@ -36,6 +36,11 @@ impl DeploymentCatalogue {
         self.get(deployment).map_or(Self::DEFAULT_TYPE, Deployment::deployment_type)
     }
 
+    /// The region a deployment runs in, if described.
+    pub fn region(&self, deployment: &str) -> Option<&str> {
+        self.get(deployment).and_then(Deployment::region)
+    }
+
     /// The PTU cost of a provisioned deployment.
     pub fn provisioned(&self, deployment: &str) -> Option<Provisioned> {
         self.get(deployment).and_then(Deployment::provisioned)

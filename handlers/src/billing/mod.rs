@@ -26,7 +26,7 @@ mod render;
 mod statement;
 
 pub use deployments::DeploymentCatalogue;
-pub use prices::{PriceCatalogue, PriceError, PriceSource};
+pub use prices::{Lookup, PriceCatalogue, PriceError, PriceSource, SyncedPrices, Unpriced, read_prices, synced};
 pub use pricing::{Pricing, PricingError};
 pub use render::{REPORT_FILES, render};
 pub use statement::{BillingError, BusinessUnitTotal, ChargeLine, DailyTotal, Statement, UNUSED_CAPACITY, compute};

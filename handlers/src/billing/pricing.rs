@@ -48,7 +48,7 @@ impl Pricing {
     ) -> Result<Statement, PricingError> {
         let directory = self.directory.view(tenant).await?;
         let deployments = DeploymentCatalogue::new(&directory.deployments);
-        let prices = self.prices.catalogue()?;
+        let prices = self.prices.catalogue(tenant).await?;
         Ok(compute(period, aggregates, &directory.applications, &deployments, &prices)?)
     }
 }

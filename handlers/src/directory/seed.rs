@@ -30,8 +30,8 @@ use crate::domain::{
 const APPLICATIONS_HEADER: [&str; 3] = ["party", "application", "business_unit"];
 
 /// The optional columns of the deployments file.
-const DEPLOYMENT_COLUMNS: [&str; 5] =
-    ["deployment_type", "ptu_monthly_cost", "ptu_hourly_cost", "capacity_tokens_per_minute", "currency"];
+const DEPLOYMENT_COLUMNS: [&str; 6] =
+    ["deployment_type", "ptu_monthly_cost", "ptu_hourly_cost", "capacity_tokens_per_minute", "currency", "region"];
 
 /// Why a seed file was refused.
 #[derive(Debug, thiserror::Error)]
@@ -213,6 +213,7 @@ fn deployments<R: std::io::Read>(mut reader: csv::Reader<R>) -> Result<BTreeMap<
             currency: value("currency")
                 .map(|v| Currency::parse_any_case(v).map_err(|e| cell(line, "currency")(e.into())))
                 .transpose()?,
+            region: value("region").map(str::to_ascii_lowercase),
         };
         let deployment = Deployment::new(fields).map_err(|e| cell(line, "deployment")(e.into()))?;
         let key = name(line, "deployment", required("deployment")?)?;

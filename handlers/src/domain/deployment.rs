@@ -117,6 +117,11 @@ pub struct DeploymentFields {
     /// Currency of the costs (default USD).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub currency: Option<Currency>,
+    /// The Azure region it runs in (`armRegionName`, such as `swedencentral`):
+    /// which regional or data-zone price applies, and which prices the price
+    /// sync reads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
 }
 
 /// Why a deployment's description is inconsistent.
@@ -139,6 +144,9 @@ pub enum DeploymentError {
     /// A capacity of zero.
     #[error("capacity_tokens_per_minute must be positive")]
     ZeroCapacity,
+    /// Not an Azure region name.
+    #[error("region {0:?} is not an Azure region name (lower-case letters and digits, such as swedencentral)")]
+    Region(String),
 }
 
 impl Deployment {
@@ -153,6 +161,11 @@ impl Deployment {
         }
         if fields.capacity_tokens_per_minute == Some(0) {
             return Err(DeploymentError::ZeroCapacity);
+        }
+        if let Some(region) = &fields.region
+            && (region.is_empty() || !region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
+        {
+            return Err(DeploymentError::Region(region.clone()));
         }
         let ptu_fields = fields.ptu_monthly_cost.is_some()
             || fields.ptu_hourly_cost.is_some()
@@ -177,6 +190,7 @@ impl Deployment {
             ptu_hourly_cost: None,
             capacity_tokens_per_minute: None,
             currency: None,
+            region: None,
         })
     }
 
@@ -188,6 +202,11 @@ impl Deployment {
     /// How it is billed ([`DeploymentType::DEFAULT`] unless described).
     pub fn deployment_type(&self) -> DeploymentType {
         self.fields.deployment_type.unwrap_or(DeploymentType::DEFAULT)
+    }
+
+    /// The region it runs in, if described.
+    pub fn region(&self) -> Option<&str> {
+        self.fields.region.as_deref()
     }
 
     /// The cost of a provisioned deployment.

@@ -9,14 +9,16 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use chrono::NaiveDate;
-use rust_decimal::Decimal;
+
+use async_trait::async_trait;
 
 use super::client::{ClientError, Query, QueryError, RetailPricesClient, RetryPolicy};
-use super::meter::{MeterKind, MeterMapping, Scope};
+use super::meter::MeterMapping;
 use super::report::SyncReport;
 use super::sync::{Inputs, reconcile};
-use super::synced::{self, SyncedError, SyncedPrice};
-use crate::domain::Tenant;
+use crate::billing::synced::{self, SyncedError, SyncedPrice};
+use crate::billing::{PriceCatalogue, PriceError, PriceSource, SyncedPrices};
+use crate::domain::{Currency, Tenant};
 use crate::storage::{ReportStore, StorageError, WriteCondition};
 
 /// Why a sync failed. Nothing was written.
@@ -40,6 +42,9 @@ pub enum SyncError {
         #[source]
         source: std::io::Error,
     },
+    /// The shipped or the user's prices cannot be read.
+    #[error("the prices the sync compares with cannot be read")]
+    Prices(#[from] PriceError),
     /// The currency or a region is not one the API knows.
     #[error("the price sync's query is refused")]
     Query(#[from] QueryError),
@@ -161,10 +166,34 @@ fn write_file_atomically(path: &Path, text: &str) -> Result<(), SyncError> {
     })
 }
 
-/// The shipped per-1M price of a model, scope and token kind in a currency (for the unit guard).
-pub type ReferencePrices = Arc<dyn Fn(&str, Scope, MeterKind, &str) -> Option<Decimal> + Send + Sync>;
-/// The origin of the user's row that wins over a synced line, if any.
-pub type UserOverrides = Arc<dyn Fn(&SyncedPrice) -> Option<String> + Send + Sync>;
+/// The synced catalogue documents of the report store, as the price
+/// catalogue reads them when a month is priced.
+#[derive(Debug, Clone)]
+pub struct StoredCatalogues {
+    reports: Arc<dyn ReportStore>,
+}
+
+impl StoredCatalogues {
+    /// The catalogues in this report store.
+    pub fn new(reports: Arc<dyn ReportStore>) -> Self {
+        Self { reports }
+    }
+}
+
+#[async_trait]
+impl SyncedPrices for StoredCatalogues {
+    async fn synced_text(&self, tenant: &Tenant) -> Result<Option<(String, String)>, PriceError> {
+        let name = catalogue_document(tenant);
+        let stored = self.reports.get(&name).await.map_err(|e| PriceError::Source(Box::new(e)))?;
+        match stored {
+            None => Ok(None),
+            Some(v) => {
+                let text = String::from_utf8(v.body).map_err(|e| PriceError::Source(Box::new(e)))?;
+                Ok(Some((text, name)))
+            }
+        }
+    }
+}
 
 /// What a price sync reads and how.
 #[derive(Debug, Clone)]
@@ -202,8 +231,7 @@ pub struct PriceSync {
     query: Query,
     mapping: MeterMapping,
     store: Destination,
-    reference: ReferencePrices,
-    overrides: UserOverrides,
+    prices: PriceSource,
 }
 
 impl std::fmt::Debug for PriceSync {
@@ -218,28 +246,17 @@ impl std::fmt::Debug for PriceSync {
 }
 
 impl PriceSync {
-    /// A sync as configured, keeping the catalogue at `store` unless told otherwise.
-    pub fn new(config: PriceSyncConfig, store: Destination) -> Result<Self, SyncError> {
+    /// A sync as configured, keeping the catalogue at `store` unless told
+    /// otherwise; `prices` names the user's file, whose rows the report says
+    /// win (first prices are checked against the shipped ones).
+    pub fn new(config: PriceSyncConfig, store: Destination, prices: PriceSource) -> Result<Self, SyncError> {
         Ok(Self {
             client: RetailPricesClient::new(&config.endpoint, config.retry)?,
             query: Query::new(&config.currency, &config.regions)?,
             mapping: config.mapping,
             store,
-            reference: Arc::new(|_, _, _, _| None),
-            overrides: Arc::new(|_| None),
+            prices,
         })
-    }
-
-    /// Checks first prices against these shipped prices.
-    pub fn with_reference(mut self, reference: ReferencePrices) -> Self {
-        self.reference = reference;
-        self
-    }
-
-    /// Reports the synced lines these user rows win over.
-    pub fn with_overrides(mut self, overrides: UserOverrides) -> Self {
-        self.overrides = overrides;
-        self
     }
 
     /// The query it runs.
@@ -265,22 +282,25 @@ impl PriceSync {
     ) -> Result<SyncReport, SyncError> {
         let read = destination.read().await?;
         let previous = synced::parse(&read.text, &destination.describe())?;
-        if let Some(other) = previous.iter().find(|p| p.currency != query.currency) {
+        if let Some(other) = previous.iter().find(|p| p.currency.as_str() != query.currency) {
             return Err(SyncError::Currency {
                 destination: destination.describe(),
-                held: other.currency.clone(),
+                held: other.currency.to_string(),
                 asked: query.currency.clone(),
             });
         }
+        let shipped = PriceCatalogue::shipped()?;
+        let user = self.prices.user_prices()?;
+        let currency = Currency::parse(&query.currency).map_err(|_| QueryError::Currency(query.currency.clone()))?;
         let answer = self.client.fetch(query).await?;
         let reconciled = reconcile(Inputs {
             previous: &previous,
             items: &answer.items,
             mapping: &self.mapping,
-            reference: &*self.reference,
-            overrides: &*self.overrides,
+            shipped: shipped.prices(),
+            user: &user,
             endpoint: self.client.endpoint(),
-            currency: &query.currency,
+            currency: &currency,
             read_on: today,
         });
         let mut report = reconciled.report;

@@ -23,17 +23,13 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
 use super::client::{RetailPrice, url_with};
-use super::meter::{self, Context, Identified, Meter, MeterKind, MeterMapping, Scope, Unit};
+use super::meter::{self, Context, Identified, Meter, MeterMapping, Unit};
 use super::report::{Added, Notes, SyncReport};
-use super::synced::SyncedPrice;
+use crate::billing::synced::SyncedPrice;
+use crate::domain::{Currency, DeploymentType, Price};
 
 /// A price this many times above or below the one it follows is a unit mistake.
 pub const UNIT_GUARD_RATIO: u32 = 300;
-
-/// The shipped per-1M price of a model, scope and token kind in a currency, if any.
-pub type Reference<'a> = &'a dyn Fn(&str, Scope, MeterKind, &str) -> Option<Decimal>;
-/// The origin of a user row that overrides a synced line, if any.
-pub type Override<'a> = &'a dyn Fn(&SyncedPrice) -> Option<String>;
 
 /// What a reconciliation starts from.
 #[derive(Clone, Copy)]
@@ -44,14 +40,14 @@ pub struct Inputs<'a> {
     pub items: &'a [RetailPrice],
     /// The user's meter mapping.
     pub mapping: &'a MeterMapping,
-    /// Shipped prices, for the unit guard of a first price.
-    pub reference: Reference<'a>,
-    /// The user's rows that win over synced lines.
-    pub overrides: Override<'a>,
+    /// The shipped prices, for the unit guard of a first price.
+    pub shipped: &'a [Price],
+    /// The user's own prices (`CHARGEBACK_PRICES`), which win over synced lines.
+    pub user: &'a [Price],
     /// The API endpoint (for each line's source URL).
     pub endpoint: &'a str,
     /// The currency asked for.
-    pub currency: &'a str,
+    pub currency: &'a Currency,
     /// Today.
     pub read_on: NaiveDate,
 }
@@ -147,11 +143,7 @@ pub fn reconcile(inputs: Inputs<'_>) -> Reconciled {
         let previous = latest.map(|l| l.price);
         let guard = match previous {
             Some(p) => Some((p, "the price it follows")),
-            None => meter
-                .model
-                .as_deref()
-                .and_then(|m| (inputs.reference)(m, line.scope, line.kind, &line.currency))
-                .map(|p| (p, "the shipped price")),
+            None => reference(inputs.shipped, &line).map(|p| (p, "the shipped price")),
         };
         if let Some((before, what)) = guard
             && let Some(reason) = unit_guard(line.price, before, what)
@@ -159,8 +151,16 @@ pub fn reconcile(inputs: Inputs<'_>) -> Reconciled {
             note(&mut notes.rejected, format!("{meter}: {reason}"));
             continue;
         }
-        if let Some(origin) = (inputs.overrides)(&line) {
-            note(&mut notes.overridden, format!("{meter}: your row in {origin} wins"));
+        if let Some(user) = overriding(inputs.user, &line) {
+            note(
+                &mut notes.overridden,
+                format!(
+                    "{meter}: your prices in {} ({} from {}) price it too; on each day the latest in force wins, yours at the same date",
+                    user.origin,
+                    user.price.normalize(),
+                    user.effective_from
+                ),
+            );
         }
         added.push(Added {
             what: meter.to_string(),
@@ -179,7 +179,7 @@ pub fn reconcile(inputs: Inputs<'_>) -> Reconciled {
     prices.sort_by(|a, b| (a.key(), a.effective_from).cmp(&(b.key(), b.effective_from)));
     let report = SyncReport {
         source: String::new(),
-        currency: inputs.currency.to_owned(),
+        currency: inputs.currency.to_string(),
         regions: Vec::new(),
         read_on: inputs.read_on,
         pages: 0,
@@ -195,6 +195,33 @@ pub fn reconcile(inputs: Inputs<'_>) -> Reconciled {
         written: None,
     };
     Reconciled { changed: !report.added.is_empty(), prices, report }
+}
+
+/// The shipped per-1M price a first synced price is checked against: the
+/// latest of the same model, type and kind in the same currency.
+fn reference(shipped: &[Price], line: &SyncedPrice) -> Option<Decimal> {
+    shipped
+        .iter()
+        .filter(|p| {
+            p.model.eq_ignore_ascii_case(&line.model)
+                && p.deployment_type == line.deployment_type
+                && p.kind == line.kind
+                && p.currency == line.currency
+        })
+        .max_by_key(|p| p.effective_from)
+        .map(|p| p.price)
+}
+
+/// The user's latest price of the same model, type, tier and kind, if any.
+fn overriding<'a>(user: &'a [Price], line: &SyncedPrice) -> Option<&'a Price> {
+    user.iter()
+        .filter(|p| {
+            p.model.eq_ignore_ascii_case(&line.model)
+                && p.deployment_type == line.deployment_type
+                && p.tier == line.tier
+                && p.kind == line.kind
+        })
+        .max_by_key(|p| p.effective_from)
 }
 
 fn key_text(line: &SyncedPrice) -> String {
@@ -291,7 +318,7 @@ fn identify_all(inputs: &Inputs<'_>, notes: &mut Sorting) -> Vec<Candidate> {
         }
         let source = url_with(
             inputs.endpoint,
-            inputs.currency,
+            inputs.currency.as_str(),
             &format!("meterId eq '{}' and armRegionName eq '{region}'", item.meter_id),
         );
         out.push(Candidate {
@@ -299,12 +326,12 @@ fn identify_all(inputs: &Inputs<'_>, notes: &mut Sorting) -> Vec<Candidate> {
             line: SyncedPrice {
                 model: meter.model.clone().unwrap_or_default(),
                 version: meter.version.clone().unwrap_or_default(),
-                scope: meter.scope,
+                deployment_type: meter.scope.into(),
                 region,
                 tier: meter.tier,
                 kind: meter.kind,
                 effective_from: item.effective_from(),
-                currency: item.currency_code.clone(),
+                currency: inputs.currency.clone(),
                 price,
                 unit_of_measure: item.unit_of_measure.clone(),
                 retail_price: item.retail_price,
@@ -355,7 +382,7 @@ fn collapse_global(candidates: Vec<Candidate>, inputs: &Inputs<'_>) -> Vec<Candi
     let mut out = Vec::new();
     let mut global: BTreeMap<(String, NaiveDate), Vec<Candidate>> = BTreeMap::new();
     for c in candidates {
-        if c.line.scope == Scope::Global {
+        if c.line.deployment_type == DeploymentType::Global {
             let mut regionless = c.line.clone();
             regionless.region.clear();
             global.entry((key_text(&regionless), c.line.effective_from)).or_default().push(c);
@@ -369,7 +396,7 @@ fn collapse_global(candidates: Vec<Candidate>, inputs: &Inputs<'_>) -> Vec<Candi
             let mut first = group.swap_remove(0);
             first.line.region.clear();
             first.line.source =
-                url_with(inputs.endpoint, inputs.currency, &format!("meterId eq '{}'", first.line.meter_id));
+                url_with(inputs.endpoint, inputs.currency.as_str(), &format!("meterId eq '{}'", first.line.meter_id));
             out.push(first);
         } else {
             out.extend(group);

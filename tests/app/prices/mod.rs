@@ -8,13 +8,14 @@ mod replay;
 use std::path::Path;
 use std::time::Duration;
 
+use chargeback::billing::PriceSource;
+use chargeback::billing::synced::{self, SyncedPrice};
+use chargeback::domain::{DeploymentType, ServiceTier, TokenKind as MeterKind};
 use chargeback::prices::client::{Query, RetryPolicy};
-use chargeback::prices::meter::{MeterKind, Scope, ServiceTier};
 use chargeback::prices::report::SyncReport;
 use chargeback::prices::service::{
     Destination, PriceSync, PriceSyncConfig, SyncError, catalogue_document, report_document,
 };
-use chargeback::prices::synced::{self, SyncedPrice};
 use chrono::NaiveDate;
 use replay::{Failure, ReplayApi};
 use rust_decimal::Decimal;
@@ -41,7 +42,7 @@ fn sync(api: &ReplayApi) -> PriceSync {
     let mut config = PriceSyncConfig::new(&api.endpoint, "USD");
     config.retry = FAST;
     let nowhere = Destination::File(std::env::temp_dir().join("not-used.csv"));
-    PriceSync::new(config, nowhere).unwrap()
+    PriceSync::new(config, nowhere, PriceSource::default()).unwrap()
 }
 
 async fn sync_to_file(api: &ReplayApi, q: &Query, file: &Path, today: &str) -> Result<SyncReport, SyncError> {
@@ -79,7 +80,9 @@ async fn a_sync_follows_every_page_with_the_filter_currency_and_regions_asked_fo
     assert_eq!(report.added.len(), 21, "{}", report.to_text());
     let got = lines(&file);
     assert_eq!(got.len(), 21);
-    assert!(got.iter().all(|l| l.currency == "USD" && l.read_on == day("2026-11-20") && !l.meter_id.is_empty()));
+    assert!(
+        got.iter().all(|l| l.currency.as_str() == "USD" && l.read_on == day("2026-11-20") && !l.meter_id.is_empty())
+    );
     // Per-1K meters become per 1M; global lines carry no region, data-zone lines theirs.
     let mini = find(&got, "gpt-4o-mini", MeterKind::Input, ServiceTier::Default);
     assert_eq!((mini[0].price, mini[0].region.as_str(), mini[0].version.as_str()), (d("0.15"), "", "0718"));
@@ -87,15 +90,16 @@ async fn a_sync_follows_every_page_with_the_filter_currency_and_regions_asked_fo
     assert_eq!(find(&got, "gpt-4o-mini", MeterKind::CachedInput, ServiceTier::Default)[0].price, d("0.075"));
     let o3_mini = find(&got, "o3-mini", MeterKind::Input, ServiceTier::Default);
     assert_eq!(
-        (o3_mini[0].price, o3_mini[0].scope, o3_mini[0].region.as_str()),
-        (d("1.21"), Scope::DataZone, "eastus2")
+        (o3_mini[0].price, o3_mini[0].deployment_type, o3_mini[0].region.as_str()),
+        (d("1.21"), DeploymentType::DataZone, "eastus2")
     );
     assert_eq!(find(&got, "gpt-5-pro", MeterKind::Output, ServiceTier::Default)[0].price, d("120"));
     assert_eq!(find(&got, "gpt-5-mini", MeterKind::Input, ServiceTier::Default)[0].price, d("0.25"));
     assert_eq!(find(&got, "gpt-5.4-mini", MeterKind::Input, ServiceTier::Priority)[0].price, d("1.5"));
     assert_eq!(find(&got, "gpt-6-sol", MeterKind::CacheWrite, ServiceTier::Default)[0].price, d("2.5"));
-    let ptu: Vec<_> = got.iter().filter(|l| l.kind == MeterKind::ProvisionedUnit).map(|l| (l.scope, l.price)).collect();
-    assert_eq!(ptu, [(Scope::Global, d("1")), (Scope::DataZone, d("1.1"))]);
+    let ptu: Vec<_> =
+        got.iter().filter(|l| l.kind == MeterKind::ProvisionedUnit).map(|l| (l.deployment_type, l.price)).collect();
+    assert_eq!(ptu, [(DeploymentType::Global, d("1")), (DeploymentType::DataZone, d("1.1"))]);
     // Every line names its meter and a URL answering it.
     let source = &mini[0].source;
     assert!(source.starts_with(&api.endpoint) && source.contains(&mini[0].meter_id), "{source}");
@@ -137,7 +141,7 @@ async fn another_currency_is_asked_for_and_kept() {
     sync_to_file(&api, &query("eur", &["eastus2"]), &file, "2026-11-20").await.unwrap();
     assert_eq!(api.requests()[0]["currencyCode"], "'EUR'");
     let got = lines(&file);
-    assert!(got.iter().all(|l| l.currency == "EUR"));
+    assert!(got.iter().all(|l| l.currency.as_str() == "EUR"));
     assert_eq!(find(&got, "gpt-4o-mini", MeterKind::Input, ServiceTier::Default)[0].price, d("0.138"));
     // One catalogue, one currency: USD prices are not mixed into it.
     let before = std::fs::read(&file).unwrap();

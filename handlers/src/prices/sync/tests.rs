@@ -1,7 +1,7 @@
 //! Reconciliation on answers shaped like the API's (meter names as Azure writes them).
 
 use super::*;
-use crate::prices::meter::ServiceTier;
+use crate::domain::{PriceLayer, ServiceTier, TokenKind};
 
 const TODAY: &str = "2026-11-20";
 
@@ -43,34 +43,41 @@ fn mini_input(region: &str, price: &str, from: &str) -> RetailPrice {
     item(&format!("mini-in-{region}"), "gpt-4o-mini-0718-Inp-glbl Tokens", "Azure OpenAI", region, "1K", price, from)
 }
 
-fn no_reference(_: &str, _: Scope, _: MeterKind, _: &str) -> Option<Decimal> {
-    None
-}
-
-fn no_override(_: &SyncedPrice) -> Option<String> {
-    None
-}
-
 fn run(previous: &[SyncedPrice], items: &[RetailPrice]) -> Reconciled {
-    run_with(previous, items, &MeterMapping::default(), &no_reference)
+    run_with(previous, items, &MeterMapping::default(), &[])
 }
 
-fn run_with(
-    previous: &[SyncedPrice],
-    items: &[RetailPrice],
-    mapping: &MeterMapping,
-    reference: Reference<'_>,
-) -> Reconciled {
+fn run_with(previous: &[SyncedPrice], items: &[RetailPrice], mapping: &MeterMapping, shipped: &[Price]) -> Reconciled {
     reconcile(Inputs {
         previous,
         items,
         mapping,
-        reference,
-        overrides: &no_override,
+        shipped,
+        user: &[],
         endpoint: "http://127.0.0.1:1/api/retail/prices",
-        currency: "USD",
+        currency: &Currency::USD,
         read_on: day(TODAY),
     })
+}
+
+/// A shipped or user price of a global default-tier model.
+fn price(layer: PriceLayer, model: &str, kind: TokenKind, per_1m: &str) -> Price {
+    Price {
+        model: model.to_owned(),
+        version: String::new(),
+        deployment_type: DeploymentType::Global,
+        region: String::new(),
+        tier: ServiceTier::Default,
+        kind,
+        effective_from: day("2026-01-01"),
+        currency: Currency::USD,
+        price: d(per_1m),
+        source: "x".into(),
+        read_on: None,
+        origin: "my-prices.csv".into(),
+        layer,
+        meter_id: String::new(),
+    }
 }
 
 #[test]
@@ -104,7 +111,7 @@ fn a_first_sync_keeps_one_line_per_price_with_its_meter_and_source() {
     // Data-zone prices stay per region.
     let o3: Vec<_> = r.prices.iter().filter(|p| p.model == "o3").map(|p| (p.region.as_str(), p.price)).collect();
     assert_eq!(o3, [("eastus2", d("2.1")), ("swedencentral", d("2.2"))]);
-    let ptu = r.prices.iter().find(|p| p.kind == MeterKind::ProvisionedUnit).unwrap();
+    let ptu = r.prices.iter().find(|p| p.kind == TokenKind::ProvisionedUnit).unwrap();
     assert_eq!((ptu.model.as_str(), ptu.price), ("", d("1")));
 }
 
@@ -165,10 +172,7 @@ fn the_unit_guard_refuses_zero_negative_and_thousandfold_prices() {
         assert!(!r.changed && r.report.rejected[0].reason.contains("not above zero"), "{price}");
     }
     // A first price is checked against the shipped price of the model.
-    let shipped = |model: &str, scope: Scope, kind: MeterKind, currency: &str| {
-        (model == "gpt-4o-mini" && scope == Scope::Global && kind == MeterKind::Input && currency == "USD")
-            .then(|| d("0.15"))
-    };
+    let shipped = [price(PriceLayer::Shipped, "gpt-4o-mini", TokenKind::Input, "0.15")];
     let r = run_with(&[], &[mini_input("eastus2", "0.00000015", "2024-07-18")], &MeterMapping::default(), &shipped);
     assert!(r.report.rejected[0].reason.contains("less than 1/300 of the shipped price"), "{:?}", r.report.rejected);
 }
@@ -213,7 +217,7 @@ fn the_mapping_file_names_meters_the_parser_cannot_read() {
     .unwrap();
     let items =
         [item("u1", "54 mini Inp Flex Gl 1M Tokens", "Azure OpenAI GPT5", "eastus2", "1M", "0.375", "2026-03-05")];
-    let r = run_with(&[], &items, &mapping, &no_reference);
+    let r = run_with(&[], &items, &mapping, &[]);
     assert!(r.report.unparsed.is_empty());
     assert_eq!((r.prices[0].model.as_str(), r.prices[0].tier), ("gpt-5.4-mini", ServiceTier::Flex));
 }
@@ -239,15 +243,15 @@ fn global_prices_that_differ_by_region_stay_per_region() {
 
 #[test]
 fn synced_lines_a_user_row_overrides_are_reported() {
-    let overrides = |line: &SyncedPrice| (line.model == "gpt-4o-mini").then(|| "my-prices.csv".to_owned());
+    let user = [price(PriceLayer::User, "gpt-4o-mini", TokenKind::Input, "0.12")];
     let r = reconcile(Inputs {
         previous: &[],
         items: &[mini_input("eastus2", "0.00015", "2024-07-18")],
         mapping: &MeterMapping::default(),
-        reference: &no_reference,
-        overrides: &overrides,
+        shipped: &[],
+        user: &user,
         endpoint: "http://127.0.0.1:1/api/retail/prices",
-        currency: "USD",
+        currency: &Currency::USD,
         read_on: day(TODAY),
     });
     assert!(r.changed, "the synced line is still kept; the user's row wins when pricing");

@@ -1,6 +1,6 @@
 //! The synced catalogue: one meter's price per line, kept as history.
 //!
-//! What `chargeback prices sync` writes (to `--out FILE`, or to the tenant's
+//! What `chargeback prices sync` (the `prices` service) writes (to `--out FILE`, or to the tenant's
 //! document `prices/<tenant>/azure-retail.csv` in the report store) and the
 //! price catalogue reads. A line is never edited once written: a price change
 //! is a new line from the API's `effectiveStartDate`. Lines are sorted, so a
@@ -27,7 +27,7 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::Serialize;
 
-use super::meter::{MeterKind, Scope, ServiceTier};
+use crate::domain::{Currency, DeploymentType, Price, PriceLayer, ServiceTier, TokenKind};
 
 /// The file's header.
 pub const HEADER: [&str; 17] = [
@@ -61,19 +61,19 @@ pub struct SyncedPrice {
     pub model: String,
     /// Model version as the meter writes it (empty: none).
     pub version: String,
-    /// Where the deployments it prices run.
-    pub scope: Scope,
+    /// Deployment type: global, data-zone or regional (for PTU-hours: where the PTUs are deployed).
+    pub deployment_type: DeploymentType,
     /// Region (empty: every region read gives this price).
     pub region: String,
     /// Service tier.
     pub tier: ServiceTier,
     /// What it counts.
-    pub kind: MeterKind,
+    pub kind: TokenKind,
     /// First UTC day the price applies.
     pub effective_from: NaiveDate,
-    /// Currency code.
-    pub currency: String,
-    /// Per 1M tokens, or per PTU-hour for [`MeterKind::ProvisionedUnit`].
+    /// Currency.
+    pub currency: Currency,
+    /// Per 1M tokens, or per PTU-hour for [`TokenKind::ProvisionedUnit`].
     pub price: Decimal,
     /// The API's unit of measure.
     pub unit_of_measure: String,
@@ -92,12 +92,32 @@ pub struct SyncedPrice {
 }
 
 /// What a line prices: everything but its date and figures.
-pub type PriceKey<'a> = (&'a str, &'a str, Scope, &'a str, ServiceTier, MeterKind);
+pub type PriceKey<'a> = (&'a str, &'a str, DeploymentType, &'a str, ServiceTier, TokenKind);
 
 impl SyncedPrice {
     /// What the line prices.
     pub fn key(&self) -> PriceKey<'_> {
-        (&self.model, &self.version, self.scope, &self.region, self.tier, self.kind)
+        (&self.model, &self.version, self.deployment_type, &self.region, self.tier, self.kind)
+    }
+
+    /// The line as a catalogue price of `layer`, read from `origin`.
+    pub fn to_price(&self, origin: &str, layer: PriceLayer) -> Price {
+        Price {
+            model: self.model.clone(),
+            version: self.version.clone(),
+            deployment_type: self.deployment_type,
+            region: self.region.clone(),
+            tier: self.tier,
+            kind: self.kind,
+            effective_from: self.effective_from,
+            currency: self.currency.clone(),
+            price: self.price,
+            source: self.source.clone(),
+            read_on: Some(self.read_on),
+            origin: origin.to_owned(),
+            layer,
+            meter_id: self.meter_id.clone(),
+        }
     }
 
     fn order(&self, other: &Self) -> Ordering {
@@ -147,7 +167,13 @@ pub fn parse(text: &str, origin: &str) -> Result<Vec<SyncedPrice>, SyncedError> 
         {
             return Err(error(
                 0,
-                format!("{} {} {} from {} appears twice", a.model, a.scope.as_str(), a.kind.as_str(), a.effective_from),
+                format!(
+                    "{} {} {} from {} appears twice",
+                    a.model,
+                    a.deployment_type.as_str(),
+                    a.kind.as_str(),
+                    a.effective_from
+                ),
             ));
         }
     }
@@ -166,10 +192,10 @@ fn parse_row(row: &csv::StringRecord) -> Result<SyncedPrice, String> {
             raw => raw.parse().map(Some).map_err(|_| format!("{} {raw:?} is not a decimal number", HEADER[i])),
         }
     };
-    let kind = MeterKind::parse(field(5)).ok_or_else(|| format!("token_kind {:?} is not known", field(5)))?;
+    let kind = TokenKind::parse(field(5)).ok_or_else(|| format!("token_kind {:?} is not known", field(5)))?;
     let price = match (kind, decimal(8)?, decimal(9)?) {
-        (MeterKind::ProvisionedUnit, None, Some(p)) => p,
-        (MeterKind::ProvisionedUnit, _, _) => return Err("a ptu-hour line has a price_per_hour only".to_owned()),
+        (TokenKind::ProvisionedUnit, None, Some(p)) => p,
+        (TokenKind::ProvisionedUnit, _, _) => return Err("a ptu-hour line has a price_per_hour only".to_owned()),
         (_, Some(p), None) => p,
         (_, _, _) => return Err("a token line has a price_per_1m only".to_owned()),
     };
@@ -177,17 +203,20 @@ fn parse_row(row: &csv::StringRecord) -> Result<SyncedPrice, String> {
         return Err("a price must be above zero".to_owned());
     }
     let model = field(0).to_owned();
-    if model.is_empty() != (kind == MeterKind::ProvisionedUnit) {
+    if model.is_empty() != (kind == TokenKind::ProvisionedUnit) {
         return Err("the model is empty exactly on ptu-hour lines".to_owned());
     }
-    let currency = field(7).to_owned();
-    if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_uppercase()) {
-        return Err(format!("currency {currency:?} is not a 3-letter code"));
-    }
+    let currency = Currency::parse(field(7)).map_err(|_| format!("currency {:?} is not a 3-letter code", field(7)))?;
+    let deployment_type = match DeploymentType::parse(field(2)) {
+        Some(DeploymentType::Provisioned) | None => {
+            return Err(format!("deployment_type {:?}: use global, data-zone or regional", field(2)));
+        }
+        Some(t) => t,
+    };
     Ok(SyncedPrice {
         model,
         version: field(1).to_owned(),
-        scope: Scope::parse(field(2)).ok_or_else(|| format!("deployment_type {:?} is not known", field(2)))?,
+        deployment_type,
         region: field(3).to_owned(),
         tier: ServiceTier::parse(field(4)).ok_or_else(|| format!("service_tier {:?} is not known", field(4)))?,
         kind,
@@ -216,12 +245,12 @@ pub fn render(prices: &[SyncedPrice]) -> String {
         let _ = writer.write_record([
             p.model.as_str(),
             &p.version,
-            p.scope.as_str(),
+            p.deployment_type.as_str(),
             &p.region,
             p.tier.as_str(),
             p.kind.as_str(),
             &p.effective_from.to_string(),
-            &p.currency,
+            p.currency.as_str(),
             &per_1m,
             &per_hour,
             &p.unit_of_measure,
@@ -242,16 +271,16 @@ pub(crate) mod tests {
     use super::*;
 
     /// A global default-tier line of `model`, read on 2026-11-01.
-    pub(crate) fn line(model: &str, kind: MeterKind, from: &str, price: &str) -> SyncedPrice {
+    pub(crate) fn line(model: &str, kind: TokenKind, from: &str, price: &str) -> SyncedPrice {
         SyncedPrice {
             model: model.to_owned(),
             version: String::new(),
-            scope: Scope::Global,
+            deployment_type: DeploymentType::Global,
             region: String::new(),
             tier: ServiceTier::Default,
             kind,
             effective_from: from.parse().unwrap(),
-            currency: "USD".to_owned(),
+            currency: Currency::USD,
             price: price.parse().unwrap(),
             unit_of_measure: "1M".to_owned(),
             retail_price: price.parse().unwrap(),
@@ -265,19 +294,19 @@ pub(crate) mod tests {
 
     #[test]
     fn a_catalogue_renders_sorted_and_reads_back_the_same() {
-        let mut ptu = line("", MeterKind::ProvisionedUnit, "2024-08-01", "1.00");
-        ptu.scope = Scope::DataZone;
+        let mut ptu = line("", TokenKind::ProvisionedUnit, "2024-08-01", "1.00");
+        ptu.deployment_type = DeploymentType::DataZone;
         let prices = vec![
-            line("gpt-4o", MeterKind::Output, "2024-10-01", "10.00"),
-            line("gpt-4o", MeterKind::Input, "2026-11-16", "3"),
-            line("gpt-4o", MeterKind::Input, "2024-10-01", "2.50"),
+            line("gpt-4o", TokenKind::Output, "2024-10-01", "10.00"),
+            line("gpt-4o", TokenKind::Input, "2026-11-16", "3"),
+            line("gpt-4o", TokenKind::Input, "2024-10-01", "2.50"),
             ptu,
         ];
         let text = render(&prices);
         assert!(is_synced(&text));
         let back = parse(&text, "t").unwrap();
         assert_eq!(render(&back), text, "the same lines are the same bytes");
-        assert_eq!(back[0].kind, MeterKind::ProvisionedUnit);
+        assert_eq!(back[0].kind, TokenKind::ProvisionedUnit);
         assert_eq!(back[1].effective_from.to_string(), "2024-10-01");
         assert!(text.contains(",ptu-hour,2024-08-01,USD,,1,"), "{text}");
         assert!(text.contains(",input,2024-10-01,USD,2.5,,"), "{text}");
@@ -285,7 +314,7 @@ pub(crate) mod tests {
 
     #[test]
     fn bad_lines_are_refused_with_their_line() {
-        let good = render(&[line("gpt-4o", MeterKind::Input, "2024-10-01", "2.5")]);
+        let good = render(&[line("gpt-4o", TokenKind::Input, "2024-10-01", "2.5")]);
         for (from, to, expected) in [
             (",input,", ",prompt,", "token_kind"),
             ("2.5,,", "-1,,", "above zero"),
@@ -298,7 +327,7 @@ pub(crate) mod tests {
         }
         assert!(parse("model,price\n", "t").unwrap_err().to_string().contains("the header must be"));
         let twice =
-            render(&[line("m", MeterKind::Input, "2024-10-01", "1"), line("m", MeterKind::Input, "2024-10-01", "2")]);
+            render(&[line("m", TokenKind::Input, "2024-10-01", "1"), line("m", TokenKind::Input, "2024-10-01", "2")]);
         assert!(parse(&twice, "t").unwrap_err().to_string().contains("appears twice"));
     }
 }
