@@ -386,3 +386,116 @@ async fn the_cli_syncs_into_a_file_with_the_same_service() {
         "the mapping file's meter"
     );
 }
+
+/// `chargeback` with a data folder, none of the developer's price settings, and `envs`.
+fn chargeback_cli(data: &Path, envs: &[(&str, &Path)], args: &[&str]) -> String {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_chargeback"));
+    cmd.arg("--data-dir").arg(data).args(args);
+    for name in ["CHARGEBACK_PRICES", "CHARGEBACK_PRICES_REGIONS", "CHARGEBACK_DEPLOYMENTS", "CHARGEBACK_APPLICATIONS"]
+    {
+        cmd.env_remove(name);
+    }
+    cmd.env_remove("CHARGEBACK_FINGERPRINT_SECRET").env_remove("RUST_LOG");
+    for (name, value) in envs {
+        cmd.env(name, value);
+    }
+    let output = cmd.output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(output.status.success(), "{args:?}: {stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    stdout
+}
+
+/// A v1 record on `deployment` of November 2026.
+fn november_record(
+    id: &str,
+    day: u32,
+    deployment: &str,
+    model: &str,
+    prompt: u64,
+    cached: u64,
+    completion: u64,
+) -> String {
+    json!({"schema": "usage.v1", "id": id, "timestamp": format!("2026-11-{day:02}T10:15:00Z"), "subscription_id": "sub-a",
+           "deployment": deployment, "model": model, "status": 200, "streamed": false,
+           "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion,
+                     "prompt_tokens_details": {"cached_tokens": cached}}})
+    .to_string()
+}
+
+// Two workers: the CLI runs blocking on one while the replay server answers on the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_month_is_priced_to_the_cent_from_the_synced_catalogue_a_mid_month_change_and_each_region() {
+    use rust_decimal::RoundingStrategy;
+    let api = ReplayApi::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (data, out) = (dir.path().join("data"), dir.path().join("prices.csv"));
+    let sync_args = ["prices", "sync", "--endpoint", &api.endpoint, "--region", "eastus2", "--region", "swedencentral"];
+    let sync = |data: &Path, out: &Path| {
+        let mut args = sync_args.to_vec();
+        args.extend(["--out", out.to_str().unwrap()]);
+        chargeback_cli(data, &[], &args)
+    };
+    // The catalogue before and after Microsoft raises gpt-4.1's input price on 16 November.
+    sync(&data, &out);
+    api.change_price("gpt 4.1 Inp glbl Tokens", "0.0022", "2026-11-16");
+    let second = sync(&data, &out);
+    assert!(second.contains("1 new line(s)"), "{second}");
+
+    let deployments = dir.path().join("deployments.csv");
+    std::fs::write(
+        &deployments,
+        "deployment,model,deployment_type,region\n\
+         gpt41,gpt-4.1,global,\n\
+         o3-se,o3-mini,data-zone,swedencentral\n\
+         o3-us,o3-mini,data-zone,eastus2\n\
+         o3-somewhere,o3-mini,data-zone,\n",
+    )
+    .unwrap();
+    let (p, c, o) = (1_234_567u64, 234_567u64, 345_678u64);
+    let records = [
+        november_record("a", 10, "gpt41", "gpt-4.1-2025-04-14", p, c, o),
+        november_record("b", 20, "gpt41", "gpt-4.1-2025-04-14", p, c, o),
+        november_record("c", 12, "o3-se", "o3-mini-2025-01-31", p, 0, o),
+        november_record("d", 12, "o3-us", "o3-mini-2025-01-31", p, 0, o),
+        november_record("e", 12, "o3-somewhere", "o3-mini-2025-01-31", p, 0, o),
+    ];
+    let file = dir.path().join("export.jsonl");
+    std::fs::write(&file, records.join("\n")).unwrap();
+    let envs: [(&str, &Path); 2] = [("CHARGEBACK_PRICES", &out), ("CHARGEBACK_DEPLOYMENTS", &deployments)];
+    chargeback_cli(&data, &envs, &["ingest", file.to_str().unwrap()]);
+    let reports = dir.path().join("reports");
+    chargeback_cli(
+        &data,
+        &envs,
+        &["report", "--month", "2026-11", "--rollup", "--format", "json", "--out", reports.to_str().unwrap()],
+    );
+    let statement: Value =
+        serde_json::from_str(&std::fs::read_to_string(reports.join("chargeback.json")).unwrap()).unwrap();
+    let cost = |deployment: &str| -> Option<Decimal> {
+        let line = statement["lines"].as_array().unwrap().iter().find(|l| l["deployment"] == deployment).unwrap();
+        line["cost"].as_str().map(|c| c.parse().unwrap())
+    };
+    // Independently, per 1M: the synced meters (per 1K in the API) times 1000.
+    let at = |tokens: u64, per_1m: &str| Decimal::from(tokens) * d(per_1m) / Decimal::from(1_000_000);
+    let cents = |x: Decimal| x.round_dp_with_strategy(2, RoundingStrategy::MidpointNearestEven);
+    let gpt41 = (at(p - c, "2") + at(c, "0.5") + at(o, "8")) + (at(p - c, "2.2") + at(c, "0.5") + at(o, "8"));
+    assert_eq!(cost("gpt41"), Some(cents(gpt41)), "the old price before the 16th, the new one from it");
+    assert_eq!(cost("o3-se"), Some(cents(at(p, "1.25") + at(o, "5"))), "Sweden Central's data-zone price");
+    assert_eq!(cost("o3-us"), Some(cents(at(p, "1.21") + at(o, "4.84"))), "East US 2's data-zone price");
+    // A data-zone deployment without a region: unpriced with the reason, never a neighbour's price, never zero.
+    assert_eq!(cost("o3-somewhere"), None);
+    let note =
+        statement["lines"].as_array().unwrap().iter().find(|l| l["deployment"] == "o3-somewhere").unwrap()["note"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    assert!(note.contains("priced by region") && note.contains("region in the deployment file"), "{note}");
+    let total: Decimal = statement["total"].as_str().unwrap().parse().unwrap();
+    assert_eq!(total, cost("gpt41").unwrap() + cost("o3-se").unwrap() + cost("o3-us").unwrap());
+    let used = statement["prices_used"].as_array().unwrap();
+    assert!(
+        used.iter().any(|u| u["model"] == "gpt-4.1" && u["kind"] == "input" && u["effective_from"] == "2026-11-16"),
+        "{used:?}"
+    );
+    assert!(used.iter().all(|u| !u["meter_id"].as_str().unwrap().is_empty()), "every synced price names its meter");
+}
