@@ -13,8 +13,10 @@
 //!   `deployment_type` (`global`, `data-zone`, `regional` or `provisioned`;
 //!   empty is `global`), `ptu_monthly_cost` or `ptu_hourly_cost` (exactly
 //!   one, provisioned only), `capacity_tokens_per_minute` (provisioned only:
-//!   makes unused capacity measurable) and `currency` (provisioned only,
-//!   default `USD`), in any order; empty cells are absent values.
+//!   makes unused capacity measurable), `currency` (provisioned only,
+//!   default `USD`) and `region` (the Azure region it runs in, which decides
+//!   its data-zone or regional price), in any order; empty cells are absent
+//!   values.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -45,7 +47,7 @@ pub enum SeedError {
     /// A column the format does not have (a typo would be silently ignored).
     #[error(
         "unknown column {0:?}; the optional columns are deployment_type, ptu_monthly_cost, ptu_hourly_cost, \
-         capacity_tokens_per_minute, currency"
+         capacity_tokens_per_minute, currency, region"
     )]
     UnknownColumn(String),
     /// A column named twice.
