@@ -10,7 +10,8 @@
 //!   function), [`api`] (the HTTP API the host forwards), [`cli`] (the
 //!   `chargeback` command and its demo);
 //! - services: [`ingest`], [`usage`], [`directory`], [`rollup`], [`billing`],
-//!   [`budgets`], [`maintenance`], [`prices`] (the Retail Prices API, the
+//!   [`budgets`], [`maintenance`], [`reconcile`] (the statement against the
+//!   Azure invoice, and the true-up), [`prices`] (the Retail Prices API, the
 //!   meter parser and the price sync);
 //! - [`storage`]: the store traits and one folder per backend;
 //! - [`records`]: the wire shapes of usage records and their parsing;
@@ -28,6 +29,7 @@ pub mod functions;
 pub mod ingest;
 pub mod maintenance;
 pub mod prices;
+pub mod reconcile;
 pub mod records;
 pub mod rollup;
 pub mod startup;

@@ -52,7 +52,7 @@ param apiKeySecretUri string
 @description('Port DATABASE_URL points at: 6432 is the built-in PgBouncer (statement cache off), 5432 the server itself.')
 param postgresPort int = 6432
 
-@description('Where the ledger lives (CHARGEBACK_LEDGER). postgres: the handler cannot yet use Table Storage by identity, and shared keys are off.')
+@description('Where the ledger lives (CHARGEBACK_LEDGER): postgres (PostgreSQL through PgBouncer, the higher ingest rates) or table (Table Storage, by identity; docs/storage.md says when it suffices).')
 @allowed(['postgres', 'table', 'sqlite'])
 param ledger string = 'postgres'
 
@@ -61,6 +61,9 @@ param chargebackTenant string = 'default'
 
 @description('Applications and the business units they are charged to (CHARGEBACK_APPLICATIONS; format in docs/deploy.md).')
 param chargebackApplications string = ''
+
+@description('The month\'s Azure Cost Management FOCUS cost export the monthly rollup reconciles with (CHARGEBACK_INVOICE_FILE; {month} = YYYY-MM; docs/chargeback.md). Empty: no reconciliation.')
+param chargebackInvoiceFile string = ''
 
 @description('Log filter for the handler (RUST_LOG).')
 param rustLog string = 'info'
@@ -108,7 +111,9 @@ resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
 // and by the handler. FUNCTIONS_WORKER_RUNTIME and FUNCTIONS_EXTENSION_VERSION
 // are not set: Flex takes the runtime from functionAppConfig and rejects them.
 var appSettings = {
-  // Host storage by identity: no connection string, no account key.
+  // Host storage by identity: no connection string, no account key. The
+  // handler reads the same three settings for its own stores (Tables, Blobs,
+  // Queues) and gets bearer tokens of the same identity.
   AzureWebJobsStorage__accountName: storageAccountName
   AzureWebJobsStorage__credential: 'managedidentity'
   AzureWebJobsStorage__clientId: identityClientId
@@ -134,11 +139,19 @@ var appSettings = {
   CHARGEBACK_PRICES_CURRENCY: 'USD'
   CHARGEBACK_PRICES_REGIONS: ''
   CHARGEBACK_METER_MAPPING: ''
+  // The month's Azure Cost Management FOCUS export ({month} = YYYY-MM) the rollup reconciles with; empty: none.
+  CHARGEBACK_INVOICE_FILE: chargebackInvoiceFile
+  // 'true': the rollup adds the reconciliation's correction lines to the month's reports.
+  CHARGEBACK_INVOICE_TRUE_UP: 'false'
   CHARGEBACK_DATA_DIR: '/tmp/chargeback'
   CHARGEBACK_FINGERPRINT_SECRET: '@Microsoft.KeyVault(SecretUri=${fingerprintSecretUri})'
   CHARGEBACK_LEDGER: ledger
-  // Built in main.bicep, kept in Key Vault (the handler treats it as a secret).
+  // Built in main.bicep: the identity's name as the user and no password. Kept
+  // in Key Vault all the same, because the setting may hold a password elsewhere.
   DATABASE_URL: '@Microsoft.KeyVault(SecretUri=${databaseUrlSecretUri})'
+  // The password is an Entra token of the app identity, refreshed before it expires.
+  CHARGEBACK_DB__credential: 'managedidentity'
+  CHARGEBACK_DB__clientId: identityClientId
   // 0 through PgBouncer (transaction mode keeps no named prepared statements).
   CHARGEBACK_DB_STATEMENT_CACHE: (postgresPort == 6432) ? '0' : '100'
   // Nightly maintenance thresholds and budget (docs/operations.md); empty: the defaults.

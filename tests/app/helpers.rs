@@ -61,6 +61,8 @@ pub fn settings(data_dir: &Path) -> Settings {
         deployments_file: None,
         prices_file: None,
         price_sync: Default::default(),
+        invoice_file: None,
+        invoice_true_up: false,
         port: None,
         storage: Default::default(),
         api: Default::default(),

@@ -6,7 +6,7 @@ use std::fmt;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use super::{AmountError, Currency, Money, Name, check_amount};
+use super::{AccountId, AmountError, Currency, Money, Name, Region, check_amount};
 
 /// How a deployment is billed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -117,11 +117,13 @@ pub struct DeploymentFields {
     /// Currency of the costs (default USD).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub currency: Option<Currency>,
-    /// The Azure region it runs in (`armRegionName`, such as `swedencentral`):
-    /// which regional or data-zone price applies, and which prices the price
-    /// sync reads.
+    /// ARM id of the Azure OpenAI account the deployment belongs to (what the invoice bills).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub region: Option<String>,
+    pub resource_id: Option<AccountId>,
+    /// Azure region of the account (`armRegionName`): which data-zone or
+    /// regional price applies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<Region>,
 }
 
 /// Why a deployment's description is inconsistent.
@@ -144,9 +146,6 @@ pub enum DeploymentError {
     /// A capacity of zero.
     #[error("capacity_tokens_per_minute must be positive")]
     ZeroCapacity,
-    /// Not an Azure region name.
-    #[error("region {0:?} is not an Azure region name (lower-case letters and digits, such as swedencentral)")]
-    Region(String),
 }
 
 impl Deployment {
@@ -161,11 +160,6 @@ impl Deployment {
         }
         if fields.capacity_tokens_per_minute == Some(0) {
             return Err(DeploymentError::ZeroCapacity);
-        }
-        if let Some(region) = &fields.region
-            && (region.is_empty() || !region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
-        {
-            return Err(DeploymentError::Region(region.clone()));
         }
         let ptu_fields = fields.ptu_monthly_cost.is_some()
             || fields.ptu_hourly_cost.is_some()
@@ -190,6 +184,7 @@ impl Deployment {
             ptu_hourly_cost: None,
             capacity_tokens_per_minute: None,
             currency: None,
+            resource_id: None,
             region: None,
         })
     }
@@ -202,11 +197,6 @@ impl Deployment {
     /// How it is billed ([`DeploymentType::DEFAULT`] unless described).
     pub fn deployment_type(&self) -> DeploymentType {
         self.fields.deployment_type.unwrap_or(DeploymentType::DEFAULT)
-    }
-
-    /// The region it runs in, if described.
-    pub fn region(&self) -> Option<&str> {
-        self.fields.region.as_deref()
     }
 
     /// The cost of a provisioned deployment.
@@ -222,6 +212,16 @@ impl Deployment {
             capacity_tokens_per_minute: f.capacity_tokens_per_minute,
             currency: f.currency.clone().unwrap_or(Currency::USD),
         })
+    }
+
+    /// The Azure OpenAI account it belongs to, if described.
+    pub fn resource_id(&self) -> Option<&AccountId> {
+        self.fields.resource_id.as_ref()
+    }
+
+    /// The account's region, if described.
+    pub fn region(&self) -> Option<&Region> {
+        self.fields.region.as_ref()
     }
 
     /// The description as written.
@@ -292,6 +292,11 @@ mod tests {
         ] {
             assert!(parse(bad).is_err(), "{bad}");
         }
+        let id = "/subscriptions/1/resourceGroups/rg/providers/Microsoft.CognitiveServices/accounts/oai";
+        let placed = parse(&format!(r#"{{"model":"gpt-4o","resource_id":"{id}/","region":"SwedenCentral"}}"#)).unwrap();
+        assert_eq!(placed.resource_id().map(AccountId::as_str), Some(id));
+        assert_eq!(placed.region().map(Region::as_str), Some("swedencentral"));
+        assert!(parse(r#"{"model":"m","resource_id":"/subscriptions/1"}"#).is_err());
         let plain = parse(r#"{"model":"gpt-4o"}"#).unwrap();
         assert_eq!((plain.deployment_type(), plain.provisioned()), (DeploymentType::Global, None));
         assert_eq!(serde_json::to_string(&plain).unwrap(), r#"{"model":"gpt-4o"}"#);

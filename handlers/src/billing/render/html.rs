@@ -55,6 +55,7 @@ tr.grand td { font-weight:700; border-top:2px solid var(--ink); }
 .badge { display:inline-block; font-size:11px; font-weight:600; padding:1px 7px; border-radius:9px; margin-left:4px; }
 .badge.unpriced { background:var(--warn); color:#fff; } .badge.unused { background:#e0a33a; color:#fff; }
 .badge.ptu { background:var(--accent-soft); color:var(--accent); }
+.badge.correction { background:#5b6b8c; color:#fff; } tr.correction td { font-style: italic; }
 .meter { position:relative; height:6px; background:#eef1f6; border-radius:3px; margin-top:3px; }
 .meter span { position:absolute; left:0; top:0; bottom:0; background:var(--accent); border-radius:3px; }
 .note { color:var(--muted); font-size:12px; }
@@ -265,6 +266,9 @@ fn full_table(html: &mut String, s: &Statement) {
         let (class, badge) = match (line.kind, &line.cost) {
             (LineKind::UnusedCapacity, _) => {
                 (" class=\"unused\"", "<span class=\"badge unused\">unused capacity</span>")
+            }
+            (LineKind::Correction, _) => {
+                (" class=\"correction\"", "<span class=\"badge correction\">invoice correction</span>")
             }
             (_, None) => (" class=\"unpriced\"", "<span class=\"badge unpriced\">unpriced</span>"),
             (LineKind::Provisioned, _) => ("", "<span class=\"badge ptu\">PTU</span>"),

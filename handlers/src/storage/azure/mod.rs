@@ -3,15 +3,20 @@
 //!
 //! - [`table_ledger`]: the ledger on Table Storage (keys in [`table_keys`]);
 //! - [`blobs`]: dead letters, reports and singleton leases on Blob Storage;
-//! - [`connection`]: the account, from an `AzureWebJobsStorage` connection string.
+//! - [`connection`]: the account, from an `AzureWebJobsStorage` connection
+//!   string (Azurite, local development) or an identity-based connection
+//!   ([`identity`]: the host's `AzureWebJobsStorage__accountName` …, bearer
+//!   tokens of the app credential, no key).
 //!
 //! Each crate is used only inside its module, behind the storage traits.
 
 pub mod blobs;
 pub mod connection;
+pub mod identity;
 pub mod table_keys;
 pub mod table_ledger;
 
 pub use blobs::{BlobDeadLetters, BlobLeases, BlobReports};
 pub use connection::StorageAccount;
+pub use identity::IdentityConnection;
 pub use table_ledger::TableLedger;
