@@ -11,7 +11,8 @@
 //!   `chargeback` command and its demo);
 //! - services: [`ingest`], [`usage`], [`directory`], [`rollup`], [`billing`],
 //!   [`budgets`], [`maintenance`], [`reconcile`] (the statement against the
-//!   Azure invoice, and the true-up), [`prices`] (the meter parser);
+//!   Azure invoice, and the true-up), [`prices`] (the Retail Prices API, the
+//!   meter parser and the price sync);
 //! - [`storage`]: the store traits and one folder per backend;
 //! - [`records`]: the wire shapes of usage records and their parsing;
 //! - [`domain`]: records, tokens, tenants, months, money, names,

@@ -29,6 +29,8 @@ use crate::directory::{Directory, SeedFiles};
 use crate::functions::{self, FunctionState};
 use crate::ingest::Ingestor;
 use crate::maintenance::{DatabaseSource, MaintenanceSource};
+use crate::prices::meter::MeterMapping;
+use crate::prices::service::{Destination, PriceSync, PriceSyncConfig, StoredCatalogues};
 use crate::reconcile::InvoiceExports;
 use crate::rollup::{RollupStores, Rollups};
 use crate::storage::azure::IdentityConnection;
@@ -202,6 +204,8 @@ pub struct Services {
     pub budgets: Budgets,
     /// The database the nightly maintenance works on.
     pub maintenance: MaintenanceSource,
+    /// The price sync.
+    pub prices: PriceSync,
 }
 
 /// The services of a configuration over its stores.
@@ -214,7 +218,9 @@ pub async fn services(settings: &Settings) -> anyhow::Result<Services> {
 pub fn services_over(settings: &Settings, stores: &Stores) -> anyhow::Result<Services> {
     let seeds = SeedFiles { applications: settings.applications_path(), deployments: settings.deployments_path() };
     let directory = Directory::new(stores.reports.clone(), seeds);
-    let pricing = Pricing::new(directory.clone(), PriceSource::new(settings.prices_file.clone()));
+    let prices = PriceSource::new(settings.prices_file.clone())
+        .with_synced(Arc::new(StoredCatalogues::new(stores.reports.clone())));
+    let pricing = Pricing::new(directory.clone(), prices.clone());
     let ingestor = Ingestor::new(
         stores.ledger.clone(),
         stores.dead_letters.clone(),
@@ -235,9 +241,27 @@ pub fn services_over(settings: &Settings, stores: &Stores) -> anyhow::Result<Ser
         usage: Usage::new(stores.ledger.clone(), directory.clone()),
         rollups: Rollups::new(rollup_stores, pricing.clone()).with_invoices(invoice_exports(settings)),
         budgets: Budgets::new(stores.ledger.clone(), stores.reports.clone(), pricing),
+        prices: price_sync(settings, stores, prices)?,
         directory,
         maintenance: maintenance_source(settings)?,
     })
+}
+
+/// The price sync as configured: the Retail Prices API, its currency and
+/// regions, the meter mapping file, the tenant's catalogue in the report
+/// store, and the user's prices (`CHARGEBACK_PRICES`) whose rows win.
+fn price_sync(settings: &Settings, stores: &Stores, prices: PriceSource) -> anyhow::Result<PriceSync> {
+    let config = &settings.price_sync;
+    let mut sync_config = PriceSyncConfig::new(
+        config.endpoint.as_deref().unwrap_or(crate::prices::client::DEFAULT_ENDPOINT),
+        config.currency.as_deref().unwrap_or("USD"),
+    );
+    sync_config.regions = config.regions.clone();
+    if let Some(path) = &config.meter_mapping {
+        sync_config.mapping = MeterMapping::load(path)?;
+    }
+    let store = Destination::Store { reports: stores.reports.clone(), tenant: settings.tenant.clone() };
+    Ok(PriceSync::new(sync_config, store, prices)?)
 }
 
 /// The invoice exports the rollup reconciles months with, if configured
@@ -283,6 +307,7 @@ impl AppState {
             rollups: services.rollups.clone(),
             budgets: services.budgets,
             maintenance: services.maintenance,
+            prices: services.prices,
         };
         let api = ApiState {
             tenant: services.tenant,
@@ -388,6 +413,7 @@ impl App for Composition {
             rollups: s.rollups,
             budgets: s.budgets,
             maintenance: s.maintenance,
+            prices: s.prices,
         })
     }
 }

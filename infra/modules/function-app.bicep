@@ -133,6 +133,12 @@ var appSettings = {
   CHARGEBACK_DEPLOYMENTS: ''
   // The user's prices over the shipped prices/azure-openai.csv (docs/chargeback.md); empty: the shipped prices.
   CHARGEBACK_PRICES: ''
+  // The weekly prices-sync timer: the Retail Prices API (empty: Microsoft's), its currency, the regions
+  // to read (empty: the deployment file's) and the meter mapping file (empty: none). docs/chargeback.md.
+  CHARGEBACK_PRICES_ENDPOINT: ''
+  CHARGEBACK_PRICES_CURRENCY: 'USD'
+  CHARGEBACK_PRICES_REGIONS: ''
+  CHARGEBACK_METER_MAPPING: ''
   // The month's Azure Cost Management FOCUS export ({month} = YYYY-MM) the rollup reconciles with; empty: none.
   CHARGEBACK_INVOICE_FILE: chargebackInvoiceFile
   // 'true': the rollup adds the reconciliation's correction lines to the month's reports.

@@ -18,8 +18,10 @@ use std::path::Path;
 use crate::helpers::app_root;
 
 /// Which top-level modules each top-level module may import, besides
-/// itself: layer by layer from the bottom. `prices` holds the meter parser
-/// and is reserved for the price sync; `reconcile` (the invoice
+/// itself: layer by layer from the bottom. `prices` (the meter parser and
+/// the price sync) sits above `billing`, whose catalogue format it writes
+/// and whose prices its unit guard compares with; billing reads the synced
+/// prices through its own trait, wired in startup. `reconcile` (the invoice
 /// reconciliation, pure) sits below the rollup, whose finish step runs it.
 pub const ALLOWED: &[(&str, &[&str])] = &[
     // Domain: what a record, a month, money, a name, a deployment is.
@@ -41,7 +43,7 @@ pub const ALLOWED: &[(&str, &[&str])] = &[
     // Adapters: the HTTP API; the host protocol (whose wrapped HTTP
     // functions answer with the API's answers); the command line.
     ("api", &["domain", "storage", "directory", "usage", "billing", "rollup", "reconcile"]),
-    ("functions", &["domain", "records", "storage", "ingest", "rollup", "budgets", "maintenance", "api"]),
+    ("functions", &["domain", "records", "storage", "ingest", "rollup", "budgets", "maintenance", "prices", "api"]),
     (
         "cli",
         &[
@@ -56,6 +58,7 @@ pub const ALLOWED: &[(&str, &[&str])] = &[
             "reconcile",
             "budgets",
             "maintenance",
+            "prices",
             "config",
         ],
     ),

@@ -60,6 +60,7 @@ pub fn settings(data_dir: &Path) -> Settings {
         applications_file: None,
         deployments_file: None,
         prices_file: None,
+        price_sync: Default::default(),
         invoice_file: None,
         invoice_true_up: false,
         port: None,

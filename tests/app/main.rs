@@ -14,6 +14,7 @@ mod host_queues;
 mod identity;
 mod ingest_usage;
 mod maintenance;
+mod prices;
 mod protocol;
 mod reconcile;
 mod report;

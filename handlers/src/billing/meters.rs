@@ -16,7 +16,9 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 
 use super::allocation::split_cents;
-use crate::domain::{Currency, Money, Price, TokenSource, UsageAggregate, serialize_amount, serialize_optional_amount};
+use crate::domain::{
+    Currency, Money, Price, TokenKind, TokenSource, UsageAggregate, serialize_amount, serialize_optional_amount,
+};
 
 /// What a meter counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -96,19 +98,24 @@ pub(crate) struct MeterTally {
 }
 
 impl MeterTally {
-    /// Adds a pay-as-you-go aggregate priced at `price` (the caller checked
-    /// the price has every rate the aggregate needs).
-    pub(crate) fn add_priced(&mut self, price: &Price, a: &UsageAggregate) {
+    /// Adds a pay-as-you-go aggregate priced at `applied`, one price per
+    /// token kind it used (the caller found each kind's price in force).
+    pub(crate) fn add_priced(&mut self, applied: &[&Price], a: &UsageAggregate) {
         let t = &a.tokens;
-        let uncached = t.prompt.saturating_sub(t.cached);
-        let rates = [
-            (Meter::InputTokens, uncached, Some(price.input_per_1m)),
-            (Meter::CachedInputTokens, t.cached, price.cached_input_per_1m),
-            (Meter::OutputTokens, t.completion, price.output_per_1m),
-        ];
-        for (meter, tokens, rate) in rates {
-            if let (true, Some(per_1m)) = (tokens > 0, rate) {
-                let price = MeterPrice { model: price.model.clone(), effective_from: price.effective_from, per_1m };
+        for price in applied {
+            let (meter, tokens) = match price.kind {
+                TokenKind::Input => (Meter::InputTokens, t.prompt.saturating_sub(t.cached)),
+                TokenKind::CachedInput => (Meter::CachedInputTokens, t.cached),
+                TokenKind::Output => (Meter::OutputTokens, t.completion),
+                // The statement prices no other kind until the ledger records it.
+                _ => continue,
+            };
+            if tokens > 0 {
+                let price = MeterPrice {
+                    model: price.model.clone(),
+                    effective_from: price.effective_from,
+                    per_1m: price.price,
+                };
                 *self.by_key.entry((meter, a.token_source, Some(price))).or_default() += tokens;
             }
         }
@@ -160,18 +167,22 @@ mod tests {
         s.parse().unwrap()
     }
 
-    fn price(input: &str, cached: Option<&str>, output: Option<&str>) -> Price {
+    fn price(kind: TokenKind, per_1m: &str) -> Price {
         Price {
             model: "m".into(),
+            version: String::new(),
             deployment_type: crate::domain::DeploymentType::Global,
+            region: String::new(),
+            tier: crate::domain::ServiceTier::Default,
+            kind,
             effective_from: NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
             currency: Currency::USD,
-            input_per_1m: d(input),
-            cached_input_per_1m: cached.map(d),
-            output_per_1m: output.map(d),
+            price: d(per_1m),
             source: String::new(),
             read_on: None,
             origin: "t".into(),
+            layer: crate::domain::PriceLayer::Shipped,
+            meter_id: String::new(),
         }
     }
 
@@ -188,10 +199,12 @@ mod tests {
 
     #[test]
     fn one_charge_per_token_kind_and_source_adding_up_to_the_line() {
-        let p = price("2.50", Some("1.25"), Some("10"));
+        let (input, cached, output) =
+            (price(TokenKind::Input, "2.50"), price(TokenKind::CachedInput, "1.25"), price(TokenKind::Output, "10"));
+        let p = [&input, &cached, &output];
         let mut tally = MeterTally::default();
         tally.add_priced(&p, &aggregate(TokenSource::Reported, 1_000_000, 400_000, 200_000));
-        tally.add_priced(&p, &aggregate(TokenSource::Estimated, 1_000, 0, 333));
+        tally.add_priced(&[&input, &output], &aggregate(TokenSource::Estimated, 1_000, 0, 333));
         let charges = tally.charges(d("4.01"), &Currency::USD);
         let kinds: Vec<_> = charges.iter().map(|c| (c.meter, c.token_source, c.tokens)).collect();
         assert_eq!(

@@ -28,7 +28,7 @@ mod statement;
 
 pub use deployments::DeploymentCatalogue;
 pub use meters::{Meter, MeterCharge, MeterPrice};
-pub use prices::{PriceCatalogue, PriceError, PriceSource};
+pub use prices::{Lookup, PriceCatalogue, PriceError, PriceSource, SyncedPrices, Unpriced, read_prices, synced};
 pub use pricing::{Pricing, PricingError};
 pub use render::{FOCUS_FILE, REPORT_FILES, render};
 pub use statement::{

@@ -60,7 +60,7 @@ impl Pricing {
     ) -> Result<(Statement, DeploymentCatalogue), PricingError> {
         let directory = self.directory.view(tenant).await?;
         let deployments = DeploymentCatalogue::new(&directory.deployments);
-        let prices = self.prices.catalogue()?;
+        let prices = self.prices.catalogue(tenant).await?;
         let statement = compute(period, aggregates, &directory.applications, &deployments, &prices)?;
         Ok((statement, deployments))
     }

@@ -24,11 +24,11 @@ use serde::Serialize;
 
 use super::allocation::{split_cents, to_cents};
 use super::meters::{MeterCharge, MeterTally};
-use super::{DeploymentCatalogue, PriceCatalogue};
+use super::{DeploymentCatalogue, Lookup, PriceCatalogue};
 pub use crate::domain::LineKind;
 use crate::domain::{
-    AccountId, ApplicationMap, Currency, DeploymentType, Money, Period, Price, Region, TokenCounts, UsageAggregate,
-    serialize_amount, serialize_optional_amount,
+    AccountId, ApplicationMap, Currency, DeploymentType, Money, Period, Price, Region, ServiceTier, TokenCounts,
+    TokenKind, UsageAggregate, serialize_amount, serialize_optional_amount,
 };
 
 /// The business unit of unused provisioned capacity lines.
@@ -221,7 +221,7 @@ pub fn compute(
     let mut daily_unpriced: BTreeMap<NaiveDate, u64> = BTreeMap::new();
     let mut daily_priced: BTreeSet<NaiveDate> = BTreeSet::new();
     let mut currencies = BTreeSet::new();
-    let mut used: BTreeMap<(String, DeploymentType, NaiveDate, String), Price> = BTreeMap::new();
+    let mut used: BTreeMap<UsedKey, Price> = BTreeMap::new();
 
     for a in aggregates {
         if !period.contains(a.day) {
@@ -246,23 +246,30 @@ pub fn compute(
             *ptu_daily_tokens.entry(a.deployment.to_ascii_lowercase()).or_default().entry(a.day).or_default() +=
                 a.tokens.total();
         } else {
-            match prices.price_for(model, deployment_type, a.day).and_then(|p| usage_cost(p, a).map(|c| (p, c))) {
-                Some((price, cost)) => {
+            match usage_cost(prices, model, deployment_type, deployments.region(&a.deployment).map(Region::as_str), a) {
+                Ok((cost, applied)) => {
                     exact = cost;
-                    priced_at = Some(price);
-                    currencies.insert(price.currency.clone());
                     *daily_payg.entry(a.day).or_default() += cost;
-                    used.entry((
-                        price.model.clone(),
-                        price.deployment_type,
-                        price.effective_from,
-                        price.origin.clone(),
-                    ))
-                    .or_insert_with(|| price.clone());
+                    for price in applied.iter().copied() {
+                        currencies.insert(price.currency.clone());
+                        let (model, version, deployment_type, region, tier, kind) = price.key();
+                        used.entry((
+                            model,
+                            version.to_owned(),
+                            deployment_type,
+                            region.to_owned(),
+                            tier,
+                            kind,
+                            price.effective_from,
+                            price.origin.clone(),
+                        ))
+                        .or_insert_with(|| price.clone());
+                    }
+                    priced_at = Some(applied);
                 }
-                None => {
+                Err(reason) => {
                     key.priced = false;
-                    note = unpriced_reason(prices, model, deployment_type, a);
+                    note = reason;
                 }
             }
         }
@@ -274,7 +281,7 @@ pub fn compute(
         let provisioned = key.kind == LineKind::Provisioned;
         let line = lines.entry(key).or_default();
         match priced_at {
-            Some(price) => line.meters.add_priced(price, a),
+            Some(applied) => line.meters.add_priced(&applied, a),
             None if provisioned => line.meters.add_provisioned(a),
             None => {}
         }
@@ -540,39 +547,44 @@ struct Draft {
     meters: MeterTally,
 }
 
-/// The exact cost of an aggregate at a price: prompt tokens less cached at the
-/// input rate, cached tokens at the cached rate, completion tokens (reasoning
-/// included) at the output rate. `None` when it needs a rate the price lacks.
-fn usage_cost(price: &Price, a: &UsageAggregate) -> Option<Decimal> {
-    let per_token = |rate: Decimal, tokens: u64| Decimal::from(tokens) * rate / Decimal::from(1_000_000u32);
-    let t = &a.tokens;
-    let uncached = t.prompt.saturating_sub(t.cached);
-    let mut cost = per_token(price.input_per_1m, uncached);
-    if t.cached > 0 {
-        cost += per_token(price.cached_input_per_1m?, t.cached);
-    }
-    if t.completion > 0 {
-        cost += per_token(price.output_per_1m?, t.completion);
-    }
-    Some(cost)
-}
+/// What identifies a price used: its key, date and file.
+type UsedKey = (String, String, DeploymentType, String, ServiceTier, TokenKind, NaiveDate, String);
 
-fn unpriced_reason(
-    prices: &PriceCatalogue,
+/// The exact cost of an aggregate and the prices it used, each token kind at
+/// its own price in force on the day: prompt tokens less cached at the input
+/// price, cached tokens at the cached-input price, completion tokens
+/// (reasoning included) at the output price. The input price is needed even
+/// without prompt tokens, so a model without prices is never a zero line.
+/// Usage is priced at the default service tier until the ledger records the
+/// tier. `Err` says why the aggregate is unpriced.
+fn usage_cost<'a>(
+    prices: &'a PriceCatalogue,
     model: &str,
     deployment_type: DeploymentType,
+    region: Option<&str>,
     a: &UsageAggregate,
-) -> String {
+) -> Result<(Decimal, Vec<&'a Price>), String> {
     if model.is_empty() {
-        return "the records name no model and the deployment file does not map the deployment".to_owned();
+        return Err("the records name no model and the deployment file does not map the deployment".to_owned());
     }
-    match prices.price_for(model, deployment_type, a.day) {
-        None => format!("no {deployment_type} price for {model} on {}", a.day),
-        Some(p) if a.tokens.cached > 0 && p.cached_input_per_1m.is_none() => {
-            format!("no confirmed cached input price for {} {deployment_type}", p.model)
+    let t = &a.tokens;
+    let uncached = t.prompt.saturating_sub(t.cached);
+    let mut cost = Decimal::ZERO;
+    let mut applied = Vec::new();
+    for (kind, tokens, needed) in [
+        (TokenKind::Input, uncached, true),
+        (TokenKind::CachedInput, t.cached, t.cached > 0),
+        (TokenKind::Output, t.completion, t.completion > 0),
+    ] {
+        if !needed {
+            continue;
         }
-        Some(p) => format!("no confirmed output price for {} {deployment_type}", p.model),
+        let q = Lookup { model, deployment_type, region, tier: ServiceTier::Default, kind, day: a.day };
+        let price = prices.lookup(&q).map_err(|e| e.to_string())?;
+        cost += Decimal::from(tokens) * price.price / Decimal::from(1_000_000u32);
+        applied.push(price);
     }
+    Ok((cost, applied))
 }
 
 #[cfg(test)]
@@ -640,7 +652,8 @@ mod tests {
         assert_eq!((s.lines[0].business_unit.as_str(), s.lines[0].application.as_str()), ("Insurance", "Claims bot"));
         assert_eq!(s.total, usd("4.00"));
         assert_eq!(s.daily[2].cost, Some(usd("4.00")));
-        assert_eq!(s.prices_used.len(), 1);
+        let kinds: Vec<TokenKind> = s.prices_used.iter().map(|p| p.kind).collect();
+        assert_eq!(kinds, [TokenKind::Input, TokenKind::CachedInput, TokenKind::Output], "one price per kind used");
     }
 
     #[test]

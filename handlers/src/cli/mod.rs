@@ -11,6 +11,7 @@
 pub mod demo;
 mod ingest;
 mod maintain;
+mod prices;
 mod reconcile;
 mod rollup;
 mod usage;
@@ -30,6 +31,7 @@ use crate::directory::Directory;
 use crate::domain::Tenant;
 use crate::ingest::Ingestor;
 use crate::maintenance::MaintenanceSource;
+use crate::prices::service::PriceSync;
 use crate::rollup::Rollups;
 use crate::storage::StorageError;
 
@@ -86,6 +88,8 @@ enum Command {
     Rollup(rollup::RollupArgs),
     /// Write a rolled-up month's chargeback report files (CSV, JSON, HTML, FOCUS) to a folder.
     Report(rollup::ReportArgs),
+    /// Azure OpenAI prices from the Azure Retail Prices API: `chargeback prices sync`.
+    Prices(prices::PricesArgs),
     /// Reconcile a rolled-up month with Azure's invoice (the FOCUS cost export); exit code 4 when it does not.
     Reconcile(reconcile::ReconcileArgs),
     /// Print every app setting the code reads (name, who sets it, secret or not, meaning).
@@ -109,6 +113,8 @@ pub struct Services {
     pub budgets: Budgets,
     /// The database the nightly maintenance works on.
     pub maintenance: MaintenanceSource,
+    /// The price sync.
+    pub prices: PriceSync,
 }
 
 /// What the composition root provides to the commands.
@@ -179,6 +185,7 @@ async fn run(cli: Cli, app: &dyn App) -> anyhow::Result<()> {
         Command::Maintain(args) => maintain::run(&app.services(&settings).await?, args).await,
         Command::Rollup(args) => rollup::run_rollup(&app.services(&settings).await?, &args).await.map(|_| ()),
         Command::Report(args) => rollup::run_report(&app.services(&settings).await?, &args).await.map(|_| ()),
+        Command::Prices(args) => prices::run(&settings, app, args).await,
         Command::Reconcile(args) => reconcile::run(&app.services(&settings).await?, &args).await,
         Command::Demo(args) => demo::run(&settings, app, args).await,
         Command::Generate(args) => demo::generate_file(args),

@@ -17,8 +17,9 @@
 //!   default `USD`), `resource_id` (the ARM id of the Azure OpenAI account
 //!   the deployment belongs to, which the invoice bills:
 //!   `/subscriptions/…/resourceGroups/…/providers/Microsoft.CognitiveServices/accounts/…`)
-//!   and `region` (the account's Azure region, `swedencentral`), in any
-//!   order; empty cells are absent values.
+//!   and `region` (the account's Azure region, `swedencentral`, which also
+//!   decides its data-zone or regional price), in any order; empty cells
+//!   are absent values.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;

@@ -120,7 +120,8 @@ pub struct DeploymentFields {
     /// ARM id of the Azure OpenAI account the deployment belongs to (what the invoice bills).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_id: Option<AccountId>,
-    /// Azure region of the account.
+    /// Azure region of the account (`armRegionName`): which data-zone or
+    /// regional price applies.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<Region>,
 }

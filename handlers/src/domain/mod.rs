@@ -36,7 +36,7 @@ pub use money::{
 };
 pub use name::{MAX_NAME_CHARS, Name, NameError, Text, TextError};
 pub use period::{Period, PeriodError};
-pub use price::Price;
+pub use price::{Price, PriceLayer, ServiceTier, TokenKind};
 pub use rejection::RejectReason;
 pub use tenant::{Tenant, TenantError};
 pub use token_usage::{TokenSource, TokenUsage, UsageError};

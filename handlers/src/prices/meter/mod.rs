@@ -16,6 +16,10 @@ mod mapping;
 mod unit;
 mod words;
 
+/// The service tier a meter prices.
+pub use crate::domain::ServiceTier;
+/// What a meter counts (the catalogue's token kinds, PTU-hours included).
+pub use crate::domain::TokenKind as MeterKind;
 pub use mapping::{MappingError, MeterMapping};
 pub use unit::{Unit, UnitError};
 
@@ -23,6 +27,8 @@ use std::fmt;
 
 use serde::Serialize;
 use words::Word;
+
+use crate::domain::DeploymentType;
 
 /// Where a meter's deployments run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -34,6 +40,16 @@ pub enum Scope {
     DataZone,
     /// Regional (`regnl`, `regional`).
     Regional,
+}
+
+impl From<Scope> for DeploymentType {
+    fn from(scope: Scope) -> Self {
+        match scope {
+            Scope::Global => Self::Global,
+            Scope::DataZone => Self::DataZone,
+            Scope::Regional => Self::Regional,
+        }
+    }
 }
 
 impl Scope {
@@ -52,105 +68,6 @@ impl Scope {
             "global" => Some(Self::Global),
             "data-zone" | "datazone" | "data_zone" => Some(Self::DataZone),
             "regional" => Some(Self::Regional),
-            _ => None,
-        }
-    }
-}
-
-/// What a meter counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum MeterKind {
-    /// Prompt tokens not read from the cache.
-    Input,
-    /// Prompt tokens read from the cache.
-    CachedInput,
-    /// Prompt tokens written to the cache.
-    CacheWrite,
-    /// Completion tokens (reasoning included).
-    Output,
-    /// Audio prompt tokens.
-    AudioInput,
-    /// Audio prompt tokens read from the cache.
-    CachedAudioInput,
-    /// Audio completion tokens.
-    AudioOutput,
-    /// One provisioned throughput unit (PTU) for one hour; names no model.
-    ProvisionedUnit,
-}
-
-impl MeterKind {
-    /// Every kind, in file order.
-    pub const ALL: [Self; 8] = [
-        Self::Input,
-        Self::CachedInput,
-        Self::CacheWrite,
-        Self::Output,
-        Self::AudioInput,
-        Self::CachedAudioInput,
-        Self::AudioOutput,
-        Self::ProvisionedUnit,
-    ];
-
-    /// The name used in files.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Input => "input",
-            Self::CachedInput => "cached-input",
-            Self::CacheWrite => "cache-write",
-            Self::Output => "output",
-            Self::AudioInput => "audio-input",
-            Self::CachedAudioInput => "cached-audio-input",
-            Self::AudioOutput => "audio-output",
-            Self::ProvisionedUnit => "ptu-hour",
-        }
-    }
-
-    /// Parses a name from a file.
-    pub fn parse(raw: &str) -> Option<Self> {
-        let raw = raw.trim().to_ascii_lowercase().replace('_', "-");
-        Self::ALL.into_iter().find(|k| k.as_str() == raw)
-    }
-
-    /// Whether it is priced per token (everything but PTU hours).
-    pub fn is_tokens(self) -> bool {
-        self != Self::ProvisionedUnit
-    }
-}
-
-/// How a request was served, which changes its price.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ServiceTier {
-    /// The standard tier (no tier word, or `Std`).
-    #[default]
-    Default,
-    /// Priority processing (`pp`, `PP`).
-    Priority,
-    /// Flex processing (`Flex`).
-    Flex,
-    /// The batch API (`Batch`, `bt`).
-    Batch,
-}
-
-impl ServiceTier {
-    /// The name used in files; empty for the default tier.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Default => "",
-            Self::Priority => "priority",
-            Self::Flex => "flex",
-            Self::Batch => "batch",
-        }
-    }
-
-    /// Parses a name from a file; empty and `default` are the default tier.
-    pub fn parse(raw: &str) -> Option<Self> {
-        match raw.trim().to_ascii_lowercase().as_str() {
-            "" | "default" | "standard" => Some(Self::Default),
-            "priority" => Some(Self::Priority),
-            "flex" => Some(Self::Flex),
-            "batch" => Some(Self::Batch),
             _ => None,
         }
     }
