@@ -28,6 +28,7 @@ use crate::config::{LedgerBackend, Settings};
 use crate::directory::{Directory, SeedFiles};
 use crate::functions::{self, FunctionState};
 use crate::ingest::Ingestor;
+use crate::maintenance::audit::Audit;
 use crate::maintenance::{DatabaseSource, MaintenanceSource};
 use crate::prices::meter::MeterMapping;
 use crate::prices::service::{Destination, PriceSync, PriceSyncConfig, StoredCatalogues};
@@ -36,7 +37,7 @@ use crate::rollup::{RollupStores, Rollups};
 use crate::storage::azure::IdentityConnection;
 use crate::storage::azure::{BlobDeadLetters, BlobLeases, BlobReports, StorageAccount, TableLedger};
 use crate::storage::credential::{AzureHttp, CredentialSettings};
-use crate::storage::embedded::{FolderDeadLetters, FolderReports, SqliteLedger};
+use crate::storage::embedded::{Durability, FolderDeadLetters, FolderReports, SqliteLedger};
 use crate::storage::postgres::{PgConfig, PgLedger};
 use crate::storage::sql::rollup::{DocRollup, SqlRollup};
 use crate::storage::sql::support::{SqlDeadLetters, SqlLeases, SqlReports};
@@ -68,6 +69,12 @@ pub struct Stores {
 /// (SQLite + folder) otherwise; the ledger as `CHARGEBACK_LEDGER` says (see
 /// `docs/storage.md`).
 pub async fn stores(settings: &Settings) -> anyhow::Result<Stores> {
+    stores_with(settings, Durability::EachAppend).await
+}
+
+/// [`stores`], with the embedded ledger's appends durable as `durability`
+/// says (`chargeback ingest` syncs once at the end instead of every batch).
+pub async fn stores_with(settings: &Settings, durability: Durability) -> anyhow::Result<Stores> {
     let storage = &settings.storage;
     let backend = storage.ledger_backend();
     let prefix = storage.name_prefix.as_str();
@@ -92,7 +99,7 @@ pub async fn stores(settings: &Settings) -> anyhow::Result<Stores> {
         std::fs::create_dir_all(&settings.data_dir)
             .with_context(|| format!("creating the data directory {}", settings.data_dir.display()))?;
         Some(
-            SqliteLedger::open(&settings.data_dir.join("ledger.sqlite"))
+            SqliteLedger::open_with(&settings.data_dir.join("ledger.sqlite"), durability)
                 .await
                 .context("opening the embedded ledger")?,
         )
@@ -204,6 +211,8 @@ pub struct Services {
     pub budgets: Budgets,
     /// The database the nightly maintenance works on.
     pub maintenance: MaintenanceSource,
+    /// The audit of the usage cells.
+    pub audit: Audit,
     /// The price sync.
     pub prices: PriceSync,
 }
@@ -244,6 +253,7 @@ pub fn services_over(settings: &Settings, stores: &Stores) -> anyhow::Result<Ser
         prices: price_sync(settings, stores, prices)?,
         directory,
         maintenance: maintenance_source(settings)?,
+        audit: Audit::new(stores.ledger.clone()),
     })
 }
 
@@ -307,6 +317,7 @@ impl AppState {
             rollups: services.rollups.clone(),
             budgets: services.budgets,
             maintenance: services.maintenance,
+            audit: services.audit,
             prices: services.prices,
         };
         let api = ApiState {
@@ -404,17 +415,27 @@ impl App for Composition {
     }
 
     async fn services(&self, settings: &Settings) -> anyhow::Result<cli::Services> {
-        let s = services(settings).await?;
-        Ok(cli::Services {
-            tenant: s.tenant,
-            ingestor: s.ingestor,
-            usage: s.usage,
-            directory: s.directory,
-            rollups: s.rollups,
-            budgets: s.budgets,
-            maintenance: s.maintenance,
-            prices: s.prices,
-        })
+        Ok(cli_services(services(settings).await?))
+    }
+
+    async fn bulk_services(&self, settings: &Settings) -> anyhow::Result<cli::Services> {
+        let stores = stores_with(settings, Durability::AtSync).await?;
+        Ok(cli_services(services_over(settings, &stores)?))
+    }
+}
+
+/// The command line's view of the services.
+fn cli_services(s: Services) -> cli::Services {
+    cli::Services {
+        tenant: s.tenant,
+        ingestor: s.ingestor,
+        usage: s.usage,
+        directory: s.directory,
+        rollups: s.rollups,
+        budgets: s.budgets,
+        maintenance: s.maintenance,
+        audit: s.audit,
+        prices: s.prices,
     }
 }
 

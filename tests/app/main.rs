@@ -7,6 +7,7 @@
 mod api;
 mod architecture;
 mod budgets;
+mod cells;
 mod cli;
 mod contract;
 mod helpers;

@@ -8,6 +8,7 @@
 //! reconcile with its invoice ends `chargeback reconcile` with
 //! [`NOT_RECONCILED_EXIT`].
 
+mod audit;
 pub mod demo;
 mod ingest;
 mod maintain;
@@ -84,6 +85,8 @@ enum Command {
     },
     /// Nightly SQL maintenance (statistics, vacuum, index rebuilds) of the tenant's database; what the timer runs.
     Maintain(maintain::MaintainArgs),
+    /// Recount a month's days from their records and compare them with the usage cells (exit 1 on a difference).
+    Audit(audit::AuditArgs),
     /// Roll a month up: aggregate the ledger chunk by chunk, price it, write its reports.
     Rollup(rollup::RollupArgs),
     /// Write a rolled-up month's chargeback report files (CSV, JSON, HTML, FOCUS) to a folder.
@@ -113,6 +116,8 @@ pub struct Services {
     pub budgets: Budgets,
     /// The database the nightly maintenance works on.
     pub maintenance: MaintenanceSource,
+    /// The audit of the usage cells.
+    pub audit: crate::maintenance::audit::Audit,
     /// The price sync.
     pub prices: PriceSync,
 }
@@ -125,6 +130,10 @@ pub trait App: Send + Sync {
 
     /// The services over the configured stores (opening them).
     async fn services(&self, settings: &Settings) -> anyhow::Result<Services>;
+
+    /// The services for a bulk load (`chargeback ingest`): the embedded
+    /// ledger does not sync every append, only at `Ingestor::sync`.
+    async fn bulk_services(&self, settings: &Settings) -> anyhow::Result<Services>;
 }
 
 /// Runs the command line and returns the process exit code.
@@ -180,9 +189,10 @@ async fn run(cli: Cli, app: &dyn App) -> anyhow::Result<()> {
     }
     match cli.command {
         Command::Serve { port } => app.serve(&settings, port.or(settings.port).unwrap_or(7071)).await,
-        Command::Ingest(args) => ingest::run(&app.services(&settings).await?, args).await,
+        Command::Ingest(args) => ingest::run(&app.bulk_services(&settings).await?, args).await,
         Command::Usage(args) => usage::run(&app.services(&settings).await?, args).await,
         Command::Maintain(args) => maintain::run(&app.services(&settings).await?, args).await,
+        Command::Audit(args) => audit::run(&app.services(&settings).await?, args).await,
         Command::Rollup(args) => rollup::run_rollup(&app.services(&settings).await?, &args).await.map(|_| ()),
         Command::Report(args) => rollup::run_report(&app.services(&settings).await?, &args).await.map(|_| ()),
         Command::Prices(args) => prices::run(&settings, app, args).await,
