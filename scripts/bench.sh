@@ -27,6 +27,8 @@
 #   BENCH_WORK=DIR      keep generated inputs there and reuse them (default: a temp dir)
 #   RUNS=N              runs of each side (default 2)
 #   MIXES="demo legacy-sample"   record mixes of `chargeback generate --mix`
+#   ROLLUP_PG=0         rollup: the embedded backend and DuckDB only (ingesting 10M
+#                       records into PostgreSQL takes minutes)
 #   ORDER=time|month    time order (as a live Event Hub delivers; default) or the
 #                       month's records mixed
 # Needs python3; DuckDB is pip-installed into .bench/venv (gitignored) when it is
@@ -174,6 +176,7 @@ cmd_postgres() {
     local sizes=("$@")
     [[ ${#sizes[@]} -gt 0 ]] || sizes=(1000000)
     start_services
+    mkdir -p "$work/run"
     local results="$work/postgres-results.jsonl"
     : >"$results"
     for n in "${sizes[@]}"; do
@@ -212,6 +215,7 @@ cmd_rollup() {
     need_duckdb
     local sizes=("$@")
     [[ ${#sizes[@]} -gt 0 ]] || sizes=(10000000)
+    local with_pg="${ROLLUP_PG:-1}"
     start_services
     local results="$work/rollup-results.jsonl"
     : >"$results"
@@ -221,12 +225,15 @@ cmd_rollup() {
         rm -rf "$data"
         echo "== $n records: ingest into the embedded backend and into PostgreSQL (not part of the rollup's time)"
         measure "demo $n $order, ingest | embedded" "$n" - -- "$bin" --data-dir "$data" ingest "$file"
-        url="$(fresh_database bench_rollup)"
-        measure "demo $n $order, ingest | postgres" "$n" - -- env CHARGEBACK_LEDGER=postgres DATABASE_URL="$url" \
-            "$bin" --data-dir "$data-pg" ingest "$file"
+        mkdir -p "$data-pg"
+        if [[ "$with_pg" == 1 ]]; then
+            url="$(fresh_database bench_rollup)"
+            measure "demo $n $order, ingest | postgres" "$n" - -- env CHARGEBACK_LEDGER=postgres DATABASE_URL="$url" \
+                "$bin" --data-dir "$data-pg" ingest "$file"
+            "$psql_bin" -q "$url" -c "VACUUM ANALYZE"
+        fi
         python3 -c 'import sqlite3, sys; sqlite3.connect(sys.argv[1]).execute("PRAGMA wal_checkpoint(TRUNCATE)")' \
             "$data/ledger.sqlite"
-        "$psql_bin" -q "$url" -c "VACUUM ANALYZE"
         ls -l "$data/ledger.sqlite" | awk '{printf "   ledger.sqlite %.0f MB\n", $5 / 1e6}'
         python3 scripts/bench/rollup_duckdb.py mapping "$data/ledger.sqlite" "$data/applications.csv"
         cp "$data/applications.csv" "$data-pg/applications.csv"
@@ -235,8 +242,10 @@ cmd_rollup() {
         for run in $(seq 1 "$runs"); do
             echo "== $n records: run $run (load $(cut -d' ' -f1 /proc/loadavg))"
             measure "rollup $n | embedded" "$n" "$results" -- "$bin" --data-dir "$data" rollup --month "$month"
-            measure "rollup $n | postgres" "$n" "$results" -- env CHARGEBACK_LEDGER=postgres DATABASE_URL="$url" \
-                "$bin" --data-dir "$data-pg" rollup --month "$month"
+            if [[ "$with_pg" == 1 ]]; then
+                measure "rollup $n | postgres" "$n" "$results" -- env CHARGEBACK_LEDGER=postgres DATABASE_URL="$url" \
+                    "$bin" --data-dir "$data-pg" rollup --month "$month"
+            fi
             measure "rollup $n | duckdb peer" "$n" "$results" -- "$python" scripts/bench/rollup_duckdb.py query \
                 "$work/run/peer.duckdb" "$data/applications.csv" "$month" "$work/run/duckdb.csv"
         done
@@ -245,12 +254,20 @@ cmd_rollup() {
         python3 scripts/bench/rollup_duckdb.py export-sqlite "$data/ledger.sqlite" "$work/run/ours.csv"
         python3 scripts/bench/rollup_duckdb.py compare "$work/run/ours.csv" "$data/applications.csv" \
             "$work/run/report/chargeback.json" "$month" "$work/run/duckdb.csv"
-        env CHARGEBACK_LEDGER=postgres DATABASE_URL="$url" \
-            "$bin" --data-dir "$data-pg" report --month "$month" --format json --out "$work/run/report-pg" >/dev/null
-        "$psql_bin" -q "$url" -c "\\copy (SELECT party, model, day, requests, prompt_tokens, completion_tokens, \
+        if [[ "$with_pg" == 1 ]]; then
+            env CHARGEBACK_LEDGER=postgres DATABASE_URL="$url" \
+                "$bin" --data-dir "$data-pg" report --month "$month" --format json --out "$work/run/report-pg" >/dev/null
+            "$psql_bin" -q "$url" -c "\\copy (SELECT party, model, day, requests, prompt_tokens, completion_tokens, \
 cached_tokens, reasoning_tokens FROM usage_aggregates WHERE tenant = 'default') TO '$work/run/ours-pg.csv' (FORMAT csv, HEADER)"
-        python3 scripts/bench/rollup_duckdb.py compare "$work/run/ours-pg.csv" "$data/applications.csv" \
-            "$work/run/report-pg/chargeback.json" "$month" "$work/run/duckdb.csv"
+            python3 scripts/bench/rollup_duckdb.py compare "$work/run/ours-pg.csv" "$data/applications.csv" \
+                "$work/run/report-pg/chargeback.json" "$month" "$work/run/duckdb.csv"
+        fi
+        echo "== the audit of the month's usage cells against its records (fails the run on a difference)"
+        measure "audit $n | embedded" "$n" - -- "$bin" --data-dir "$data" audit --month "$month"
+        if [[ "$with_pg" == 1 ]]; then
+            measure "audit $n | postgres" "$n" - -- env CHARGEBACK_LEDGER=postgres DATABASE_URL="$url" \
+                "$bin" --data-dir "$data-pg" audit --month "$month"
+        fi
         rm -rf "$data" "$data-pg" "$work/run/peer.duckdb"
     done
     echo "== rollup: medians and ratios (DuckDB's time over ours: above 2.0x meets the target)"

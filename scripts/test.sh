@@ -8,7 +8,9 @@
 #      host-shaped invocations),
 #   4. fuzzes the HTTP API against its OpenAPI document (scripts/api-fuzz.sh:
 #      schemathesis against `chargeback serve`),
-#   5. runs the deployment-file checks (infra/check/run.sh).
+#   5. validates the demo month's FOCUS export with the FinOps Foundation's
+#      validator (scripts/focus-validate.sh),
+#   6. runs the deployment-file checks (infra/check/run.sh).
 # It installs what it uses. `.ci/run` calls exactly this.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -31,4 +33,5 @@ fi
 
 cargo test --workspace --locked
 bash scripts/api-fuzz.sh
+bash scripts/focus-validate.sh --demo
 bash infra/check/run.sh

@@ -7,6 +7,7 @@
 mod api;
 mod architecture;
 mod budgets;
+mod cells;
 mod cli;
 mod contract;
 mod gateway_logs;
@@ -15,7 +16,9 @@ mod host_queues;
 mod identity;
 mod ingest_usage;
 mod maintenance;
+mod prices;
 mod protocol;
+mod reconcile;
 mod report;
 mod rollup;
 mod routes;

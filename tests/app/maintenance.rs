@@ -248,7 +248,7 @@ async fn the_timer_function_on_postgresql_does_what_the_cli_does() {
     let body: Value = response.json().await.unwrap();
     let logs = body["Logs"].to_string();
     assert!(logs.contains(&format!("vacuum-analyze {}.{PARTITION}: done (dead tuples ", tenant.as_str())), "{logs}");
-    let run_id = body["ReturnValue"][0]["run_id"].as_str().unwrap().to_owned();
+    let run_id = body["ReturnValue"]["maintenance"][0]["run_id"].as_str().unwrap().to_owned();
     let logged: i64 =
         sqlx::query_scalar("SELECT count(*) FROM maintenance_actions WHERE run_id = $1 AND outcome = 'done'")
             .bind(run_id)
@@ -467,7 +467,7 @@ async fn the_timer_function_runs_the_maintenance_and_logs_each_action_in_sql() {
     let body: Value = response.json().await.unwrap();
     let logs = body["Logs"].to_string();
     assert!(logs.contains("integrity-check main: done") && logs.contains("optimize main: done"), "{logs}");
-    assert_eq!(body["ReturnValue"][0]["outcome"], "completed", "{body}");
+    assert_eq!(body["ReturnValue"]["maintenance"][0]["outcome"], "completed", "{body}");
 
     let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", app.data_dir.path().join("ledger.sqlite").display()))
         .await
@@ -527,4 +527,44 @@ fn the_cli_prints_the_plan_on_a_dry_run_and_then_does_the_same_maintenance() {
     assert!(done.contains("tenant default: completed") && done.contains("integrity-check main: done"), "{done}");
     let out = chargeback().args(["maintain", "--set", "vacuum=1"]).output().unwrap();
     assert!(!out.status.success(), "unknown settings are refused");
+}
+
+#[tokio::test]
+async fn the_nightly_audit_passes_quietly_and_alerts_on_the_budget_alerts_queue_when_a_cell_is_wrong() {
+    let alerts = function_json("nightly-maintenance")["bindings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["name"] == "alerts")
+        .cloned()
+        .unwrap();
+    assert_eq!((alerts["type"].as_str(), alerts["direction"].as_str()), (Some("queue"), Some("out")));
+    assert_eq!(alerts["queueName"], binding("budget-alerts", "queue")["queueName"], "the budget alerts' queue");
+
+    let app = spawn_app().await;
+    let bodies: Vec<String> = (0..40).map(|i| v1_record(&format!("n-{i}"), 10 + i, 1)).collect();
+    app.ingest(&bodies, "0", 1).await;
+    // The tick of 2026-11-27 03:15 audits yesterday's month, 2026-11.
+    let body: Value =
+        app.invoke("nightly-maintenance", &timer_invocation("nightly-maintenance")).await.json().await.unwrap();
+    assert!(body["Logs"].to_string().contains("audit default 2026-11: passed"), "{body}");
+    assert!(body["Outputs"].get("alerts").is_none(), "no alert for a clean check: {body}");
+    assert_eq!(body["ReturnValue"]["audit"]["requests"], 40, "{body}");
+
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", app.data_dir.path().join("ledger.sqlite").display()))
+        .await
+        .unwrap();
+    sqlx::query("UPDATE usage_cells SET requests = requests - 1").execute(&pool).await.unwrap();
+    let response = app.invoke("nightly-maintenance", &timer_invocation("nightly-maintenance")).await;
+    assert_eq!(response.status(), 200, "a failed check is reported, not retried");
+    let body: Value = response.json().await.unwrap();
+    assert!(body["Logs"].to_string().contains("audit default 2026-11: FAILED"), "{body}");
+    let sent = body["Outputs"]["alerts"].as_array().unwrap();
+    assert_eq!(sent.len(), 1, "{body}");
+    let alert = &sent[0];
+    assert_eq!((alert["kind"].as_str(), alert["period"].as_str()), (Some("ledger-audit"), Some("2026-11")), "{alert}");
+    assert_eq!(alert["differences"], 1, "{alert}");
+    let cell = &alert["cells"][0];
+    assert_eq!(cell["day"], "2026-11-26", "{alert}");
+    assert_eq!((cell["cells"]["requests"].as_u64(), cell["records"]["requests"].as_u64()), (Some(39), Some(40)));
 }

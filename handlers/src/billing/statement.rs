@@ -9,6 +9,12 @@
 //! trend splits the rounded pay-as-you-go total over days in proportion to the
 //! exact daily amounts the same way, so the days add up to the statement
 //! (unused capacity is not a day's cost and is shown apart).
+//!
+//! Each priced line also carries its charges by meter ([`MeterCharge`]: one
+//! per token kind, price and token source), its cost split over them to the
+//! cent, which the FOCUS export and the invoice reconciliation work from. A
+//! true-up against the invoice adds correction lines
+//! ([`Statement::with_corrections`]); the lines it corrects are never changed.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -17,11 +23,12 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 
 use super::allocation::{split_cents, to_cents};
-use super::{DeploymentCatalogue, PriceCatalogue};
+use super::meters::{MeterCharge, MeterTally};
+use super::{DeploymentCatalogue, Lookup, PriceCatalogue};
 pub use crate::domain::LineKind;
 use crate::domain::{
-    ApplicationMap, Currency, DeploymentType, Money, Period, Price, TokenCounts, UsageAggregate, serialize_amount,
-    serialize_optional_amount,
+    AccountId, ApplicationMap, Currency, DeploymentType, Money, Period, Price, Region, ServiceTier, TokenCounts,
+    TokenKind, UsageAggregate, serialize_amount, serialize_optional_amount,
 };
 
 /// The business unit of unused provisioned capacity lines.
@@ -65,6 +72,12 @@ pub struct ChargeLine {
     /// them: they are priced at its rates and are not in the provisioned
     /// deployment's token share.
     pub spilled_from: String,
+    /// The deployment's Azure OpenAI account, when the directory says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource_id: Option<AccountId>,
+    /// The account's region, when the directory says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<Region>,
     /// Requests and tokens.
     #[serde(flatten)]
     pub tokens: TokenCounts,
@@ -73,8 +86,12 @@ pub struct ChargeLine {
     pub cost: Option<Money>,
     /// Currency of the statement.
     pub currency: Currency,
-    /// Why a line is unpriced, or how a PTU share was made.
+    /// Why a line is unpriced, how a PTU share was made, or what a correction corrects.
     pub note: String,
+    /// The line's charges by meter, adding up to its cost (priced usage and
+    /// provisioned lines; empty for the others).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub meters: Vec<MeterCharge>,
 }
 
 impl ChargeLine {
@@ -116,6 +133,28 @@ pub struct BusinessUnitTotal {
     pub unpriced_lines: usize,
 }
 
+/// What a provisioned (PTU) deployment cost in the month and how much of it
+/// was used.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProvisionedUse {
+    /// The deployment, as the directory writes it.
+    pub deployment: String,
+    /// The model it serves.
+    pub model: String,
+    /// Hours in the month.
+    pub hours: u32,
+    /// Its cost for the month, rounded once to cents.
+    #[serde(serialize_with = "serialize_amount")]
+    pub cost: Money,
+    /// Tokens the month offers at the declared capacity, if declared.
+    pub capacity_tokens: Option<u64>,
+    /// Tokens used on it (prompt + completion).
+    pub used_tokens: u64,
+    /// The used part of the cost, shared by the lines on it.
+    #[serde(serialize_with = "serialize_amount")]
+    pub used_cost: Money,
+}
+
 /// A month's chargeback.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Statement {
@@ -139,6 +178,11 @@ pub struct Statement {
     /// Unused provisioned capacity (part of the total).
     #[serde(serialize_with = "serialize_amount")]
     pub unused_capacity: Money,
+    /// Corrections from a true-up against the invoice (part of the total).
+    #[serde(serialize_with = "serialize_amount")]
+    pub corrections: Money,
+    /// The provisioned deployments: cost, capacity and use.
+    pub provisioned: Vec<ProvisionedUse>,
     /// The prices the statement used.
     pub prices_used: Vec<Price>,
 }
@@ -161,6 +205,7 @@ struct Accumulated {
     exact: Decimal,
     deployment_type: Option<DeploymentType>,
     note: String,
+    meters: MeterTally,
 }
 
 /// The chargeback of `period` from its daily usage aggregates.
@@ -185,7 +230,7 @@ pub fn compute(
     let mut daily_unpriced: BTreeMap<NaiveDate, u64> = BTreeMap::new();
     let mut daily_priced: BTreeSet<NaiveDate> = BTreeSet::new();
     let mut currencies = BTreeSet::new();
-    let mut used: BTreeMap<(String, DeploymentType, NaiveDate, String), Price> = BTreeMap::new();
+    let mut used: BTreeMap<UsedKey, Price> = BTreeMap::new();
 
     for a in aggregates {
         if !period.contains(a.day) {
@@ -206,27 +251,36 @@ pub fn compute(
         };
         let mut exact = Decimal::ZERO;
         let mut note = String::new();
+        let mut priced_at = None;
         if deployment_type == DeploymentType::Provisioned {
             key.kind = LineKind::Provisioned;
             *ptu_daily_tokens.entry(a.deployment.to_ascii_lowercase()).or_default().entry(a.day).or_default() +=
                 a.tokens.total();
         } else {
-            match prices.price_for(model, deployment_type, a.day).and_then(|p| usage_cost(p, a).map(|c| (p, c))) {
-                Some((price, cost)) => {
+            match usage_cost(prices, model, deployment_type, deployments.region(&a.deployment).map(Region::as_str), a) {
+                Ok((cost, applied)) => {
                     exact = cost;
-                    currencies.insert(price.currency.clone());
                     *daily_payg.entry(a.day).or_default() += cost;
-                    used.entry((
-                        price.model.clone(),
-                        price.deployment_type,
-                        price.effective_from,
-                        price.origin.clone(),
-                    ))
-                    .or_insert_with(|| price.clone());
+                    for price in applied.iter().copied() {
+                        currencies.insert(price.currency.clone());
+                        let (model, version, deployment_type, region, tier, kind) = price.key();
+                        used.entry((
+                            model,
+                            version.to_owned(),
+                            deployment_type,
+                            region.to_owned(),
+                            tier,
+                            kind,
+                            price.effective_from,
+                            price.origin.clone(),
+                        ))
+                        .or_insert_with(|| price.clone());
+                    }
+                    priced_at = Some(applied);
                 }
-                None => {
+                Err(reason) => {
                     key.priced = false;
-                    note = unpriced_reason(prices, model, deployment_type, a);
+                    note = reason;
                 }
             }
         }
@@ -235,7 +289,13 @@ pub fn compute(
         } else {
             *daily_unpriced.entry(a.day).or_default() += a.tokens.total();
         }
+        let provisioned = key.kind == LineKind::Provisioned;
         let line = lines.entry(key).or_default();
+        match priced_at {
+            Some(applied) => line.meters.add_priced(&applied, a),
+            None if provisioned => line.meters.add_provisioned(a),
+            None => {}
+        }
         line.tokens.add_aggregate(a);
         line.exact += exact;
         line.deployment_type = Some(deployment_type);
@@ -263,6 +323,7 @@ pub fn compute(
             spilled_from: key.spilled_from.clone(),
             tokens: acc.tokens,
             note: spilled_note(&key.spilled_from, &acc.note),
+            meters: acc.meters.clone(),
         };
         statement_lines.push((draft, cost));
     }
@@ -274,6 +335,7 @@ pub fn compute(
     let mut daily_cost: Vec<Decimal> = split_cents(payg_total, &payg_weights);
 
     let mut unused_capacity = Decimal::ZERO;
+    let mut provisioned: Vec<(String, String, Decimal, Option<u64>, u64, Decimal)> = Vec::new();
     for (name, model, ptu) in deployments.provisioned_deployments() {
         currencies.insert(ptu.currency.clone());
         let cost = to_cents(ptu.cost_for(period.hours()).amount());
@@ -284,6 +346,7 @@ pub fn compute(
             })
             .collect();
         let tokens: u64 = on_it.iter().map(|i| statement_lines[*i].0.tokens.total_tokens).sum();
+        let capacity_tokens = ptu.capacity_tokens_per_minute.map(|tpm| tpm * u64::from(period.day_count() * 24 * 60));
         let (used_cost, how) = match ptu.capacity_tokens_per_minute {
             Some(tpm) => {
                 let capacity = Decimal::from(tpm) * Decimal::from(period.day_count() * 24 * 60);
@@ -301,6 +364,7 @@ pub fn compute(
             statement_lines[*i].1 = Some(share);
             statement_lines[*i].0.note = how.clone();
         }
+        provisioned.push((name.to_owned(), model.to_owned(), cost, capacity_tokens, tokens, used_cost));
         let per_day = ptu_daily_tokens.get(&name.to_ascii_lowercase());
         let day_weights: Vec<Decimal> =
             days.iter().map(|d| Decimal::from(per_day.and_then(|m| m.get(d)).copied().unwrap_or(0))).collect();
@@ -321,6 +385,7 @@ pub fn compute(
                 spilled_from: String::new(),
                 tokens: TokenCounts::default(),
                 note: format!("{name} costs {cost} for the month; {how}"),
+                meters: MeterTally::default(),
             };
             statement_lines.push((draft, Some(unused)));
         }
@@ -333,19 +398,28 @@ pub fn compute(
     let money = |amount: Decimal| Money::new(amount, currency.clone());
     let mut statement_lines: Vec<ChargeLine> = statement_lines
         .into_iter()
-        .map(|(d, cost)| ChargeLine {
-            kind: d.kind,
-            business_unit: d.business_unit,
-            application: d.application,
-            model: d.model,
-            deployment: d.deployment,
-            deployment_type: d.deployment_type,
-            service_tier: d.service_tier,
-            spilled_from: d.spilled_from,
-            tokens: d.tokens,
-            cost: cost.map(money),
-            currency: currency.clone(),
-            note: d.note,
+        .map(|(d, cost)| {
+            let meters = match (d.kind, cost) {
+                (LineKind::Usage | LineKind::Provisioned, Some(cost)) => d.meters.charges(cost, &currency),
+                _ => Vec::new(),
+            };
+            ChargeLine {
+                kind: d.kind,
+                business_unit: d.business_unit,
+                application: d.application,
+                model: d.model,
+                resource_id: deployments.resource_id(&d.deployment).cloned(),
+                region: deployments.region(&d.deployment).cloned(),
+                deployment: d.deployment,
+                deployment_type: d.deployment_type,
+                service_tier: d.service_tier,
+                spilled_from: d.spilled_from,
+                tokens: d.tokens,
+                cost: cost.map(money),
+                currency: currency.clone(),
+                note: d.note,
+                meters,
+            }
         })
         .collect();
     statement_lines.sort_by(|a, b| {
@@ -371,31 +445,17 @@ pub fn compute(
             ))
     });
 
-    // Per business unit: tokens, the priced lines' cost (`None` while it has none), unpriced lines.
-    let mut units: BTreeMap<String, (TokenCounts, Option<Decimal>, usize)> = BTreeMap::new();
-    let (mut tokens, mut unpriced, mut total) = (TokenCounts::default(), TokenCounts::default(), Decimal::ZERO);
-    for line in &statement_lines {
-        let (unit_tokens, unit_cost, unpriced_lines) = units.entry(line.business_unit.clone()).or_default();
-        unit_tokens.add(&line.tokens);
-        tokens.add(&line.tokens);
-        match &line.cost {
-            Some(cost) => {
-                *unit_cost.get_or_insert(Decimal::ZERO) += cost.amount();
-                total += cost.amount();
-            }
-            None => {
-                *unpriced_lines += 1;
-                unpriced.add(&line.tokens);
-            }
-        }
-    }
-    let business_units = units
+    let totals = Totals::of(&statement_lines, &currency);
+    let provisioned = provisioned
         .into_iter()
-        .map(|(business_unit, (tokens, cost, unpriced_lines))| BusinessUnitTotal {
-            business_unit,
-            tokens,
-            cost: cost.map(money),
-            unpriced_lines,
+        .map(|(deployment, model, cost, capacity_tokens, used_tokens, used_cost)| ProvisionedUse {
+            deployment,
+            model,
+            hours: period.hours(),
+            cost: money(cost),
+            capacity_tokens,
+            used_tokens,
+            used_cost: money(used_cost),
         })
         .collect();
     let daily = days
@@ -416,14 +476,90 @@ pub fn compute(
         period,
         lines: statement_lines,
         daily,
-        business_units,
-        tokens,
-        unpriced,
-        total: money(total),
+        business_units: totals.business_units,
+        tokens: totals.tokens,
+        unpriced: totals.unpriced,
+        total: totals.total,
         unused_capacity: money(unused_capacity),
+        corrections: money(Decimal::ZERO),
+        provisioned,
         prices_used: used.into_values().collect(),
         currency,
     })
+}
+
+impl Statement {
+    /// The statement with `corrections` added after its lines as lines of
+    /// kind [`LineKind::Correction`] in its currency, and its totals updated.
+    /// The other lines are not changed.
+    pub fn with_corrections(&self, corrections: Vec<ChargeLine>) -> Statement {
+        let mut statement = self.clone();
+        let added: Decimal = corrections.iter().filter_map(|l| l.cost.as_ref()).map(Money::amount).sum();
+        statement.corrections = Money::new(statement.corrections.amount() + added, statement.currency.clone());
+        let currency = statement.currency.clone();
+        statement.lines.extend(corrections.into_iter().map(|mut l| {
+            l.kind = LineKind::Correction;
+            l.cost = l.cost.map(|c| Money::new(c.amount(), currency.clone()));
+            l.currency = currency.clone();
+            l
+        }));
+        // Each correction right after the lines it corrects (a stable sort
+        // keeps the original order otherwise).
+        statement.lines.sort_by(|a, b| {
+            let apart = |l: &ChargeLine| l.kind == LineKind::UnusedCapacity || l.business_unit == UNUSED_CAPACITY;
+            (apart(a), &a.business_unit, &a.application, &a.model, &a.deployment, a.kind == LineKind::Correction).cmp(
+                &(apart(b), &b.business_unit, &b.application, &b.model, &b.deployment, b.kind == LineKind::Correction),
+            )
+        });
+        let totals = Totals::of(&statement.lines, &statement.currency);
+        statement.business_units = totals.business_units;
+        statement.tokens = totals.tokens;
+        statement.unpriced = totals.unpriced;
+        statement.total = totals.total;
+        statement
+    }
+}
+
+/// Totals by business unit and of the month: sums of the lines.
+struct Totals {
+    business_units: Vec<BusinessUnitTotal>,
+    tokens: TokenCounts,
+    unpriced: TokenCounts,
+    total: Money,
+}
+
+impl Totals {
+    fn of(lines: &[ChargeLine], currency: &Currency) -> Self {
+        // Per business unit: tokens, the priced lines' cost (`None` while it has none), unpriced lines.
+        let mut units: BTreeMap<String, (TokenCounts, Option<Decimal>, usize)> = BTreeMap::new();
+        let (mut tokens, mut unpriced, mut total) = (TokenCounts::default(), TokenCounts::default(), Decimal::ZERO);
+        for line in lines {
+            let (unit_tokens, unit_cost, unpriced_lines) = units.entry(line.business_unit.clone()).or_default();
+            unit_tokens.add(&line.tokens);
+            tokens.add(&line.tokens);
+            match &line.cost {
+                Some(cost) => {
+                    *unit_cost.get_or_insert(Decimal::ZERO) += cost.amount();
+                    total += cost.amount();
+                }
+                None => {
+                    *unpriced_lines += 1;
+                    unpriced.add(&line.tokens);
+                }
+            }
+        }
+        let money = |amount: Decimal| Money::new(amount, currency.clone());
+        let business_units = units
+            .into_iter()
+            .map(|(business_unit, (tokens, cost, unpriced_lines))| BusinessUnitTotal {
+                business_unit,
+                tokens,
+                cost: cost.map(money),
+                unpriced_lines,
+            })
+            .collect();
+        Self { business_units, tokens, unpriced, total: money(total) }
+    }
 }
 
 /// A line before the statement's currency is known.
@@ -439,6 +575,7 @@ struct Draft {
     spilled_from: String,
     tokens: TokenCounts,
     note: String,
+    meters: MeterTally,
 }
 
 /// A line's note, saying first that its calls spilled over (when they did).
@@ -450,54 +587,50 @@ fn spilled_note(spilled_from: &str, note: &str) -> String {
     }
 }
 
-/// Whether an aggregate's service tier is priced by the per-token prices we
-/// have: they are the standard (`default`) tier's, so a line billed at
-/// another tier (priority, flex, batch, …) stays unpriced rather than being
-/// charged at the wrong rate.
-fn standard_tier(a: &UsageAggregate) -> bool {
-    a.service_tier.is_empty() || a.service_tier == "default"
-}
+/// What identifies a price used: its key, date and file.
+type UsedKey = (String, String, DeploymentType, String, ServiceTier, TokenKind, NaiveDate, String);
 
-/// The exact cost of an aggregate at a price: prompt tokens less cached at the
-/// input rate, cached tokens at the cached rate, completion tokens (reasoning
-/// included) at the output rate. `None` when it needs a rate the price lacks.
-fn usage_cost(price: &Price, a: &UsageAggregate) -> Option<Decimal> {
-    let per_token = |rate: Decimal, tokens: u64| Decimal::from(tokens) * rate / Decimal::from(1_000_000u32);
-    let t = &a.tokens;
-    // Cache writes are billed at their own rate, which our prices do not
-    // have yet; another tier's rates neither.
-    if t.cache_write > 0 || !standard_tier(a) {
-        return None;
-    }
-    let uncached = t.prompt.saturating_sub(t.cached);
-    let mut cost = per_token(price.input_per_1m, uncached);
-    if t.cached > 0 {
-        cost += per_token(price.cached_input_per_1m?, t.cached);
-    }
-    if t.completion > 0 {
-        cost += per_token(price.output_per_1m?, t.completion);
-    }
-    Some(cost)
-}
-
-fn unpriced_reason(
-    prices: &PriceCatalogue,
+/// The exact cost of an aggregate and the prices it used, each token kind at
+/// its own price for the aggregate's service tier in force on the day: prompt
+/// tokens less cached and less cache writes at the input price, cached tokens
+/// at the cached-input price, cache writes at the cache-write price,
+/// completion tokens (reasoning included) at the output price. The input
+/// price is needed even without prompt tokens, so a model without prices is
+/// never a zero line; a tier or kind without a price leaves the aggregate
+/// unpriced, never charged at another tier's or kind's rate. `Err` says why
+/// the aggregate is unpriced.
+fn usage_cost<'a>(
+    prices: &'a PriceCatalogue,
     model: &str,
     deployment_type: DeploymentType,
+    region: Option<&str>,
     a: &UsageAggregate,
-) -> String {
+) -> Result<(Decimal, Vec<&'a Price>), String> {
     if model.is_empty() {
-        return "the records name no model and the deployment file does not map the deployment".to_owned();
+        return Err("the records name no model and the deployment file does not map the deployment".to_owned());
     }
-    match prices.price_for(model, deployment_type, a.day) {
-        None => format!("no {deployment_type} price for {model} on {}", a.day),
-        Some(p) if !standard_tier(a) => format!("no {} tier price for {} {deployment_type}", a.service_tier, p.model),
-        Some(p) if a.tokens.cache_write > 0 => format!("no cache-write price for {} {deployment_type}", p.model),
-        Some(p) if a.tokens.cached > 0 && p.cached_input_per_1m.is_none() => {
-            format!("no confirmed cached input price for {} {deployment_type}", p.model)
+    // '' is a response that did not say: the default tier.
+    let tier = ServiceTier::parse(&a.service_tier)
+        .ok_or_else(|| format!("no prices for the service tier {:?} of {model} {deployment_type}", a.service_tier))?;
+    let t = &a.tokens;
+    let uncached = t.prompt.saturating_sub(t.cached).saturating_sub(t.cache_write);
+    let mut cost = Decimal::ZERO;
+    let mut applied = Vec::new();
+    for (kind, tokens, needed) in [
+        (TokenKind::Input, uncached, true),
+        (TokenKind::CachedInput, t.cached, t.cached > 0),
+        (TokenKind::CacheWrite, t.cache_write, t.cache_write > 0),
+        (TokenKind::Output, t.completion, t.completion > 0),
+    ] {
+        if !needed {
+            continue;
         }
-        Some(p) => format!("no confirmed output price for {} {deployment_type}", p.model),
+        let q = Lookup { model, deployment_type, region, tier, kind, day: a.day };
+        let price = prices.lookup(&q).map_err(|e| e.to_string())?;
+        cost += Decimal::from(tokens) * price.price / Decimal::from(1_000_000u32);
+        applied.push(price);
     }
+    Ok((cost, applied))
 }
 
 #[cfg(test)]
@@ -567,7 +700,8 @@ mod tests {
         assert_eq!((s.lines[0].business_unit.as_str(), s.lines[0].application.as_str()), ("Insurance", "Claims bot"));
         assert_eq!(s.total, usd("4.00"));
         assert_eq!(s.daily[2].cost, Some(usd("4.00")));
-        assert_eq!(s.prices_used.len(), 1);
+        let kinds: Vec<TokenKind> = s.prices_used.iter().map(|p| p.kind).collect();
+        assert_eq!(kinds, [TokenKind::Input, TokenKind::CachedInput, TokenKind::Output], "one price per kind used");
     }
 
     #[test]
@@ -701,28 +835,61 @@ mod tests {
     }
 
     #[test]
-    fn another_tier_and_cache_writes_stay_unpriced_and_every_dimension_is_summed() {
-        let mut priority = agg(2, "app-a", "gpt-4o", "chat", 1000, 0, 100);
+    fn another_tier_and_cache_writes_are_priced_from_their_own_prices_and_every_dimension_is_summed() {
+        // gpt-4o: default tier 2.50 input, 1.25 cached, 3.125 cache write,
+        // 10.00 output; priority 5.00 input, 20.00 output; flex no price.
+        let header = "model,deployment_type,service_tier,effective_from,currency,input_per_1m,cached_input_per_1m,\
+                      cache_write_per_1m,output_per_1m,source,read_on\n";
+        let prices = PriceCatalogue::parse(
+            &format!(
+                "{header}gpt-4o,global,,2026-01-01,USD,2.50,1.25,3.125,10.00,x,\n\
+                 gpt-4o,global,priority,2026-01-01,USD,5.00,,,20.00,x,\n\
+                 gpt-4o-mini,global,,2026-01-01,USD,0.15,0.075,,0.60,x,\n"
+            ),
+            "t",
+        )
+        .unwrap();
+        let mut priority = agg(2, "app-a", "gpt-4o", "chat", 1_000_000, 0, 100_000);
         priority.service_tier = "priority".into();
-        let mut writes = agg(2, "app-b", "gpt-4o", "chat", 2000, 0, 200);
-        writes.tokens.cache_write = 300;
+        let mut flex = agg(2, "app-b", "gpt-4o", "chat", 1000, 0, 0);
+        flex.service_tier = "flex".into();
+        let mut odd = agg(2, "app-b", "gpt-4o", "chat", 1000, 0, 0);
+        odd.service_tier = "turbo".into();
+        let mut writes = agg(2, "app-b", "gpt-4o", "chat", 2_000_000, 400_000, 200_000);
+        writes.tokens.cache_write = 600_000;
         writes.tokens.audio_prompt = 40;
         writes.tokens.audio_completion = 5;
         writes.tokens.accepted_prediction = 7;
         writes.tokens.rejected_prediction = 11;
+        let mut mini_writes = agg(2, "app-a", "gpt-4o-mini", "mini", 1000, 0, 0);
+        mini_writes.tokens.cache_write = 300;
         let mut default = agg(2, "app-a", "gpt-4o", "chat", 1_000_000, 0, 0);
         default.service_tier = "default".into();
-        let s = run(&[priority, writes, default], "deployment,model\n", &PriceCatalogue::shipped().unwrap());
-        let line = |tier: &str, app: &str| {
-            s.lines.iter().find(|l| l.service_tier == tier && l.application == app).unwrap().clone()
+        let s = run(&[priority, flex, odd, writes, mini_writes, default], "deployment,model\n", &prices);
+        let line = |tier: &str, app: &str, deployment: &str| {
+            s.lines
+                .iter()
+                .find(|l| l.service_tier == tier && l.application == app && l.deployment == deployment)
+                .unwrap()
+                .clone()
         };
-        let p = line("priority", "Claims bot");
-        assert_eq!(p.cost, None, "never the default tier's rate, never zero");
-        assert!(p.note.contains("priority tier"), "{}", p.note);
-        let w = line("", "Search");
-        assert_eq!(w.cost, None);
-        assert!(w.note.contains("cache-write"), "{}", w.note);
-        assert_eq!(line("default", "Claims bot").cost, Some(usd("2.50")));
+        // 1M × 5.00 + 100k × 20.00: the priority tier's own rates.
+        assert_eq!(line("priority", "Claims bot", "chat").cost, Some(usd("7.00")));
+        let f = line("flex", "Search", "chat");
+        assert_eq!(f.cost, None, "a tier without prices is never the default tier's rate, never zero");
+        assert!(f.note.contains("flex tier"), "{}", f.note);
+        let o = line("turbo", "Search", "chat");
+        assert_eq!(o.cost, None);
+        assert!(o.note.contains("\"turbo\""), "{}", o.note);
+        // 1M uncached × 2.50 + 400k cached × 1.25 + 600k written × 3.125 + 200k × 10.00
+        // = 2.50 + 0.50 + 1.875 + 2.00
+        assert_eq!(line("", "Search", "chat").cost, Some(usd("6.88")));
+        let m = line("", "Claims bot", "mini");
+        assert_eq!(m.cost, None, "a cache write without its price is unpriced, not input");
+        assert!(m.note.contains("cache write"), "{}", m.note);
+        assert_eq!(line("default", "Claims bot", "chat").cost, Some(usd("2.50")));
+        assert!(s.prices_used.iter().any(|p| p.kind == TokenKind::CacheWrite));
+        assert!(s.prices_used.iter().any(|p| p.tier == ServiceTier::Priority));
         let t = &s.tokens;
         assert_eq!(
             (
@@ -732,9 +899,9 @@ mod tests {
                 t.accepted_prediction_tokens,
                 t.rejected_prediction_tokens
             ),
-            (300, 40, 5, 7, 11)
+            (600_300, 40, 5, 7, 11)
         );
-        assert_eq!((s.unpriced.requests, s.unpriced.cache_write_tokens), (2, 300));
+        assert_eq!((s.unpriced.requests, s.unpriced.cache_write_tokens), (3, 300));
     }
 
     #[test]
@@ -842,6 +1009,15 @@ mod tests {
                 if let Some(cost) = line.cost.as_ref().map(Money::amount) {
                     prop_assert_eq!(cost.round_dp(2), cost);
                     prop_assert!(cost >= Decimal::ZERO);
+                }
+                // The meter charges (FOCUS rows) add up to the line to the cent.
+                let metered: u64 = line.meters.iter().map(|m| m.tokens).sum();
+                if line.kind != LineKind::UnusedCapacity && line.cost.is_some() {
+                    prop_assert_eq!(metered, line.tokens.total_tokens);
+                    if metered > 0 {
+                        let charged: Decimal = line.meters.iter().map(|m| m.cost.amount()).sum();
+                        prop_assert_eq!(Some(charged), line.cost.as_ref().map(Money::amount));
+                    }
                 }
             }
         }

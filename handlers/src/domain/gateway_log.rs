@@ -11,7 +11,7 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use super::{Caller, RecordId, RecordShape, ServiceTier, Tenant, TokenSource, TokenUsage, UsageRecord};
+use super::{Caller, RecordId, RecordShape, ResponseTier, Tenant, TokenSource, TokenUsage, UsageRecord};
 
 /// One `GatewayLlmLogs` record: one chunk of one call's language-model log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,7 +76,7 @@ pub struct GatewayLog {
     /// response header `x-ms-spillover-from-deployment`.
     pub spilled_from: Option<String>,
     /// The service tier, when the gateway logged a response body that says it.
-    pub service_tier: Option<ServiceTier>,
+    pub service_tier: Option<ResponseTier>,
 }
 
 impl GatewayLog {

@@ -4,7 +4,7 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 
-use super::{Fingerprint, ServiceTier, Tenant, TokenSource, TokenUsage};
+use super::{Fingerprint, ResponseTier, Tenant, TokenSource, TokenUsage};
 
 /// A record's identity in the ledger: its own id where the record has one
 /// (APIM `context.RequestId`), else where it was read from (Event Hub
@@ -151,7 +151,7 @@ pub struct UsageRecord {
     pub backend: Option<String>,
     /// The service tier the response says it was served and billed at
     /// (`default`, `priority`, `flex`, …), where it says.
-    pub service_tier: Option<ServiceTier>,
+    pub service_tier: Option<ResponseTier>,
     /// The provisioned deployment this call spilled over from
     /// (`x-ms-spillover-from-deployment`), when it did. `deployment` is then
     /// the standard deployment that served and is billed for the call.

@@ -24,7 +24,7 @@ use serde_json::value::RawValue;
 
 use super::scalar::{self, Scalar};
 use super::{EventItem, ParseContext, RejectReason, Rejection, openai_usage, timestamp};
-use crate::domain::{GatewayLog, LlmLog, RecordId, ServiceTier, TokenUsage};
+use crate::domain::{GatewayLog, LlmLog, RecordId, ResponseTier, TokenUsage};
 
 /// The category of the language-model half.
 pub const LLM_CATEGORY: &str = "GatewayLlmLogs";
@@ -267,12 +267,12 @@ fn header_value(headers: &LooseObject<'_>, name: &str) -> Option<String> {
 
 /// `"service_tier": "…"` in the first bytes of a logged response body (JSON
 /// or SSE), if the gateway logged that much of it.
-fn tier_in_body(body: &str) -> Option<ServiceTier> {
+fn tier_in_body(body: &str) -> Option<ResponseTier> {
     let at = body.find("\"service_tier\"")?;
     let rest = body[at + "\"service_tier\"".len()..].trim_start().strip_prefix(':')?.trim_start();
     let value = rest.strip_prefix('"')?;
     let end = value.find('"')?;
-    ServiceTier::parse(&value[..end]).ok()
+    ResponseTier::parse(&value[..end]).ok()
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@ mod v1;
 use serde_json::error::Category;
 
 pub use crate::domain::RejectReason;
-use crate::domain::{Fingerprinter, GatewayLog, LlmLog, RecordId, ServiceTier, Tenant, UsageRecord};
+use crate::domain::{Fingerprinter, GatewayLog, LlmLog, RecordId, ResponseTier, Tenant, UsageRecord};
 pub use redact::redact_secrets;
 pub(crate) use timestamp::parse_utc;
 
@@ -192,9 +192,9 @@ fn record_id(field: &str, raw: &str) -> Result<RecordId, Rejection> {
 
 /// Reads a service tier (`default`, `priority`, `flex`, …), with the field's
 /// name in the error.
-fn service_tier(field: &str, value: Option<&scalar::Scalar<'_>>) -> Result<Option<ServiceTier>, Rejection> {
+fn service_tier(field: &str, value: Option<&scalar::Scalar<'_>>) -> Result<Option<ResponseTier>, Rejection> {
     match scalar::text(field, value)? {
-        Some(raw) => ServiceTier::parse(&raw)
+        Some(raw) => ResponseTier::parse(&raw)
             .map(Some)
             .map_err(|e| Rejection::new(RejectReason::InvalidField, format!("{field}: {e}"))),
         None => Ok(None),

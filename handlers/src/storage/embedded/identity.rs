@@ -17,11 +17,13 @@
 //! bits per id of capacity) in generations: when the newest generation is
 //! full a new one four times larger starts, and an id is looked up in all of
 //! them (three at ten million ids), so the filter never has to be rebuilt.
-//! It lives in memory and is stored in the ledger's own database
-//! (`ledger_id_filter`, rows of 16 blocks) in the same transaction as the
-//! rows it describes, so it can never fall behind the ledger, whatever
-//! crashes; a version number bumped by every append tells a process whether
-//! another one wrote since it last looked (then it reloads).
+//! It lives in memory; the ledger's own database keeps a snapshot of it
+//! (`ledger_id_filter`, rows of 16 blocks) with the ledger rowid up to
+//! which it holds every id. Before each append a process adds the ids of
+//! the rows after that watermark (rows are only appended, so rowids only
+//! grow), so the filter never falls behind the ledger, whatever another
+//! writer did or whatever crashed; a new snapshot is stored every million
+//! ids and when a bulk load syncs.
 
 use sha2::{Digest, Sha256};
 

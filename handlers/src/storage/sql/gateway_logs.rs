@@ -10,7 +10,7 @@
 use chrono::{DateTime, Utc};
 
 use super::ledger::{from_micros, record_id, to_i64, to_u64};
-use crate::domain::{GatewayLog, LlmLog, RecordId, ServiceTier, Tenant, TokenUsage};
+use crate::domain::{GatewayLog, LlmLog, RecordId, ResponseTier, Tenant, TokenUsage};
 use crate::storage::StorageError;
 use crate::storage::gateway_logs::{GatewayLogStore, HalvesOutcome, OpenCall};
 
@@ -139,7 +139,7 @@ impl GatewayRow {
         let [status, backend_status, latency_ms] = self.numbers;
         let [served_deployment, spilled_from, service_tier] = self.billing;
         let service_tier = match service_tier {
-            Some(t) => Some(ServiceTier::parse(&t).map_err(|e| StorageError::Corrupt(e.to_string()))?),
+            Some(t) => Some(ResponseTier::parse(&t).map_err(|e| StorageError::Corrupt(e.to_string()))?),
             None => None,
         };
         Ok(GatewayLog {
