@@ -883,7 +883,13 @@ mod tests {
         assert!(o.note.contains("\"turbo\""), "{}", o.note);
         // 1M uncached × 2.50 + 400k cached × 1.25 + 600k written × 3.125 + 200k × 10.00
         // = 2.50 + 0.50 + 1.875 + 2.00
-        assert_eq!(line("", "Search", "chat").cost, Some(usd("6.88")));
+        let w = line("", "Search", "chat");
+        assert_eq!(w.cost, Some(usd("6.88")));
+        let meters: Vec<(&str, u64)> = w.meters.iter().map(|m| (m.meter.slug(), m.tokens)).collect();
+        assert_eq!(
+            meters,
+            [("input", 1_000_000), ("cached-input", 400_000), ("cache-write", 600_000), ("output", 200_000)]
+        );
         let m = line("", "Claims bot", "mini");
         assert_eq!(m.cost, None, "a cache write without its price is unpriced, not input");
         assert!(m.note.contains("cache write"), "{}", m.note);
