@@ -64,6 +64,10 @@ param tokensPerMinute int = 50000
 param tokenQuotaMonthly int = 50000000
 param maxTokensCeiling int = 4096
 
+@description('Where usage records come from: our log-to-eventhub policy (usage.v1, recommended), or APIM\'s own generative-AI gateway logs through a diagnostic setting (docs/deploy.md).')
+@allowed(['policy', 'diagnostic-setting'])
+param usageSource string = 'policy'
+
 // --- Event Hubs
 param eventHubPartitionCount int = 8
 param eventHubThroughputUnits int = 1
@@ -147,6 +151,7 @@ module eventHubs 'modules/event-hubs.bicep' = {
     partitionCount: eventHubPartitionCount
     throughputUnits: eventHubThroughputUnits
     receiverPrincipalId: identity.outputs.principalId
+    diagnosticSender: usageSource == 'diagnostic-setting'
   }
 }
 
@@ -259,6 +264,17 @@ module apim 'modules/apim.bicep' = {
     tokensPerMinute: tokensPerMinute
     tokenQuotaMonthly: tokenQuotaMonthly
     maxTokensCeiling: maxTokensCeiling
+    policyRecords: usageSource == 'policy'
+  }
+}
+
+module apimDiagnostics 'modules/apim-diagnostics.bicep' = if (usageSource == 'diagnostic-setting') {
+  scope: rg
+  name: 'apim-diagnostics'
+  params: {
+    apimName: apim.outputs.name
+    eventHubAuthorizationRuleId: eventHubs.outputs.diagnosticRuleId
+    eventHubName: eventHubs.outputs.eventHubName
   }
 }
 

@@ -1,7 +1,10 @@
 // Event Hubs namespace, the hub APIM's log-to-eventhub writes usage records to,
 // and the consumer group the ingest-usage function reads with. Local (SAS) auth
 // is off: APIM sends (its role is in apim.bicep) and the Function App receives
-// with managed identities.
+// with managed identities. The one exception is the diagnostic-setting
+// alternative (apim-diagnostics.bicep): Azure Monitor streams resource logs to
+// Event Hubs only with a namespace authorization rule, so with
+// diagnosticSender local auth stays on and a send-only rule is created.
 
 @description('Azure region of the resources.')
 param location string
@@ -31,6 +34,9 @@ param throughputUnits int = 1
 @description('Principal that receives (the Function App identity).')
 param receiverPrincipalId string
 
+@description('Whether Azure Monitor streams APIM resource logs here (usageSource diagnostic-setting): keeps local auth on and creates a send-only rule for it.')
+param diagnosticSender bool = false
+
 var eventHubsDataReceiver = 'a638d3c7-ab3a-418d-83e6-5f17a39d4fde'
 
 resource namespace 'Microsoft.EventHub/namespaces@2024-01-01' = {
@@ -43,7 +49,7 @@ resource namespace 'Microsoft.EventHub/namespaces@2024-01-01' = {
     capacity: throughputUnits
   }
   properties: {
-    disableLocalAuth: true
+    disableLocalAuth: !diagnosticSender
     minimumTlsVersion: '1.2'
   }
 }
@@ -54,6 +60,16 @@ resource hub 'Microsoft.EventHub/namespaces/eventhubs@2024-01-01' = {
   properties: {
     partitionCount: partitionCount
     messageRetentionInDays: 7
+  }
+}
+
+// Send only: the diagnostic setting names the hub, so it needs neither Listen
+// nor Manage.
+resource diagnosticRule 'Microsoft.EventHub/namespaces/authorizationRules@2024-01-01' = if (diagnosticSender) {
+  parent: namespace
+  name: 'azure-monitor-send'
+  properties: {
+    rights: ['Send']
   }
 }
 
@@ -77,3 +93,4 @@ output fullyQualifiedNamespace string = '${namespace.name}.servicebus.windows.ne
 output eventHubName string = hub.name
 output eventHubId string = hub.id
 output consumerGroupName string = consumerGroup.name
+output diagnosticRuleId string = diagnosticSender ? diagnosticRule.id : ''

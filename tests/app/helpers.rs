@@ -66,6 +66,7 @@ pub fn settings(data_dir: &Path) -> Settings {
         port: None,
         storage: Default::default(),
         api: Default::default(),
+        attribution_grace: chargeback::ingest::DEFAULT_GRACE,
     }
 }
 

@@ -10,6 +10,7 @@ mod budgets;
 mod cells;
 mod cli;
 mod contract;
+mod gateway_logs;
 mod helpers;
 mod host_queues;
 mod identity;

@@ -28,6 +28,8 @@ pub enum Meter {
     InputTokens,
     /// Cached prompt tokens, at the cached input rate.
     CachedInputTokens,
+    /// Prompt tokens written to the prompt cache, at the cache-write rate.
+    CacheWriteTokens,
     /// Completion tokens (reasoning included), at the output rate.
     OutputTokens,
     /// Tokens on a provisioned (PTU) deployment: a share of its cost.
@@ -40,6 +42,7 @@ impl Meter {
         match self {
             Self::InputTokens => "Input Tokens",
             Self::CachedInputTokens => "Cached Input Tokens",
+            Self::CacheWriteTokens => "Cache Write Tokens",
             Self::OutputTokens => "Output Tokens",
             Self::ProvisionedThroughput => "Provisioned Throughput",
         }
@@ -50,6 +53,7 @@ impl Meter {
         match self {
             Self::InputTokens => "input",
             Self::CachedInputTokens => "cached-input",
+            Self::CacheWriteTokens => "cache-write",
             Self::OutputTokens => "output",
             Self::ProvisionedThroughput => "provisioned",
         }
@@ -104,10 +108,13 @@ impl MeterTally {
         let t = &a.tokens;
         for price in applied {
             let (meter, tokens) = match price.kind {
-                TokenKind::Input => (Meter::InputTokens, t.prompt.saturating_sub(t.cached)),
+                TokenKind::Input => {
+                    (Meter::InputTokens, t.prompt.saturating_sub(t.cached).saturating_sub(t.cache_write))
+                }
                 TokenKind::CachedInput => (Meter::CachedInputTokens, t.cached),
+                TokenKind::CacheWrite => (Meter::CacheWriteTokens, t.cache_write),
                 TokenKind::Output => (Meter::OutputTokens, t.completion),
-                // The statement prices no other kind until the ledger records it.
+                // The statement prices no other kind (audio) separately yet.
                 _ => continue,
             };
             if tokens > 0 {
@@ -193,7 +200,9 @@ mod tests {
             model: "m".into(),
             deployment: String::new(),
             token_source: source,
-            tokens: TokenTotals { requests: 1, prompt, completion, cached, reasoning: 0 },
+            service_tier: String::new(),
+            spilled_from: String::new(),
+            tokens: TokenTotals { requests: 1, prompt, completion, cached, ..Default::default() },
         }
     }
 

@@ -24,17 +24,34 @@ pub struct TokenTotals {
     pub cached: u64,
     /// Reasoning tokens.
     pub reasoning: u64,
+    /// Prompt tokens written to the prompt cache (part of prompt).
+    pub cache_write: u64,
+    /// Audio prompt tokens (part of prompt).
+    pub audio_prompt: u64,
+    /// Audio completion tokens (part of completion).
+    pub audio_completion: u64,
+    /// Predicted-output tokens that appeared in the completion (part of completion).
+    pub accepted_prediction: u64,
+    /// Predicted-output tokens that did not appear; the service counts them
+    /// in the completion tokens, so they are billed as output.
+    pub rejected_prediction: u64,
 }
 
 impl TokenTotals {
     /// One record's counts.
     pub fn of_record(usage: &TokenUsage) -> Self {
+        let d = usage.details();
         Self {
             requests: 1,
             prompt: usage.prompt(),
             completion: usage.completion(),
             cached: usage.cached(),
             reasoning: usage.reasoning(),
+            cache_write: d.cache_write,
+            audio_prompt: d.audio_prompt,
+            audio_completion: d.audio_completion,
+            accepted_prediction: d.accepted_prediction,
+            rejected_prediction: d.rejected_prediction,
         }
     }
 
@@ -51,6 +68,11 @@ impl std::ops::AddAssign for TokenTotals {
         self.completion += o.completion;
         self.cached += o.cached;
         self.reasoning += o.reasoning;
+        self.cache_write += o.cache_write;
+        self.audio_prompt += o.audio_prompt;
+        self.audio_completion += o.audio_completion;
+        self.accepted_prediction += o.accepted_prediction;
+        self.rejected_prediction += o.rejected_prediction;
     }
 }
 
@@ -84,6 +106,10 @@ pub struct UsageAggregate {
     pub deployment: String,
     /// Where the counts come from.
     pub token_source: TokenSource,
+    /// The service tier the responses say they were billed at ('' when not stated).
+    pub service_tier: String,
+    /// The provisioned deployment the calls spilled over from ('' when not spilled).
+    pub spilled_from: String,
     /// Requests and token sums.
     pub tokens: TokenTotals,
 }
@@ -104,6 +130,16 @@ pub struct TokenCounts {
     pub completion_tokens: u64,
     /// Reasoning tokens.
     pub reasoning_tokens: u64,
+    /// Prompt tokens written to the prompt cache.
+    pub cache_write_tokens: u64,
+    /// Audio prompt tokens.
+    pub audio_prompt_tokens: u64,
+    /// Audio completion tokens.
+    pub audio_completion_tokens: u64,
+    /// Predicted-output tokens that appeared in the completion.
+    pub accepted_prediction_tokens: u64,
+    /// Predicted-output tokens that did not appear (billed as output, part of completion).
+    pub rejected_prediction_tokens: u64,
     /// Prompt + completion.
     pub total_tokens: u64,
     /// Of the total, tokens we estimated.
@@ -123,6 +159,11 @@ impl TokenCounts {
             cached_tokens: t.cached,
             completion_tokens: t.completion,
             reasoning_tokens: t.reasoning,
+            cache_write_tokens: t.cache_write,
+            audio_prompt_tokens: t.audio_prompt,
+            audio_completion_tokens: t.audio_completion,
+            accepted_prediction_tokens: t.accepted_prediction,
+            rejected_prediction_tokens: t.rejected_prediction,
             total_tokens: total,
             estimated_tokens: if source == TokenSource::Estimated { total } else { 0 },
             pending_requests: if source == TokenSource::Pending { t.requests } else { 0 },
@@ -141,6 +182,11 @@ impl TokenCounts {
         self.cached_tokens += o.cached_tokens;
         self.completion_tokens += o.completion_tokens;
         self.reasoning_tokens += o.reasoning_tokens;
+        self.cache_write_tokens += o.cache_write_tokens;
+        self.audio_prompt_tokens += o.audio_prompt_tokens;
+        self.audio_completion_tokens += o.audio_completion_tokens;
+        self.accepted_prediction_tokens += o.accepted_prediction_tokens;
+        self.rejected_prediction_tokens += o.rejected_prediction_tokens;
         self.total_tokens += o.total_tokens;
         self.estimated_tokens += o.estimated_tokens;
         self.pending_requests += o.pending_requests;
@@ -159,6 +205,11 @@ impl TokenCounts {
             completion: self.completion_tokens,
             cached: self.cached_tokens,
             reasoning: self.reasoning_tokens,
+            cache_write: self.cache_write_tokens,
+            audio_prompt: self.audio_prompt_tokens,
+            audio_completion: self.audio_completion_tokens,
+            accepted_prediction: self.accepted_prediction_tokens,
+            rejected_prediction: self.rejected_prediction_tokens,
         }
     }
 }

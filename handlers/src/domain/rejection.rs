@@ -27,11 +27,14 @@ pub enum RejectReason {
     NegativeTokens,
     /// Token counts contradict each other (total, cached, reasoning).
     InconsistentTokens,
+    /// A chunk of a split language-model log states other token counts than
+    /// another chunk of the same call.
+    ConflictingChunks,
 }
 
 impl RejectReason {
     /// Every reason.
-    pub const ALL: [RejectReason; 10] = [
+    pub const ALL: [RejectReason; 11] = [
         Self::InvalidEncoding,
         Self::InvalidJson,
         Self::TruncatedBody,
@@ -42,6 +45,7 @@ impl RejectReason {
         Self::InvalidTimestamp,
         Self::NegativeTokens,
         Self::InconsistentTokens,
+        Self::ConflictingChunks,
     ];
 
     /// Parses the stored name.
@@ -62,6 +66,7 @@ impl RejectReason {
             Self::InvalidTimestamp => "invalid_timestamp",
             Self::NegativeTokens => "negative_tokens",
             Self::InconsistentTokens => "inconsistent_tokens",
+            Self::ConflictingChunks => "conflicting_chunks",
         }
     }
 }

@@ -308,6 +308,7 @@ fn ours(meter: Meter) -> &'static str {
     match meter {
         Meter::InputTokens => MeterKind::Input.as_str(),
         Meter::CachedInputTokens => MeterKind::CachedInput.as_str(),
+        Meter::CacheWriteTokens => MeterKind::CacheWrite.as_str(),
         Meter::OutputTokens => MeterKind::Output.as_str(),
         Meter::ProvisionedThroughput => MeterKind::ProvisionedUnit.as_str(),
     }

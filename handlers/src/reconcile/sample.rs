@@ -43,6 +43,7 @@ pub fn meter_name(model: &str, deployment_type: DeploymentType, meter: Meter) ->
     let kind = match meter {
         Meter::InputTokens => "Inp",
         Meter::CachedInputTokens => "cached Inp",
+        Meter::CacheWriteTokens => "cached Wr Inp",
         Meter::OutputTokens => "Outp",
         Meter::ProvisionedThroughput => "Provisioned",
     };

@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chargeback::domain::{
-    Caller, RecordId, RecordShape, RejectReason, Tenant, TokenSource, TokenTotals, TokenUsage, UsageAggregate,
-    UsageRecord,
+    Caller, RecordId, RecordShape, RejectReason, ResponseTier, Tenant, TokenDetails, TokenSource, TokenTotals,
+    TokenUsage, UsageAggregate, UsageRecord,
 };
 use chargeback::storage::{DeadLetter, LedgerRange, WriteCondition};
 use chrono::{DateTime, Duration as ChronoDuration, NaiveDate, TimeZone, Utc};
@@ -16,10 +16,23 @@ fn day(n: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 11, n).unwrap()
 }
 
-/// A record of `party` at `at`, with tokens derived from `n`.
+/// A record of `party` at `at`, with tokens derived from `n`. Some carry
+/// the billing dimensions (a service tier, a spill, the detail counts), so
+/// every backend stores and sums them; `n` = 3 carries none.
 pub fn record(tenant: &Tenant, id: &str, party: &str, at: DateTime<Utc>, n: u64) -> UsageRecord {
     let prompt = 100 + n % 1000;
     let completion = 10 + n % 97;
+    let details = if n % 3 == 1 {
+        TokenDetails {
+            cache_write: prompt / 5,
+            audio_prompt: prompt / 10,
+            audio_completion: completion / 5,
+            accepted_prediction: completion / 3,
+            rejected_prediction: completion / 6,
+        }
+    } else {
+        TokenDetails::default()
+    };
     UsageRecord {
         id: RecordId::parse(id).unwrap(),
         tenant: tenant.clone(),
@@ -30,12 +43,16 @@ pub fn record(tenant: &Tenant, id: &str, party: &str, at: DateTime<Utc>, n: u64)
         operation: Some("chat.completions".into()),
         status: Some(200),
         streamed: n.is_multiple_of(4),
-        usage: TokenUsage::new(prompt, completion, Some(prompt + completion), prompt / 3, completion / 4).unwrap(),
+        usage: TokenUsage::new(prompt, completion, Some(prompt + completion), prompt / 3, completion / 4)
+            .and_then(|u| u.with_details(details))
+            .unwrap(),
         token_source: if n.is_multiple_of(7) { TokenSource::Estimated } else { TokenSource::Reported },
         shape: RecordShape::V1,
         backend: None,
         latency_ms: Some(n),
         counted_with: None,
+        service_tier: (n % 6 == 1).then(|| ResponseTier::parse("priority").unwrap()),
+        spilled_from: (n % 8 == 5).then(|| "ptu-1".to_owned()),
     }
 }
 
@@ -61,9 +78,11 @@ fn all_time(tenant: &Tenant) -> LedgerRange {
 }
 
 /// The usage cells the ledger must give for `records` (computed here, in
-/// memory): per day, party, model, deployment and token source.
+/// memory): per day, party, model, deployment, token source, service tier
+/// and spilled-from deployment.
 pub fn expected(records: &[UsageRecord]) -> Vec<UsageAggregate> {
-    let mut cells: BTreeMap<(NaiveDate, String, String, String, TokenSource), TokenTotals> = BTreeMap::new();
+    type Key = (NaiveDate, String, String, String, TokenSource, String, String);
+    let mut cells: BTreeMap<Key, TokenTotals> = BTreeMap::new();
     for r in records {
         let key = (
             r.occurred_at.date_naive(),
@@ -71,17 +90,21 @@ pub fn expected(records: &[UsageRecord]) -> Vec<UsageAggregate> {
             r.model.clone().unwrap_or_default(),
             r.deployment.clone().unwrap_or_default(),
             r.token_source,
+            r.service_tier.as_ref().map(|t| t.as_str().to_owned()).unwrap_or_default(),
+            r.spilled_from.clone().unwrap_or_default(),
         );
         *cells.entry(key).or_default() += TokenTotals::of_record(&r.usage);
     }
     cells
         .into_iter()
-        .map(|((day, party, model, deployment, token_source), tokens)| UsageAggregate {
+        .map(|((day, party, model, deployment, token_source, service_tier, spilled_from), tokens)| UsageAggregate {
             day,
             party,
             model,
             deployment,
             token_source,
+            service_tier,
+            spilled_from,
             tokens,
         })
         .collect()
