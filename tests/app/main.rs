@@ -9,6 +9,7 @@ mod budgets;
 mod cli;
 mod contract;
 mod helpers;
+mod hostile;
 mod ingest_usage;
 mod maintenance;
 mod protocol;

@@ -14,5 +14,5 @@ pub use aggregate::{TokenCounts, UsageAggregate};
 pub use fingerprint::{Fingerprint, Fingerprinter};
 pub use period::{Period, PeriodError};
 pub use tenant::{Tenant, TenantError};
-pub use token_usage::{TokenSource, TokenUsage, UsageError};
+pub use token_usage::{MAX_TOKENS_PER_RECORD, TokenSource, TokenUsage, UsageError};
 pub use usage_record::{Caller, CountedWith, RecordId, RecordIdError, RecordShape, UsageRecord};

@@ -51,11 +51,13 @@ pub enum RejectReason {
     NegativeTokens,
     /// Token counts contradict each other (total, cached, reasoning).
     InconsistentTokens,
+    /// A token count is over [`crate::domain::MAX_TOKENS_PER_RECORD`].
+    ImplausibleTokens,
 }
 
 impl RejectReason {
     /// Every reason.
-    pub const ALL: [RejectReason; 10] = [
+    pub const ALL: [RejectReason; 11] = [
         Self::InvalidEncoding,
         Self::InvalidJson,
         Self::TruncatedBody,
@@ -66,6 +68,7 @@ impl RejectReason {
         Self::InvalidTimestamp,
         Self::NegativeTokens,
         Self::InconsistentTokens,
+        Self::ImplausibleTokens,
     ];
 
     /// Parses the stored name.
@@ -86,6 +89,7 @@ impl RejectReason {
             Self::InvalidTimestamp => "invalid_timestamp",
             Self::NegativeTokens => "negative_tokens",
             Self::InconsistentTokens => "inconsistent_tokens",
+            Self::ImplausibleTokens => "implausible_tokens",
         }
     }
 }
@@ -101,8 +105,9 @@ impl fmt::Display for RejectReason {
 pub struct Rejection {
     /// The machine-readable reason.
     pub reason: RejectReason,
-    /// A human-readable explanation naming the field concerned. Never holds a
-    /// secret.
+    /// A human-readable explanation naming the field concerned. It never
+    /// repeats a value of the input (so never a secret): the body, redacted,
+    /// is kept beside it.
     pub detail: String,
     /// The record's own id, if it could be read before the problem was found.
     pub own_id: Option<RecordId>,
@@ -174,13 +179,26 @@ fn classify(error: &serde_json::Error, body: &str) -> Rejection {
             RejectReason::TruncatedBody,
             format!("body ends before the JSON does ({} bytes; APIM truncates above {APIM_MESSAGE_LIMIT})", body.len()),
         ),
-        Category::Syntax | Category::Io => Rejection::new(RejectReason::InvalidJson, error.to_string()),
+        Category::Syntax | Category::Io => Rejection::new(RejectReason::InvalidJson, json_error("body", error)),
         Category::Data => {
             if body.trim_start().starts_with('{') {
-                Rejection::new(RejectReason::InvalidJson, error.to_string())
+                Rejection::new(RejectReason::InvalidJson, json_error("body", error))
             } else {
                 Rejection::new(RejectReason::NotAnObject, "a record must be a JSON object")
             }
+        }
+    }
+}
+
+/// A JSON error as a message that never repeats the input: serde_json's
+/// syntax messages are a fixed set plus a position, but its data messages
+/// ("invalid type: string \"...\"") quote the value, so those become a
+/// position only.
+pub(crate) fn json_error(field: &str, error: &serde_json::Error) -> String {
+    match error.classify() {
+        Category::Syntax | Category::Eof | Category::Io => format!("{field}: {error}"),
+        Category::Data => {
+            format!("{field}: a value of the wrong type or shape at line {} column {}", error.line(), error.column())
         }
     }
 }
