@@ -20,8 +20,8 @@ pub const FUNCTION_NAME: &str = "ingest-usage";
 pub const EVENTS_BINDING: &str = "events";
 
 /// Handles one invocation.
-pub async fn invoke(state: &AppState, request: InvocationRequest) -> Result<InvocationResponse, InvocationError> {
-    let events = read_events(&request)?;
+pub async fn invoke(state: &AppState, mut request: InvocationRequest) -> Result<InvocationResponse, InvocationError> {
+    let events = read_events(&mut request)?;
     let outcome = state.ingestor.ingest(&events).await?;
     let summary = format!(
         "received {} accepted {} duplicates {} dead-lettered {}",
@@ -35,14 +35,11 @@ pub async fn invoke(state: &AppState, request: InvocationRequest) -> Result<Invo
 }
 
 /// The batch's event bodies, each with its origin.
-fn read_events(request: &InvocationRequest) -> Result<Vec<Event>, InvocationError> {
-    let bodies: Vec<Vec<u8>> = match request.data(EVENTS_BINDING) {
-        Some(Value::Array(items)) => items.into_iter().map(body_bytes).collect(),
-        Some(Value::Null) | None => {
-            return Err(InvocationError::BadRequest(format!("Data.{EVENTS_BINDING} is missing")));
-        }
-        // `cardinality: one`, or a single event that is not JSON.
-        Some(single) => vec![body_bytes(single)],
+fn read_events(request: &mut InvocationRequest) -> Result<Vec<Event>, InvocationError> {
+    let bodies: Vec<Vec<u8>> = match request.take_batch(EVENTS_BINDING) {
+        Ok(Some(items)) => items.into_iter().map(String::into_bytes).collect(),
+        Ok(None) => return Err(InvocationError::BadRequest(format!("Data.{EVENTS_BINDING} is missing"))),
+        Err(e) => return Err(InvocationError::BadRequest(e.to_string())),
     };
     let positions = Positions::read(request, bodies.len());
     if positions.is_none() {
@@ -60,21 +57,15 @@ fn read_events(request: &InvocationRequest) -> Result<Vec<Event>, InvocationErro
                     sequence: p.sequences[i],
                     enqueued: p.enqueued.get(i).copied().flatten(),
                 },
-                None => identities.next(FUNCTION_NAME, i + 1, &body),
+                // Without positions, the identity is the body's content; read
+                // as canonical JSON, so the string and the object form of one
+                // event (key order, spacing) are the same event.
+                None => identities.next_canonical(FUNCTION_NAME, i + 1, &body),
             };
             Event { body, origin }
         })
         .collect();
     Ok(events)
-}
-
-/// An event body as bytes: strings as they are, anything else (the host
-/// parsed a JSON body because `dataType` was not `string`) re-serialised.
-fn body_bytes(item: Value) -> Vec<u8> {
-    match item {
-        Value::String(text) => text.into_bytes(),
-        other => other.to_string().into_bytes(),
-    }
 }
 
 /// Where the batch's events sit in the hub.

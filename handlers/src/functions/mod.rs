@@ -88,8 +88,11 @@ async fn invoke(
     body: axum::body::Bytes,
 ) -> Result<Json<InvocationResponse>, Response> {
     let request: InvocationRequest = serde_json::from_slice(&body).map_err(|e| {
-        InvocationError::BadRequest(format!("the invocation body is not a host payload: {e}")).into_response()
+        let cause = crate::records::json_error("body", &e);
+        InvocationError::BadRequest(format!("the invocation body is not a host payload: {cause}")).into_response()
     })?;
+    // The request holds its own copy of the bindings from here on.
+    drop(body);
     let response = match function.as_str() {
         ingest_usage::FUNCTION_NAME => ingest_usage::invoke(&state, request).await,
         nightly_maintenance::FUNCTION_NAME => nightly_maintenance::invoke(&state, request).await,

@@ -2,6 +2,7 @@
 //! test here failed before its fix. Records were posted as the host posts
 //! them, the CLI was run as a user runs it.
 
+mod identity;
 mod redaction;
 mod timestamps;
 mod tokens;
