@@ -3,6 +3,8 @@
 #   1. starts the real services the tests need (scripts/services.sh, when present),
 #   2. runs every Rust test in the workspace (unit, golden, property and
 #      integration tests; the handler is driven with host-shaped invocations),
+#      the fuzz harness among them, bounded by CHARGEBACK_FUZZ_CASES cases per
+#      target (docs/operations.md, "Fuzzing"),
 #   3. fuzzes the HTTP API against its OpenAPI document (scripts/api-fuzz.sh:
 #      schemathesis against `chargeback serve`),
 #   4. runs the deployment-file checks (infra/check/run.sh).
@@ -17,6 +19,7 @@ if [ -f scripts/services.sh ]; then
     trap services_stop EXIT
 fi
 
+export CHARGEBACK_FUZZ_CASES="${CHARGEBACK_FUZZ_CASES:-256}"
 cargo test --workspace --locked
 bash scripts/api-fuzz.sh
 bash infra/check/run.sh

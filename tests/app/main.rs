@@ -8,6 +8,7 @@ mod api;
 mod budgets;
 mod cli;
 mod contract;
+mod fuzz;
 mod helpers;
 mod hostile;
 mod ingest_usage;

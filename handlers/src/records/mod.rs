@@ -22,7 +22,7 @@ use serde_json::error::Category;
 
 use crate::domain::{Fingerprinter, RecordId, Tenant, UsageRecord};
 pub use redact::redact_secrets;
-pub(crate) use timestamp::parse_utc;
+pub use timestamp::parse_utc;
 
 /// APIM's `log-to-eventhub` truncates messages above 200 KB.
 pub const APIM_MESSAGE_LIMIT: usize = 200 * 1024;

@@ -15,7 +15,7 @@
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 
 /// Parses a timestamp in any of the accepted forms, to UTC.
-pub(crate) fn parse_utc(raw: &str) -> Option<DateTime<Utc>> {
+pub fn parse_utc(raw: &str) -> Option<DateTime<Utc>> {
     let raw = raw.trim();
     if raw.len() >= 10 && raw.as_bytes().get(4) == Some(&b'-') {
         return parse_iso(raw);
