@@ -4,6 +4,7 @@
 //! - [`domain`]: what a usage record is (no wire or storage concerns);
 //! - [`records`]: the wire shapes of usage records and their parsing;
 //! - [`ingest`]: a batch of events into the ledger and dead-letter store;
+//! - [`reconcile`]: replay from Event Hubs Capture (backfill, reconciliation);
 //! - [`storage`]: the store traits and their implementations;
 //! - [`functions`]: the Functions host protocol and one module per function;
 //! - [`api`]: the HTTP query and administration API (forwarded by the host);
@@ -26,6 +27,7 @@ pub mod functions;
 pub mod ingest;
 pub mod maintenance;
 pub mod mapping;
+pub mod reconcile;
 pub mod records;
 pub mod rollup;
 pub mod startup;

@@ -6,6 +6,7 @@
 
 mod api;
 mod budgets;
+mod capture;
 mod cli;
 mod contract;
 mod fuzz;

@@ -1,6 +1,7 @@
 //! The `chargeback` command line. Each subcommand is a module; `serve` is the
 //! custom handler the Functions host starts.
 
+mod backfill;
 mod ingest;
 mod maintain;
 pub mod rollup;
@@ -43,6 +44,10 @@ enum Command {
     Ingest(ingest::IngestArgs),
     /// Token totals from the ledger.
     Usage(usage::UsageArgs),
+    /// Replay Event Hubs Capture files (Avro) with the live path's identities: adds only what the ledger is missing.
+    Backfill(backfill::CaptureArgs),
+    /// Report what Event Hubs Capture files hold that the ledger is missing; changes nothing.
+    ReconcileCapture(backfill::CaptureArgs),
     /// Generate a month of realistic traffic, ingest it and print the summary.
     Demo(crate::demo::DemoArgs),
     /// Write a month of synthetic API Management records as JSONL (the demo's traffic, for trials and benchmarks).
@@ -117,6 +122,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Ingest(args) => ingest::run(&settings, args).await,
         Command::Usage(args) => usage::run(&settings, args).await,
+        Command::Backfill(args) => backfill::run(&settings, args, crate::reconcile::Mode::Backfill).await,
+        Command::ReconcileCapture(args) => backfill::run(&settings, args, crate::reconcile::Mode::Reconcile).await,
         Command::Maintain(args) => maintain::run(&settings, args).await,
         Command::Rollup(args) => rollup::run_rollup(&settings, &args).await.map(|_| ()),
         Command::Report(args) => rollup::run_report(&settings, &args).await.map(|_| ()),
