@@ -255,6 +255,8 @@ async fn every_endpoint_answers_on_azure_storage() {
     let mut s = keyed_settings(dir.path());
     let name = unique();
     s.tenant = Tenant::parse(&name).unwrap();
+    // A shared ledger needs the one fingerprint secret of every handler.
+    s.fingerprint_secret = Some(Secret::new("shared-ledger-secret"));
     s.storage = StorageSettings {
         azure_connection: Some(Secret::new(connection)),
         ledger: Some(LedgerBackend::Table),
@@ -270,6 +272,7 @@ async fn every_endpoint_answers_on_postgresql() {
     let dir = tempfile::tempdir().unwrap();
     let mut s = keyed_settings(dir.path());
     s.tenant = Tenant::parse(&unique()).unwrap();
+    s.fingerprint_secret = Some(Secret::new("shared-ledger-secret"));
     s.storage = StorageSettings {
         ledger: Some(LedgerBackend::Postgres),
         database_url: Some(Secret::new(url)),

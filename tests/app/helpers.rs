@@ -62,6 +62,7 @@ pub fn settings(data_dir: &Path) -> Settings {
         port: None,
         storage: Default::default(),
         api: Default::default(),
+        invocations: Default::default(),
     }
 }
 
