@@ -35,7 +35,7 @@ fn per_second(n: usize, d: Duration) -> f64 {
 
 fn main() {
     let first_day = chrono::NaiveDate::from_ymd_opt(2026, 10, 1).expect("date");
-    let generated = chargeback::demo::traffic::generate(first_day, RECORDS, 7, 4);
+    let generated = chargeback::cli::demo::traffic::generate(first_day, RECORDS, 7, 4);
     let bytes: usize = generated.iter().map(|g| g.body.len()).sum();
     let events: Vec<Event> = generated
         .iter()

@@ -1,34 +1,33 @@
 //! `chargeback`: exact token-usage chargeback for a shared Azure OpenAI
 //! deployment, as an Azure Functions custom handler.
 //!
-//! - [`domain`]: what a usage record is (no wire or storage concerns);
+//! Modules import only downward (`docs/architecture.md`; the architecture
+//! test in `tests/app/architecture.rs` keeps it so):
+//!
+//! - composition root: [`startup`] (the stores, the services, [`startup::AppState`])
+//!   and [`config`] (the settings it reads);
+//! - adapters: [`functions`] (the Functions host protocol, one module per
+//!   function), [`api`] (the HTTP API the host forwards), [`cli`] (the
+//!   `chargeback` command and its demo);
+//! - services: [`ingest`], [`usage`], [`directory`], [`rollup`], [`billing`],
+//!   [`budgets`], [`maintenance`], [`replay`] (from Event Hubs Capture);
+//! - [`storage`]: the store traits and one folder per backend;
 //! - [`records`]: the wire shapes of usage records and their parsing;
-//! - [`ingest`]: a batch of events into the ledger and dead-letter store;
-//! - [`reconcile`]: replay from Event Hubs Capture (backfill, reconciliation);
-//! - [`storage`]: the store traits and their implementations;
-//! - [`functions`]: the Functions host protocol and one module per function;
-//! - [`api`]: the HTTP query and administration API (forwarded by the host);
-//! - [`maintenance`]: nightly SQL maintenance (statistics, vacuum, indexes);
-//! - [`budgets`]: budget alerts at 50, 80 and 100 % of a business unit's month;
-//! - [`rollup`]: the monthly rollup, a durable-style fan-out over ledger partitions;
-//! - [`usage`]: token totals for people (CLI, later the HTTP API);
-//! - [`billing`]: prices, the monthly chargeback statement and its report files;
-//! - [`demo`]: a month of synthetic traffic;
-//! - [`cli`]: the `chargeback` command.
+//! - [`domain`]: records, tokens, tenants, months, money, names,
+//!   applications, business units, deployments, prices, budgets.
 
 pub mod api;
 pub mod billing;
 pub mod budgets;
 pub mod cli;
 pub mod config;
-pub mod demo;
+pub mod directory;
 pub mod domain;
 pub mod functions;
 pub mod ingest;
 pub mod maintenance;
-pub mod mapping;
-pub mod reconcile;
 pub mod records;
+pub mod replay;
 pub mod rollup;
 pub mod startup;
 pub mod storage;

@@ -1,5 +1,5 @@
 //! The `chargeback` binary: the custom handler (`serve`) and the CLI.
 
 fn main() -> std::process::ExitCode {
-    chargeback::cli::main()
+    chargeback::startup::main()
 }

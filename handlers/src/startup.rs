@@ -1,27 +1,42 @@
-//! Building the app from configuration: the stores, the ingestor and the
-//! HTTP server the Functions host talks to.
+//! The composition root: the stores chosen by configuration, the services
+//! built on them, each adapter's state (functions, API, CLI) taken from one
+//! [`AppState`], and the HTTP server the Functions host talks to, with
+//! graceful shutdown on SIGTERM/Ctrl-C.
+//!
+//! Only this module (and the CLI's argument handling) reads [`Settings`]:
+//! every service gets the parts it uses ([`SeedFiles`] for the directory,
+//! [`PriceSource`] for pricing, [`MaintenanceSource`] for maintenance, the
+//! stores), so no service depends on the whole configuration.
 
 use std::net::SocketAddr;
+use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
+use async_trait::async_trait;
+use axum::Router;
+use axum::extract::FromRef;
 use tokio::net::TcpListener;
 use tracing::info;
 
+use crate::api::{self, Access, ApiState};
+use crate::billing::{PriceSource, Pricing};
+use crate::budgets::Budgets;
+use crate::cli::{self, App};
 use crate::config::{LedgerBackend, Settings};
-use crate::functions::{AppState, router};
+use crate::directory::{Directory, SeedFiles};
+use crate::functions::{self, FunctionState};
 use crate::ingest::Ingestor;
-use crate::storage::azure::{BlobDeadLetters, BlobLeases, BlobReports, StorageAccount, StorageQueue, TableLedger};
-use crate::storage::folder::{FolderDeadLetters, FolderReports};
+use crate::maintenance::{DatabaseSource, MaintenanceSource};
+use crate::replay::Replay;
+use crate::rollup::{RollupStores, Rollups};
+use crate::storage::azure::{BlobDeadLetters, BlobLeases, BlobReports, StorageAccount, TableLedger};
+use crate::storage::embedded::{FolderDeadLetters, FolderReports, SqliteLedger};
 use crate::storage::postgres::{PgConfig, PgLedger};
-use crate::storage::rollup_sql::{DocRollup, SqlRollup};
-use crate::storage::sql_support::{SqlDeadLetters, SqlLeases, SqlQueue, SqlReports};
-use crate::storage::sqlite::SqliteLedger;
-use crate::storage::{DeadLetterStore, LeaseStore, Ledger, ReportStore, RollupStore, WorkQueue};
-
-/// Receipts of a work item before it goes to the poison queue (as the
-/// Functions queue trigger's default `maxDequeueCount`).
-pub const MAX_DEQUEUE: u32 = 5;
+use crate::storage::sql::rollup::{DocRollup, SqlRollup};
+use crate::storage::sql::support::{SqlDeadLetters, SqlLeases, SqlReports};
+use crate::storage::{DeadLetterStore, LeaseStore, Ledger, ReportStore, RollupStore};
+use crate::usage::Usage;
 
 /// Every store the app uses, chosen by configuration.
 #[derive(Debug, Clone)]
@@ -30,16 +45,14 @@ pub struct Stores {
     pub ledger: Arc<dyn Ledger>,
     /// Rejected events.
     pub dead_letters: Arc<dyn DeadLetterStore>,
-    /// Reports and job state (optimistic concurrency).
+    /// The directory, rollup state and alert records (optimistic concurrency).
     pub reports: Arc<dyn ReportStore>,
     /// Singleton leases.
     pub leases: Arc<dyn LeaseStore>,
-    /// Fan-out work queue.
-    pub work: Arc<dyn WorkQueue>,
     /// The rollup's daily aggregates and monthly results.
     pub rollup: Arc<dyn RollupStore>,
-    /// Report files (`reports/<month>/…`): Blob Storage on Azure, the data
-    /// directory's `reports` folder on the embedded backend.
+    /// Report files (`reports/<tenant>/<month>/…`): Blob Storage on Azure,
+    /// the data directory's `reports` folder on the embedded backend.
     pub outputs: Arc<dyn ReportStore>,
     /// Which ledger was chosen, for messages.
     pub ledger_backend: LedgerBackend,
@@ -68,11 +81,7 @@ pub async fn stores(settings: &Settings) -> anyhow::Result<Stores> {
         None
     };
     let postgres = if backend == LedgerBackend::Postgres {
-        let url = storage.database_url().context("CHARGEBACK_LEDGER=postgres needs DATABASE_URL")?;
-        let mut config = PgConfig::new(url);
-        if let Some(n) = storage.statement_cache {
-            config.statement_cache = n;
-        }
+        let config = pg_config(settings).context("CHARGEBACK_LEDGER=postgres needs DATABASE_URL")?;
         Some(config.connect().await.context("connecting to PostgreSQL (DATABASE_URL)")?)
     } else {
         None
@@ -88,9 +97,9 @@ pub async fn stores(settings: &Settings) -> anyhow::Result<Stores> {
             Arc::new(TableLedger::open(account, prefix).await.context("opening the Table Storage ledger")?)
         }
     };
-    // Dead letters, reports, leases and the work queue: on Azure Storage when
-    // it is configured, else beside a PostgreSQL ledger, else embedded.
-    // The rollup's tables: beside the SQL ledger, else documents in the report store.
+    // Dead letters, reports and leases: on Azure Storage when it is
+    // configured, else beside a PostgreSQL ledger, else embedded. The
+    // rollup's tables: beside the SQL ledger, else documents in the report store.
     let sql_rollup: Option<Arc<dyn RollupStore>> = match (&postgres, &embedded) {
         (Some(pg), _) => Some(Arc::new(SqlRollup::new(pg.clone()))),
         (None, Some(sqlite)) => Some(Arc::new(SqlRollup::new(sqlite.pool().clone()))),
@@ -109,7 +118,6 @@ pub async fn stores(settings: &Settings) -> anyhow::Result<Stores> {
                 outputs: reports.clone(),
                 reports,
                 leases: Arc::new(BlobLeases::open(account, &format!("{prefix}-")).await?),
-                work: Arc::new(StorageQueue::open(account, &format!("{prefix}-work"), MAX_DEQUEUE).await?),
                 ledger_backend: backend,
             }
         }
@@ -122,7 +130,6 @@ pub async fn stores(settings: &Settings) -> anyhow::Result<Stores> {
                 outputs: reports.clone(),
                 reports,
                 leases: Arc::new(SqlLeases::new(pg.clone())),
-                work: Arc::new(SqlQueue::new(pg.clone(), "work", MAX_DEQUEUE)),
                 ledger_backend: backend,
             }
         }
@@ -135,7 +142,6 @@ pub async fn stores(settings: &Settings) -> anyhow::Result<Stores> {
                 outputs: Arc::new(FolderReports::new(settings.data_dir.clone())),
                 reports,
                 leases: Arc::new(SqlLeases::new(sqlite.pool().clone())),
-                work: Arc::new(SqlQueue::new(sqlite.pool().clone(), "work", MAX_DEQUEUE)),
                 ledger_backend: backend,
             }
         }
@@ -145,45 +151,159 @@ pub async fn stores(settings: &Settings) -> anyhow::Result<Stores> {
     Ok(stores)
 }
 
-/// The stores and ingestor for a configuration.
-pub async fn ingestor(settings: &Settings) -> anyhow::Result<Ingestor> {
-    let stores = stores(settings).await?;
-    ingestor_over(settings, &stores)
+/// The PostgreSQL connection of the configuration, if `DATABASE_URL` is set.
+fn pg_config(settings: &Settings) -> Option<PgConfig> {
+    let mut config = PgConfig::new(settings.storage.database_url()?);
+    if let Some(n) = settings.storage.statement_cache {
+        config.statement_cache = n;
+    }
+    Some(config)
 }
 
-/// The ingestor writing into already built stores.
-pub fn ingestor_over(settings: &Settings, stores: &Stores) -> anyhow::Result<Ingestor> {
-    let deployments = crate::mapping::load_deployments(&settings.deployments_path())?;
-    Ok(Ingestor::new(
+/// Every service, over one set of stores.
+#[derive(Debug, Clone)]
+pub struct Services {
+    /// The tenant of the configuration.
+    pub tenant: crate::domain::Tenant,
+    /// Ingestion.
+    pub ingestor: Ingestor,
+    /// The administration data.
+    pub directory: Directory,
+    /// Usage and capacity.
+    pub usage: Usage,
+    /// The monthly rollup.
+    pub rollups: Rollups,
+    /// The budget check.
+    pub budgets: Budgets,
+    /// The database the nightly maintenance works on.
+    pub maintenance: MaintenanceSource,
+    /// Replay from Event Hubs Capture.
+    pub replay: Replay,
+}
+
+/// The services of a configuration over its stores.
+pub async fn services(settings: &Settings) -> anyhow::Result<Services> {
+    let stores = stores(settings).await?;
+    services_over(settings, &stores)
+}
+
+/// The services of a configuration over already built stores.
+pub fn services_over(settings: &Settings, stores: &Stores) -> anyhow::Result<Services> {
+    let seeds = SeedFiles { applications: settings.applications_path(), deployments: settings.deployments_path() };
+    let directory = Directory::new(stores.reports.clone(), seeds);
+    let pricing = Pricing::new(directory.clone(), PriceSource::new(settings.prices_file.clone()));
+    let ingestor = Ingestor::new(
         stores.ledger.clone(),
         stores.dead_letters.clone(),
+        directory.clone(),
         settings.fingerprinter()?,
         settings.tenant.clone(),
-    )
-    .with_deployments(deployments))
+    );
+    let rollup_stores = RollupStores {
+        ledger: stores.ledger.clone(),
+        rollup: stores.rollup.clone(),
+        state: stores.reports.clone(),
+        outputs: stores.outputs.clone(),
+        leases: stores.leases.clone(),
+    };
+    Ok(Services {
+        tenant: settings.tenant.clone(),
+        replay: Replay::new(ingestor.clone(), stores.ledger.clone()),
+        ingestor,
+        usage: Usage::new(stores.ledger.clone(), directory.clone()),
+        rollups: Rollups::new(rollup_stores, pricing.clone()),
+        budgets: Budgets::new(stores.ledger.clone(), stores.reports.clone(), pricing),
+        directory,
+        maintenance: maintenance_source(settings),
+    })
+}
+
+/// The tenant's database for the nightly maintenance: PostgreSQL when
+/// `DATABASE_URL` is set, else the embedded ledger when it is the ledger,
+/// else nothing.
+fn maintenance_source(settings: &Settings) -> MaintenanceSource {
+    let database = if let Some(config) = pg_config(settings) {
+        DatabaseSource::Postgres(config)
+    } else if settings.storage.ledger_backend() == LedgerBackend::Sqlite {
+        DatabaseSource::Sqlite(settings.data_dir.join("ledger.sqlite"))
+    } else {
+        DatabaseSource::Nothing
+    };
+    MaintenanceSource { tenant: settings.tenant.clone(), database }
+}
+
+/// Who may call the HTTP API, as the configuration says.
+fn access(settings: &Settings) -> Access {
+    Access::new(settings.port.is_some(), settings.api.key.as_ref().map(|k| k.expose()), settings.api.no_auth)
+}
+
+/// The state of the custom handler: each adapter takes its part.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// What the functions call.
+    pub functions: FunctionState,
+    /// What the API calls.
+    pub api: ApiState,
+}
+
+impl AppState {
+    /// The adapters' states over one set of services.
+    pub fn new(services: Services) -> Self {
+        let functions = FunctionState {
+            tenant: services.tenant.clone(),
+            ingestor: services.ingestor,
+            rollups: services.rollups.clone(),
+            budgets: services.budgets,
+            maintenance: services.maintenance,
+        };
+        let api = ApiState {
+            tenant: services.tenant,
+            usage: services.usage,
+            directory: services.directory,
+            rollups: services.rollups,
+        };
+        Self { functions, api }
+    }
+}
+
+impl FromRef<AppState> for FunctionState {
+    fn from_ref(state: &AppState) -> Self {
+        state.functions.clone()
+    }
+}
+
+impl FromRef<AppState> for ApiState {
+    fn from_ref(state: &AppState) -> Self {
+        state.api.clone()
+    }
+}
+
+/// The handler's routes: one `POST /<function>` per function folder and the
+/// liveness probe ([`crate::functions`]), the HTTP API the host forwards
+/// (`/api/...`, [`crate::api`]), and a 404 problem for anything else.
+pub fn router(state: AppState, access: Access) -> Router {
+    Router::new()
+        .merge(functions::routes::<AppState>())
+        .merge(api::routes::<AppState>(access))
+        .fallback(api::not_found)
+        .with_state(state)
 }
 
 /// The running custom handler.
 #[derive(Debug)]
 pub struct Application {
     listener: TcpListener,
-    state: AppState,
+    router: Router,
 }
 
 impl Application {
     /// Binds 127.0.0.1 on `port` (0 picks a free one) and builds the state.
     pub async fn build(settings: &Settings, port: u16) -> anyhow::Result<Self> {
-        let stores = stores(settings).await?;
-        let state = AppState {
-            settings: std::sync::Arc::new(settings.clone()),
-            ingestor: ingestor_over(settings, &stores)?,
-            stores,
-            maintenance: crate::maintenance::MaintenanceSource::from_settings(settings),
-        };
+        let state = AppState::new(services(settings).await?);
         let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port)))
             .await
             .with_context(|| format!("binding 127.0.0.1:{port}"))?;
-        Ok(Self { listener, state })
+        Ok(Self { listener, router: router(state, access(settings)) })
     }
 
     /// The port actually bound.
@@ -194,10 +314,7 @@ impl Application {
     /// Serves until Ctrl-C or SIGTERM, then finishes the invocations in flight.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         info!(port = self.port(), "custom handler listening");
-        axum::serve(self.listener, router(self.state))
-            .with_graceful_shutdown(shutdown_signal())
-            .await
-            .context("serving")
+        axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown_signal()).await.context("serving")
     }
 }
 
@@ -221,4 +338,34 @@ async fn shutdown_signal() {
         () = terminate => {},
     }
     info!("shutting down");
+}
+
+/// The composition the command line runs on.
+#[derive(Debug)]
+struct Composition;
+
+#[async_trait]
+impl App for Composition {
+    async fn serve(&self, settings: &Settings, port: u16) -> anyhow::Result<()> {
+        Application::build(settings, port).await?.run_until_stopped().await
+    }
+
+    async fn services(&self, settings: &Settings) -> anyhow::Result<cli::Services> {
+        let s = services(settings).await?;
+        Ok(cli::Services {
+            tenant: s.tenant,
+            ingestor: s.ingestor,
+            usage: s.usage,
+            directory: s.directory,
+            rollups: s.rollups,
+            budgets: s.budgets,
+            maintenance: s.maintenance,
+            replay: s.replay,
+        })
+    }
+}
+
+/// The `chargeback` binary: the command line over this composition.
+pub fn main() -> ExitCode {
+    cli::main(&Composition)
 }

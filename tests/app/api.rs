@@ -2,7 +2,6 @@
 //! `enableForwardingHttpRequest`: the raw request, on its own path
 //! (`/api/<route>`), on every backend.
 
-use chargeback::api::admin::Directory;
 use chargeback::config::{LedgerBackend, Secret, Settings, StorageSettings};
 use chargeback::domain::Tenant;
 use chargeback::startup::Application;
@@ -165,11 +164,12 @@ pub async fn every_endpoint_answers_over_the_forwarded_path(api: &ApiApp) {
     assert_eq!(eleven["tokens_per_second"], "0.511");
 
     // What the rollup reads.
-    let stores = chargeback::startup::stores(&api.settings).await.unwrap();
-    let directory = Directory::load(&stores, &api.settings, &api.settings.tenant).await.unwrap();
+    let services = chargeback::startup::services(&api.settings).await.unwrap();
+    let directory = services.directory.view(&api.settings.tenant).await.unwrap();
     assert_eq!(directory.applications.business_unit("sub-a"), "finance");
-    assert_eq!(directory.budget("finance").unwrap().monthly_amount.to_string(), "1500.00");
-    assert_eq!(directory.deployment("gpt-4o-prod").unwrap().capacity_tokens_per_minute, Some(300000));
+    assert_eq!(directory.budget("finance").unwrap().monthly().to_string(), "1500.00 EUR");
+    let prod = directory.deployment("gpt-4o-prod").unwrap().provisioned().unwrap();
+    assert_eq!(prod.capacity_tokens_per_minute, Some(300000));
 
     rollup_and_chargeback(api).await;
 }
@@ -439,8 +439,7 @@ async fn admin_collections_start_from_the_configured_csv_files() {
 
 #[test]
 fn the_deployments_csv_may_carry_the_provisioned_columns_in_any_order() {
-    use chargeback::api::admin::documents::Seeded;
-    use chargeback::api::admin::entries::Deployments;
+    use chargeback::directory::seed::read_deployments;
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("deployments.csv"),
@@ -448,12 +447,137 @@ fn the_deployments_csv_may_carry_the_provisioned_columns_in_any_order() {
          gpt-4o,gpt-4o-prod,EUR,2.50,provisioned,300000\ngpt-4o-mini,mini,,,,\n",
     )
     .unwrap();
-    let seeded = Deployments::seed(&settings(dir.path())).unwrap();
-    let prod = &seeded[&chargeback::api::admin::Name::try_from("gpt-4o-prod".to_owned()).unwrap()];
+    let path = settings(dir.path()).deployments_path();
+    let seeded = read_deployments(&path).unwrap();
+    let prod = seeded[&chargeback::domain::Name::parse("gpt-4o-prod").unwrap()].fields();
     assert_eq!(prod.ptu_hourly_cost.unwrap().to_string(), "2.50");
     assert_eq!(prod.capacity_tokens_per_minute, Some(300000));
     assert_eq!(prod.currency.as_ref().unwrap().as_str(), "EUR");
     assert_eq!(seeded.len(), 2);
-    std::fs::write(dir.path().join("deployments.csv"), "deployment,model,currency\nd,m,euro\n").unwrap();
-    assert!(Deployments::seed(&settings(dir.path())).is_err());
+    std::fs::write(&path, "deployment,model,currency\nd,m,euro\n").unwrap();
+    assert!(read_deployments(&path).is_err());
+}
+
+/// Tokens per business unit of a month's chargeback lines (unused capacity aside).
+fn statement_units(chargeback: &Value) -> std::collections::BTreeMap<String, u64> {
+    let mut units = std::collections::BTreeMap::new();
+    for line in chargeback["lines"].as_array().unwrap() {
+        if line["kind"] == "unused-capacity" {
+            continue;
+        }
+        let tokens = line["prompt_tokens"].as_u64().unwrap() + line["completion_tokens"].as_u64().unwrap();
+        *units.entry(line["business_unit"].as_str().unwrap().to_owned()).or_default() += tokens;
+    }
+    units
+}
+
+/// Starts a month's rollup and waits for it to complete.
+async fn roll_up(api: &ApiApp, period: &str) {
+    let started = api.call(Method::POST, &format!("/api/rollups/{period}"), None).await;
+    assert_eq!(started.status(), StatusCode::ACCEPTED, "{:?}", started.text().await);
+    for _ in 0..300 {
+        let status = api.get_json(&format!("/api/rollups/{period}")).await;
+        if status["runtimeStatus"] == "Completed" {
+            return;
+        }
+        assert_ne!(status["runtimeStatus"], "Failed", "{status}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the rollup of {period} did not complete");
+}
+
+#[tokio::test]
+async fn after_an_application_is_edited_the_cli_the_api_and_the_statement_agree_on_every_business_unit() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("applications.csv"),
+        "party,application,business_unit\nsub-a,chatbot,finance\nsub-b,search,retail\n",
+    )
+    .unwrap();
+    let api = spawn_with(keyed_settings(dir.path()), dir).await;
+    api.ingest(&traffic()).await;
+    let edited = api
+        .call(
+            Method::PUT,
+            "/api/admin/applications/sub-b",
+            Some(json!({"application": "search", "business_unit": "hr"})),
+        )
+        .await;
+    assert_eq!(edited.status(), StatusCode::OK, "the seed's entry is replaced: {:?}", edited.text().await);
+
+    let usage = api.get_json("/api/usage?from=2026-11-01&to=2026-12-01&group_by=business_unit").await;
+    let over_api: std::collections::BTreeMap<String, u64> = usage["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| (g["key"].as_str().unwrap().to_owned(), g["total_tokens"].as_u64().unwrap()))
+        .collect();
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_chargeback"))
+        .arg("--data-dir")
+        .arg(api.app.data_dir.path())
+        .args(["usage", "--month", "2026-11", "--by", "business-unit", "--format", "json"])
+        .env_remove("CHARGEBACK_FINGERPRINT_SECRET")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let on_the_command_line: std::collections::BTreeMap<String, u64> = report["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| (l["key"].as_str().unwrap().to_owned(), l["total_tokens"].as_u64().unwrap()))
+        .collect();
+
+    roll_up(&api, "2026-11").await;
+    let in_the_statement = statement_units(&api.get_json("/api/chargeback/2026-11").await);
+
+    let expected: std::collections::BTreeMap<String, u64> =
+        [("finance".to_owned(), 1800), ("hr".to_owned(), 2340)].into();
+    assert_eq!(over_api, expected, "sub-b is hr since the edit, not retail as the seed file says");
+    assert_eq!(on_the_command_line, expected);
+    assert_eq!(in_the_statement, expected);
+}
+
+#[tokio::test]
+async fn an_unpriced_model_is_never_an_amount_in_the_api_or_its_report_files() {
+    let api = spawn_api().await;
+    let at = "2026-11-26T11:05:00Z";
+    let mut llama = record("u1", "sub-a", at, 200, None, (1000, 100));
+    llama["model"] = json!("llama-3.3-70b");
+    llama["deployment"] = json!("oss");
+    let mut priced = record("u2", "sub-a", at, 200, None, (2000, 200));
+    priced["deployment"] = json!("chat-global");
+    let mut own_unit = record("u3", "sub-c", at, 200, None, (300, 30));
+    own_unit["model"] = json!("llama-3.3-70b");
+    own_unit["deployment"] = json!("oss");
+    api.ingest(&[llama, priced, own_unit]).await;
+    let map = json!({"application": "lab", "business_unit": "research"});
+    assert_eq!(api.call(Method::PUT, "/api/admin/applications/sub-c", Some(map)).await.status(), 201);
+    roll_up(&api, "2026-11").await;
+
+    let chargeback = api.get_json("/api/chargeback/2026-11").await;
+    let lines = chargeback["lines"].as_array().unwrap();
+    let unpriced: Vec<&Value> = lines.iter().filter(|l| l["model"] == "llama-3.3-70b").collect();
+    assert_eq!(unpriced.len(), 2, "{chargeback}");
+    assert!(unpriced.iter().all(|l| l["cost"].is_null()), "{chargeback}");
+    assert_eq!(chargeback["unpricedLines"], 2);
+
+    let csv = api.call(Method::GET, "/api/chargeback/2026-11?format=csv", None).await.text().await.unwrap();
+    let llama_rows: Vec<&str> = csv.lines().filter(|l| l.contains("llama-3.3-70b")).collect();
+    assert_eq!(llama_rows.len(), 2, "{csv}");
+    assert!(llama_rows.iter().all(|r| r.contains(",unpriced,") && !r.contains("0.00")), "{csv}");
+
+    let report = api.get_json("/api/chargeback/2026-11/chargeback.json").await;
+    let research = report["business_units"].as_array().unwrap().iter().find(|b| b["business_unit"] == "research");
+    assert_eq!(research.unwrap()["cost"], Value::Null, "a unit with no priced usage has no cost: {report}");
+    let day = report["daily"].as_array().unwrap().iter().find(|d| d["day"] == "2026-11-26").unwrap();
+    assert_eq!(day["unpriced_tokens"], 1430);
+    let daily = api.call(Method::GET, "/api/chargeback/2026-11/daily.csv", None).await.text().await.unwrap();
+    assert!(daily.lines().any(|l| l.starts_with("2026-11-26,") && l.ends_with(",USD,1430")), "{daily}");
+    let html = api.call(Method::GET, "/api/chargeback/2026-11/chargeback.html", None).await.text().await.unwrap();
+    let rows = html.split("<tr").skip(1).filter_map(|r| r.split("</tr>").next());
+    for row in rows.filter(|r| r.contains("llama-3.3-70b") || r.contains("research")) {
+        assert!(!row.contains("$0.00"), "an unpriced row shows no amount: {row}");
+    }
 }

@@ -92,8 +92,12 @@ fn the_demo_ingests_a_month_and_prints_usage_per_business_unit() {
     // No demo subscription key is on disk.
     let bytes = all_bytes_under(dir.path());
     let text = String::from_utf8_lossy(&bytes);
-    for app in chargeback::demo::traffic::apps() {
-        assert!(!text.contains(&chargeback::demo::traffic::subscription_key(&app, 42)), "{}'s key on disk", app.name);
+    for app in chargeback::cli::demo::traffic::apps() {
+        assert!(
+            !text.contains(&chargeback::cli::demo::traffic::subscription_key(&app, 42)),
+            "{}'s key on disk",
+            app.name
+        );
     }
 }
 
@@ -105,12 +109,12 @@ fn the_demo_ends_with_the_months_report_and_its_budget_alerts_and_a_second_run_c
         "Chargeback 2026-10: 1617.49 USD in total",
         "Budget alert: R&D reached 100 % of its monthly budget",
         "Budget alert: Finance reached 80 % of its monthly budget",
-        "reports/2026-10/chargeback.html",
+        "reports/default/2026-10/chargeback.html",
     ] {
         assert!(first.contains(expected), "{expected} missing from:\n{first}");
     }
     assert!(!first.contains("Customer Support reached"), "{first}");
-    let reports = dir.path().join("reports/2026-10");
+    let reports = dir.path().join("reports/default/2026-10");
     let json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(reports.join("chargeback.json")).unwrap()).unwrap();
     let usage_total = first.lines().find(|l| l.starts_with("TOTAL")).unwrap().split_whitespace().nth(6).unwrap();

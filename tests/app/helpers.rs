@@ -4,9 +4,10 @@ use std::path::{Path, PathBuf};
 
 use chargeback::config::Settings;
 use chargeback::domain::Tenant;
+use chargeback::domain::TokenTotals;
 use chargeback::startup::Application;
-use chargeback::storage::sqlite::SqliteLedger;
-use chargeback::storage::{Grouping, Ledger, UsageQuery};
+use chargeback::storage::embedded::SqliteLedger;
+use chargeback::storage::{Ledger, LedgerRange};
 use chrono::{TimeZone, Utc};
 use serde_json::{Value, json};
 
@@ -155,16 +156,18 @@ impl TestApp {
 
 pub async fn ledger_totals(data_dir: &Path) -> (u64, u64) {
     let ledger = SqliteLedger::open(&data_dir.join("ledger.sqlite")).await.unwrap();
-    let rows = ledger
-        .totals(&UsageQuery {
-            tenant: Tenant::default_tenant(),
-            from: Utc.with_ymd_and_hms(2000, 1, 1, 0, 0, 0).unwrap(),
-            to: Utc.with_ymd_and_hms(2100, 1, 1, 0, 0, 0).unwrap(),
-            group_by: Grouping::Day,
-        })
-        .await
-        .unwrap();
-    (rows.iter().map(|r| r.prompt + r.completion).sum(), rows.iter().map(|r| r.requests).sum())
+    let sums = ledger_sums(&ledger, &Tenant::default_tenant()).await;
+    (sums.total(), sums.requests)
+}
+
+/// Every record's counts of a tenant, summed straight from the ledger.
+pub async fn ledger_sums(ledger: &dyn Ledger, tenant: &Tenant) -> TokenTotals {
+    let range = LedgerRange {
+        tenant: tenant.clone(),
+        from: Utc.with_ymd_and_hms(2000, 1, 1, 0, 0, 0).unwrap(),
+        to: Utc.with_ymd_and_hms(2100, 1, 1, 0, 0, 0).unwrap(),
+    };
+    ledger.usage_cells(&range).await.unwrap().iter().map(|c| c.tokens).sum()
 }
 
 /// A valid v1 record.

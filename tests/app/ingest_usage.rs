@@ -169,3 +169,39 @@ async fn streamed_records_without_usage_are_counted_and_reported_apart_from_repo
     let bot = report["lines"].as_array().unwrap().iter().find(|l| l["key"] == "support-bot").unwrap();
     assert_eq!((bot["prompt_tokens"].as_u64(), bot["completion_tokens"].as_u64()), (Some(9), Some(1)));
 }
+
+/// How a record's tokens were counted, as the embedded ledger keeps it.
+async fn counted_with(data_dir: &std::path::Path, record_id: &str) -> Option<String> {
+    let ledger = chargeback::storage::embedded::SqliteLedger::open(&data_dir.join("ledger.sqlite")).await.unwrap();
+    sqlx::query_scalar("SELECT counted_with FROM ledger WHERE record_id = $1")
+        .bind(record_id)
+        .fetch_one(ledger.pool())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_deployment_added_over_the_api_picks_the_tokenizer_of_the_next_batch() {
+    let api = crate::api::spawn_api().await;
+    // Streamed, no usage, no model: only the deployment says what counts the tokens.
+    let streamed = |id: &str| {
+        json!({"schema": "usage.v1", "id": id, "timestamp": "2026-11-26T11:00:00Z", "application": "legacy-app",
+               "deployment": "legacy-chat", "status": 200, "streamed": true,
+               "request_body": {"messages": [{"role": "user", "content": "Hello there"}], "stream": true},
+               "response_body": "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"}}]}\n\ndata: [DONE]\n\n"})
+    };
+    api.ingest(&[streamed("before")]).await;
+    let dir = api.app.data_dir.path();
+    assert_eq!(counted_with(dir, "before").await.as_deref(), Some("o200k_base;unknown-model"));
+
+    let put =
+        api.call(reqwest::Method::PUT, "/api/admin/deployments/legacy-chat", Some(json!({"model": "gpt-4"}))).await;
+    assert_eq!(put.status(), 201, "{:?}", put.text().await);
+    let outcome = api.app.ingest(&[streamed("after").to_string()], "0", 10).await;
+    assert_eq!(outcome["accepted"], 1, "{outcome}");
+    assert_eq!(
+        counted_with(dir, "after").await.as_deref(),
+        Some("cl100k_base"),
+        "gpt-4's encoding, from the directory"
+    );
+}

@@ -5,12 +5,14 @@
 #![allow(clippy::unwrap_used)]
 
 mod api;
+mod architecture;
 mod budgets;
 mod capture;
 mod cli;
 mod contract;
 mod fuzz;
 mod helpers;
+mod host_queues;
 mod hostile;
 mod ingest_usage;
 mod maintenance;

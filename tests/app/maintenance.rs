@@ -6,11 +6,12 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
+use chargeback::directory::{Directory, SeedFiles};
 use chargeback::domain::{Fingerprinter, Tenant};
 use chargeback::ingest::{Event, EventOrigin, Ingestor};
 use chargeback::maintenance::{self, Database, Options, RunOutcome, Thresholds};
 use chargeback::storage::postgres::{PgConfig, PgLedger};
-use chargeback::storage::sql_support::SqlDeadLetters;
+use chargeback::storage::sql::support::{SqlDeadLetters, SqlReports};
 use chrono::Datelike;
 use serde_json::{Value, json};
 use sqlx::{Connection, PgPool, Row};
@@ -369,9 +370,11 @@ async fn an_action_that_cannot_get_its_lock_in_time_fails_alone_and_the_run_goes
 #[tokio::test]
 async fn maintenance_while_ingestion_writes_loses_no_record_and_fails_no_batch() {
     let Some((pool, tenant)) = pg_tenant().await else { return };
+    let seeds = SeedFiles { applications: "/nonexistent/a.csv".into(), deployments: "/nonexistent/d.csv".into() };
     let ingestor = Ingestor::new(
         Arc::new(PgLedger::new(pool.clone())),
         Arc::new(SqlDeadLetters::new(pool.clone())),
+        Directory::new(Arc::new(SqlReports::new(pool.clone())), seeds),
         Fingerprinter::new(b"test secret"),
         Tenant::default_tenant(),
     );
@@ -462,9 +465,10 @@ async fn the_timer_function_runs_the_maintenance_and_logs_each_action_in_sql() {
 async fn on_sqlite_a_run_that_finds_the_lease_held_skips_and_says_so() {
     use chargeback::storage::LeaseStore;
     let dir = tempfile::tempdir().unwrap();
-    let ledger = chargeback::storage::sqlite::SqliteLedger::open(&dir.path().join("ledger.sqlite")).await.unwrap();
+    let ledger =
+        chargeback::storage::embedded::sqlite::SqliteLedger::open(&dir.path().join("ledger.sqlite")).await.unwrap();
     let pool = ledger.pool().clone();
-    let leases = chargeback::storage::sql_support::SqlLeases::new(pool.clone());
+    let leases = chargeback::storage::sql::support::SqlLeases::new(pool.clone());
     let held = leases.acquire("maintenance:default", Duration::from_secs(30)).await.unwrap().unwrap();
     let options = Options { thresholds: Thresholds::default(), dry_run: false };
     let tenants = [(Tenant::default_tenant(), Database::Sqlite(pool.clone()))];

@@ -82,3 +82,66 @@ fn every_queue_a_binding_names_is_created_by_the_bicep() {
         );
     }
 }
+
+/// A ledger that no longer answers.
+#[derive(Debug)]
+struct DownLedger(std::sync::Arc<dyn chargeback::storage::Ledger>);
+
+#[async_trait::async_trait]
+impl chargeback::storage::Ledger for DownLedger {
+    async fn append(
+        &self,
+        records: &[chargeback::domain::UsageRecord],
+    ) -> Result<chargeback::storage::AppendOutcome, chargeback::storage::StorageError> {
+        self.0.append(records).await
+    }
+    async fn health(&self) -> Result<(), chargeback::storage::StorageError> {
+        Err(chargeback::storage::StorageError::Refused("the ledger is down".into()))
+    }
+    async fn partitions(
+        &self,
+        tenant: &chargeback::domain::Tenant,
+        from: chrono::NaiveDate,
+        to: chrono::NaiveDate,
+    ) -> Result<Vec<chargeback::storage::LedgerPartition>, chargeback::storage::StorageError> {
+        self.0.partitions(tenant, from, to).await
+    }
+    async fn scan(
+        &self,
+        partition: &chargeback::storage::LedgerPartition,
+    ) -> Result<Vec<chargeback::storage::LedgerEntry>, chargeback::storage::StorageError> {
+        self.0.scan(partition).await
+    }
+    async fn usage_cells(
+        &self,
+        range: &chargeback::storage::LedgerRange,
+    ) -> Result<Vec<chargeback::domain::UsageAggregate>, chargeback::storage::StorageError> {
+        self.0.usage_cells(range).await
+    }
+    async fn capacity_cells(
+        &self,
+        range: &chargeback::storage::LedgerRange,
+    ) -> Result<Vec<chargeback::storage::CapacityCell>, chargeback::storage::StorageError> {
+        self.0.capacity_cells(range).await
+    }
+}
+
+#[tokio::test]
+async fn healthz_asks_the_ledger_and_answers_503_when_it_does_not_answer() {
+    let app = spawn_app().await;
+    let ok = app.client.get(format!("{}/healthz", app.address)).send().await.unwrap();
+    assert_eq!(ok.status(), 200);
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = settings(dir.path());
+    let mut stores = chargeback::startup::stores(&config).await.unwrap();
+    stores.ledger = std::sync::Arc::new(DownLedger(stores.ledger.clone()));
+    let state = chargeback::startup::AppState::new(chargeback::startup::services_over(&config, &stores).unwrap());
+    let router = chargeback::startup::router(state, chargeback::api::Access::new(false, None, true));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    let down = app.client.get(format!("{address}/healthz")).send().await.unwrap();
+    assert_eq!(down.status(), 503);
+    assert!(!down.text().await.unwrap().contains("down"), "no internals in the answer");
+}

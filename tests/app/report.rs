@@ -5,9 +5,9 @@
 use std::path::Path;
 use std::process::Command;
 
-use chargeback::billing::{self, DeploymentCatalogue, Period, PriceCatalogue, REPORT_FILES, Statement};
-use chargeback::domain::{TokenSource, UsageAggregate};
-use chargeback::mapping::ApplicationMap;
+use chargeback::billing::{self, DeploymentCatalogue, PriceCatalogue, REPORT_FILES, Statement};
+use chargeback::directory::seed::parse_deployments;
+use chargeback::domain::{ApplicationMap, Period, TokenSource, TokenTotals, UsageAggregate};
 use chrono::NaiveDate;
 
 use crate::helpers::chromium;
@@ -28,7 +28,8 @@ pub fn fixture_statement() -> Statement {
         ("app-search", "Product search", "Retail"),
         ("app-support", "Support chat", "Customer Service"),
         ("app-hr", "HR policy bot", "People"),
-    ]);
+    ])
+    .unwrap();
     let mut aggregates = Vec::new();
     for n in 1..=30u32 {
         let day = NaiveDate::from_ymd_opt(2026, 11, n).unwrap();
@@ -48,15 +49,17 @@ pub fn fixture_statement() -> Statement {
                 model: model.into(),
                 deployment: deployment.into(),
                 token_source: source,
-                requests,
-                prompt: if pending { 0 } else { prompt },
-                completion: if pending { 0 } else { completion },
-                cached: if pending || model.starts_with("text-embedding") || model == "gpt-5-nano" {
-                    0
-                } else {
-                    prompt / 3
+                tokens: TokenTotals {
+                    requests,
+                    prompt: if pending { 0 } else { prompt },
+                    completion: if pending { 0 } else { completion },
+                    cached: if pending || model.starts_with("text-embedding") || model == "gpt-5-nano" {
+                        0
+                    } else {
+                        prompt / 3
+                    },
+                    reasoning: 0,
                 },
-                reasoning: 0,
             });
         };
         push(
@@ -134,7 +137,7 @@ pub fn fixture_statement() -> Statement {
             40_000 * load,
         );
     }
-    let deployments = DeploymentCatalogue::parse(DEPLOYMENTS).unwrap();
+    let deployments = DeploymentCatalogue::new(&parse_deployments(DEPLOYMENTS).unwrap());
     let prices = PriceCatalogue::shipped().unwrap();
     billing::compute(Period::new(2026, 11).unwrap(), &aggregates, &applications, &deployments, &prices).unwrap()
 }
@@ -161,15 +164,22 @@ fn the_report_files_are_the_lines_the_days_the_json_and_the_page() {
     assert_eq!(rows.len(), statement.lines.len());
     assert!(rows.iter().any(|r| &r[15] == "unpriced" && &r[4] == "llama-3.3-70b"));
     let cost: rust_decimal::Decimal = rows.iter().filter_map(|r| r[15].parse::<rust_decimal::Decimal>().ok()).sum();
-    assert_eq!(cost, statement.total);
+    assert_eq!(cost, statement.total.amount());
 
     let daily = text("daily.csv");
     assert_eq!(daily.lines().count(), 31, "a header and every day of November");
+    assert!(daily.lines().next().unwrap().ends_with(",cost,currency,unpriced_tokens"), "{daily}");
 
     let json: serde_json::Value = serde_json::from_str(&text("chargeback.json")).unwrap();
     assert_eq!(json["period"], "2026-11");
+    // Unpriced is never an amount: the unpriced line and the unit with only it have no cost.
+    let llama = json["lines"].as_array().unwrap().iter().find(|l| l["model"] == "llama-3.3-70b").unwrap();
+    assert!(llama["cost"].is_null(), "{llama}");
+    let unassigned = json["business_units"].as_array().unwrap().iter().find(|b| b["business_unit"] == "unassigned");
+    assert!(unassigned.unwrap()["cost"].is_null(), "{json}");
+    assert!(json["daily"].as_array().unwrap().iter().all(|d| d["unpriced_tokens"].as_u64().unwrap() > 0));
     assert!(json["total"].is_string(), "money is a decimal string: {}", json["total"]);
-    assert_eq!(json["total"].as_str().unwrap().parse::<rust_decimal::Decimal>().unwrap(), statement.total);
+    assert_eq!(json["total"].as_str().unwrap().parse::<rust_decimal::Decimal>().unwrap(), statement.total.amount());
 
     let html = text("chargeback.html");
     assert!(!html.contains("<script"), "record text is escaped, and the page has no scripts");
@@ -210,6 +220,17 @@ fn the_page_renders_in_headless_chromium_with_its_charts() {
     assert!(dom.contains("<polyline class=\"token-line\""), "the token line is drawn");
     assert!(!dom.contains("<script"), "no script element, the party name stayed text");
     assert!(dom.contains("unpriced") && dom.contains("unused capacity"));
+    // Unpriced usage is never an amount: the rows of the unpriced model and of
+    // the unit that has only it say so, in every table of the rendered page.
+    let rows: Vec<&str> = dom.split("<tr").skip(1).filter_map(|r| r.split("</tr>").next()).collect();
+    let unpriced_rows: Vec<&&str> =
+        rows.iter().filter(|r| r.contains("llama-3.3-70b") || r.contains("unassigned")).collect();
+    assert!(unpriced_rows.len() >= 6, "top models, all lines, business units, top applications: {unpriced_rows:?}");
+    for row in &unpriced_rows {
+        assert!(!row.contains("$0.00") && !row.contains(">0.00"), "an unpriced row shows no amount: {row}");
+    }
+    let top_model = rows.iter().find(|r| r.contains("llama-3.3-70b") && r.contains("meter")).unwrap();
+    assert!(top_model.contains(">unpriced<"), "the top models row says unpriced: {top_model}");
 
     let screenshot = dir.path().join("report.png");
     run(&[&format!("--screenshot={}", screenshot.display())]);

@@ -12,22 +12,33 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chargeback::config::{LedgerBackend, Secret, Settings, StorageSettings};
-use chargeback::domain::{Tenant, TokenSource, UsageAggregate, UsageRecord};
-use chargeback::rollup::{ChunkState, Period, RollupInstance, Rollups, RuntimeStatus, Started, local};
-use chargeback::startup::{Application, Stores};
-use chargeback::storage::azure::{StorageAccount, StorageQueue};
-use chargeback::storage::sql_support::SqlQueue;
-use chargeback::storage::sqlite::SqliteLedger;
+use chargeback::config::{LedgerBackend, Secret, StorageSettings};
+use chargeback::domain::{Period, Tenant, TokenSource, TokenTotals, UsageAggregate, UsageRecord};
+use chargeback::rollup::{ChunkState, RollupInstance, Rollups, RuntimeStatus, Started, local, report_name};
+use chargeback::startup::{Application, Services, Stores, services_over};
+use chargeback::storage::azure::StorageAccount;
+use chargeback::storage::embedded::SqliteLedger;
 use chargeback::storage::{
-    AppendOutcome, CapacityCell, Ledger, LedgerEntry, LedgerPartition, LedgerRange, StorageError, UsageQuery, UsageRow,
-    WorkQueue,
+    AppendOutcome, CapacityCell, Ledger, LedgerEntry, LedgerPartition, LedgerRange, StorageError,
 };
 use chrono::{Datelike, NaiveDate, Utc};
 use serde_json::{Value, json};
 
 use crate::contract::subjects::unique_name;
 use crate::helpers::{binding, eventhub_invocation, function_json, service_env, settings};
+use crate::host_queues::{SqlQueue, StorageQueue, WorkQueue};
+
+/// An error and its causes on one line.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
 
 /// The month the tests roll up: the one before this one, as the timer does.
 fn last_month() -> Period {
@@ -199,26 +210,18 @@ impl HostQueues {
     }
 }
 
-/// The sum of the ledger for a period, per token field, straight from the ledger.
-async fn ledger_sums(ledger: &dyn Ledger, tenant: &Tenant, period: Period) -> [u64; 5] {
-    let rows = ledger
-        .totals(&UsageQuery {
-            tenant: tenant.clone(),
-            from: period.first_day().and_hms_opt(0, 0, 0).unwrap().and_utc(),
-            to: period.next_first_day().and_hms_opt(0, 0, 0).unwrap().and_utc(),
-            group_by: chargeback::storage::Grouping::Day,
-        })
-        .await
-        .unwrap();
-    rows.iter().fold([0; 5], |s, r| {
-        [s[0] + r.requests, s[1] + r.prompt, s[2] + r.completion, s[3] + r.cached, s[4] + r.reasoning]
-    })
+/// The sum of the ledger for a period, straight from the ledger.
+async fn ledger_sums(ledger: &dyn Ledger, tenant: &Tenant, period: Period) -> TokenTotals {
+    let range = LedgerRange {
+        tenant: tenant.clone(),
+        from: period.first_day().and_hms_opt(0, 0, 0).unwrap().and_utc(),
+        to: period.next_first_day().and_hms_opt(0, 0, 0).unwrap().and_utc(),
+    };
+    ledger.usage_cells(&range).await.unwrap().iter().map(|c| c.tokens).sum()
 }
 
-fn aggregate_sums(rows: &[UsageAggregate]) -> [u64; 5] {
-    rows.iter().fold([0; 5], |s, r| {
-        [s[0] + r.requests, s[1] + r.prompt, s[2] + r.completion, s[3] + r.cached, s[4] + r.reasoning]
-    })
+fn aggregate_sums(rows: &[UsageAggregate]) -> TokenTotals {
+    rows.iter().map(|r| r.tokens).sum()
 }
 
 async fn month_aggregates(stores: &Stores, rollups: &Rollups, tenant: &Tenant, period: Period) -> Vec<UsageAggregate> {
@@ -229,7 +232,7 @@ async fn month_aggregates(stores: &Stores, rollups: &Rollups, tenant: &Tenant, p
     stores.rollup.aggregates(tenant, &partitions).await.unwrap()
 }
 
-async fn embedded_handler() -> (Handler, tempfile::TempDir, Settings) {
+async fn embedded_handler() -> (Handler, tempfile::TempDir, chargeback::config::Settings) {
     let dir = tempfile::tempdir().unwrap();
     let config = settings(dir.path());
     let app = Application::build(&config, 0).await.unwrap();
@@ -261,14 +264,14 @@ async fn the_http_start_fans_out_through_the_queue_and_reconciles_with_the_ledge
     assert_eq!(queues.run(&[&handler]).await, 0, "no delivery failed");
 
     let stores = chargeback::startup::stores(&config).await.unwrap();
-    let rollups = Rollups::new(stores.clone(), Arc::new(config.clone()));
+    let rollups = services_over(&config, &stores).unwrap().rollups;
     let tenant = Tenant::default_tenant();
     let instance = rollups.status(&tenant, period).await.unwrap().unwrap();
     assert_eq!(instance.status, RuntimeStatus::Completed, "{:?}", instance.status_view());
     assert_eq!(instance.count(ChunkState::Done), 30);
     let aggregates = month_aggregates(&stores, &rollups, &tenant, period).await;
     assert_eq!(aggregate_sums(&aggregates), ledger_sums(stores.ledger.as_ref(), &tenant, period).await);
-    assert_eq!(aggregate_sums(&aggregates)[0], 120);
+    assert_eq!(aggregate_sums(&aggregates).requests, 120);
 
     // A second start while nothing runs makes run 2; a start during a run is refused with 409.
     let (code, status, _) = handler.http("rollup-start", &period.to_string()).await;
@@ -327,9 +330,6 @@ impl Ledger for FlakyLedger {
     async fn append(&self, records: &[UsageRecord]) -> Result<AppendOutcome, StorageError> {
         self.inner.append(records).await
     }
-    async fn totals(&self, query: &UsageQuery) -> Result<Vec<UsageRow>, StorageError> {
-        self.inner.totals(query).await
-    }
     async fn health(&self) -> Result<(), StorageError> {
         self.inner.health().await
     }
@@ -354,7 +354,7 @@ impl Ledger for FlakyLedger {
         if partition.party == self.party
             && self.failures_left.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok()
         {
-            return Err(StorageError::Backend("injected: connection reset".into()));
+            return Err(StorageError::Refused("injected: connection reset".into()));
         }
         self.inner.aggregate(partition).await
     }
@@ -373,31 +373,33 @@ fn file_events(bodies: &[String]) -> Vec<chargeback::ingest::Event> {
         .collect()
 }
 
-/// Embedded stores with records of last month ingested, and the ledger wrapped to fail.
-async fn embedded_stores(failures: u32) -> (Stores, Arc<Settings>, tempfile::TempDir) {
+/// Embedded stores with records of last month ingested, and the services
+/// over them with the ledger wrapped to fail.
+async fn embedded_stores(failures: u32) -> (Stores, Services, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let config = settings(dir.path());
     let mut stores = chargeback::startup::stores(&config).await.unwrap();
-    let ingestor = chargeback::startup::ingestor_over(&config, &stores).unwrap();
+    let ingestor = services_over(&config, &stores).unwrap().ingestor;
     ingestor.ingest(&file_events(&month_of_records(last_month(), "f"))).await.unwrap();
     stores.ledger = Arc::new(FlakyLedger {
         inner: stores.ledger.clone(),
         party: "sub-2".into(),
         failures_left: AtomicU32::new(failures),
     });
-    (stores, Arc::new(config), dir)
+    let services = services_over(&config, &stores).unwrap();
+    (stores, services, dir)
 }
 
 #[tokio::test]
 async fn a_chunk_that_fails_twice_then_succeeds_changes_nothing() {
     let period = last_month();
     let tenant = Tenant::default_tenant();
-    let (clean_stores, clean_config, _d1) = embedded_stores(0).await;
-    let clean = Rollups::new(clean_stores.clone(), clean_config);
+    let (clean_stores, clean_services, _d1) = embedded_stores(0).await;
+    let clean = clean_services.rollups;
     local::run(&clean, &tenant, period, 3, "test").await.unwrap();
 
-    let (stores, config, _d2) = embedded_stores(2).await;
-    let rollups = Rollups::new(stores.clone(), config);
+    let (stores, services, _d2) = embedded_stores(2).await;
+    let rollups = services.rollups;
     let instance = local::run(&rollups, &tenant, period, 3, "test").await.unwrap();
     assert_eq!(instance.status, RuntimeStatus::Completed);
     assert_eq!(
@@ -411,10 +413,10 @@ async fn a_chunk_that_keeps_failing_fails_the_run_and_a_rerun_retries_only_it() 
     let period = last_month();
     let tenant = Tenant::default_tenant();
     // Six chunks of sub-2 (one per day), each failing five times: all given up.
-    let (stores, config, _dir) = embedded_stores(6 * 5).await;
-    let rollups = Rollups::new(stores.clone(), config);
+    let (stores, services, _dir) = embedded_stores(6 * 5).await;
+    let rollups = services.rollups;
     let error = local::run(&rollups, &tenant, period, 2, "test").await.unwrap_err();
-    assert!(error.to_string().contains("injected"), "{error}");
+    assert!(chain(&error).contains("injected"), "{}", chain(&error));
     let failed = rollups.status(&tenant, period).await.unwrap().unwrap();
     assert_eq!(failed.status, RuntimeStatus::Failed);
     assert_eq!((failed.count(ChunkState::Failed), failed.count(ChunkState::Done)), (6, 24));
@@ -438,8 +440,8 @@ async fn a_chunk_that_keeps_failing_fails_the_run_and_a_rerun_retries_only_it() 
 
 #[tokio::test]
 async fn two_concurrent_starts_of_one_month_run_once() {
-    let (stores, config, _dir) = embedded_stores(0).await;
-    let (a, b) = (Rollups::new(stores.clone(), config.clone()), Rollups::new(stores, config));
+    let (_stores, services, _dir) = embedded_stores(0).await;
+    let (a, b): (Rollups, Rollups) = (services.rollups.clone(), services.rollups);
     let tenant = Tenant::default_tenant();
     let (x, y) = tokio::join!(a.start(&tenant, last_month(), "a"), b.start(&tenant, last_month(), "b"));
     let started = [x.unwrap(), y.unwrap()];
@@ -452,14 +454,15 @@ async fn two_concurrent_starts_of_one_month_run_once() {
 async fn late_records_and_a_rerun_update_the_month_and_a_rerun_without_news_changes_nothing() {
     let period = last_month();
     let tenant = Tenant::default_tenant();
-    let (stores, config, _dir) = embedded_stores(0).await;
-    let rollups = Rollups::new(stores.clone(), config.clone());
+    let (stores, services, _dir) = embedded_stores(0).await;
+    let rollups = services.rollups.clone();
     local::run(&rollups, &tenant, period, 4, "test").await.unwrap();
     let first = month_aggregates(&stores, &rollups, &tenant, period).await;
     let report = |stores: Stores| async move {
         let mut files = Vec::new();
         for file in chargeback::billing::REPORT_FILES {
-            files.push(stores.outputs.get(&format!("reports/{period}/{file}")).await.unwrap().unwrap().body);
+            let name = report_name(&Tenant::default_tenant(), period, file);
+            files.push(stores.outputs.get(&name).await.unwrap().unwrap().body);
         }
         files
     };
@@ -469,7 +472,7 @@ async fn late_records_and_a_rerun_update_the_month_and_a_rerun_without_news_chan
     assert_eq!(report(stores.clone()).await, first_report, "byte-identical report files on re-run");
 
     // Late records: one for an existing partition, one for a new party.
-    let ingestor = chargeback::startup::ingestor_over(&config, &stores).unwrap();
+    let ingestor = services.ingestor;
     let late = [
         record("late-1", "sub-1", period, 3, "gpt-4o", 1000, 10),
         record("late-2", "sub-9", period, 28, "gpt-4o", 5, 5),
@@ -479,8 +482,8 @@ async fn late_records_and_a_rerun_update_the_month_and_a_rerun_without_news_chan
     assert_eq!(instance.total(), 31);
     let updated = month_aggregates(&stores, &rollups, &tenant, period).await;
     let (before, after) = (aggregate_sums(&first), aggregate_sums(&updated));
-    assert_eq!(after[0], before[0] + 2);
-    assert_eq!(after[1], before[1] + 1005);
+    assert_eq!(after.requests, before.requests + 2);
+    assert_eq!(after.prompt, before.prompt + 1005);
     assert_eq!(after, ledger_sums(stores.ledger.as_ref(), &tenant, period).await);
 }
 
@@ -568,7 +571,7 @@ async fn two_handler_processes_share_one_rollup_on_azurite_and_postgres() {
         ..StorageSettings::default()
     };
     let stores = chargeback::startup::stores(&config).await.unwrap();
-    let rollups = Rollups::new(stores.clone(), Arc::new(config.clone()));
+    let rollups = services_over(&config, &stores).unwrap().rollups;
     let instance: RollupInstance = rollups.status(&config.tenant, period).await.unwrap().unwrap();
     assert_eq!(instance.status, RuntimeStatus::Completed, "{}", instance.status_view());
     assert_eq!(instance.count(ChunkState::Done), 30);
@@ -583,7 +586,7 @@ async fn the_month_is_priced_to_the_cent_and_its_lines_sum_to_its_total() {
     use rust_decimal::{Decimal, RoundingStrategy};
     let period = last_month();
     let tenant = Tenant::default_tenant();
-    let (stores, config, _dir) = embedded_stores(0).await;
+    let (stores, services, _dir) = embedded_stores(0).await;
     // Big calls on top of the small ones: two parties, two models, five days.
     let mut big = Vec::new();
     for (party, model) in [("sub-big-a", "gpt-4o"), ("sub-big-b", "gpt-4o-mini"), ("sub-big-a", "gpt-4o-mini")] {
@@ -600,9 +603,8 @@ async fn the_month_is_priced_to_the_cent_and_its_lines_sum_to_its_total() {
             ));
         }
     }
-    let ingestor = chargeback::startup::ingestor_over(&config, &stores).unwrap();
-    ingestor.ingest(&file_events(&big)).await.unwrap();
-    let rollups = Rollups::new(stores.clone(), config.clone());
+    services.ingestor.ingest(&file_events(&big)).await.unwrap();
+    let rollups = services.rollups;
     local::run(&rollups, &tenant, period, 4, "test").await.unwrap();
 
     // Independently: the shipped global prices per 1M tokens (input, cached input, output).
@@ -635,13 +637,13 @@ async fn the_month_is_priced_to_the_cent_and_its_lines_sum_to_its_total() {
             }
         }
     }
-    let lines = stores.rollup.results(&tenant, &period.to_string()).await.unwrap();
+    let lines = stores.rollup.results(&tenant, period).await.unwrap();
     assert_eq!(lines.len(), expected.len(), "{lines:?}");
     let mut total_micros = 0i64;
     for line in &lines {
         let exact = expected[&(line.application.clone(), line.model.clone())];
         let cents = exact.round_dp_with_strategy(2, RoundingStrategy::MidpointNearestEven);
-        let micros = line.amount_micros.expect("priced");
+        let micros = line.cost.as_ref().expect("priced").to_micros().unwrap();
         assert_eq!(Decimal::new(micros, 6), cents, "{line:?}");
         total_micros += micros;
     }
@@ -650,4 +652,28 @@ async fn the_month_is_priced_to_the_cent_and_its_lines_sum_to_its_total() {
     let total: Decimal = summary["total"].as_str().unwrap().parse().unwrap();
     assert_eq!(Decimal::new(total_micros, 6), total, "the lines sum to the total");
     assert!(total > Decimal::from(30), "big enough to mean something: {total}");
+}
+
+#[tokio::test]
+async fn two_tenants_on_one_store_keep_their_own_report_files() {
+    let period = last_month();
+    let dir = tempfile::tempdir().unwrap();
+    let mut totals = Vec::new();
+    for (name, prompt) in [("alpha", 1000), ("beta", 7)] {
+        let mut config = settings(dir.path());
+        config.tenant = Tenant::parse(name).unwrap();
+        let services = chargeback::startup::services(&config).await.unwrap();
+        let records = [record(&format!("{name}-1"), "sub-a", period, 2, "gpt-4o", prompt, 10)];
+        services.ingestor.ingest(&file_events(&records)).await.unwrap();
+        local::run(&services.rollups, &config.tenant, period, 2, "test").await.unwrap();
+        totals.push((config.tenant.clone(), prompt + 10, services.rollups));
+    }
+    // Both months are on one store, each under its tenant: neither overwrote the other.
+    for (tenant, tokens, rollups) in &totals {
+        let json = rollups.report_file(tenant, period, "chargeback.json").await.unwrap().expect("its report");
+        let statement: Value = serde_json::from_slice(&json).unwrap();
+        assert_eq!(statement["tokens"]["total_tokens"], *tokens, "{tenant}'s own month");
+        let path = dir.path().join("reports").join(tenant.as_str()).join(period.to_string()).join("chargeback.html");
+        assert!(path.is_file(), "{}", path.display());
+    }
 }

@@ -8,10 +8,15 @@
 //! `CHARGEBACK_API_KEY` the same way (header `x-functions-key` or query
 //! parameter `code`).
 //!
-//! - [`usage`]: `GET /api/usage`;
-//! - [`capacity`]: `GET /api/capacity`;
-//! - [`admin`]: `/api/admin/{collection}[/{key}]` and [`admin::Directory`];
-//! - [`rollups`]: `/api/rollups/{period}[/rerun]` and `GET /api/chargeback/{period}[/{file}]`;
+//! Every route is a thin adapter: it reads its parameters into domain types
+//! (a 400 problem naming the parameter otherwise), calls a service, and
+//! writes the answer; service errors become RFC 9457 problems in one place
+//! ([`problem`]).
+//!
+//! - [`usage`]: `GET /api/usage` (the usage service);
+//! - [`capacity`]: `GET /api/capacity` (the usage service's capacity view);
+//! - [`admin`]: `/api/admin/{collection}[/{key}]` (the directory);
+//! - [`rollups`]: `/api/rollups/{period}[/rerun]` and `GET /api/chargeback/{period}[/{file}]` (the rollup);
 //! - `GET /api/openapi.json`: the OpenAPI document (no key needed).
 
 pub mod admin;
@@ -22,16 +27,31 @@ pub mod rollups;
 pub mod usage;
 
 use axum::Router;
-use axum::extract::{Request, State};
+use axum::extract::{FromRef, Request, State};
 use axum::http::{HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use sha2::{Digest, Sha256};
 
-use crate::config::Settings;
-use crate::functions::AppState;
+use crate::directory::Directory;
+use crate::domain::Tenant;
+use crate::rollup::Rollups;
+use crate::usage::Usage;
 use problem::ApiError;
+
+/// The services the API calls.
+#[derive(Debug, Clone)]
+pub struct ApiState {
+    /// The tenant the API answers for.
+    pub tenant: Tenant,
+    /// Usage and capacity.
+    pub usage: Usage,
+    /// The administration data.
+    pub directory: Directory,
+    /// The monthly rollup and its results.
+    pub rollups: Rollups,
+}
 
 /// Where the host puts HTTP routes (`extensions.http.routePrefix`, default `api`).
 pub const ROUTE_PREFIX: &str = "/api";
@@ -68,13 +88,14 @@ impl std::fmt::Debug for Access {
 }
 
 impl Access {
-    /// From the configuration: under the host when it gave a port.
-    pub fn from_settings(settings: &Settings) -> Self {
-        if settings.port.is_some() {
+    /// Behind the Functions host (it gave a port), else with `key` when
+    /// one is configured, else open when asked for, else refused.
+    pub fn new(under_host: bool, key: Option<&[u8]>, no_auth: bool) -> Self {
+        if under_host {
             Self::Host
-        } else if let Some(key) = &settings.api.key {
-            Self::Key(Sha256::digest(key.expose()).into())
-        } else if settings.api.no_auth {
+        } else if let Some(key) = key {
+            Self::Key(Sha256::digest(key).into())
+        } else if no_auth {
             Self::Open
         } else {
             Self::Refused
@@ -115,8 +136,11 @@ async fn require_key(State(access): State<Access>, request: Request, next: Next)
 /// The API's routes, each under [`ROUTE_PREFIX`]: one line per route, so a
 /// new HTTP function (with its folder and `function.json`) adds one line here
 /// and its paths in `handlers/openapi.json`.
-pub fn routes(settings: &Settings) -> Router<AppState> {
-    let access = Access::from_settings(settings);
+pub fn routes<S>(access: Access) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    ApiState: FromRef<S>,
+{
     if matches!(access, Access::Refused) {
         tracing::warn!("the HTTP API refuses requests: set CHARGEBACK_API_KEY (or CHARGEBACK_API_AUTH=none)");
     }

@@ -1,14 +1,18 @@
 //! Errors of the HTTP API as RFC 9457 problem details
 //! (`application/problem+json`): bad input is a 4xx naming the parameter at
-//! fault; anything else is an opaque 5xx, logged once, that says nothing
-//! about the internals.
+//! fault; anything else is an opaque 5xx, logged once with its causes, that
+//! says nothing about the internals. Every service error is mapped here,
+//! once.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use tracing::error;
 
+use crate::directory::DirectoryError;
+use crate::rollup::RollupError;
 use crate::storage::StorageError;
+use crate::usage::UsageError;
 
 /// The media type of problem details.
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -46,17 +50,80 @@ pub enum ApiError {
     #[error("the API is not configured: {0}")]
     NotConfigured(&'static str),
     /// A store failed.
-    #[error(transparent)]
+    #[error("a store failed")]
     Storage(#[from] StorageError),
     /// Anything else that is not the caller's fault.
-    #[error("internal: {0}")]
-    Internal(String),
+    #[error("{context}")]
+    Internal {
+        /// What was being done.
+        context: &'static str,
+        /// Why it failed.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 impl ApiError {
     /// A wrong parameter.
     pub fn invalid(parameter: impl Into<String>, detail: impl Into<String>) -> Self {
         Self::InvalidParameter { parameter: parameter.into(), detail: detail.into() }
+    }
+
+    /// A failure that is not the caller's fault.
+    pub fn internal(context: &'static str, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Internal { context, source: Box::new(source) }
+    }
+
+    /// The HTTP status this error answers with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::InvalidParameter { .. } | Self::InvalidBody(_) => StatusCode::BAD_REQUEST,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+            Self::NotConfigured(_) | Self::Storage(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl From<DirectoryError> for ApiError {
+    fn from(e: DirectoryError) -> Self {
+        match e {
+            DirectoryError::Storage(e) => Self::Storage(e),
+            DirectoryError::Stale { .. } => Self::PreconditionFailed,
+            e @ DirectoryError::Seed { .. } => Self::internal("reading the directory", e),
+        }
+    }
+}
+
+impl From<UsageError> for ApiError {
+    fn from(e: UsageError) -> Self {
+        match e {
+            UsageError::Ledger(e) => Self::Storage(e),
+            UsageError::Directory(e) => e.into(),
+        }
+    }
+}
+
+impl From<RollupError> for ApiError {
+    fn from(e: RollupError) -> Self {
+        match e {
+            RollupError::Storage(s) => Self::Storage(s),
+            RollupError::NotStarted { period, .. } => {
+                Self::NotFound(format!("no rollup of {period} has been started; POST /api/rollups/{period}"))
+            }
+            RollupError::NotCompleted { period, run, status } => Self::NotFound(format!(
+                "{period} has no completed rollup (run {run} is {status:?}); see /api/rollups/{period}"
+            )),
+            RollupError::AlreadyRunning { id, run, .. } => {
+                Self::Conflict(format!("run {run} of {id} is in progress; ask its status or wait for it"))
+            }
+            RollupError::Invalid(detail) => Self::InvalidBody(detail),
+            e @ (RollupError::Pricing(_) | RollupError::Busy) => Self::internal("the rollup", e),
+        }
     }
 }
 
@@ -120,7 +187,8 @@ impl ApiError {
                 (StatusCode::SERVICE_UNAVAILABLE, "not-configured", "Not configured", what.to_owned(), None)
             }
             Self::Storage(e) => {
-                error!(error = %e, "api request failed in a store");
+                let error = &e as &dyn std::error::Error;
+                error!(error, "api request failed in a store");
                 (
                     StatusCode::SERVICE_UNAVAILABLE,
                     "unavailable",
@@ -129,8 +197,9 @@ impl ApiError {
                     None,
                 )
             }
-            Self::Internal(e) => {
-                error!(error = %e, "api request failed");
+            e @ Self::Internal { .. } => {
+                let error = &e as &dyn std::error::Error;
+                error!(error, "api request failed");
                 (
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "internal",

@@ -11,13 +11,12 @@
 //! reverse.
 
 use std::cmp::Reverse;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
-use serde::Serialize;
 
-use super::DeploymentType;
+use crate::domain::{Currency, DeploymentType, Price};
 
 /// The catalogue shipped with the app.
 const SHIPPED: &str = include_str!("../../../prices/azure-openai.csv");
@@ -30,12 +29,21 @@ const UNIT_GUARD_RATIO: u32 = 300;
 #[derive(Debug, thiserror::Error)]
 pub enum PriceError {
     /// The file could not be read.
-    #[error("reading {origin}: {source}")]
+    #[error("reading {origin} failed")]
     Io {
         /// The file.
         origin: String,
         /// The cause.
         source: std::io::Error,
+    },
+    /// The file is not CSV (or a row is not).
+    #[error("{origin} is not CSV")]
+    Csv {
+        /// The file.
+        origin: String,
+        /// The cause.
+        #[source]
+        source: csv::Error,
     },
     /// The header is wrong.
     #[error("{origin}: {message}")]
@@ -65,29 +73,24 @@ pub enum PriceError {
     },
 }
 
-/// One price: what a model costs on a deployment type from a date on.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Price {
-    /// Model name as the catalogue writes it (`gpt-4o`).
-    pub model: String,
-    /// Deployment type (never provisioned).
-    pub deployment_type: DeploymentType,
-    /// First UTC day the price applies.
-    pub effective_from: NaiveDate,
-    /// Currency code.
-    pub currency: String,
-    /// Input (prompt) tokens, per 1M.
-    pub input_per_1m: Decimal,
-    /// Cached input tokens, per 1M (none: no confirmed figure).
-    pub cached_input_per_1m: Option<Decimal>,
-    /// Output (completion, reasoning included) tokens, per 1M (none: no confirmed figure).
-    pub output_per_1m: Option<Decimal>,
-    /// Where the figure comes from (URL).
-    pub source: String,
-    /// When the source was read.
-    pub read_on: Option<NaiveDate>,
-    /// Which file the row comes from.
-    pub origin: String,
+/// Where the prices come from: the shipped catalogue and, when configured,
+/// the user's file (`CHARGEBACK_PRICES`), read each time a month is priced
+/// so a corrected file applies to the next rollup.
+#[derive(Debug, Clone, Default)]
+pub struct PriceSource {
+    user_file: Option<PathBuf>,
+}
+
+impl PriceSource {
+    /// The shipped catalogue, with `user_file`'s rows when given.
+    pub fn new(user_file: Option<PathBuf>) -> Self {
+        Self { user_file }
+    }
+
+    /// The catalogue as the files are now.
+    pub fn catalogue(&self) -> Result<PriceCatalogue, PriceError> {
+        PriceCatalogue::load(self.user_file.as_deref())
+    }
 }
 
 /// Pay-as-you-go prices by model, deployment type and effective date.
@@ -267,16 +270,11 @@ fn columns(headers: &csv::StringRecord, origin: &str) -> Result<Columns, PriceEr
 
 fn parse_rows(text: &str, origin: &str) -> Result<Vec<Price>, PriceError> {
     let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).comment(Some(b'#')).from_reader(text.as_bytes());
-    let headers =
-        reader.headers().map_err(|e| PriceError::Header { origin: origin.to_owned(), message: e.to_string() })?.clone();
+    let headers = reader.headers().map_err(|source| PriceError::Csv { origin: origin.to_owned(), source })?.clone();
     let columns = columns(&headers, origin)?;
     let mut prices = Vec::new();
     for row in reader.records() {
-        let row = row.map_err(|e| PriceError::Row {
-            origin: origin.to_owned(),
-            line: e.position().map_or(0, |p| p.line() as usize),
-            message: e.to_string(),
-        })?;
+        let row = row.map_err(|source| PriceError::Csv { origin: origin.to_owned(), source })?;
         let line = row.position().map_or(0, |p| p.line() as usize);
         let row_error = |message: String| PriceError::Row { origin: origin.to_owned(), line, message };
         let field = |name: &str| columns.index.get(name).and_then(|i| row.get(*i)).unwrap_or("");
@@ -319,10 +317,8 @@ fn parse_rows(text: &str, origin: &str) -> Result<Vec<Price>, PriceError> {
             "" => None,
             raw => Some(date("read_on").map_err(|_| row_error(format!("read_on {raw:?} is not YYYY-MM-DD")))?),
         };
-        let currency = field("currency").to_ascii_uppercase();
-        if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_alphabetic()) {
-            return Err(row_error(format!("currency {:?} is not a 3-letter code", field("currency"))));
-        }
+        let currency = Currency::parse_any_case(field("currency"))
+            .map_err(|_| row_error(format!("currency {:?} is not a 3-letter code", field("currency"))))?;
         let input_per_1m = price("input")?.ok_or_else(|| row_error("an input price is required".to_owned()))?;
         prices.push(Price {
             model: model.to_owned(),
@@ -435,7 +431,7 @@ mod tests {
         let catalogue = PriceCatalogue::shipped().unwrap().with_overrides(&text, "user.csv").unwrap();
         let on = day("2026-06-01");
         assert_eq!(catalogue.price_for("gpt-4o", DeploymentType::Global, on).unwrap().input_per_1m, d("2.0"));
-        assert_eq!(catalogue.price_for("my-model", DeploymentType::Regional, on).unwrap().currency, "EUR");
+        assert_eq!(catalogue.price_for("my-model", DeploymentType::Regional, on).unwrap().currency.as_str(), "EUR");
         assert_eq!(catalogue.prices().iter().filter(|p| p.model == "gpt-4o").count(), 1);
     }
 

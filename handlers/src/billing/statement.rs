@@ -17,17 +17,15 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 
 use super::allocation::{split_cents, to_cents};
-use super::{DeploymentCatalogue, DeploymentType, Price, PriceCatalogue};
-pub use crate::domain::Period;
-pub use crate::domain::TokenCounts;
-use crate::domain::UsageAggregate;
-use crate::mapping::ApplicationMap;
+use super::{DeploymentCatalogue, PriceCatalogue};
+pub use crate::domain::LineKind;
+use crate::domain::{
+    ApplicationMap, Currency, DeploymentType, Money, Period, Price, TokenCounts, UsageAggregate, serialize_amount,
+    serialize_optional_amount,
+};
 
 /// The business unit of unused provisioned capacity lines.
 pub const UNUSED_CAPACITY: &str = "unused capacity";
-
-/// Currency of a statement that prices nothing.
-const DEFAULT_CURRENCY: &str = "USD";
 
 /// Why a statement cannot be computed.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -41,31 +39,8 @@ pub enum BillingError {
         period: Period,
     },
     /// Prices or PTU costs in more than one currency.
-    #[error("a statement has one currency, but prices and PTU costs use {0}")]
-    MixedCurrencies(String),
-}
-
-/// What a statement line is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum LineKind {
-    /// Pay-as-you-go usage (priced, or unpriced when its cost is `None`).
-    Usage,
-    /// Usage of a provisioned deployment: a share of its cost.
-    Provisioned,
-    /// A provisioned deployment's capacity nobody used.
-    UnusedCapacity,
-}
-
-impl LineKind {
-    /// The name in reports.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Usage => "usage",
-            Self::Provisioned => "provisioned",
-            Self::UnusedCapacity => "unused-capacity",
-        }
-    }
+    #[error("a statement has one currency, but prices and PTU costs use {}", .0.iter().map(Currency::as_str).collect::<Vec<_>>().join(", "))]
+    MixedCurrencies(Vec<Currency>),
 }
 
 /// One line of the statement.
@@ -87,9 +62,10 @@ pub struct ChargeLine {
     #[serde(flatten)]
     pub tokens: TokenCounts,
     /// Cost in cents precision; `None` when unpriced (never $0 for lack of a price).
-    pub cost: Option<Decimal>,
-    /// Currency of the cost.
-    pub currency: String,
+    #[serde(serialize_with = "serialize_optional_amount")]
+    pub cost: Option<Money>,
+    /// Currency of the statement.
+    pub currency: Currency,
     /// Why a line is unpriced, or how a PTU share was made.
     pub note: String,
 }
@@ -109,8 +85,12 @@ pub struct DailyTotal {
     /// Requests and tokens of the day (all lines).
     #[serde(flatten)]
     pub tokens: TokenCounts,
-    /// Pay-as-you-go and used PTU cost of the day.
-    pub cost: Decimal,
+    /// Pay-as-you-go and used PTU cost of the day's priced usage; `None`
+    /// when all of the day's usage is unpriced (never zero for lack of a price).
+    #[serde(serialize_with = "serialize_optional_amount")]
+    pub cost: Option<Money>,
+    /// Of the day's tokens, those without a price.
+    pub unpriced_tokens: u64,
 }
 
 /// A business unit's totals.
@@ -121,8 +101,10 @@ pub struct BusinessUnitTotal {
     /// Requests and tokens.
     #[serde(flatten)]
     pub tokens: TokenCounts,
-    /// Sum of its priced lines.
-    pub cost: Decimal,
+    /// Sum of its priced lines; `None` when none of its lines has a price
+    /// (never zero for lack of a price).
+    #[serde(serialize_with = "serialize_optional_amount")]
+    pub cost: Option<Money>,
     /// Lines without a price.
     pub unpriced_lines: usize,
 }
@@ -133,7 +115,7 @@ pub struct Statement {
     /// The month.
     pub period: Period,
     /// Currency of every amount.
-    pub currency: String,
+    pub currency: Currency,
     /// Lines by business unit, application, model, deployment.
     pub lines: Vec<ChargeLine>,
     /// Every day of the month.
@@ -145,9 +127,11 @@ pub struct Statement {
     /// Requests and tokens without a price.
     pub unpriced: TokenCounts,
     /// Sum of every line's cost.
-    pub total: Decimal,
+    #[serde(serialize_with = "serialize_amount")]
+    pub total: Money,
     /// Unused provisioned capacity (part of the total).
-    pub unused_capacity: Decimal,
+    #[serde(serialize_with = "serialize_amount")]
+    pub unused_capacity: Money,
     /// The prices the statement used.
     pub prices_used: Vec<Price>,
 }
@@ -189,6 +173,8 @@ pub fn compute(
         period.days().map(|d| (d, TokenCounts::default())).collect();
     let mut daily_payg: BTreeMap<NaiveDate, Decimal> = BTreeMap::new();
     let mut ptu_daily_tokens: HashMap<String, BTreeMap<NaiveDate, u64>> = HashMap::new();
+    let mut daily_unpriced: BTreeMap<NaiveDate, u64> = BTreeMap::new();
+    let mut daily_priced: BTreeSet<NaiveDate> = BTreeSet::new();
     let mut currencies = BTreeSet::new();
     let mut used: BTreeMap<(String, DeploymentType, NaiveDate, String), Price> = BTreeMap::new();
 
@@ -212,7 +198,7 @@ pub fn compute(
         if deployment_type == DeploymentType::Provisioned {
             key.kind = LineKind::Provisioned;
             *ptu_daily_tokens.entry(a.deployment.to_ascii_lowercase()).or_default().entry(a.day).or_default() +=
-                a.prompt + a.completion;
+                a.tokens.total();
         } else {
             match prices.price_for(model, deployment_type, a.day).and_then(|p| usage_cost(p, a).map(|c| (p, c))) {
                 Some((price, cost)) => {
@@ -233,6 +219,11 @@ pub fn compute(
                 }
             }
         }
+        if key.priced {
+            daily_priced.insert(a.day);
+        } else {
+            *daily_unpriced.entry(a.day).or_default() += a.tokens.total();
+        }
         let line = lines.entry(key).or_default();
         line.tokens.add_aggregate(a);
         line.exact += exact;
@@ -242,14 +233,15 @@ pub fn compute(
         }
     }
 
-    let mut statement_lines: Vec<ChargeLine> = Vec::with_capacity(lines.len());
+    // Amounts are exact decimals until the statement's currency is known.
+    let mut statement_lines: Vec<(Draft, Option<Decimal>)> = Vec::with_capacity(lines.len());
     for (key, acc) in &lines {
         let cost = match key.kind {
             LineKind::Usage if key.priced => Some(to_cents(acc.exact)),
             LineKind::Usage => None,
             _ => Some(Decimal::ZERO),
         };
-        statement_lines.push(ChargeLine {
+        let draft = Draft {
             kind: key.kind,
             business_unit: key.business_unit.clone(),
             application: key.application.clone(),
@@ -257,13 +249,13 @@ pub fn compute(
             deployment: key.deployment.clone(),
             deployment_type: acc.deployment_type.unwrap_or(DeploymentCatalogue::DEFAULT_TYPE),
             tokens: acc.tokens,
-            cost,
-            currency: String::new(),
             note: acc.note.clone(),
-        });
+        };
+        statement_lines.push((draft, cost));
     }
 
-    let payg_total: Decimal = statement_lines.iter().filter(|l| l.kind == LineKind::Usage).filter_map(|l| l.cost).sum();
+    let payg_total: Decimal =
+        statement_lines.iter().filter(|(l, _)| l.kind == LineKind::Usage).filter_map(|(_, c)| *c).sum();
     let days: Vec<NaiveDate> = daily_tokens.keys().copied().collect();
     let payg_weights: Vec<Decimal> = days.iter().map(|d| daily_payg.get(d).copied().unwrap_or_default()).collect();
     let mut daily_cost: Vec<Decimal> = split_cents(payg_total, &payg_weights);
@@ -271,14 +263,14 @@ pub fn compute(
     let mut unused_capacity = Decimal::ZERO;
     for (name, model, ptu) in deployments.provisioned_deployments() {
         currencies.insert(ptu.currency.clone());
-        let cost = to_cents(ptu.cost_for(period.hours()));
+        let cost = to_cents(ptu.cost_for(period.hours()).amount());
         let on_it: Vec<usize> = (0..statement_lines.len())
             .filter(|i| {
-                statement_lines[*i].kind == LineKind::Provisioned
-                    && statement_lines[*i].deployment.eq_ignore_ascii_case(name)
+                statement_lines[*i].0.kind == LineKind::Provisioned
+                    && statement_lines[*i].0.deployment.eq_ignore_ascii_case(name)
             })
             .collect();
-        let tokens: u64 = on_it.iter().map(|i| statement_lines[*i].tokens.total_tokens).sum();
+        let tokens: u64 = on_it.iter().map(|i| statement_lines[*i].0.tokens.total_tokens).sum();
         let (used_cost, how) = match ptu.capacity_tokens_per_minute {
             Some(tpm) => {
                 let capacity = Decimal::from(tpm) * Decimal::from(period.day_count() * 24 * 60);
@@ -291,10 +283,10 @@ pub fn compute(
             None => (Decimal::ZERO, format!("{name}: no usage this month")),
         };
         let weights: Vec<Decimal> =
-            on_it.iter().map(|i| Decimal::from(statement_lines[*i].tokens.total_tokens)).collect();
+            on_it.iter().map(|i| Decimal::from(statement_lines[*i].0.tokens.total_tokens)).collect();
         for (i, share) in on_it.iter().zip(split_cents(used_cost, &weights)) {
-            statement_lines[*i].cost = Some(share);
-            statement_lines[*i].note = how.clone();
+            statement_lines[*i].1 = Some(share);
+            statement_lines[*i].0.note = how.clone();
         }
         let per_day = ptu_daily_tokens.get(&name.to_ascii_lowercase());
         let day_weights: Vec<Decimal> =
@@ -305,7 +297,7 @@ pub fn compute(
         let unused = cost - used_cost;
         if !unused.is_zero() {
             unused_capacity += unused;
-            statement_lines.push(ChargeLine {
+            let draft = Draft {
                 kind: LineKind::UnusedCapacity,
                 business_unit: UNUSED_CAPACITY.to_owned(),
                 application: String::new(),
@@ -313,20 +305,32 @@ pub fn compute(
                 deployment: name.to_owned(),
                 deployment_type: DeploymentType::Provisioned,
                 tokens: TokenCounts::default(),
-                cost: Some(unused),
-                currency: String::new(),
                 note: format!("{name} costs {cost} for the month; {how}"),
-            });
+            };
+            statement_lines.push((draft, Some(unused)));
         }
     }
 
     if currencies.len() > 1 {
-        return Err(BillingError::MixedCurrencies(currencies.into_iter().collect::<Vec<_>>().join(", ")));
+        return Err(BillingError::MixedCurrencies(currencies.into_iter().collect()));
     }
-    let currency = currencies.into_iter().next().unwrap_or_else(|| DEFAULT_CURRENCY.to_owned());
-    for line in &mut statement_lines {
-        line.currency = currency.clone();
-    }
+    let currency = currencies.into_iter().next().unwrap_or(Currency::USD);
+    let money = |amount: Decimal| Money::new(amount, currency.clone());
+    let mut statement_lines: Vec<ChargeLine> = statement_lines
+        .into_iter()
+        .map(|(d, cost)| ChargeLine {
+            kind: d.kind,
+            business_unit: d.business_unit,
+            application: d.application,
+            model: d.model,
+            deployment: d.deployment,
+            deployment_type: d.deployment_type,
+            tokens: d.tokens,
+            cost: cost.map(money),
+            currency: currency.clone(),
+            note: d.note,
+        })
+        .collect();
     statement_lines.sort_by(|a, b| {
         (a.kind == LineKind::UnusedCapacity, &a.business_unit, &a.application, &a.model, &a.deployment, a.kind).cmp(&(
             b.kind == LineKind::UnusedCapacity,
@@ -338,45 +342,72 @@ pub fn compute(
         ))
     });
 
-    let mut units: BTreeMap<String, BusinessUnitTotal> = BTreeMap::new();
+    // Per business unit: tokens, the priced lines' cost (`None` while it has none), unpriced lines.
+    let mut units: BTreeMap<String, (TokenCounts, Option<Decimal>, usize)> = BTreeMap::new();
     let (mut tokens, mut unpriced, mut total) = (TokenCounts::default(), TokenCounts::default(), Decimal::ZERO);
     for line in &statement_lines {
-        let unit = units.entry(line.business_unit.clone()).or_insert_with(|| BusinessUnitTotal {
-            business_unit: line.business_unit.clone(),
-            tokens: TokenCounts::default(),
-            cost: Decimal::ZERO,
-            unpriced_lines: 0,
-        });
-        unit.tokens.add(&line.tokens);
+        let (unit_tokens, unit_cost, unpriced_lines) = units.entry(line.business_unit.clone()).or_default();
+        unit_tokens.add(&line.tokens);
         tokens.add(&line.tokens);
-        match line.cost {
+        match &line.cost {
             Some(cost) => {
-                unit.cost += cost;
-                total += cost;
+                *unit_cost.get_or_insert(Decimal::ZERO) += cost.amount();
+                total += cost.amount();
             }
             None => {
-                unit.unpriced_lines += 1;
+                *unpriced_lines += 1;
                 unpriced.add(&line.tokens);
             }
         }
     }
+    let business_units = units
+        .into_iter()
+        .map(|(business_unit, (tokens, cost, unpriced_lines))| BusinessUnitTotal {
+            business_unit,
+            tokens,
+            cost: cost.map(money),
+            unpriced_lines,
+        })
+        .collect();
     let daily = days
         .iter()
         .zip(daily_cost)
-        .map(|(day, cost)| DailyTotal { day: *day, tokens: daily_tokens[day], cost })
+        .map(|(day, cost)| {
+            let unpriced_tokens = daily_unpriced.get(day).copied().unwrap_or(0);
+            let all_unpriced = daily_unpriced.contains_key(day) && !daily_priced.contains(day) && cost.is_zero();
+            DailyTotal {
+                day: *day,
+                tokens: daily_tokens[day],
+                cost: (!all_unpriced).then(|| money(cost)),
+                unpriced_tokens,
+            }
+        })
         .collect();
     Ok(Statement {
         period,
-        currency,
         lines: statement_lines,
         daily,
-        business_units: units.into_values().collect(),
+        business_units,
         tokens,
         unpriced,
-        total,
-        unused_capacity,
+        total: money(total),
+        unused_capacity: money(unused_capacity),
         prices_used: used.into_values().collect(),
+        currency,
     })
+}
+
+/// A line before the statement's currency is known.
+#[derive(Debug)]
+struct Draft {
+    kind: LineKind,
+    business_unit: String,
+    application: String,
+    model: String,
+    deployment: String,
+    deployment_type: DeploymentType,
+    tokens: TokenCounts,
+    note: String,
 }
 
 /// The exact cost of an aggregate at a price: prompt tokens less cached at the
@@ -384,13 +415,14 @@ pub fn compute(
 /// included) at the output rate. `None` when it needs a rate the price lacks.
 fn usage_cost(price: &Price, a: &UsageAggregate) -> Option<Decimal> {
     let per_token = |rate: Decimal, tokens: u64| Decimal::from(tokens) * rate / Decimal::from(1_000_000u32);
-    let uncached = a.prompt.saturating_sub(a.cached);
+    let t = &a.tokens;
+    let uncached = t.prompt.saturating_sub(t.cached);
     let mut cost = per_token(price.input_per_1m, uncached);
-    if a.cached > 0 {
-        cost += per_token(price.cached_input_per_1m?, a.cached);
+    if t.cached > 0 {
+        cost += per_token(price.cached_input_per_1m?, t.cached);
     }
-    if a.completion > 0 {
-        cost += per_token(price.output_per_1m?, a.completion);
+    if t.completion > 0 {
+        cost += per_token(price.output_per_1m?, t.completion);
     }
     Some(cost)
 }
@@ -406,7 +438,7 @@ fn unpriced_reason(
     }
     match prices.price_for(model, deployment_type, a.day) {
         None => format!("no {deployment_type} price for {model} on {}", a.day),
-        Some(p) if a.cached > 0 && p.cached_input_per_1m.is_none() => {
+        Some(p) if a.tokens.cached > 0 && p.cached_input_per_1m.is_none() => {
             format!("no confirmed cached input price for {} {deployment_type}", p.model)
         }
         Some(p) => format!("no confirmed output price for {} {deployment_type}", p.model),
@@ -416,11 +448,20 @@ fn unpriced_reason(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::TokenSource;
+    use crate::directory::seed::parse_deployments;
+    use crate::domain::{TokenSource, TokenTotals};
     use proptest::prelude::*;
 
     fn d(s: &str) -> Decimal {
         s.parse().unwrap()
+    }
+
+    fn usd(s: &str) -> Money {
+        Money::new(d(s), Currency::USD)
+    }
+
+    fn catalogue(csv: &str) -> DeploymentCatalogue {
+        DeploymentCatalogue::new(&parse_deployments(csv).unwrap())
     }
 
     fn day(n: u32) -> NaiveDate {
@@ -442,16 +483,12 @@ mod tests {
             model: model.into(),
             deployment: deployment.into(),
             token_source: TokenSource::Reported,
-            requests: 1,
-            prompt,
-            completion,
-            cached,
-            reasoning: 0,
+            tokens: TokenTotals { requests: 1, prompt, completion, cached, reasoning: 0 },
         }
     }
 
     fn apps() -> ApplicationMap {
-        ApplicationMap::from_rows([("app-a", "Claims bot", "Insurance"), ("app-b", "Search", "Retail")])
+        ApplicationMap::from_rows([("app-a", "Claims bot", "Insurance"), ("app-b", "Search", "Retail")]).unwrap()
     }
 
     fn november() -> Period {
@@ -459,21 +496,20 @@ mod tests {
     }
 
     fn run(aggregates: &[UsageAggregate], deployments: &str, prices: &PriceCatalogue) -> Statement {
-        let deployments = DeploymentCatalogue::parse(deployments).unwrap();
-        compute(november(), aggregates, &apps(), &deployments, prices).unwrap()
+        compute(november(), aggregates, &apps(), &catalogue(deployments), prices).unwrap()
     }
 
     #[test]
     fn cached_tokens_at_the_cached_rate_and_reasoning_as_output() {
         // gpt-4o global: 2.50 input, 1.25 cached, 10.00 output per 1M.
         let mut a = agg(3, "app-a", "gpt-4o-2024-08-06", "chat", 1_000_000, 400_000, 200_000);
-        a.reasoning = 50_000;
+        a.tokens.reasoning = 50_000;
         let s = run(&[a], "deployment,model\n", &PriceCatalogue::shipped().unwrap());
         // 600k × 2.50 + 400k × 1.25 + 200k × 10.00 = 1.50 + 0.50 + 2.00
-        assert_eq!(s.lines[0].cost, Some(d("4.00")));
+        assert_eq!(s.lines[0].cost, Some(usd("4.00")));
         assert_eq!((s.lines[0].business_unit.as_str(), s.lines[0].application.as_str()), ("Insurance", "Claims bot"));
-        assert_eq!(s.total, d("4.00"));
-        assert_eq!(s.daily[2].cost, d("4.00"));
+        assert_eq!(s.total, usd("4.00"));
+        assert_eq!(s.daily[2].cost, Some(usd("4.00")));
         assert_eq!(s.prices_used.len(), 1);
     }
 
@@ -488,16 +524,22 @@ mod tests {
         assert!(unpriced[0].note.contains("no global price for llama-3"), "{}", unpriced[0].note);
         assert_eq!((s.unpriced.total_tokens, s.unpriced.requests), (505, 1));
         assert_eq!(s.business_units[0].unpriced_lines, 1);
+        assert_eq!(s.business_units[0].cost, Some(usd("0.00")), "gpt-4o is priced: its cost, not the unpriced line's");
+        assert_eq!(s.daily[0].unpriced_tokens, 505);
+        let only_unpriced =
+            run(&[agg(2, "app-b", "llama-3", "", 10, 0, 0)], "deployment,model\n", &PriceCatalogue::shipped().unwrap());
+        assert_eq!((only_unpriced.business_units[0].cost.clone(), only_unpriced.daily[1].cost.clone()), (None, None));
+        assert_eq!(only_unpriced.daily[0].cost, Some(usd("0")), "a day without usage costs nothing");
     }
 
     #[test]
     fn pending_records_show_their_requests() {
         let mut pending = agg(2, "app-b", "gpt-4o", "chat", 0, 0, 0);
         pending.token_source = TokenSource::Pending;
-        pending.requests = 7;
+        pending.tokens.requests = 7;
         let s = run(&[pending], "deployment,model\n", &PriceCatalogue::shipped().unwrap());
         assert_eq!(s.lines[0].tokens.pending_requests, 7);
-        assert_eq!(s.lines[0].cost, Some(Decimal::ZERO));
+        assert_eq!(s.lines[0].cost, Some(usd("0")));
     }
 
     #[test]
@@ -510,8 +552,8 @@ mod tests {
             "deployment,model\n",
             &prices,
         );
-        assert_eq!(s.total, d("4.00"));
-        assert_eq!((s.daily[14].cost, s.daily[15].cost), (d("1.00"), d("3.00")));
+        assert_eq!(s.total, usd("4.00"));
+        assert_eq!((s.daily[14].cost.clone(), s.daily[15].cost.clone()), (Some(usd("1.00")), Some(usd("3.00"))));
         assert_eq!(s.prices_used.len(), 2);
     }
 
@@ -537,7 +579,7 @@ mod tests {
             &PriceCatalogue::shipped().unwrap(),
         );
         assert_eq!((s.lines[0].model.as_str(), s.lines[0].deployment_type), ("gpt-5-nano", DeploymentType::DataZone));
-        assert_eq!(s.lines[0].cost, Some(d("0.06"))); // 0.055 exactly, rounded once, half to even
+        assert_eq!(s.lines[0].cost, Some(usd("0.06"))); // 0.055 exactly, rounded once, half to even
     }
 
     #[test]
@@ -562,13 +604,16 @@ mod tests {
         ];
         let s =
             run(&aggregates, &format!("{PTU}ptu,gpt-4o,provisioned,1000,1000\n"), &PriceCatalogue::shipped().unwrap());
-        let cost = |kind| s.lines.iter().filter(|l| l.kind == kind).map(|l| l.cost.unwrap()).sum::<Decimal>();
+        let cost = |kind| {
+            s.lines.iter().filter(|l| l.kind == kind).map(|l| l.cost.as_ref().unwrap().amount()).sum::<Decimal>()
+        };
         // 12.8M / 43.2M = 0.296296… → 296.30 used, 703.70 unused.
         assert_eq!(cost(LineKind::Provisioned), d("296.30"));
         assert_eq!(cost(LineKind::UnusedCapacity), d("703.70"));
-        assert_eq!(s.total, d("1000.00"));
-        assert_eq!(s.unused_capacity, d("703.70"));
-        assert_eq!(s.daily.iter().map(|d| d.cost).sum::<Decimal>() + s.unused_capacity, s.total);
+        assert_eq!(s.total, usd("1000.00"));
+        assert_eq!(s.unused_capacity, usd("703.70"));
+        let days: Decimal = s.daily.iter().filter_map(|d| d.cost.as_ref()).map(Money::amount).sum();
+        assert_eq!(days + s.unused_capacity.amount(), s.total.amount());
         assert!(s.prices_used.is_empty(), "PTU usage is not also priced pay-as-you-go");
     }
 
@@ -578,15 +623,18 @@ mod tests {
         let aggregates = [agg(1, "app-a", "gpt-4o", "ptu", 1, 0, 0), agg(1, "app-b", "gpt-4o", "ptu", 2, 0, 0)];
         let s = run(&aggregates, deployments, &PriceCatalogue::shipped().unwrap());
         let shares: Vec<_> =
-            s.lines.iter().filter(|l| l.kind == LineKind::Provisioned).map(|l| l.cost.unwrap()).collect();
-        assert_eq!(shares, vec![d("240.00"), d("480.00")]); // 720 h × 1.00 by 1:2
+            s.lines.iter().filter(|l| l.kind == LineKind::Provisioned).map(|l| l.cost.clone().unwrap()).collect();
+        assert_eq!(shares, vec![usd("240.00"), usd("480.00")]); // 720 h × 1.00 by 1:2
         let unused: Vec<_> = s.lines.iter().filter(|l| l.kind == LineKind::UnusedCapacity).collect();
-        assert_eq!((unused.len(), unused[0].deployment.as_str(), unused[0].cost), (1, "idle", Some(d("1440.00"))));
+        assert_eq!(
+            (unused.len(), unused[0].deployment.as_str(), unused[0].cost.clone()),
+            (1, "idle", Some(usd("1440.00")))
+        );
     }
 
     #[test]
     fn usage_outside_the_period_and_mixed_currencies_are_refused() {
-        let deployments = DeploymentCatalogue::parse("deployment,model\n").unwrap();
+        let deployments = catalogue("deployment,model\n");
         let prices = PriceCatalogue::shipped().unwrap();
         let mut a = agg(1, "app-a", "gpt-4o", "", 1, 0, 0);
         a.day = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
@@ -594,10 +642,7 @@ mod tests {
             compute(november(), &[a], &apps(), &deployments, &prices),
             Err(BillingError::OutsidePeriod { .. })
         ));
-        let ptu = DeploymentCatalogue::parse(
-            "deployment,model,deployment_type,ptu_monthly_cost,currency\np,gpt-4o,provisioned,1,EUR\n",
-        )
-        .unwrap();
+        let ptu = catalogue("deployment,model,deployment_type,ptu_monthly_cost,currency\np,gpt-4o,provisioned,1,EUR\n");
         let usd = agg(1, "app-a", "gpt-4o", "", 1, 0, 0);
         assert!(matches!(compute(november(), &[usd], &apps(), &ptu, &prices), Err(BillingError::MixedCurrencies(_))));
         assert_eq!((november().day_count(), november().hours()), (30, 720));
@@ -631,11 +676,13 @@ mod tests {
                         model: model.into(),
                         deployment: deployment.into(),
                         token_source: source,
-                        requests,
-                        prompt,
-                        completion,
-                        cached: prompt * cached_pct / 100,
-                        reasoning: completion * reasoning_pct / 100,
+                        tokens: TokenTotals {
+                            requests,
+                            prompt,
+                            completion,
+                            cached: prompt * cached_pct / 100,
+                            reasoning: completion * reasoning_pct / 100,
+                        },
                     }
                 },
             )
@@ -647,26 +694,29 @@ mod tests {
             let deployments = "deployment,model,deployment_type,ptu_monthly_cost,capacity_tokens_per_minute\n\
                                chat,gpt-4o,global,,\nptu,gpt-4.1,provisioned,1234.57,\nptu-idle-cap,gpt-4o,provisioned,999.99,5000\neu,gpt-4o,data-zone,,\n";
             let s = run(&aggregates, deployments, &PriceCatalogue::shipped().unwrap());
-            let sum = |f: fn(&UsageAggregate) -> u64| aggregates.iter().map(f).sum::<u64>();
-            prop_assert_eq!(s.tokens.requests, sum(|a| a.requests));
-            prop_assert_eq!(s.tokens.prompt_tokens, sum(|a| a.prompt));
-            prop_assert_eq!(s.tokens.cached_tokens, sum(|a| a.cached));
-            prop_assert_eq!(s.tokens.completion_tokens, sum(|a| a.completion));
-            prop_assert_eq!(s.tokens.reasoning_tokens, sum(|a| a.reasoning));
-            prop_assert_eq!(s.tokens.total_tokens, sum(|a| a.prompt + a.completion));
+            let sum: TokenTotals = aggregates.iter().map(|a| a.tokens).sum();
+            prop_assert_eq!(s.tokens.totals(), sum);
+            prop_assert_eq!(s.tokens.total_tokens, sum.total());
             let line_tokens: u64 = s.lines.iter().map(|l| l.tokens.total_tokens).sum();
             prop_assert_eq!(line_tokens, s.tokens.total_tokens);
             let daily_tokens: u64 = s.daily.iter().map(|d| d.tokens.total_tokens).sum();
             prop_assert_eq!(daily_tokens, s.tokens.total_tokens);
-            let line_cost: Decimal = s.lines.iter().filter_map(|l| l.cost).sum();
-            prop_assert_eq!(line_cost, s.total);
-            prop_assert_eq!(s.business_units.iter().map(|b| b.cost).sum::<Decimal>(), s.total);
-            prop_assert_eq!(s.daily.iter().map(|d| d.cost).sum::<Decimal>() + s.unused_capacity, s.total);
+            let total = s.total.amount();
+            let line_cost: Decimal = s.lines.iter().filter_map(|l| l.cost.as_ref()).map(Money::amount).sum();
+            prop_assert_eq!(line_cost, total);
+            prop_assert_eq!(s.business_units.iter().filter_map(|b| b.cost.as_ref()).map(Money::amount).sum::<Decimal>(), total);
+            let days: Decimal = s.daily.iter().filter_map(|d| d.cost.as_ref()).map(Money::amount).sum();
+            prop_assert_eq!(days + s.unused_capacity.amount(), total);
+            // Unpriced is never an amount: a group without a priced line has no cost.
+            for b in &s.business_units {
+                let priced = s.lines.iter().any(|l| l.business_unit == b.business_unit && l.cost.is_some());
+                prop_assert_eq!(b.cost.is_some(), priced);
+            }
             // Both PTU deployments' costs are in the statement exactly, used or not.
-            let ptu: Decimal = s.lines.iter().filter(|l| l.kind != LineKind::Usage).filter_map(|l| l.cost).sum();
+            let ptu: Decimal = s.lines.iter().filter(|l| l.kind != LineKind::Usage).filter_map(|l| l.cost.as_ref()).map(Money::amount).sum();
             prop_assert_eq!(ptu, d("1234.57") + d("999.99"));
             for line in &s.lines {
-                if let Some(cost) = line.cost {
+                if let Some(cost) = line.cost.as_ref().map(Money::amount) {
                     prop_assert_eq!(cost.round_dp(2), cost);
                     prop_assert!(cost >= Decimal::ZERO);
                 }

@@ -1,14 +1,15 @@
 //! `chargeback backfill --capture …` and `chargeback reconcile-capture
 //! --capture …`: Event Hubs Capture files replayed with the live path's
-//! identities ([`crate::reconcile`]). The backfill adds only what the ledger
+//! identities ([`crate::replay`]). The backfill adds only what the ledger
 //! is missing; the reconciliation only reports it.
 
 use anyhow::Context;
 use chrono::{DateTime, NaiveDate, Utc};
 
+use super::Services;
 use crate::config::Settings;
-use crate::reconcile::source::{self, CaptureSource};
-use crate::reconcile::{Mode, Replay, Report, Window};
+use crate::replay::source::{self, CaptureSource};
+use crate::replay::{Mode, Report, Window};
 use crate::storage::azure::StorageAccount;
 
 /// Arguments of `backfill` and `reconcile-capture`.
@@ -40,7 +41,7 @@ fn parse_time(raw: &str) -> Result<DateTime<Utc>, String> {
     crate::records::parse_utc(raw).ok_or_else(|| format!("{raw:?} is not an RFC 3339 time or a YYYY-MM-DD day"))
 }
 
-pub(super) async fn run(settings: &Settings, args: CaptureArgs, mode: Mode) -> anyhow::Result<()> {
+pub(super) async fn run(settings: &Settings, services: &Services, args: CaptureArgs, mode: Mode) -> anyhow::Result<()> {
     if let (Some(from), Some(to)) = (args.from, args.to) {
         anyhow::ensure!(from < to, "--from must be before --to");
     }
@@ -51,9 +52,8 @@ pub(super) async fn run(settings: &Settings, args: CaptureArgs, mode: Mode) -> a
     };
     let files = source::list(&sources, account.as_ref()).await?;
     anyhow::ensure!(!files.is_empty(), "no Capture files (*.avro) found in {}", args.sources.join(", "));
-    let ingestor = crate::startup::ingestor(settings).await?;
     let window = Window { from: args.from, to: args.to, event_hub: args.event_hub };
-    let report = Replay::new(ingestor).run(&files, &window, mode).await?;
+    let report = services.replay.run(&files, &window, mode).await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

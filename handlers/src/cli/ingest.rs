@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
-use crate::config::Settings;
+use super::Services;
 use crate::ingest::{BatchOutcome, ContentIdentities, Event, Ingestor};
 
 /// Arguments of `chargeback ingest`.
@@ -29,11 +29,10 @@ pub struct IngestArgs {
     json: bool,
 }
 
-pub(super) async fn run(settings: &Settings, args: IngestArgs) -> anyhow::Result<()> {
-    let ingestor = crate::startup::ingestor(settings).await?;
+pub(super) async fn run(services: &Services, args: IngestArgs) -> anyhow::Result<()> {
     let mut total = BatchOutcome::default();
     for file in &args.files {
-        let outcome = ingest_file(&ingestor, file, args.batch_size.max(1)).await?;
+        let outcome = ingest_file(&services.ingestor, file, args.batch_size.max(1)).await?;
         total.add(&outcome);
     }
     if args.json {

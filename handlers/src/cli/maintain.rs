@@ -5,8 +5,8 @@
 
 use clap::Args;
 
-use crate::config::Settings;
-use crate::maintenance::{self, MaintenanceSource, Options, Thresholds};
+use super::Services;
+use crate::maintenance::{self, Options, Thresholds};
 
 /// Arguments of `maintain`.
 #[derive(Debug, Args)]
@@ -20,7 +20,7 @@ pub struct MaintainArgs {
 }
 
 /// Runs maintenance and prints what it did (or would do).
-pub async fn run(settings: &Settings, args: MaintainArgs) -> anyhow::Result<()> {
+pub async fn run(services: &Services, args: MaintainArgs) -> anyhow::Result<()> {
     let mut text = std::env::var("CHARGEBACK_MAINTENANCE").unwrap_or_default();
     for o in &args.overrides {
         text.push(',');
@@ -28,7 +28,7 @@ pub async fn run(settings: &Settings, args: MaintainArgs) -> anyhow::Result<()> 
     }
     let thresholds = Thresholds::parse(&text)?;
     let options = Options { thresholds, dry_run: args.dry_run };
-    let Some(tenant) = MaintenanceSource::from_settings(settings).open().await? else {
+    let Some(tenant) = services.maintenance.open().await? else {
         println!("no SQL database is configured: nothing to maintain");
         return Ok(());
     };

@@ -1,22 +1,35 @@
-//! The `chargeback` command line. Each subcommand is a module; `serve` is the
-//! custom handler the Functions host starts.
+//! The `chargeback` command line: an adapter over the same services the
+//! functions and the API call. Each subcommand is a module; `serve` is the
+//! custom handler the Functions host starts, built by the composition root
+//! ([`App`], implemented in `startup`).
+//!
+//! Failures end the process with an exit code ([`exit_code`]) and one line
+//! on standard error naming the failure and its causes.
 
 mod backfill;
+pub mod demo;
 mod ingest;
 mod maintain;
-pub mod rollup;
+mod rollup;
 mod usage;
 
-pub use usage::month_range;
+pub use ingest::ingest_file;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use async_trait::async_trait;
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
+use crate::budgets::Budgets;
 use crate::config::{SETTINGS, Settings};
+use crate::directory::Directory;
 use crate::domain::Tenant;
+use crate::ingest::Ingestor;
+use crate::maintenance::MaintenanceSource;
+use crate::rollup::Rollups;
+use crate::storage::StorageError;
 
 /// Exact token-usage chargeback for a shared Azure OpenAI deployment.
 #[derive(Debug, Parser)]
@@ -49,9 +62,9 @@ enum Command {
     /// Report what Event Hubs Capture files hold that the ledger is missing; changes nothing.
     ReconcileCapture(backfill::CaptureArgs),
     /// Generate a month of realistic traffic, ingest it and print the summary.
-    Demo(crate::demo::DemoArgs),
+    Demo(demo::DemoArgs),
     /// Write a month of synthetic API Management records as JSONL (the demo's traffic, for trials and benchmarks).
-    Generate(crate::demo::GenerateArgs),
+    Generate(demo::GenerateArgs),
     /// Count the tokens of a chat-completions request body (or messages array) or of a text.
     Tokens {
         /// Model (decides the encoding).
@@ -79,8 +92,39 @@ enum Command {
     Settings,
 }
 
+/// The services the commands call.
+#[derive(Debug, Clone)]
+pub struct Services {
+    /// The tenant the commands work for.
+    pub tenant: Tenant,
+    /// Ingestion.
+    pub ingestor: Ingestor,
+    /// Usage reports.
+    pub usage: crate::usage::Usage,
+    /// The administration data.
+    pub directory: Directory,
+    /// The monthly rollup.
+    pub rollups: Rollups,
+    /// The budget check.
+    pub budgets: Budgets,
+    /// The database the nightly maintenance works on.
+    pub maintenance: MaintenanceSource,
+    /// Replay from Event Hubs Capture.
+    pub replay: crate::replay::Replay,
+}
+
+/// What the composition root provides to the commands.
+#[async_trait]
+pub trait App: Send + Sync {
+    /// Serves the custom handler on `port` until it is stopped.
+    async fn serve(&self, settings: &Settings, port: u16) -> anyhow::Result<()>;
+
+    /// The services over the configured stores (opening them).
+    async fn services(&self, settings: &Settings) -> anyhow::Result<Services>;
+}
+
 /// Runs the command line and returns the process exit code.
-pub fn main() -> ExitCode {
+pub fn main(app: &dyn App) -> ExitCode {
     let cli = Cli::parse();
     init_tracing(matches!(cli.command, Command::Serve { .. }));
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -90,13 +134,21 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli)) {
+    match runtime.block_on(run(cli, app)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            exit_code(&e)
         }
     }
+}
+
+/// The exit code of a failure: 3 when a store could not be reached (worth a
+/// retry), 1 for anything else (bad input, bad configuration). Argument
+/// errors end with 2 before anything runs.
+pub fn exit_code(error: &anyhow::Error) -> ExitCode {
+    let store_failed = error.chain().any(|cause| cause.downcast_ref::<StorageError>().is_some());
+    if store_failed { ExitCode::from(3) } else { ExitCode::FAILURE }
 }
 
 fn init_tracing(serving: bool) {
@@ -106,7 +158,7 @@ fn init_tracing(serving: bool) {
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }
 
-async fn run(cli: Cli) -> anyhow::Result<()> {
+async fn run(cli: Cli, app: &dyn App) -> anyhow::Result<()> {
     let mut settings = Settings::from_env()?;
     if let Some(dir) = cli.data_dir {
         settings.data_dir = dir;
@@ -115,20 +167,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         settings.tenant = Tenant::parse(&t)?;
     }
     match cli.command {
-        Command::Serve { port } => {
-            let port = port.or(settings.port).unwrap_or(7071);
-            let app = crate::startup::Application::build(&settings, port).await?;
-            app.run_until_stopped().await
+        Command::Serve { port } => app.serve(&settings, port.or(settings.port).unwrap_or(7071)).await,
+        Command::Ingest(args) => ingest::run(&app.services(&settings).await?, args).await,
+        Command::Usage(args) => usage::run(&app.services(&settings).await?, args).await,
+        Command::Backfill(args) => {
+            backfill::run(&settings, &app.services(&settings).await?, args, crate::replay::Mode::Backfill).await
         }
-        Command::Ingest(args) => ingest::run(&settings, args).await,
-        Command::Usage(args) => usage::run(&settings, args).await,
-        Command::Backfill(args) => backfill::run(&settings, args, crate::reconcile::Mode::Backfill).await,
-        Command::ReconcileCapture(args) => backfill::run(&settings, args, crate::reconcile::Mode::Reconcile).await,
-        Command::Maintain(args) => maintain::run(&settings, args).await,
-        Command::Rollup(args) => rollup::run_rollup(&settings, &args).await.map(|_| ()),
-        Command::Report(args) => rollup::run_report(&settings, &args).await.map(|_| ()),
-        Command::Demo(args) => crate::demo::run(&settings, args).await,
-        Command::Generate(args) => crate::demo::generate_file(args),
+        Command::ReconcileCapture(args) => {
+            backfill::run(&settings, &app.services(&settings).await?, args, crate::replay::Mode::Reconcile).await
+        }
+        Command::Maintain(args) => maintain::run(&app.services(&settings).await?, args).await,
+        Command::Rollup(args) => rollup::run_rollup(&app.services(&settings).await?, &args).await.map(|_| ()),
+        Command::Report(args) => rollup::run_report(&app.services(&settings).await?, &args).await.map(|_| ()),
+        Command::Demo(args) => demo::run(&settings, app, args).await,
+        Command::Generate(args) => demo::generate_file(args),
         Command::Tokens { model, messages, text } => {
             print!("{}", chargeback_tokenizer::run_tokens_command(&model, messages.as_deref(), text.as_deref())?);
             Ok(())

@@ -2,12 +2,12 @@
 //! process, and its report files.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use anyhow::Context;
 
-use crate::config::Settings;
-use crate::rollup::{Period, RollupInstance, Rollups, RuntimeStatus, local};
+use super::Services;
+use crate::domain::Period;
+use crate::rollup::{RollupInstance, RuntimeStatus, local};
 
 /// Arguments of `chargeback rollup`.
 #[derive(Debug, clap::Args)]
@@ -51,10 +51,8 @@ pub struct ReportArgs {
 }
 
 /// Rolls a month up and prints where its reports are.
-pub async fn run_rollup(settings: &Settings, args: &RollupArgs) -> anyhow::Result<RollupInstance> {
-    let stores = crate::startup::stores(settings).await?;
-    let rollups = Rollups::new(stores, Arc::new(settings.clone()));
-    let instance = local::run(&rollups, &settings.tenant, args.month, args.workers, "cli").await?;
+pub async fn run_rollup(services: &Services, args: &RollupArgs) -> anyhow::Result<RollupInstance> {
+    let instance = local::run(&services.rollups, &services.tenant, args.month, args.workers, "cli").await?;
     println!(
         "rollup {} run {}: {:?}, {} chunks, {} ms",
         instance.id,
@@ -70,13 +68,11 @@ pub async fn run_rollup(settings: &Settings, args: &RollupArgs) -> anyhow::Resul
 }
 
 /// Copies a completed month's report files to a folder.
-pub async fn run_report(settings: &Settings, args: &ReportArgs) -> anyhow::Result<Vec<PathBuf>> {
+pub async fn run_report(services: &Services, args: &ReportArgs) -> anyhow::Result<Vec<PathBuf>> {
     if args.rollup {
-        run_rollup(settings, &RollupArgs { month: args.month, workers: 4 }).await?;
+        run_rollup(services, &RollupArgs { month: args.month, workers: local::DEFAULT_WORKERS }).await?;
     }
-    let stores = crate::startup::stores(settings).await?;
-    let rollups = Rollups::new(stores.clone(), Arc::new(settings.clone()));
-    let instance = rollups.status(&settings.tenant, args.month).await?;
+    let instance = services.rollups.status(&services.tenant, args.month).await?;
     let instance =
         instance.filter(|i| i.status == RuntimeStatus::Completed || !i.outputs.is_empty()).with_context(|| {
             format!(
@@ -97,9 +93,10 @@ pub async fn run_report(settings: &Settings, args: &ReportArgs) -> anyhow::Resul
         if !wanted {
             continue;
         }
-        let doc = stores.outputs.get(name).await?.with_context(|| format!("the report file {name} is missing"))?;
+        let body =
+            services.rollups.output(name).await?.with_context(|| format!("the report file {name} is missing"))?;
         let path = args.out.join(file);
-        std::fs::write(&path, &doc.body).with_context(|| format!("writing {}", path.display()))?;
+        std::fs::write(&path, &body).with_context(|| format!("writing {}", path.display()))?;
         println!("{}", path.display());
         written.push(path);
     }

@@ -1,11 +1,15 @@
-//! `chargeback usage`: token totals from the ledger.
+//! `chargeback usage`: token totals from the usage service, as a table,
+//! JSON or CSV.
+
+use std::fmt::Write as _;
 
 use anyhow::Context;
-use chrono::{DateTime, Months, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
 
-use crate::config::Settings;
-use crate::mapping::ApplicationMap;
-use crate::usage::{GroupBy, usage_report};
+use super::Services;
+use crate::domain::{Period, TokenCounts};
+use crate::usage::{GroupBy, UsageFilters, UsageLine, UsageQuery, UsageReport};
 
 /// Output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -16,6 +20,36 @@ pub enum Format {
     Json,
     /// CSV.
     Csv,
+}
+
+/// What usage is grouped by, as the command line names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum By {
+    /// Application (from the directory; the party itself when unmapped).
+    App,
+    /// Business unit (from the directory; `unassigned` when unmapped).
+    BusinessUnit,
+    /// The chargeable party as recorded.
+    Party,
+    /// Model.
+    Model,
+    /// Deployment.
+    Deployment,
+    /// UTC day.
+    Day,
+}
+
+impl From<By> for GroupBy {
+    fn from(by: By) -> Self {
+        match by {
+            By::App => GroupBy::Application,
+            By::BusinessUnit => GroupBy::BusinessUnit,
+            By::Party => GroupBy::Party,
+            By::Model => GroupBy::Model,
+            By::Deployment => GroupBy::Deployment,
+            By::Day => GroupBy::Day,
+        }
+    }
 }
 
 /// Arguments of `chargeback usage`.
@@ -32,45 +66,137 @@ pub struct UsageArgs {
     to: Option<NaiveDate>,
     /// Grouping.
     #[arg(long, value_enum, default_value = "business-unit")]
-    by: GroupBy,
+    by: By,
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     format: Format,
 }
 
-/// The half-open UTC range of a month given as `YYYY-MM`.
-pub fn month_range(month: &str) -> anyhow::Result<(DateTime<Utc>, DateTime<Utc>)> {
-    let first = NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d")
-        .with_context(|| format!("--month {month:?} is not YYYY-MM"))?;
-    let next = first.checked_add_months(Months::new(1)).context("month out of range")?;
-    Ok((first.and_time(chrono::NaiveTime::MIN).and_utc(), next.and_time(chrono::NaiveTime::MIN).and_utc()))
+/// The half-open UTC range of a month.
+pub fn month_range(period: Period) -> (DateTime<Utc>, DateTime<Utc>) {
+    let start = |day: NaiveDate| day.and_time(chrono::NaiveTime::MIN).and_utc();
+    (start(period.first_day()), start(period.next_first_day()))
 }
 
-pub(super) async fn run(settings: &Settings, args: UsageArgs) -> anyhow::Result<()> {
+fn month(text: &str) -> anyhow::Result<Period> {
+    text.parse::<Period>().with_context(|| format!("--month {text:?} is not YYYY-MM"))
+}
+
+pub(super) async fn run(services: &Services, args: UsageArgs) -> anyhow::Result<()> {
     let (from, to) = match (&args.month, args.from, args.to) {
-        (Some(month), _, _) => month_range(month)?,
+        (Some(m), _, _) => month_range(month(m)?),
         (None, Some(from), Some(to)) => {
             anyhow::ensure!(from <= to, "--from {from} is after --to {to}");
             let end = to.succ_opt().context("--to out of range")?;
             (from.and_time(chrono::NaiveTime::MIN).and_utc(), end.and_time(chrono::NaiveTime::MIN).and_utc())
         }
-        _ => month_range(&Utc::now().format("%Y-%m").to_string())?,
+        _ => month_range(Period::of(Utc::now().date_naive())),
     };
-    let ingestor = crate::startup::ingestor(settings).await?;
-    let map = ApplicationMap::load(&settings.applications_path())?;
-    let report = usage_report(ingestor.ledger().as_ref(), &map, &settings.tenant, from, to, args.by).await?;
+    let query = UsageQuery {
+        tenant: services.tenant.clone(),
+        from,
+        to,
+        group_by: args.by.into(),
+        filters: UsageFilters::default(),
+    };
+    let report = services.usage.report(query).await?;
     match args.format {
         Format::Table => {
             println!(
                 "usage {} .. {} (UTC, end exclusive), tenant {}",
                 from.date_naive(),
                 to.date_naive(),
-                settings.tenant
+                services.tenant
             );
-            print!("{}", report.to_table());
+            print!("{}", table(&report));
         }
-        Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
-        Format::Csv => print!("{}", report.to_csv()?),
+        Format::Json => println!("{}", serde_json::to_string_pretty(&Json::of(&report))?),
+        Format::Csv => print!("{}", csv(&report)?),
     }
     Ok(())
+}
+
+/// The JSON form: the range, one line per group, and their sum.
+#[derive(Serialize)]
+struct Json<'a> {
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    lines: Vec<JsonLine<'a>>,
+    total: JsonLine<'a>,
+}
+
+#[derive(Serialize)]
+struct JsonLine<'a> {
+    key: &'a str,
+    #[serde(flatten)]
+    tokens: &'a TokenCounts,
+}
+
+impl<'a> Json<'a> {
+    fn of(report: &'a UsageReport) -> Self {
+        let line = |l: &'a UsageLine| JsonLine { key: &l.key, tokens: &l.tokens };
+        Json {
+            from: report.query.from,
+            to: report.query.to,
+            lines: report.lines.iter().map(line).collect(),
+            total: line(&report.total),
+        }
+    }
+}
+
+const HEADERS: [&str; 9] =
+    ["group", "requests", "prompt", "cached", "completion", "reasoning", "total", "estimated", "pending_requests"];
+
+fn cells(line: &UsageLine) -> [String; 9] {
+    let t = &line.tokens;
+    [
+        line.key.clone(),
+        t.requests.to_string(),
+        t.prompt_tokens.to_string(),
+        t.cached_tokens.to_string(),
+        t.completion_tokens.to_string(),
+        t.reasoning_tokens.to_string(),
+        t.total_tokens.to_string(),
+        t.estimated_tokens.to_string(),
+        t.pending_requests.to_string(),
+    ]
+}
+
+/// A fixed-width text table with a total line.
+pub fn table(report: &UsageReport) -> String {
+    let mut rows: Vec<[String; 9]> = vec![HEADERS.map(str::to_owned)];
+    rows.extend(report.lines.iter().map(cells));
+    rows.push(cells(&report.total));
+    let mut widths = [0usize; 9];
+    for row in &rows {
+        for (w, c) in widths.iter_mut().zip(row) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for (i, row) in rows.iter().enumerate() {
+        if i == rows.len() - 1 {
+            let _ = writeln!(out, "{}", "-".repeat(widths.iter().sum::<usize>() + 2 * 8));
+        }
+        for (j, (w, c)) in widths.iter().zip(row).enumerate() {
+            let sep = if j == 0 { "" } else { "  " };
+            if j == 0 {
+                let _ = write!(out, "{sep}{c:<w$}");
+            } else {
+                let _ = write!(out, "{sep}{c:>w$}");
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// CSV with a header and a total line.
+fn csv(report: &UsageReport) -> anyhow::Result<String> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    writer.write_record(HEADERS)?;
+    for line in report.lines.iter().chain(std::iter::once(&report.total)) {
+        writer.write_record(cells(line))?;
+    }
+    Ok(String::from_utf8(writer.into_inner()?)?)
 }

@@ -1,18 +1,40 @@
-//! The chargeback domain: what a usage record is once it has been parsed.
+//! The chargeback domain: what a usage record is once it has been parsed,
+//! and what finance talks about: tenants, months, tokens, money, parties,
+//! applications, business units, deployments, prices and budgets.
 //!
 //! Nothing in here knows about JSON wire quirks, HTTP or SQL. Every type can
-//! only hold valid values; the `records` module turns wire formats into these.
+//! only hold valid values; the `records` module turns wire formats into
+//! records, the directory turns admin documents and seed files into the rest.
 
 mod aggregate;
+mod application;
+mod budget;
+mod charge;
+mod deployment;
 mod fingerprint;
+mod money;
+mod name;
 mod period;
+mod price;
+mod rejection;
 mod tenant;
 mod token_usage;
 mod usage_record;
 
-pub use aggregate::{TokenCounts, UsageAggregate};
+pub use aggregate::{TokenCounts, TokenTotals, UsageAggregate};
+pub use application::{Application, ApplicationMap, BusinessUnit, UNASSIGNED};
+pub use budget::{Budget, BudgetError};
+pub use charge::LineKind;
+pub use deployment::{Deployment, DeploymentError, DeploymentFields, DeploymentType, Provisioned, ProvisionedCost};
 pub use fingerprint::{Fingerprint, Fingerprinter};
+pub use money::{
+    AmountError, Currency, CurrencyError, CurrencyMismatch, MAX_AMOUNT, Money, check_amount, serialize_amount,
+    serialize_optional_amount,
+};
+pub use name::{MAX_NAME_CHARS, Name, NameError, Text, TextError};
 pub use period::{Period, PeriodError};
+pub use price::Price;
+pub use rejection::RejectReason;
 pub use tenant::{Tenant, TenantError};
 pub use token_usage::{MAX_TOKENS_PER_RECORD, TokenSource, TokenUsage, UsageError};
 pub use usage_record::{Caller, CountedWith, RecordId, RecordIdError, RecordShape, UsageRecord};

@@ -6,6 +6,8 @@
 use std::fmt;
 use std::sync::Arc;
 
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
 /// A tenant name: 1–63 characters of `a-z`, `0-9` and `-`, starting with a
 /// letter, so that it is valid as a table-name part, a schema name and a
 /// blob prefix.
@@ -48,6 +50,19 @@ impl fmt::Display for Tenant {
     }
 }
 
+impl Serialize for Tenant {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Tenant {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        Self::parse(&raw).map_err(serde::de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -62,5 +77,12 @@ mod tests {
         for bad in ["", "1abc", "a b", "a/b", "a_b", &"x".repeat(64)] {
             assert!(Tenant::parse(bad).is_err(), "{bad:?} should be rejected");
         }
+    }
+
+    #[test]
+    fn tenants_are_strings_on_the_wire_and_checked_when_read() {
+        let t: Tenant = serde_json::from_str("\"contoso\"").unwrap();
+        assert_eq!(serde_json::to_string(&t).unwrap(), "\"contoso\"");
+        assert!(serde_json::from_str::<Tenant>("\"a/../b\"").is_err());
     }
 }

@@ -1,89 +1,106 @@
-//! The custom handler's functions: one module per function folder, and the
-//! router that dispatches the host's `POST /<function>` to them.
+//! The custom handler's functions: the host protocol ([`invocation`]), one
+//! thin module per function folder, and the routes that dispatch the host's
+//! `POST /<function>` to them. Each function decodes its bindings, calls a
+//! service, and encodes the outputs; the HTTP API the host forwards
+//! (`/api/...`) is [`crate::api`].
 
 pub mod budget_alerts;
 pub mod ingest_usage;
 pub mod invocation;
+pub mod monthly_rollup;
 pub mod nightly_maintenance;
-pub mod rollup;
+pub mod rollup_chunk;
+pub mod rollup_finish;
+pub mod rollup_rerun;
+pub mod rollup_start;
 
-use axum::extract::{Path, State};
+use axum::extract::{FromRef, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
-use tracing::{error, instrument};
+use tracing::instrument;
 
+use crate::budgets::Budgets;
+use crate::domain::Tenant;
 use crate::ingest::Ingestor;
-use crate::storage::StorageError;
-use invocation::{InvocationRequest, InvocationResponse};
+use crate::maintenance::MaintenanceSource;
+use crate::rollup::{Followups, Rollups};
+use invocation::{InvocationError, InvocationRequest, InvocationResponse};
 
 /// Every function this handler serves (the app's function folders).
 pub const FUNCTIONS: &[&str] = &[
     ingest_usage::FUNCTION_NAME,
     nightly_maintenance::FUNCTION_NAME,
     budget_alerts::FUNCTION_NAME,
-    rollup::monthly_rollup::FUNCTION_NAME,
-    rollup::rollup_start::FUNCTION_NAME,
-    rollup::rollup_rerun::FUNCTION_NAME,
-    rollup::rollup_chunk::FUNCTION_NAME,
-    rollup::rollup_finish::FUNCTION_NAME,
+    monthly_rollup::FUNCTION_NAME,
+    rollup_start::FUNCTION_NAME,
+    rollup_rerun::FUNCTION_NAME,
+    rollup_chunk::FUNCTION_NAME,
+    rollup_finish::FUNCTION_NAME,
 ];
 
-/// What the functions share.
+/// The output binding of chunk messages (queue `rollup-chunks`).
+pub const CHUNKS_BINDING: &str = "chunks";
+/// The output binding of the finish message (queue `rollup-finish`).
+pub const FINISH_BINDING: &str = "finish";
+/// The HTTP trigger binding of the wrapped HTTP functions.
+pub const REQUEST_BINDING: &str = "req";
+/// The HTTP output binding of the wrapped HTTP functions.
+pub const RESPONSE_BINDING: &str = "res";
+/// The queue trigger binding.
+pub const MESSAGE_BINDING: &str = "msg";
+/// The timer trigger binding.
+pub const TIMER_BINDING: &str = "timer";
+
+/// The services the functions call.
 #[derive(Debug, Clone)]
-pub struct AppState {
-    /// The configuration the app was built from.
-    pub settings: std::sync::Arc<crate::config::Settings>,
-    /// Every store, as configured.
-    pub stores: crate::startup::Stores,
+pub struct FunctionState {
+    /// The tenant the timers and HTTP functions work for.
+    pub tenant: Tenant,
     /// Ingestion into the configured stores.
     pub ingestor: Ingestor,
+    /// The monthly rollup.
+    pub rollups: Rollups,
+    /// The budget check.
+    pub budgets: Budgets,
     /// The database the nightly maintenance works on.
-    pub maintenance: crate::maintenance::MaintenanceSource,
+    pub maintenance: MaintenanceSource,
 }
 
-/// Why an invocation failed. Bad input is the caller's to fix (4xx with a
-/// message); anything else is an opaque 5xx, logged once, and the host retries.
-#[derive(Debug, thiserror::Error)]
-pub enum InvocationError {
-    /// The invocation payload is not what the function's bindings produce.
-    #[error("{0}")]
-    BadRequest(String),
-    /// A store failed.
-    #[error(transparent)]
-    Storage(#[from] StorageError),
+/// Puts a rollup step's follow-up messages into the queue outputs.
+pub fn push_followups(response: &mut InvocationResponse, next: &Followups) -> Result<(), InvocationError> {
+    invocation::push_messages(response, CHUNKS_BINDING, &next.chunks)?;
+    invocation::push_messages(response, FINISH_BINDING, next.finish.as_slice())
 }
 
-impl IntoResponse for InvocationError {
-    fn into_response(self) -> Response {
-        match self {
-            Self::BadRequest(message) => (StatusCode::BAD_REQUEST, Json(json!({ "error": message }))).into_response(),
-            Self::Storage(e) => {
-                error!(error = %e, "invocation failed; the host will retry");
-                (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "error": "storage unavailable; retry" })))
-                    .into_response()
-            }
+/// The functions' routes: one `POST /<function>` per non-HTTP function
+/// folder (and the HTTP ones with queue outputs, which the host wraps), and
+/// the liveness probe `/healthz`.
+pub fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    FunctionState: FromRef<S>,
+{
+    Router::new().route("/healthz", get(health)).route("/{function}", post(invoke))
+}
+
+/// `GET /healthz`: 200 when the ledger answers, 503 when it does not.
+async fn health(State(state): State<FunctionState>) -> Response {
+    match state.ingestor.health().await {
+        Ok(()) => "ok".into_response(),
+        Err(e) => {
+            let error = &e as &dyn std::error::Error;
+            tracing::warn!(error, "health check: the ledger does not answer");
+            (StatusCode::SERVICE_UNAVAILABLE, "the ledger does not answer").into_response()
         }
     }
 }
 
-/// The handler's routes: one `POST /<function>` per non-HTTP function
-/// folder, the HTTP API the host forwards (`/api/...`, [`crate::api`]), plus
-/// a liveness probe.
-pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/{function}", post(invoke))
-        .merge(crate::api::routes(&state.settings))
-        .fallback(crate::api::not_found)
-        .with_state(state)
-}
-
 #[instrument(skip_all, fields(function = %function))]
 async fn invoke(
-    State(state): State<AppState>,
+    State(state): State<FunctionState>,
     Path(function): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Json<InvocationResponse>, Response> {
@@ -97,11 +114,11 @@ async fn invoke(
         ingest_usage::FUNCTION_NAME => ingest_usage::invoke(&state, request).await,
         nightly_maintenance::FUNCTION_NAME => nightly_maintenance::invoke(&state, request).await,
         budget_alerts::FUNCTION_NAME => budget_alerts::invoke(&state, request).await,
-        rollup::monthly_rollup::FUNCTION_NAME => rollup::monthly_rollup::invoke(&state, request).await,
-        rollup::rollup_start::FUNCTION_NAME => rollup::rollup_start::invoke(&state, request).await,
-        rollup::rollup_rerun::FUNCTION_NAME => rollup::rollup_rerun::invoke(&state, request).await,
-        rollup::rollup_chunk::FUNCTION_NAME => rollup::rollup_chunk::invoke(&state, request).await,
-        rollup::rollup_finish::FUNCTION_NAME => rollup::rollup_finish::invoke(&state, request).await,
+        monthly_rollup::FUNCTION_NAME => monthly_rollup::invoke(&state, request).await,
+        rollup_start::FUNCTION_NAME => rollup_start::invoke(&state, request).await,
+        rollup_rerun::FUNCTION_NAME => rollup_rerun::invoke(&state, request).await,
+        rollup_chunk::FUNCTION_NAME => rollup_chunk::invoke(&state, request).await,
+        rollup_finish::FUNCTION_NAME => rollup_finish::invoke(&state, request).await,
         other => {
             let message = format!("unknown function {other:?}; this handler serves: {}", FUNCTIONS.join(", "));
             return Err((StatusCode::NOT_FOUND, Json(json!({ "error": message }))).into_response());

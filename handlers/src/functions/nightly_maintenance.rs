@@ -10,23 +10,20 @@
 use serde_json::Value;
 use tracing::warn;
 
-use super::invocation::{InvocationRequest, InvocationResponse};
-use super::{AppState, InvocationError};
+use super::invocation::{self, InvocationError, InvocationRequest, InvocationResponse};
+use super::{FunctionState, TIMER_BINDING};
 use crate::maintenance::{self, Options, Thresholds};
-use crate::storage::StorageError;
 
 /// The function's name (its folder name).
 pub const FUNCTION_NAME: &str = "nightly-maintenance";
-/// The trigger binding's name in `function.json`.
-pub const TIMER_BINDING: &str = "timer";
 
 /// Handles one timer tick.
-pub async fn invoke(state: &AppState, request: InvocationRequest) -> Result<InvocationResponse, InvocationError> {
-    let timer = read_timer(&request)?;
+pub async fn invoke(state: &FunctionState, request: InvocationRequest) -> Result<InvocationResponse, InvocationError> {
+    let timer = invocation::timer(&request, TIMER_BINDING)?;
     if timer.get("IsPastDue").and_then(Value::as_bool) == Some(true) {
         warn!(function = FUNCTION_NAME, "the timer is past due; running now");
     }
-    let failed = |e: anyhow::Error| InvocationError::Storage(StorageError::Backend(format!("maintenance: {e:#}")));
+    let failed = |e: anyhow::Error| InvocationError::Failed(e.into());
     let thresholds = Thresholds::from_env().map_err(failed)?;
     let options = Options { thresholds, dry_run: false };
     let Some(tenant) = state.maintenance.open().await.map_err(failed)? else {
@@ -41,12 +38,4 @@ pub async fn invoke(state: &AppState, request: InvocationRequest) -> Result<Invo
         return_value: serde_json::to_value(&reports).unwrap_or(Value::Null),
         ..Default::default()
     })
-}
-
-/// The timer binding's value; it must be there (the host always sends it).
-fn read_timer(request: &InvocationRequest) -> Result<Value, InvocationError> {
-    match request.data(TIMER_BINDING) {
-        Some(timer @ Value::Object(_)) => Ok(timer),
-        _ => Err(InvocationError::BadRequest(format!("Data.{TIMER_BINDING} is missing or not a timer object"))),
-    }
 }

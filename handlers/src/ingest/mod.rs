@@ -1,8 +1,12 @@
 //! Ingestion of one batch of events: parse every body, store accepted records
 //! in the ledger and rejected ones in the dead-letter store.
 //!
-//! The same code serves the Event Hub function and `chargeback ingest`. Per
-//! batch, received = accepted + duplicates + dead-lettered, always.
+//! The same code serves the Event Hub function, `chargeback ingest` and the
+//! demo. Per batch, received = accepted + duplicates + dead-lettered, always.
+//! Streamed records without usage are counted by us with the tokenizer of
+//! their model; which model a deployment serves comes from the tenant's
+//! directory as it is when the batch is counted, so a deployment added over
+//! the API picks the tokenizer of the next batch.
 
 mod counting;
 mod origin;
@@ -16,10 +20,9 @@ use tracing::{info, instrument};
 pub use counting::{Counted, PendingCount, apply as apply_counts, count_pending};
 pub use origin::{ContentIdentities, EventOrigin, content_digest};
 
-use chargeback_tokenizer::DeploymentModels;
-
-use crate::domain::{Fingerprinter, Tenant, TokenSource, UsageRecord};
-use crate::records::{ParseContext, ParsedRecord, RejectReason, parse_record, redact_secrets};
+use crate::directory::Directory;
+use crate::domain::{Fingerprinter, RejectReason, Tenant, TokenSource, UsageRecord};
+use crate::records::{ParseContext, ParsedRecord, parse_record, redact_secrets};
 use crate::storage::{DeadLetter, DeadLetterStore, Ledger, StorageError};
 
 /// One received event: its body and where it was read from.
@@ -83,40 +86,26 @@ pub struct PreparedBatch {
 pub struct Ingestor {
     ledger: Arc<dyn Ledger>,
     dead_letters: Arc<dyn DeadLetterStore>,
+    directory: Directory,
     fingerprinter: Fingerprinter,
     default_tenant: Tenant,
-    deployments: Arc<DeploymentModels>,
 }
 
 /// Threads that may count one batch's streamed records.
 const COUNTING_THREADS: usize = 2;
 
 impl Ingestor {
-    /// An ingestor writing to these stores.
+    /// An ingestor writing to these stores; `directory` says which model a
+    /// deployment serves, `fingerprinter` hides subscription keys, and
+    /// records that name no tenant are `default_tenant`'s.
     pub fn new(
         ledger: Arc<dyn Ledger>,
         dead_letters: Arc<dyn DeadLetterStore>,
+        directory: Directory,
         fingerprinter: Fingerprinter,
         default_tenant: Tenant,
     ) -> Self {
-        Self { ledger, dead_letters, fingerprinter, default_tenant, deployments: Arc::default() }
-    }
-
-    /// Uses this deployment → model mapping to pick the tokenizer of
-    /// deployments whose records do not name their model.
-    pub fn with_deployments(mut self, deployments: DeploymentModels) -> Self {
-        self.deployments = Arc::new(deployments);
-        self
-    }
-
-    /// The ledger written to.
-    pub fn ledger(&self) -> &Arc<dyn Ledger> {
-        &self.ledger
-    }
-
-    /// The dead-letter store written to.
-    pub fn dead_letters(&self) -> &Arc<dyn DeadLetterStore> {
-        &self.dead_letters
+        Self { ledger, dead_letters, directory, fingerprinter, default_tenant }
     }
 
     /// Parses a batch (no I/O): every event becomes a record or a letter.
@@ -135,20 +124,42 @@ impl Ingestor {
     }
 
     /// Counts the tokens of streamed records without usage, off the async
-    /// runtime.
+    /// runtime, with the deployments of each record's tenant as its
+    /// directory says now. Records that cannot be counted stay pending:
+    /// kept, reported as pending, never lost.
     async fn count(&self, batch: &mut PreparedBatch) {
         if batch.pending.is_empty() {
             return;
         }
-        let pending = std::mem::take(&mut batch.pending);
-        let deployments = Arc::clone(&self.deployments);
-        let counted =
-            tokio::task::spawn_blocking(move || count_pending(&pending, &deployments, COUNTING_THREADS)).await;
-        match counted {
-            Ok(counted) => apply_counts(&mut batch.records, counted),
-            // A panic while counting is a bug; the records stay pending rather than lost.
-            Err(e) => tracing::error!(error = %e, "token counting failed; records stay pending"),
+        let mut by_tenant: BTreeMap<Tenant, Vec<PendingCount>> = BTreeMap::new();
+        for p in std::mem::take(&mut batch.pending) {
+            by_tenant.entry(batch.records[p.index].tenant.clone()).or_default().push(p);
         }
+        for (tenant, pending) in by_tenant {
+            let deployments = match self.directory.deployment_models(&tenant).await {
+                Ok(d) => d,
+                Err(e) => {
+                    let error = &e as &dyn std::error::Error;
+                    tracing::error!(tenant = %tenant, error, "reading the deployments failed; records stay pending");
+                    continue;
+                }
+            };
+            let counted =
+                tokio::task::spawn_blocking(move || count_pending(&pending, &deployments, COUNTING_THREADS)).await;
+            match counted {
+                Ok(counted) => apply_counts(&mut batch.records, counted),
+                // A panic while counting is a bug; the records stay pending rather than lost.
+                Err(e) => {
+                    let error = &e as &dyn std::error::Error;
+                    tracing::error!(error, "token counting failed; records stay pending");
+                }
+            }
+        }
+    }
+
+    /// Checks that the ledger answers (the liveness probe).
+    pub async fn health(&self) -> Result<(), StorageError> {
+        self.ledger.health().await
     }
 
     /// Stores a prepared batch.

@@ -3,7 +3,7 @@
 //! both engines.
 
 use super::{ActionRecord, JOB};
-use crate::storage::sql_support::{now_us, ordered_id};
+use crate::storage::sql::support::{now_us, ordered_id};
 
 const RUN_START: &str = "INSERT INTO maintenance_log (id, tenant, job, started_at_us, finished_at_us, outcome, detail) \
      VALUES ($1, $2, $3, $4, NULL, NULL, NULL)";

@@ -22,10 +22,9 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use sqlx::{PgPool, SqlitePool};
 
-use crate::config::{LedgerBackend, Settings};
 use crate::domain::Tenant;
+use crate::storage::embedded::sqlite::SqliteLedger;
 use crate::storage::postgres::PgConfig;
-use crate::storage::sqlite::SqliteLedger;
 pub use plan::{Action, Step, Thresholds};
 
 /// The name of the job in `maintenance_log`.
@@ -44,13 +43,8 @@ pub struct MaintenanceSource {
 /// Where a tenant's database is.
 #[derive(Debug, Clone)]
 pub enum DatabaseSource {
-    /// PostgreSQL at this URL (the chargeback schema and maybe the ledger).
-    Postgres {
-        /// `DATABASE_URL`.
-        url: crate::config::Secret,
-        /// Statement cache size.
-        statement_cache: Option<usize>,
-    },
+    /// PostgreSQL (the chargeback schema and maybe the ledger).
+    Postgres(PgConfig),
     /// The embedded SQLite ledger file.
     Sqlite(PathBuf),
     /// No SQL database is configured (Table Storage only): nothing to maintain.
@@ -58,19 +52,6 @@ pub enum DatabaseSource {
 }
 
 impl MaintenanceSource {
-    /// The configured tenant; PostgreSQL when `DATABASE_URL` is set, else the
-    /// embedded ledger when it is the ledger, else nothing.
-    pub fn from_settings(settings: &Settings) -> Self {
-        let database = if let Some(url) = settings.storage.database_url.clone() {
-            DatabaseSource::Postgres { url, statement_cache: settings.storage.statement_cache }
-        } else if settings.storage.ledger_backend() == LedgerBackend::Sqlite {
-            DatabaseSource::Sqlite(settings.data_dir.join("ledger.sqlite"))
-        } else {
-            DatabaseSource::Nothing
-        };
-        Self { tenant: settings.tenant.clone(), database }
-    }
-
     /// Opens (and migrates) the tenant's database; `None` when there is none.
     pub async fn open(&self) -> anyhow::Result<Option<(Tenant, Database)>> {
         Ok(self.database.open().await?.map(|db| (self.tenant.clone(), db)))
@@ -81,12 +62,9 @@ impl DatabaseSource {
     /// Opens (and migrates) the database.
     pub async fn open(&self) -> anyhow::Result<Option<Database>> {
         Ok(match self {
-            Self::Postgres { url, statement_cache } => {
-                let mut config = PgConfig::new(String::from_utf8_lossy(url.expose()).into_owned());
+            Self::Postgres(config) => {
+                let mut config = config.clone();
                 config.max_connections = 2;
-                if let Some(n) = statement_cache {
-                    config.statement_cache = *n;
-                }
                 Some(Database::Postgres(config.connect().await?))
             }
             Self::Sqlite(path) => Some(Database::Sqlite(SqliteLedger::open(path).await?.pool().clone())),

@@ -17,7 +17,7 @@ use super::partitions::{self, KeyType, PartitionedTable};
 use super::plan::{self, Action, BloatMethod, IndexStats, Step, TableStats};
 use super::{ActionRecord, Budget, Options, Report, RunOutcome, held_back, millis};
 use crate::domain::Tenant;
-use crate::storage::sql_support::now_us;
+use crate::storage::sql::support::now_us;
 
 /// The advisory lock key's text; its `hashtext` is the key.
 fn lock_key(tenant: &Tenant) -> String {

@@ -13,7 +13,7 @@ use super::plan::{Action, Step};
 use super::{ActionRecord, Budget, Options, Report, RunOutcome, held_back};
 use crate::domain::Tenant;
 use crate::storage::LeaseStore;
-use crate::storage::sql_support::{SqlLeases, now_us};
+use crate::storage::sql::support::{SqlLeases, now_us};
 
 /// Lease time; renewed before each action.
 const LEASE_TTL: Duration = Duration::from_secs(60);

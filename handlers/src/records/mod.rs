@@ -16,89 +16,15 @@ mod scalar;
 mod timestamp;
 mod v1;
 
-use std::fmt;
-
 use serde_json::error::Category;
 
+pub use crate::domain::RejectReason;
 use crate::domain::{Fingerprinter, RecordId, Tenant, UsageRecord};
 pub use redact::redact_secrets;
 pub use timestamp::parse_utc;
 
 /// APIM's `log-to-eventhub` truncates messages above 200 KB.
 pub const APIM_MESSAGE_LIMIT: usize = 200 * 1024;
-
-/// Why a record went to the dead-letter store. The names are stable: they are
-/// stored and reported.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum RejectReason {
-    /// The body is not UTF-8.
-    InvalidEncoding,
-    /// The body is not JSON.
-    InvalidJson,
-    /// The body is JSON cut short (APIM truncates messages over 200 KB).
-    TruncatedBody,
-    /// The body is JSON but not an object.
-    NotAnObject,
-    /// The object matches none of the known record shapes.
-    UnknownShape,
-    /// A required field is absent.
-    MissingField,
-    /// A field has a value of the wrong kind.
-    InvalidField,
-    /// The timestamp is in no accepted form.
-    InvalidTimestamp,
-    /// A token count is negative.
-    NegativeTokens,
-    /// Token counts contradict each other (total, cached, reasoning).
-    InconsistentTokens,
-    /// A token count is over [`crate::domain::MAX_TOKENS_PER_RECORD`].
-    ImplausibleTokens,
-}
-
-impl RejectReason {
-    /// Every reason.
-    pub const ALL: [RejectReason; 11] = [
-        Self::InvalidEncoding,
-        Self::InvalidJson,
-        Self::TruncatedBody,
-        Self::NotAnObject,
-        Self::UnknownShape,
-        Self::MissingField,
-        Self::InvalidField,
-        Self::InvalidTimestamp,
-        Self::NegativeTokens,
-        Self::InconsistentTokens,
-        Self::ImplausibleTokens,
-    ];
-
-    /// Parses the stored name.
-    pub fn parse(raw: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|r| r.as_str() == raw)
-    }
-
-    /// The stored, machine-readable name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::InvalidEncoding => "invalid_encoding",
-            Self::InvalidJson => "invalid_json",
-            Self::TruncatedBody => "truncated_body",
-            Self::NotAnObject => "not_an_object",
-            Self::UnknownShape => "unknown_shape",
-            Self::MissingField => "missing_field",
-            Self::InvalidField => "invalid_field",
-            Self::InvalidTimestamp => "invalid_timestamp",
-            Self::NegativeTokens => "negative_tokens",
-            Self::InconsistentTokens => "inconsistent_tokens",
-            Self::ImplausibleTokens => "implausible_tokens",
-        }
-    }
-}
-
-impl fmt::Display for RejectReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// A record that cannot be ingested, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,15 +1,9 @@
-//! The finish step's pricing and reports: the month's aggregates, the
-//! tenant's directory (applications, deployments), and the price catalogue
-//! into the statement, its SQL lines and its report files.
+//! The finish step's pricing and reports: the month's aggregates, priced
+//! with the tenant's directory and the prices ([`Pricing`]), into the
+//! statement, its result lines and its report files.
 
-use rust_decimal::Decimal;
-use rust_decimal::prelude::ToPrimitive;
-
-use crate::api::admin::Directory;
-use crate::billing::{self, PriceCatalogue, Statement};
-use crate::config::Settings;
+use crate::billing::{self, Pricing};
 use crate::domain::{Period, Tenant, UsageAggregate};
-use crate::startup::Stores;
 use crate::storage::ResultLine;
 
 use super::RollupError;
@@ -27,36 +21,31 @@ pub struct Priced {
 
 /// Prices a month's aggregates with the tenant's current directory and prices.
 pub async fn price_month(
-    settings: &Settings,
-    stores: &Stores,
+    pricing: &Pricing,
     tenant: &Tenant,
     period: Period,
     aggregates: &[UsageAggregate],
 ) -> Result<Priced, RollupError> {
-    let statement = statement(settings, stores, tenant, period, aggregates).await?;
+    let statement = pricing.statement(tenant, period, aggregates).await?;
     let results = statement
         .lines
         .iter()
         .map(|l| ResultLine {
-            kind: l.kind.as_str().to_owned(),
+            kind: l.kind,
             business_unit: l.business_unit.clone(),
             application: l.application.clone(),
             model: l.model.clone(),
             deployment: l.deployment.clone(),
             currency: statement.currency.clone(),
-            requests: l.tokens.requests,
-            prompt: l.tokens.prompt_tokens,
-            completion: l.tokens.completion_tokens,
-            cached: l.tokens.cached_tokens,
-            reasoning: l.tokens.reasoning_tokens,
-            amount_micros: l.cost.and_then(micros),
+            tokens: l.tokens.totals(),
+            cost: l.cost.clone(),
         })
         .collect();
     let summary = serde_json::json!({
         "period": period,
         "currency": statement.currency,
-        "total": statement.total.to_string(),
-        "unusedCapacity": statement.unused_capacity.to_string(),
+        "total": statement.total.amount().to_string(),
+        "unusedCapacity": statement.unused_capacity.amount().to_string(),
         "requests": statement.tokens.requests,
         "tokens": statement.tokens.total_tokens,
         "estimatedTokens": statement.tokens.estimated_tokens,
@@ -66,28 +55,4 @@ pub async fn price_month(
         "businessUnits": statement.business_units.len(),
     });
     Ok(Priced { results, files: billing::render(&statement), summary })
-}
-
-/// The statement of a month from its aggregates.
-pub async fn statement(
-    settings: &Settings,
-    stores: &Stores,
-    tenant: &Tenant,
-    period: Period,
-    aggregates: &[UsageAggregate],
-) -> Result<Statement, RollupError> {
-    let directory = Directory::load(stores, settings, tenant).await.map_err(|e| match e {
-        crate::api::admin::DirectoryError::Storage(s) => RollupError::Storage(s),
-        other => RollupError::Pricing(other.to_string()),
-    })?;
-    let deployments = directory.deployment_catalogue().map_err(|e| RollupError::Pricing(format!("{e:#}")))?;
-    let prices =
-        PriceCatalogue::load(settings.prices_file.as_deref()).map_err(|e| RollupError::Pricing(e.to_string()))?;
-    billing::compute(period, aggregates, &directory.applications, &deployments, &prices)
-        .map_err(|e| RollupError::Pricing(e.to_string()))
-}
-
-/// A cent amount in micro-units (exact: amounts are whole cents).
-fn micros(amount: Decimal) -> Option<i64> {
-    (amount * Decimal::from(1_000_000)).to_i64()
 }

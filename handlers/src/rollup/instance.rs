@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::Period;
+use crate::domain::{Period, Tenant};
 
 /// Runtime status, as Durable Functions names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -69,7 +69,7 @@ pub struct RollupInstance {
     /// `<tenant>/<month>`.
     pub id: String,
     /// Tenant.
-    pub tenant: String,
+    pub tenant: Tenant,
     /// Month.
     pub period: Period,
     /// Run number, from 1.
@@ -117,11 +117,11 @@ pub struct PlannedChunk {
 
 impl RollupInstance {
     /// A new run over `chunks` chunks.
-    pub fn new(tenant: &str, period: Period, run: u32, trigger: &str, plan: String, chunks: usize) -> Self {
+    pub fn new(tenant: &Tenant, period: Period, run: u32, trigger: &str, plan: String, chunks: usize) -> Self {
         let now = Utc::now();
         Self {
             id: instance_id(tenant, period),
-            tenant: tenant.to_owned(),
+            tenant: tenant.clone(),
             period,
             run,
             trigger: trigger.to_owned(),
@@ -219,12 +219,12 @@ impl RollupInstance {
 }
 
 /// The stable id of a tenant's month.
-pub fn instance_id(tenant: &str, period: Period) -> String {
+pub fn instance_id(tenant: &Tenant, period: Period) -> String {
     format!("{tenant}/{period}")
 }
 
 /// The state store name of an instance document.
-pub fn instance_name(tenant: &str, period: Period) -> String {
+pub fn instance_name(tenant: &Tenant, period: Period) -> String {
     format!("rollups/{tenant}/{period}/instance.json")
 }
 
@@ -234,7 +234,8 @@ mod tests {
 
     #[test]
     fn chunk_states_round_trip_through_json() {
-        let mut i = RollupInstance::new("t", "2026-10".parse().unwrap(), 1, "cli", "plan".into(), 4);
+        let mut i =
+            RollupInstance::new(&Tenant::parse("t").unwrap(), "2026-10".parse().unwrap(), 1, "cli", "plan".into(), 4);
         i.set_chunk(1, ChunkState::Done);
         i.set_chunk(3, ChunkState::Failed);
         let back: RollupInstance = serde_json::from_str(&serde_json::to_string(&i).unwrap()).unwrap();
@@ -246,7 +247,8 @@ mod tests {
 
     #[test]
     fn setting_several_chunks_at_once_is_setting_each() {
-        let mut one_by_one = RollupInstance::new("t", "2026-10".parse().unwrap(), 1, "cli", "plan".into(), 5);
+        let mut one_by_one =
+            RollupInstance::new(&Tenant::parse("t").unwrap(), "2026-10".parse().unwrap(), 1, "cli", "plan".into(), 5);
         let mut at_once = one_by_one.clone();
         one_by_one.set_chunk(1, ChunkState::Done);
         one_by_one.set_chunk(4, ChunkState::Done);

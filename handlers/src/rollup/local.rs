@@ -6,8 +6,8 @@ use std::time::Duration;
 use futures::StreamExt;
 use tracing::warn;
 
-use super::{ChunkMessage, FinishMessage, MAX_ATTEMPTS, Period, RollupError, RollupInstance, Rollups, Started};
-use crate::domain::Tenant;
+use super::{ChunkMessage, ChunkState, FinishMessage, MAX_ATTEMPTS, RollupError, RollupInstance, Rollups, Started};
+use crate::domain::{Period, Tenant};
 
 /// Runs a chunk with up to [`MAX_ATTEMPTS`] attempts from `attempt`, backing off between them.
 async fn chunk_with_retries(
@@ -21,7 +21,7 @@ async fn chunk_with_retries(
             Err(e @ RollupError::Invalid(_)) => return Err(e),
             Err(e) if attempt >= MAX_ATTEMPTS => return Err(e),
             Err(e) => {
-                warn!(chunk = message.chunk, attempt, error = %e, "chunk failed; retrying");
+                warn!(chunk = message.chunk, attempt, error = &e as &dyn std::error::Error, "chunk failed; retrying");
                 tokio::time::sleep(backoff(attempt)).await;
                 attempt += 1;
             }
@@ -42,7 +42,7 @@ pub async fn finish_with_retries(
             Err(RollupError::Busy) => tokio::time::sleep(Duration::from_millis(200)).await,
             Err(e) if attempt >= MAX_ATTEMPTS => return Err(e),
             Err(e) => {
-                warn!(attempt, error = %e, "finish failed; retrying");
+                warn!(attempt, error = &e as &dyn std::error::Error, "finish failed; retrying");
                 tokio::time::sleep(backoff(attempt)).await;
                 attempt += 1;
             }
@@ -69,7 +69,12 @@ async fn batch_with_retries(
         Ok(outcome) => {
             let mut results = vec![Ok(outcome.finish)];
             for (message, error) in outcome.failed {
-                warn!(chunk = message.chunk, attempt = 1, error = %error, "chunk failed; retrying");
+                warn!(
+                    chunk = message.chunk,
+                    attempt = 1,
+                    error = &error as &dyn std::error::Error,
+                    "chunk failed; retrying"
+                );
                 tokio::time::sleep(backoff(1)).await;
                 results.push(chunk_with_retries(rollups, &message, retry_from).await);
             }
@@ -77,7 +82,11 @@ async fn batch_with_retries(
         }
         Err(RollupError::Invalid(_)) => batch.iter().map(|m| (m.clone(), 1)).collect(),
         Err(e) => {
-            warn!(chunks = batch.len(), error = %e, "writing a batch of chunks failed; retrying them one by one");
+            warn!(
+                chunks = batch.len(),
+                error = &e as &dyn std::error::Error,
+                "writing a batch of chunks failed; retrying them one by one"
+            );
             batch.iter().map(|m| (m.clone(), retry_from)).collect()
         }
     };
@@ -148,18 +157,16 @@ pub async fn run(
     let (chunks, finish) = match rollups.start(tenant, period, trigger).await? {
         Started::New { chunks, finish, .. } => (chunks, finish),
         Started::AlreadyRunning(i) => {
-            return Err(RollupError::Invalid(format!(
-                "a rollup of {} is already running (run {}, {} of {} chunks done); wait for it or re-run its failed chunks",
-                i.id,
-                i.run,
-                i.count(super::ChunkState::Done),
-                i.total()
-            )));
+            return Err(RollupError::AlreadyRunning {
+                id: i.id.clone(),
+                run: i.run,
+                done: i.count(ChunkState::Done),
+                total: i.total(),
+            });
         }
     };
     let failure = complete(rollups, chunks, finish, workers).await;
-    let state =
-        rollups.status(tenant, period).await?.ok_or_else(|| RollupError::Invalid("the rollup vanished".into()))?;
+    let state = rollups.current(tenant, period).await?;
     match failure {
         Some(e) if state.status != super::RuntimeStatus::Completed => Err(e),
         _ => Ok(state),
@@ -175,7 +182,8 @@ pub const DEFAULT_WORKERS: usize = 4;
 pub fn spawn_complete(rollups: Rollups, chunks: Vec<ChunkMessage>, finish: Option<FinishMessage>) {
     tokio::spawn(async move {
         if let Some(e) = complete(&rollups, chunks, finish, DEFAULT_WORKERS).await {
-            warn!(error = %e, "rollup in the background failed; see its status");
+            let error = &e as &dyn std::error::Error;
+            warn!(error, "rollup in the background failed; see its status");
         }
     });
 }

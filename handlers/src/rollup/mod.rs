@@ -20,10 +20,9 @@
 //! a bounded pool. Both call the same three steps.
 
 mod finish;
-
-pub use finish::statement;
 mod instance;
 pub mod local;
+pub mod status;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,30 +31,61 @@ use chrono::{NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
-pub use crate::domain::{Period, PeriodError};
 pub use instance::{ChunkState, Failure, PlannedChunk, RollupInstance, RuntimeStatus, instance_id, instance_name};
 
-use crate::config::Settings;
-use crate::domain::Tenant;
-use crate::startup::Stores;
-use crate::storage::{LedgerPartition, StorageError, Versioned, WriteCondition};
+use crate::billing::{Pricing, PricingError};
+use crate::domain::{Period, Tenant};
+use crate::storage::{
+    LeaseStore, Ledger, LedgerPartition, ReportStore, ResultLine, RollupStore, StorageError, Versioned, WriteCondition,
+};
 
-/// Attempts of one chunk before it is given up (the queue trigger's
-/// `maxDequeueCount`, and the embedded pool's retry limit).
-pub const MAX_ATTEMPTS: u32 = crate::startup::MAX_DEQUEUE;
+/// Attempts of one chunk before it is given up: the queue trigger's
+/// `maxDequeueCount` (5 by default, as `host.json` keeps it), and the
+/// embedded pool's retry limit.
+pub const MAX_ATTEMPTS: u32 = 5;
 
 /// Why a rollup step failed.
 #[derive(Debug, thiserror::Error)]
 pub enum RollupError {
     /// A store failed; the step can be retried.
-    #[error(transparent)]
+    #[error("a store failed")]
     Storage(#[from] StorageError),
     /// The message or request does not make sense (not retried).
     #[error("{0}")]
     Invalid(String),
-    /// Pricing or rendering failed (configuration, e.g. a bad price file).
-    #[error("pricing the month: {0}")]
-    Pricing(String),
+    /// The month was never started.
+    #[error("no rollup of {period} has been started for tenant {tenant}")]
+    NotStarted {
+        /// The tenant.
+        tenant: Tenant,
+        /// The month.
+        period: Period,
+    },
+    /// The month's current run has not completed.
+    #[error("{period} has no completed rollup (run {run} is {status:?})")]
+    NotCompleted {
+        /// The month.
+        period: Period,
+        /// The current run.
+        run: u32,
+        /// Its status.
+        status: RuntimeStatus,
+    },
+    /// A run of the month is in progress.
+    #[error("a rollup of {id} is already running (run {run}, {done} of {total} chunks done)")]
+    AlreadyRunning {
+        /// The rollup.
+        id: String,
+        /// The run in progress.
+        run: u32,
+        /// Its chunks done.
+        done: usize,
+        /// Its chunks.
+        total: usize,
+    },
+    /// Pricing failed (configuration, e.g. a bad price or seed file).
+    #[error("pricing the month failed")]
+    Pricing(#[from] PricingError),
     /// Another step holds the tenant's lease; retry later.
     #[error("the tenant's rollup lease is held by another worker; retry later")]
     Busy,
@@ -65,7 +95,7 @@ pub enum RollupError {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChunkMessage {
     /// Tenant.
-    pub tenant: String,
+    pub tenant: Tenant,
     /// Month.
     pub period: Period,
     /// Run the chunk belongs to (messages of older runs are ignored).
@@ -82,7 +112,7 @@ pub struct ChunkMessage {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FinishMessage {
     /// Tenant.
-    pub tenant: String,
+    pub tenant: Tenant,
     /// Month.
     pub period: Period,
     /// Run to finish.
@@ -123,11 +153,31 @@ pub struct Followups {
     pub finish: Option<FinishMessage>,
 }
 
-/// The rollup steps over the configured stores.
+/// The stores the rollup works with.
+#[derive(Debug, Clone)]
+pub struct RollupStores {
+    /// The records aggregated.
+    pub ledger: Arc<dyn Ledger>,
+    /// The daily aggregates and monthly results.
+    pub rollup: Arc<dyn RollupStore>,
+    /// Run state and plans (optimistic concurrency).
+    pub state: Arc<dyn ReportStore>,
+    /// Report files (`reports/<tenant>/<month>/…`).
+    pub outputs: Arc<dyn ReportStore>,
+    /// The finish step's lease.
+    pub leases: Arc<dyn LeaseStore>,
+}
+
+/// The rollup steps.
 #[derive(Debug, Clone)]
 pub struct Rollups {
-    stores: Stores,
-    settings: Arc<Settings>,
+    stores: RollupStores,
+    pricing: Pricing,
+}
+
+/// The name of a month's report file in the outputs store.
+pub fn report_name(tenant: &Tenant, period: Period, file: &str) -> String {
+    format!("reports/{tenant}/{period}/{file}")
 }
 
 /// Conditional writes retried on conflict before giving up (each conflict
@@ -135,25 +185,55 @@ pub struct Rollups {
 const CAS_ATTEMPTS: u32 = 200;
 
 impl Rollups {
-    /// Steps over these stores and settings.
-    pub fn new(stores: Stores, settings: Arc<Settings>) -> Self {
-        Self { stores, settings }
-    }
-
-    /// The stores.
-    pub fn stores(&self) -> &Stores {
-        &self.stores
+    /// Steps over these stores, pricing months with `pricing`.
+    pub fn new(stores: RollupStores, pricing: Pricing) -> Self {
+        Self { stores, pricing }
     }
 
     /// The current run of a tenant's month, if any.
     pub async fn status(&self, tenant: &Tenant, period: Period) -> Result<Option<RollupInstance>, RollupError> {
-        Ok(self.load(tenant.as_str(), period).await?.map(|(i, _)| i))
+        Ok(self.load(tenant, period).await?.map(|(i, _)| i))
+    }
+
+    /// The current run of a tenant's month; an error if it was never started.
+    pub async fn current(&self, tenant: &Tenant, period: Period) -> Result<RollupInstance, RollupError> {
+        self.status(tenant, period).await?.ok_or_else(|| RollupError::NotStarted { tenant: tenant.clone(), period })
+    }
+
+    /// The lines of a tenant's month, once its current run has completed.
+    pub async fn completed_results(
+        &self,
+        tenant: &Tenant,
+        period: Period,
+    ) -> Result<(RollupInstance, Vec<ResultLine>), RollupError> {
+        let instance = self.current(tenant, period).await?;
+        if instance.status != RuntimeStatus::Completed {
+            return Err(RollupError::NotCompleted { period, run: instance.run, status: instance.status });
+        }
+        let lines = self.stores.rollup.results(tenant, period).await?;
+        Ok((instance, lines))
+    }
+
+    /// One report file of a tenant's month (one of
+    /// [`crate::billing::REPORT_FILES`]), if written.
+    pub async fn report_file(
+        &self,
+        tenant: &Tenant,
+        period: Period,
+        file: &str,
+    ) -> Result<Option<Vec<u8>>, RollupError> {
+        Ok(self.stores.outputs.get(&report_name(tenant, period, file)).await?.map(|doc| doc.body))
+    }
+
+    /// A report file by the name a run recorded in its outputs.
+    pub async fn output(&self, name: &str) -> Result<Option<Vec<u8>>, RollupError> {
+        Ok(self.stores.outputs.get(name).await?.map(|doc| doc.body))
     }
 
     /// Starts a run of a tenant's month, unless one is in progress.
     pub async fn start(&self, tenant: &Tenant, period: Period, trigger: &str) -> Result<Started, RollupError> {
         for _ in 0..CAS_ATTEMPTS {
-            let current = self.load(tenant.as_str(), period).await?;
+            let current = self.load(tenant, period).await?;
             if let Some((instance, _)) = &current
                 && !instance.is_over()
             {
@@ -161,13 +241,13 @@ impl Rollups {
             }
             let partitions = self.stores.ledger.partitions(tenant, period.first_day(), period.next_first_day()).await?;
             let run = current.as_ref().map_or(1, |(i, _)| i.run + 1);
-            let plan_name =
-                format!("rollups/{tenant}/{period}/plan-{run}-{}.json", crate::storage::sql_support::random_token());
+            let plan_name = format!("rollups/{tenant}/{period}/plan-{run}-{:016x}.json", rand::random::<u64>());
             let plan: Vec<PlannedChunk> =
                 partitions.iter().map(|p| PlannedChunk { day: p.day, party: p.party.clone() }).collect();
-            let body = serde_json::to_vec(&plan).map_err(|e| RollupError::Invalid(e.to_string()))?;
-            self.stores.reports.put(&plan_name, &body, WriteCondition::Always).await?;
-            let instance = RollupInstance::new(tenant.as_str(), period, run, trigger, plan_name, plan.len());
+            let body = serde_json::to_vec(&plan)
+                .map_err(|source| StorageError::Document { name: plan_name.clone(), source })?;
+            self.stores.state.put(&plan_name, &body, WriteCondition::Always).await?;
+            let instance = RollupInstance::new(tenant, period, run, trigger, plan_name, plan.len());
             let condition = match &current {
                 None => WriteCondition::IfAbsent,
                 Some((_, etag)) => WriteCondition::IfMatch(etag.clone()),
@@ -179,7 +259,7 @@ impl Rollups {
             let chunks = chunk_messages(&instance, &plan, 0..plan.len());
             let finish = plan.is_empty().then(|| finish_message(&instance));
             if finish.is_some() {
-                self.update(tenant.as_str(), period, run, |i| {
+                self.update(tenant, period, run, |i| {
                     i.finish_enqueued = true;
                     true
                 })
@@ -187,7 +267,7 @@ impl Rollups {
             }
             return Ok(Started::New { instance, chunks, finish });
         }
-        Err(RollupError::Storage(StorageError::Backend("the rollup state kept changing; retry".into())))
+        Err(RollupError::Storage(StorageError::Contended(format!("the rollup state of {tenant}/{period}"))))
     }
 
     /// Re-runs what failed: failed chunks (and chunks never handed out), and
@@ -197,14 +277,14 @@ impl Rollups {
         tenant: &Tenant,
         period: Period,
     ) -> Result<(RollupInstance, Followups), RollupError> {
-        let Some((current, _)) = self.load(tenant.as_str(), period).await? else {
-            return Err(RollupError::Invalid(format!("no rollup of {period} has been started for tenant {tenant}")));
+        let Some((current, _)) = self.load(tenant, period).await? else {
+            return Err(RollupError::NotStarted { tenant: tenant.clone(), period });
         };
         let plan = self.plan(&current).await?;
         let mut again: Vec<usize> = Vec::new();
         let mut finish = false;
         let updated = self
-            .update(tenant.as_str(), period, current.run, |i| {
+            .update(tenant, period, current.run, |i| {
                 again = i.indexes(ChunkState::Failed);
                 if i.status != RuntimeStatus::Completed && i.count(ChunkState::Pending) > 0 && again.is_empty() {
                     // Pending chunks whose messages may have been lost (a crash between planning and sending).
@@ -242,9 +322,9 @@ impl Rollups {
             Err(e) => e,
         };
         if attempt >= MAX_ATTEMPTS && !matches!(error, RollupError::Invalid(_)) {
-            warn!(rollup = %instance_id(&message.tenant, message.period), chunk = message.chunk, error = %error,
+            let failure = Failure { error: error_chain(&error), attempts: attempt, at: Utc::now() };
+            warn!(rollup = %instance_id(&message.tenant, message.period), chunk = message.chunk, error = %failure.error,
                 "chunk failed for good");
-            let failure = Failure { error: error.to_string(), attempts: attempt, at: Utc::now() };
             self.update(&message.tenant, message.period, message.run, |i| {
                 i.set_chunk(message.chunk, ChunkState::Failed);
                 i.chunk_failures.insert(message.chunk, failure.clone());
@@ -269,12 +349,9 @@ impl Rollups {
         if messages.iter().any(|m| (&m.tenant, m.period, m.run) != (&first.tenant, first.period, first.run)) {
             return Err(RollupError::Invalid("the chunks of a batch must belong to one run".into()));
         }
-        let tenant = Tenant::parse(&first.tenant).map_err(|e| RollupError::Invalid(e.to_string()))?;
-        let Some((instance, _)) = self.load(tenant.as_str(), first.period).await? else {
-            return Err(RollupError::Invalid(format!(
-                "no rollup {} exists",
-                instance_id(tenant.as_str(), first.period)
-            )));
+        let tenant = first.tenant.clone();
+        let Some((instance, _)) = self.load(&tenant, first.period).await? else {
+            return Err(RollupError::NotStarted { tenant, period: first.period });
         };
         let mut outcome = BatchOutcome::default();
         if instance.run != first.run {
@@ -309,7 +386,7 @@ impl Rollups {
         }
         if !chunks.is_empty() {
             self.stores.rollup.replace_partitions(&aggregated).await?;
-            outcome.finish = self.mark_done(tenant.as_str(), first.period, first.run, &chunks).await?;
+            outcome.finish = self.mark_done(&tenant, first.period, first.run, &chunks).await?;
         }
         Ok(outcome)
     }
@@ -318,7 +395,7 @@ impl Rollups {
     /// the plan and no one has handed it out yet.
     async fn mark_done(
         &self,
-        tenant: &str,
+        tenant: &Tenant,
         period: Period,
         run: u32,
         chunks: &[usize],
@@ -352,12 +429,9 @@ impl Rollups {
     /// Prices the month, writes its results and reports, and completes the
     /// run. On the last attempt a failure marks the run failed.
     pub async fn finish(&self, message: &FinishMessage, attempt: u32) -> Result<Option<RollupInstance>, RollupError> {
-        let tenant = Tenant::parse(&message.tenant).map_err(|e| RollupError::Invalid(e.to_string()))?;
-        let Some((instance, _)) = self.load(tenant.as_str(), message.period).await? else {
-            return Err(RollupError::Invalid(format!(
-                "no rollup {} exists",
-                instance_id(tenant.as_str(), message.period)
-            )));
+        let tenant = message.tenant.clone();
+        let Some((instance, _)) = self.load(&tenant, message.period).await? else {
+            return Err(RollupError::NotStarted { tenant, period: message.period });
         };
         if instance.run != message.run || instance.status == RuntimeStatus::Completed {
             return Ok(None);
@@ -371,7 +445,7 @@ impl Rollups {
         match result {
             Ok((outputs, summary)) => {
                 let done = self
-                    .update(tenant.as_str(), message.period, message.run, |i| {
+                    .update(&tenant, message.period, message.run, |i| {
                         i.status = RuntimeStatus::Completed;
                         i.completed_at = Some(Utc::now());
                         i.outputs = outputs.clone();
@@ -387,8 +461,8 @@ impl Rollups {
             }
             Err(e) => {
                 if attempt >= MAX_ATTEMPTS {
-                    let failure = Failure { error: e.to_string(), attempts: attempt, at: Utc::now() };
-                    self.update(tenant.as_str(), message.period, message.run, |i| {
+                    let failure = Failure { error: error_chain(&e), attempts: attempt, at: Utc::now() };
+                    self.update(&tenant, message.period, message.run, |i| {
                         i.status = RuntimeStatus::Failed;
                         i.finish_failure = Some(failure.clone());
                         true
@@ -411,11 +485,11 @@ impl Rollups {
             .map(|c| LedgerPartition { tenant: tenant.clone(), day: c.day, party: c.party.clone() })
             .collect();
         let aggregates = self.stores.rollup.aggregates(tenant, &partitions).await?;
-        let priced = finish::price_month(&self.settings, &self.stores, tenant, instance.period, &aggregates).await?;
-        self.stores.rollup.replace_results(tenant, &instance.period.to_string(), &priced.results).await?;
+        let priced = finish::price_month(&self.pricing, tenant, instance.period, &aggregates).await?;
+        self.stores.rollup.replace_results(tenant, instance.period, &priced.results).await?;
         let mut outputs = Vec::new();
         for (file, body) in &priced.files {
-            let name = format!("reports/{}/{file}", instance.period);
+            let name = report_name(tenant, instance.period, file);
             self.stores.outputs.put(&name, body, WriteCondition::Always).await?;
             outputs.push(name);
         }
@@ -424,25 +498,28 @@ impl Rollups {
 
     /// The plan of a run.
     pub async fn plan(&self, instance: &RollupInstance) -> Result<Vec<PlannedChunk>, RollupError> {
-        let doc = self.stores.reports.get(&instance.plan).await?.ok_or_else(|| {
+        let doc = self.stores.state.get(&instance.plan).await?.ok_or_else(|| {
             StorageError::Corrupt(format!("the plan {} of {} is missing", instance.plan, instance.id))
         })?;
-        serde_json::from_slice(&doc.body)
-            .map_err(|e| RollupError::Storage(StorageError::Corrupt(format!("plan {}: {e}", instance.plan))))
+        let plan = serde_json::from_slice(&doc.body)
+            .map_err(|source| StorageError::Document { name: instance.plan.clone(), source })?;
+        Ok(plan)
     }
 
-    async fn load(&self, tenant: &str, period: Period) -> Result<Option<(RollupInstance, String)>, StorageError> {
-        let Some(Versioned { body, etag }) = self.stores.reports.get(&instance_name(tenant, period)).await? else {
+    async fn load(&self, tenant: &Tenant, period: Period) -> Result<Option<(RollupInstance, String)>, StorageError> {
+        let name = instance_name(tenant, period);
+        let Some(Versioned { body, etag }) = self.stores.state.get(&name).await? else {
             return Ok(None);
         };
-        let instance = serde_json::from_slice(&body)
-            .map_err(|e| StorageError::Corrupt(format!("rollup state {}: {e}", instance_name(tenant, period))))?;
+        let instance = serde_json::from_slice(&body).map_err(|source| StorageError::Document { name, source })?;
         Ok(Some((instance, etag)))
     }
 
     async fn save(&self, instance: &RollupInstance, condition: WriteCondition) -> Result<Option<String>, StorageError> {
-        let body = serde_json::to_vec(instance).map_err(|e| StorageError::Corrupt(e.to_string()))?;
-        self.stores.reports.put(&instance_name(&instance.tenant, instance.period), &body, condition).await
+        let name = instance_name(&instance.tenant, instance.period);
+        let body =
+            serde_json::to_vec(instance).map_err(|source| StorageError::Document { name: name.clone(), source })?;
+        self.stores.state.put(&name, &body, condition).await
     }
 
     /// Applies `change` to run `run` of the month with a conditional write,
@@ -450,7 +527,7 @@ impl Rollups {
     /// `None` when the run is not the current one.
     async fn update(
         &self,
-        tenant: &str,
+        tenant: &Tenant,
         period: Period,
         run: u32,
         mut change: impl FnMut(&mut RollupInstance) -> bool,
@@ -471,8 +548,21 @@ impl Rollups {
             let jitter = u64::from(rand::random::<u8>() % 20);
             tokio::time::sleep(Duration::from_millis(jitter + u64::from(attempt.min(20)) * 5)).await;
         }
-        Err(StorageError::Backend(format!("the rollup state of {tenant}/{period} kept changing; retry")))
+        Err(StorageError::Contended(format!("the rollup state of {tenant}/{period}")))
     }
+}
+
+/// An error and its causes on one line, as the run's state shows a failure
+/// (store errors only: no secrets).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 fn chunk_messages(

@@ -4,55 +4,86 @@
 //! Each store is a small async trait held as `Arc<dyn …>`, with an embedded
 //! implementation (SQLite + a local folder) chosen when no Azure settings are
 //! given, and Azure ones (Table Storage ledger, Blob Storage dead letters,
-//! reports and leases, Storage Queues) plus a PostgreSQL ledger chosen by
+//! reports and leases) plus a PostgreSQL ledger chosen by
 //! configuration ([`crate::startup`]). `docs/storage.md` describes the key
 //! design of each. The contract suite in `tests/app/contract/` runs the same
 //! behaviour tests against every implementation.
 
 pub mod azure;
-pub mod folder;
-pub mod ledger_sql;
+pub mod dead_letter;
+pub mod embedded;
 pub mod postgres;
-pub mod rollup_sql;
-pub mod sql_support;
-pub mod sqlite;
+pub mod sql;
 
 use std::fmt;
-
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 
-use crate::domain::{RecordId, Tenant, TokenSource, UsageAggregate, UsageRecord};
-use crate::records::RejectReason;
+use crate::domain::{
+    Currency, LineKind, Money, Period, RecordId, RejectReason, Tenant, TokenSource, TokenTotals, UsageAggregate,
+    UsageRecord,
+};
 
 /// A failure of a store itself (not of a record). The invocation fails so the
 /// Functions host retries the batch; ingestion is idempotent, so the retry
 /// counts nothing twice.
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
-    /// The backend answered with an error or could not be reached.
-    #[error("storage backend: {0}")]
-    Backend(String),
+    /// The database (SQLite or PostgreSQL) answered with an error or could
+    /// not be reached.
+    #[error("the database failed")]
+    Sql(#[from] sqlx::Error),
+    /// The database schema could not be brought up to date.
+    #[error("migrating the database failed")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// Azure Storage answered with an error or could not be reached.
+    #[error("Azure Storage failed")]
+    Azure(#[from] azure_core::Error),
+    /// A table, container or queue could not be created.
+    #[error("creating {resource} failed")]
+    AzureCreate {
+        /// What was being created.
+        resource: String,
+        /// Why it failed.
+        #[source]
+        source: azure_core::Error,
+    },
+    /// `AzureWebJobsStorage` does not parse as a connection string.
+    #[error("AzureWebJobsStorage is not a connection string")]
+    ConnectionString(#[source] azure_core::Error),
+    /// The storage settings cannot work (what is missing or contradictory).
+    #[error("storage configuration: {0}")]
+    Config(String),
     /// A local file could not be read or written.
-    #[error("storage i/o: {0}")]
+    #[error("a local file could not be read or written")]
     Io(#[from] std::io::Error),
+    /// A stored document could not be written or read as JSON.
+    #[error("document {name}")]
+    Document {
+        /// The document.
+        name: String,
+        /// Why.
+        #[source]
+        source: serde_json::Error,
+    },
     /// The stored data is not what this code wrote (a bug or a foreign writer).
     #[error("stored data: {0}")]
     Corrupt(String),
-}
-
-impl From<azure_core::Error> for StorageError {
-    fn from(e: azure_core::Error) -> Self {
-        Self::Backend(e.to_string())
-    }
-}
-
-impl From<sqlx::Error> for StorageError {
-    fn from(e: sqlx::Error) -> Self {
-        Self::Backend(e.to_string())
-    }
+    /// The store answered, but refused or only partly did the write.
+    #[error("the store refused the write: {0}")]
+    Refused(String),
+    /// A document name the store cannot keep (a bug of the caller).
+    #[error("{0:?} is not a relative document name")]
+    InvalidName(String),
+    /// Conditional writes kept losing to other writers; retry later.
+    #[error("{0} kept changing under concurrent writers; retry")]
+    Contended(String),
+    /// One query served several partitions and failed; each reports it.
+    #[error("a query of several partitions failed")]
+    Batch(#[source] Arc<StorageError>),
 }
 
 /// The result of appending records to the ledger.
@@ -64,52 +95,6 @@ pub struct AppendOutcome {
     pub duplicates: u64,
 }
 
-/// What to group usage totals by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Grouping {
-    /// The chargeable party (application, subscription or key fingerprint);
-    /// business units are derived from it by the application mapping.
-    Party,
-    /// The model.
-    Model,
-    /// The deployment.
-    Deployment,
-    /// The UTC day.
-    Day,
-}
-
-/// A usage question: one tenant, a half-open time range, a grouping.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UsageQuery {
-    /// Whose data.
-    pub tenant: Tenant,
-    /// Inclusive start.
-    pub from: DateTime<Utc>,
-    /// Exclusive end.
-    pub to: DateTime<Utc>,
-    /// Grouping.
-    pub group_by: Grouping,
-}
-
-/// Token totals of one group and one token source.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UsageRow {
-    /// The group's value (`(none)` where the records do not say).
-    pub key: String,
-    /// Where the counts come from.
-    pub token_source: TokenSource,
-    /// Number of records.
-    pub requests: u64,
-    /// Prompt tokens (cached included).
-    pub prompt: u64,
-    /// Completion tokens (reasoning included).
-    pub completion: u64,
-    /// Cached prompt tokens.
-    pub cached: u64,
-    /// Reasoning completion tokens.
-    pub reasoning: u64,
-}
-
 /// The ledger of accepted usage records.
 #[async_trait]
 pub trait Ledger: Send + Sync + fmt::Debug {
@@ -117,9 +102,6 @@ pub trait Ledger: Send + Sync + fmt::Debug {
     /// duplicate and changes nothing, also within one call. On error nothing
     /// may be assumed written; calling again with the same records is safe.
     async fn append(&self, records: &[UsageRecord]) -> Result<AppendOutcome, StorageError>;
-
-    /// Token totals per group and token source.
-    async fn totals(&self, query: &UsageQuery) -> Result<Vec<UsageRow>, StorageError>;
 
     /// Checks that the store answers.
     async fn health(&self) -> Result<(), StorageError>;
@@ -138,8 +120,9 @@ pub trait Ledger: Send + Sync + fmt::Debug {
     async fn scan(&self, partition: &LedgerPartition) -> Result<Vec<LedgerEntry>, StorageError>;
 
     /// Token totals per UTC day, party, model, deployment and token source of
-    /// a time range (model and deployment '' where the records do not say): what the usage API filters and groups (in Rust, so no
-    /// filter value ever reaches a query).
+    /// a time range (model and deployment '' where the records do not say):
+    /// what the usage service filters and groups (in Rust, so no filter
+    /// value ever reaches a query).
     async fn usage_cells(&self, range: &LedgerRange) -> Result<Vec<UsageAggregate>, StorageError>;
 
     /// Calls per deployment, UTC hour, status and latency of a time range:
@@ -221,35 +204,30 @@ pub struct CapacityCell {
 
 /// Sums a partition's entries per model, deployment and token source.
 pub fn aggregate_entries(partition: &LedgerPartition, entries: &[LedgerEntry]) -> Vec<UsageAggregate> {
-    let mut sums: std::collections::BTreeMap<(&str, &str, TokenSource), [u64; 5]> = std::collections::BTreeMap::new();
+    let mut sums: std::collections::BTreeMap<(&str, &str, TokenSource), TokenTotals> =
+        std::collections::BTreeMap::new();
     for e in entries {
         let key = (e.model.as_deref().unwrap_or(""), e.deployment.as_deref().unwrap_or(""), e.token_source);
-        let sum = sums.entry(key).or_default();
-        for (total, n) in sum.iter_mut().zip([1, e.prompt, e.completion, e.cached, e.reasoning]) {
-            *total += n;
-        }
+        *sums.entry(key).or_default() += e.tokens;
     }
     sums.into_iter()
-        .map(|((model, deployment, token_source), [requests, prompt, completion, cached, reasoning])| UsageAggregate {
+        .map(|((model, deployment, token_source), tokens)| UsageAggregate {
             day: partition.day,
             party: partition.party.clone(),
             model: model.to_owned(),
             deployment: deployment.to_owned(),
             token_source,
-            requests,
-            prompt,
-            completion,
-            cached,
-            reasoning,
+            tokens,
         })
         .collect()
 }
 
-/// One line of a month's chargeback as kept in SQL (`chargeback_results`).
+/// One line of a month's chargeback as the rollup keeps it
+/// (`chargeback_results` in SQL).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResultLine {
-    /// `usage`, `provisioned` or `unused-capacity`.
-    pub kind: String,
+    /// What the line is.
+    pub kind: LineKind,
     /// Business unit.
     pub business_unit: String,
     /// Application.
@@ -258,21 +236,12 @@ pub struct ResultLine {
     pub model: String,
     /// Deployment ('' when the records do not say).
     pub deployment: String,
-    /// Currency (ISO 4217) of the statement.
-    pub currency: String,
-    /// Records.
-    pub requests: u64,
-    /// Prompt tokens (cached included).
-    pub prompt: u64,
-    /// Completion tokens (reasoning included).
-    pub completion: u64,
-    /// Cached prompt tokens.
-    pub cached: u64,
-    /// Reasoning tokens.
-    pub reasoning: u64,
-    /// The amount in micro-units of the currency (a whole number of cents);
-    /// `None` when the usage has no price.
-    pub amount_micros: Option<i64>,
+    /// Currency of the statement (also of unpriced lines).
+    pub currency: Currency,
+    /// Requests and tokens.
+    pub tokens: TokenTotals,
+    /// The cost (a whole number of cents); `None` when the usage has no price.
+    pub cost: Option<Money>,
 }
 
 /// Where the rollup keeps what it computes: daily aggregates per ledger
@@ -305,11 +274,11 @@ pub trait RollupStore: Send + Sync + fmt::Debug {
         partitions: &[LedgerPartition],
     ) -> Result<Vec<UsageAggregate>, StorageError>;
 
-    /// Replaces the results of a period (`YYYY-MM`).
-    async fn replace_results(&self, tenant: &Tenant, period: &str, lines: &[ResultLine]) -> Result<(), StorageError>;
+    /// Replaces the results of a month.
+    async fn replace_results(&self, tenant: &Tenant, period: Period, lines: &[ResultLine]) -> Result<(), StorageError>;
 
-    /// The results of a period, in statement order.
-    async fn results(&self, tenant: &Tenant, period: &str) -> Result<Vec<ResultLine>, StorageError>;
+    /// The results of a month, in statement order.
+    async fn results(&self, tenant: &Tenant, period: Period) -> Result<Vec<ResultLine>, StorageError>;
 }
 
 /// One chunk of the ledger: one tenant, one UTC day, one chargeable party.
@@ -336,14 +305,8 @@ pub struct LedgerEntry {
     pub deployment: Option<String>,
     /// Where the counts come from.
     pub token_source: TokenSource,
-    /// Prompt tokens (cached included).
-    pub prompt: u64,
-    /// Completion tokens (reasoning included).
-    pub completion: u64,
-    /// Cached prompt tokens.
-    pub cached: u64,
-    /// Reasoning completion tokens.
-    pub reasoning: u64,
+    /// The record's counts (one request).
+    pub tokens: TokenTotals,
 }
 
 /// A rejected event, kept as received except that credentials are replaced by
@@ -433,37 +396,4 @@ pub trait ReportStore: Send + Sync + fmt::Debug {
     /// Writes if `condition` holds and returns the new version; `None` if it
     /// did not hold (someone else wrote first), in which case nothing changed.
     async fn put(&self, name: &str, body: &[u8], condition: WriteCondition) -> Result<Option<String>, StorageError>;
-}
-
-/// A received work item. It stays invisible to other receivers until its
-/// visibility timeout passes; deleting it completes it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WorkItem {
-    /// The message's identity.
-    pub id: String,
-    /// Proof of this receipt, needed to delete it.
-    pub receipt: String,
-    /// The content.
-    pub body: String,
-    /// How many times it has been received, this time included.
-    pub dequeue_count: u32,
-}
-
-/// A work queue for fan-out: at-least-once delivery, so work must be
-/// idempotent. Items received more than `max_dequeue` times are moved to the
-/// poison queue instead of being handed out again.
-#[async_trait]
-pub trait WorkQueue: Send + Sync + fmt::Debug {
-    /// Adds an item.
-    async fn send(&self, body: &str) -> Result<(), StorageError>;
-
-    /// Up to `max` visible items, each hidden for `visibility` from now.
-    async fn receive(&self, max: usize, visibility: Duration) -> Result<Vec<WorkItem>, StorageError>;
-
-    /// Completes an item; `false` if the receipt is stale (the item became
-    /// visible again and someone else received it).
-    async fn delete(&self, item: &WorkItem) -> Result<bool, StorageError>;
-
-    /// Bodies moved to the poison queue.
-    async fn poisoned(&self) -> Result<Vec<String>, StorageError>;
 }

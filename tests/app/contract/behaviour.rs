@@ -3,9 +3,11 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use chargeback::domain::{Caller, RecordId, RecordShape, Tenant, TokenSource, TokenUsage, UsageRecord};
-use chargeback::records::RejectReason;
-use chargeback::storage::{DeadLetter, Grouping, UsageQuery, UsageRow, WriteCondition};
+use chargeback::domain::{
+    Caller, RecordId, RecordShape, RejectReason, Tenant, TokenSource, TokenTotals, TokenUsage, UsageAggregate,
+    UsageRecord,
+};
+use chargeback::storage::{DeadLetter, LedgerRange, WriteCondition};
 use chrono::{DateTime, Duration as ChronoDuration, NaiveDate, TimeZone, Utc};
 
 use super::subjects::Subject;
@@ -50,52 +52,49 @@ pub fn spread(tenant: &Tenant, count: u64) -> Vec<UsageRecord> {
         .collect()
 }
 
-fn all_time(tenant: &Tenant, group_by: Grouping) -> UsageQuery {
-    UsageQuery {
+fn all_time(tenant: &Tenant) -> LedgerRange {
+    LedgerRange {
         tenant: tenant.clone(),
         from: Utc.with_ymd_and_hms(2000, 1, 1, 0, 0, 0).unwrap(),
         to: Utc.with_ymd_and_hms(2100, 1, 1, 0, 0, 0).unwrap(),
-        group_by,
     }
 }
 
-/// The totals the ledger must give for `records` (computed here, in memory).
-pub fn expected(records: &[UsageRecord], group_by: Grouping) -> Vec<UsageRow> {
-    let mut groups: BTreeMap<(String, &'static str), [u64; 5]> = BTreeMap::new();
+/// The usage cells the ledger must give for `records` (computed here, in
+/// memory): per day, party, model, deployment and token source.
+pub fn expected(records: &[UsageRecord]) -> Vec<UsageAggregate> {
+    let mut cells: BTreeMap<(NaiveDate, String, String, String, TokenSource), TokenTotals> = BTreeMap::new();
     for r in records {
-        let key = match group_by {
-            Grouping::Party => r.caller.chargeable_party().to_owned(),
-            Grouping::Model => r.model.clone().unwrap_or_else(|| "(none)".into()),
-            Grouping::Deployment => r.deployment.clone().unwrap_or_else(|| "(none)".into()),
-            Grouping::Day => r.occurred_at.format("%Y-%m-%d").to_string(),
-        };
-        let s = groups.entry((key, r.token_source.as_str())).or_default();
-        s[0] += 1;
-        s[1] += r.usage.prompt();
-        s[2] += r.usage.completion();
-        s[3] += r.usage.cached();
-        s[4] += r.usage.reasoning();
+        let key = (
+            r.occurred_at.date_naive(),
+            r.caller.chargeable_party().to_owned(),
+            r.model.clone().unwrap_or_default(),
+            r.deployment.clone().unwrap_or_default(),
+            r.token_source,
+        );
+        *cells.entry(key).or_default() += TokenTotals::of_record(&r.usage);
     }
-    groups
+    cells
         .into_iter()
-        .map(|((key, source), [requests, prompt, completion, cached, reasoning])| UsageRow {
-            key,
-            token_source: TokenSource::parse(source).unwrap(),
-            requests,
-            prompt,
-            completion,
-            cached,
-            reasoning,
+        .map(|((day, party, model, deployment, token_source), tokens)| UsageAggregate {
+            day,
+            party,
+            model,
+            deployment,
+            token_source,
+            tokens,
         })
         .collect()
 }
 
+async fn cells(s: &Subject, range: &LedgerRange) -> Vec<UsageAggregate> {
+    let mut got = s.ledger.usage_cells(range).await.unwrap();
+    got.sort();
+    got
+}
+
 async fn assert_totals(s: &Subject, records: &[UsageRecord]) {
-    for group_by in [Grouping::Party, Grouping::Model, Grouping::Deployment, Grouping::Day] {
-        let mut got = s.ledger.totals(&all_time(&s.tenant, group_by)).await.unwrap();
-        got.sort_by(|a, b| (&a.key, a.token_source.as_str()).cmp(&(&b.key, b.token_source.as_str())));
-        assert_eq!(got, expected(records, group_by), "totals by {group_by:?}");
-    }
+    assert_eq!(cells(s, &all_time(&s.tenant)).await, expected(records), "usage cells");
 }
 
 pub async fn an_append_counts_each_record_id_once_also_within_one_call(s: &Subject) {
@@ -142,10 +141,8 @@ pub async fn totals_respect_the_half_open_time_range(s: &Subject) {
     let inside: Vec<UsageRecord> =
         records.iter().filter(|r| r.occurred_at >= from && r.occurred_at < to).cloned().collect();
     assert!(!inside.is_empty() && inside.len() < records.len());
-    let got = s.ledger.totals(&UsageQuery { tenant: s.tenant.clone(), from, to, group_by: Grouping::Party }).await;
-    let mut got = got.unwrap();
-    got.sort_by(|a, b| (&a.key, a.token_source.as_str()).cmp(&(&b.key, b.token_source.as_str())));
-    assert_eq!(got, expected(&inside, Grouping::Party));
+    let got = cells(s, &LedgerRange { tenant: s.tenant.clone(), from, to }).await;
+    assert_eq!(got, expected(&inside));
 }
 
 pub async fn partitions_split_the_ledger_by_day_and_party_and_scans_cover_it(s: &Subject) {
@@ -170,10 +167,7 @@ pub async fn partitions_split_the_ledger_by_day_and_party_and_scans_cover_it(s: 
             let r = records.iter().find(|r| r.id == e.id).unwrap();
             assert_eq!(r.occurred_at.date_naive(), p.day);
             assert_eq!(r.caller.chargeable_party(), p.party);
-            assert_eq!(
-                (e.prompt, e.completion, e.cached, e.reasoning),
-                (r.usage.prompt(), r.usage.completion(), r.usage.cached(), r.usage.reasoning())
-            );
+            assert_eq!(e.tokens, TokenTotals::of_record(&r.usage));
             assert_eq!((e.occurred_at, &e.model, e.token_source), (r.occurred_at, &r.model, r.token_source));
         }
         seen += entries.len();
@@ -238,24 +232,4 @@ pub async fn reports_are_written_with_optimistic_concurrency(s: &Subject) {
     assert_eq!(s.reports.get(&name).await.unwrap().unwrap().body, b"two");
     let v3 = s.reports.put(&name, b"three", WriteCondition::Always).await.unwrap().unwrap();
     assert_eq!(s.reports.get(&name).await.unwrap().unwrap().etag, v3);
-}
-
-pub async fn the_work_queue_hides_received_items_and_poisons_repeats(s: &Subject) {
-    let visibility = Duration::from_secs(1);
-    s.work.send("{\"chunk\":\"a\"}").await.unwrap();
-    s.work.send("{\"chunk\":\"b\"}").await.unwrap();
-    let mut first = s.work.receive(10, visibility).await.unwrap();
-    first.sort_by(|x, y| x.body.cmp(&y.body));
-    assert_eq!(first.iter().map(|i| i.body.as_str()).collect::<Vec<_>>(), ["{\"chunk\":\"a\"}", "{\"chunk\":\"b\"}"]);
-    assert!(first.iter().all(|i| i.dequeue_count == 1));
-    assert!(s.work.receive(10, visibility).await.unwrap().is_empty(), "received items are hidden");
-    assert!(s.work.delete(&first[0]).await.unwrap());
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    let second = s.work.receive(10, visibility).await.unwrap();
-    assert_eq!(second.len(), 1, "{second:?}");
-    assert_eq!((second[0].body.as_str(), second[0].dequeue_count), ("{\"chunk\":\"b\"}", 2));
-    assert!(!s.work.delete(&first[1]).await.unwrap(), "a stale receipt deletes nothing");
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert!(s.work.receive(10, visibility).await.unwrap().is_empty(), "received twice: poisoned");
-    assert_eq!(s.work.poisoned().await.unwrap(), ["{\"chunk\":\"b\"}"]);
 }

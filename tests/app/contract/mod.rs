@@ -50,5 +50,4 @@ contract!(
     dead_letters_are_kept_per_tenant_and_replaced_by_identity,
     a_lease_is_exclusive_until_released_or_lost,
     reports_are_written_with_optimistic_concurrency,
-    the_work_queue_hides_received_items_and_poisons_repeats,
 );

@@ -3,17 +3,14 @@
 use std::sync::Arc;
 
 use chargeback::domain::Tenant;
-use chargeback::storage::azure::{BlobDeadLetters, BlobLeases, BlobReports, StorageAccount, StorageQueue, TableLedger};
-use chargeback::storage::folder::FolderDeadLetters;
+use chargeback::storage::azure::{BlobDeadLetters, BlobLeases, BlobReports, StorageAccount, TableLedger};
+use chargeback::storage::embedded::folder::FolderDeadLetters;
+use chargeback::storage::embedded::sqlite::SqliteLedger;
 use chargeback::storage::postgres::{PgConfig, PgLedger};
-use chargeback::storage::sql_support::{SqlDeadLetters, SqlLeases, SqlQueue, SqlReports};
-use chargeback::storage::sqlite::SqliteLedger;
-use chargeback::storage::{DeadLetterStore, LeaseStore, Ledger, ReportStore, WorkQueue};
+use chargeback::storage::sql::support::{SqlDeadLetters, SqlLeases, SqlReports};
+use chargeback::storage::{DeadLetterStore, LeaseStore, Ledger, ReportStore};
 
 use crate::helpers::service_env;
-
-/// Receipts before an item is poisoned, in the contract tests.
-pub const MAX_DEQUEUE: u32 = 2;
 
 /// One implementation of every store, on storage no other test uses.
 pub struct Subject {
@@ -21,7 +18,6 @@ pub struct Subject {
     pub dead_letters: Option<Arc<dyn DeadLetterStore>>,
     pub reports: Arc<dyn ReportStore>,
     pub leases: Arc<dyn LeaseStore>,
-    pub work: Arc<dyn WorkQueue>,
     /// A tenant of its own.
     pub tenant: Tenant,
     /// A name prefix of its own (leases, reports).
@@ -43,8 +39,7 @@ pub async fn embedded() -> Subject {
         ledger: Arc::new(sqlite),
         dead_letters: Some(Arc::new(FolderDeadLetters::new(dir.path().join("dead-letter")))),
         reports: Arc::new(SqlReports::new(pool.clone())),
-        leases: Arc::new(SqlLeases::new(pool.clone())),
-        work: Arc::new(SqlQueue::new(pool, unique.clone(), MAX_DEQUEUE)),
+        leases: Arc::new(SqlLeases::new(pool)),
         tenant: Tenant::parse(&unique).unwrap(),
         unique,
         _dir: Some(dir),
@@ -61,8 +56,7 @@ pub async fn postgres() -> Option<Subject> {
         ledger: Arc::new(PgLedger::new(pool.clone())),
         dead_letters: Some(Arc::new(SqlDeadLetters::new(pool.clone()))),
         reports: Arc::new(SqlReports::new(pool.clone())),
-        leases: Arc::new(SqlLeases::new(pool.clone())),
-        work: Arc::new(SqlQueue::new(pool, unique.clone(), MAX_DEQUEUE)),
+        leases: Arc::new(SqlLeases::new(pool)),
         tenant: Tenant::parse(&unique).unwrap(),
         unique,
         _dir: None,
@@ -79,7 +73,6 @@ pub async fn azurite() -> Option<Subject> {
         dead_letters: Some(Arc::new(BlobDeadLetters::open(&account, &containers).await.unwrap())),
         reports: Arc::new(BlobReports::open(&account, &containers).await.unwrap()),
         leases: Arc::new(BlobLeases::open(&account, &containers).await.unwrap()),
-        work: Arc::new(StorageQueue::open(&account, &format!("{unique}-work"), MAX_DEQUEUE).await.unwrap()),
         tenant: Tenant::parse(&unique).unwrap(),
         unique,
         _dir: None,

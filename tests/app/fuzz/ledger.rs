@@ -4,7 +4,7 @@
 
 use chargeback::domain::Tenant;
 use chargeback::storage::Ledger;
-use chargeback::storage::sqlite::SqliteLedger;
+use chargeback::storage::embedded::SqliteLedger;
 use chrono::NaiveDate;
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -82,7 +82,13 @@ async fn ledger_rows(app: &TestApp) -> Vec<String> {
         for e in ledger.scan(&partition).await.unwrap() {
             rows.push(format!(
                 "{} {} {} {} {} {} {}",
-                e.id, partition.party, e.token_source, e.prompt, e.completion, e.cached, e.reasoning
+                e.id,
+                partition.party,
+                e.token_source,
+                e.tokens.prompt,
+                e.tokens.completion,
+                e.tokens.cached,
+                e.tokens.reasoning
             ));
         }
     }

@@ -13,29 +13,17 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use super::documents::{DirectoryError, Seeded, Version, entry_from_json, entry_json, read, value_from_json, write};
-use super::entries::{Applications, Budgets, BusinessUnits, Collection, Deployments};
-use crate::api::params::{Name, QueryParams};
+use super::wire::{entry_from_json, entry_json, list_json, value_from_json};
+use crate::api::ApiState;
+use crate::api::params::{QueryParams, name_param};
 use crate::api::problem::ApiError;
-use crate::functions::AppState;
-use crate::storage::StorageError;
+use crate::directory::{Applications, Budgets, BusinessUnits, Collection, Deployments, Expected, Version};
+use crate::domain::Name;
 
 /// The collections, as path segments.
 pub const COLLECTIONS: [&str; 4] = [Applications::NAME, BusinessUnits::NAME, Deployments::NAME, Budgets::NAME];
-
-/// Attempts of a write without `If-Match` that loses races.
-const WRITE_ATTEMPTS: usize = 5;
-
-impl From<DirectoryError> for ApiError {
-    fn from(e: DirectoryError) -> Self {
-        match e {
-            DirectoryError::Storage(e) => Self::Storage(e),
-            DirectoryError::Seed(detail) => Self::Internal(format!("admin seed file: {detail}")),
-        }
-    }
-}
 
 /// Runs `$f::<C>($args)` for the collection named `$name`.
 macro_rules! dispatch {
@@ -50,23 +38,15 @@ macro_rules! dispatch {
     };
 }
 
-/// What `If-Match` asks for.
-enum Precondition {
-    /// No header, or `*`.
-    None,
-    /// This version.
-    Version(Version),
-    /// An entity tag this API never produced: matches nothing.
-    Never,
-}
-
-fn precondition(headers: &HeaderMap) -> Result<Precondition, ApiError> {
-    let Some(value) = headers.get(header::IF_MATCH) else { return Ok(Precondition::None) };
+/// What `If-Match` asks for: no header or `*` is the latest version; an
+/// entity tag this API never produced matches nothing.
+fn precondition(headers: &HeaderMap) -> Result<Expected, ApiError> {
+    let Some(value) = headers.get(header::IF_MATCH) else { return Ok(Expected::Latest) };
     let value = value.to_str().map_err(|_| ApiError::invalid("If-Match", "not a visible ASCII entity tag"))?.trim();
     if value == "*" {
-        return Ok(Precondition::None);
+        return Ok(Expected::Latest);
     }
-    Ok(Version::from_etag(value).map_or(Precondition::Never, Precondition::Version))
+    Ok(Version::from_etag(value).map_or(Expected::Never, Expected::Version))
 }
 
 fn with_etag(mut response: Response, version: &Version) -> Response {
@@ -88,39 +68,19 @@ fn json_body(body: &Bytes) -> Result<Value, ApiError> {
     serde_json::from_slice(body).map_err(|e| ApiError::InvalidBody(format!("not JSON: {e}")))
 }
 
-fn list_json<C: Collection>(entries: &BTreeMap<Name, C::Value>) -> Value {
-    json!({ "items": entries.iter().map(|(k, v)| entry_json::<C>(k, v)).collect::<Vec<_>>() })
-}
-
 /// Applies `change` to the latest entries and writes them, honouring `If-Match`.
-async fn modify<C: Seeded, T>(
-    state: &AppState,
+async fn modify<C: Collection, T>(
+    state: &ApiState,
     headers: &HeaderMap,
     change: impl Fn(&mut BTreeMap<Name, C::Value>) -> Result<T, ApiError>,
 ) -> Result<(T, BTreeMap<Name, C::Value>, Version), ApiError> {
-    let wanted = precondition(headers)?;
-    let tenant = &state.settings.tenant;
-    for _ in 0..WRITE_ATTEMPTS {
-        let snapshot = read::<C>(state.stores.reports.as_ref(), &state.settings, tenant).await?;
-        match &wanted {
-            Precondition::Never => return Err(ApiError::PreconditionFailed),
-            Precondition::Version(v) if *v != snapshot.version => return Err(ApiError::PreconditionFailed),
-            _ => {}
-        }
-        let mut entries = snapshot.entries;
-        let outcome = change(&mut entries)?;
-        match write::<C>(state.stores.reports.as_ref(), tenant, &entries, &snapshot.version).await? {
-            Some(version) => return Ok((outcome, entries, version)),
-            None if matches!(wanted, Precondition::Version(_)) => return Err(ApiError::PreconditionFailed),
-            None => continue,
-        }
-    }
-    Err(ApiError::Storage(StorageError::Backend(format!("{}: too many concurrent writers", C::NAME))))
+    let expected = precondition(headers)?;
+    state.directory.modify::<C, T, ApiError>(&state.tenant, &expected, change).await
 }
 
 /// `GET /api/admin/{collection}`: every entry.
 pub async fn list(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     collection: Result<Path<String>, PathRejection>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
@@ -129,14 +89,14 @@ pub async fn list(
     dispatch!(collection, list_of(&state))
 }
 
-async fn list_of<C: Seeded>(state: &AppState) -> Result<Response, ApiError> {
-    let snapshot = read::<C>(state.stores.reports.as_ref(), &state.settings, &state.settings.tenant).await?;
+async fn list_of<C: Collection>(state: &ApiState) -> Result<Response, ApiError> {
+    let snapshot = state.directory.read::<C>(&state.tenant).await?;
     Ok(with_etag(Json(list_json::<C>(&snapshot.entries)).into_response(), &snapshot.version))
 }
 
 /// `PUT /api/admin/{collection}`: replaces every entry (`{"items": [...]}`).
 pub async fn replace(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     collection: Result<Path<String>, PathRejection>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
@@ -147,7 +107,7 @@ pub async fn replace(
     dispatch!(collection, replace_all(&state, &headers, &body))
 }
 
-async fn replace_all<C: Seeded>(state: &AppState, headers: &HeaderMap, body: &Bytes) -> Result<Response, ApiError> {
+async fn replace_all<C: Collection>(state: &ApiState, headers: &HeaderMap, body: &Bytes) -> Result<Response, ApiError> {
     let Value::Object(mut document) = json_body(body)? else {
         return Err(ApiError::InvalidBody("the body must be an object {\"items\": [...]}".into()));
     };
@@ -174,7 +134,7 @@ async fn replace_all<C: Seeded>(state: &AppState, headers: &HeaderMap, body: &By
 
 /// `GET /api/admin/{collection}/{key}`: one entry.
 pub async fn get_one(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     segments: Result<Path<(String, String)>, PathRejection>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
@@ -183,9 +143,9 @@ pub async fn get_one(
     dispatch!(collection, get_entry(&state, &key))
 }
 
-async fn get_entry<C: Seeded>(state: &AppState, key: &str) -> Result<Response, ApiError> {
-    let key = Name::parse("key", key)?;
-    let snapshot = read::<C>(state.stores.reports.as_ref(), &state.settings, &state.settings.tenant).await?;
+async fn get_entry<C: Collection>(state: &ApiState, key: &str) -> Result<Response, ApiError> {
+    let key = name_param("key", key)?;
+    let snapshot = state.directory.read::<C>(&state.tenant).await?;
     let value = snapshot.entries.get(&key).ok_or_else(|| missing::<C>(&key))?;
     Ok(with_etag(Json(entry_json::<C>(&key, value)).into_response(), &snapshot.version))
 }
@@ -197,7 +157,7 @@ fn missing<C: Collection>(key: &Name) -> ApiError {
 /// `PUT /api/admin/{collection}/{key}`: creates or replaces one entry (the
 /// body is the entry without its key, or with the same key).
 pub async fn put_one(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     segments: Result<Path<(String, String)>, PathRejection>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
@@ -208,13 +168,13 @@ pub async fn put_one(
     dispatch!(collection, put_entry(&state, &key, &headers, &body))
 }
 
-async fn put_entry<C: Seeded>(
-    state: &AppState,
+async fn put_entry<C: Collection>(
+    state: &ApiState,
     key: &str,
     headers: &HeaderMap,
     body: &Bytes,
 ) -> Result<Response, ApiError> {
-    let key = Name::parse("key", key)?;
+    let key = name_param("key", key)?;
     let Value::Object(mut object) = json_body(body)? else {
         return Err(ApiError::InvalidBody("the body must be a JSON object".into()));
     };
@@ -232,7 +192,7 @@ async fn put_entry<C: Seeded>(
 
 /// `DELETE /api/admin/{collection}/{key}`: removes one entry.
 pub async fn delete_one(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     segments: Result<Path<(String, String)>, PathRejection>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
@@ -242,8 +202,8 @@ pub async fn delete_one(
     dispatch!(collection, delete_entry(&state, &key, &headers))
 }
 
-async fn delete_entry<C: Seeded>(state: &AppState, key: &str, headers: &HeaderMap) -> Result<Response, ApiError> {
-    let key = Name::parse("key", key)?;
+async fn delete_entry<C: Collection>(state: &ApiState, key: &str, headers: &HeaderMap) -> Result<Response, ApiError> {
+    let key = name_param("key", key)?;
     let ((), _, version) =
         modify::<C, ()>(state, headers, |entries| entries.remove(&key).map(|_| ()).ok_or_else(|| missing::<C>(&key)))
             .await?;

@@ -2,17 +2,21 @@
 
 use std::fmt::Write as _;
 
-use chrono::{Datelike, NaiveDate};
+use chrono::Datelike;
 use rust_decimal::Decimal;
 
-use super::html::{escape, money, tokens_short};
+use super::super::DailyTotal;
+use super::format::{amount_in, cost_text, escape, tokens_short};
+use crate::domain::{Currency, Money};
 
 /// One bar of a horizontal bar chart.
 pub(super) struct Bar {
     /// Label on the left.
     pub label: String,
-    /// Length (money).
+    /// Length (the priced amount).
     pub value: Decimal,
+    /// What the bar's end says (the amount, or that it is unpriced).
+    pub text: String,
     /// CSS class of the bar (`bar`, `bar-unused`, …).
     pub class: &'static str,
 }
@@ -38,7 +42,7 @@ fn nice_axis(max: Decimal) -> (Decimal, Decimal) {
 }
 
 /// Horizontal bars, one per item, with the amount at the end of each bar.
-pub(super) fn bar_chart(bars: &[Bar], currency: &str, title: &str) -> String {
+pub(super) fn bar_chart(bars: &[Bar], title: &str) -> String {
     let (label_w, bar_w, row_h) = (Decimal::from(150), Decimal::from(270), 34u32);
     let height = row_h * bars.len().max(1) as u32 + 10;
     let max = bars.iter().map(|b| b.value).max().unwrap_or_default();
@@ -61,7 +65,7 @@ pub(super) fn bar_chart(bars: &[Bar], currency: &str, title: &str) -> String {
             x = n(label_w),
             w = n(w),
             vx = n(label_w + w + Decimal::from(8)),
-            amount = escape(&money(bar.value, currency)),
+            amount = escape(&bar.text),
         );
     }
     svg.push_str("</svg>");
@@ -69,10 +73,11 @@ pub(super) fn bar_chart(bars: &[Bar], currency: &str, title: &str) -> String {
 }
 
 /// Daily cost as columns, with the day's tokens as a line on its own scale.
-pub(super) fn daily_chart(days: &[(NaiveDate, Decimal, u64)], currency: &str) -> String {
+pub(super) fn daily_chart(days: &[DailyTotal], currency: &Currency) -> String {
     let (left, top, plot_w, plot_h) = (Decimal::from(70), Decimal::from(16), Decimal::from(1000), Decimal::from(220));
-    let (axis_max, step) = nice_axis(days.iter().map(|d| d.1).max().unwrap_or_default());
-    let token_max = days.iter().map(|d| d.2).max().unwrap_or(0);
+    let priced = |d: &DailyTotal| d.cost.as_ref().map_or(Decimal::ZERO, Money::amount);
+    let (axis_max, step) = nice_axis(days.iter().map(priced).max().unwrap_or_default());
+    let token_max = days.iter().map(|d| d.tokens.total_tokens).max().unwrap_or(0);
     let count = Decimal::from(days.len().max(1) as u64);
     let slot = plot_w / count;
     let col_w = (slot * Decimal::new(7, 1)).max(Decimal::ONE);
@@ -90,14 +95,15 @@ pub(super) fn daily_chart(days: &[(NaiveDate, Decimal, u64)], currency: &str) ->
             y = n(y),
             lx = n(left - Decimal::from(8)),
             ty = n(y + Decimal::from(4)),
-            label = escape(&money(tick, currency)),
+            label = escape(&amount_in(tick, currency)),
         );
         tick += step;
     }
     let mut points = Vec::new();
-    for (i, (day, cost, tokens)) in days.iter().enumerate() {
+    for (i, d) in days.iter().enumerate() {
+        let (day, tokens) = (&d.day, &d.tokens.total_tokens);
         let x = left + slot * Decimal::from(i as u64) + (slot - col_w) / Decimal::TWO;
-        let h = *cost / axis_max * plot_h;
+        let h = priced(d) / axis_max * plot_h;
         let _ = write!(
             svg,
             "<rect class=\"column\" x=\"{x}\" y=\"{y}\" width=\"{w}\" height=\"{h}\"><title>{day}: {amount}, {t} tokens</title></rect>",
@@ -105,7 +111,7 @@ pub(super) fn daily_chart(days: &[(NaiveDate, Decimal, u64)], currency: &str) ->
             y = n(top + plot_h - h),
             w = n(col_w),
             h = n(h),
-            amount = escape(&money(*cost, currency)),
+            amount = escape(&cost_text(d.cost.as_ref(), d.unpriced_tokens > 0)),
             t = tokens_short(*tokens),
         );
         if token_max > 0 {
@@ -157,7 +163,8 @@ mod tests {
 
     #[test]
     fn labels_are_escaped() {
-        let svg = bar_chart(&[Bar { label: "<b>&".into(), value: Decimal::ONE, class: "bar" }], "USD", "t");
+        let bar = Bar { label: "<b>&".into(), value: Decimal::ONE, text: "$1.00".into(), class: "bar" };
+        let svg = bar_chart(&[bar], "t");
         assert!(svg.contains("&lt;b&gt;&amp;") && !svg.contains("<b>"));
     }
 }

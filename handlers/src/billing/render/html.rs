@@ -6,72 +6,10 @@ use std::fmt::Write as _;
 
 use rust_decimal::Decimal;
 
-use super::super::{ChargeLine, LineKind, Statement, UNUSED_CAPACITY};
+use super::super::{ChargeLine, Statement, UNUSED_CAPACITY};
 use super::chart::{Bar, bar_chart, daily_chart};
-
-/// Escapes text for HTML element content and attribute values.
-pub(super) fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-fn group_thousands(digits: &str) -> String {
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// `1,234.50 USD` style amounts (two decimals, thousands grouped).
-pub(super) fn money(amount: Decimal, currency: &str) -> String {
-    let text = format!("{:.2}", amount.abs());
-    let (whole, cents) = text.split_once('.').unwrap_or((&text, "00"));
-    let sign = if amount.is_sign_negative() && !amount.is_zero() { "-" } else { "" };
-    let symbol = match currency {
-        "USD" => "$",
-        "EUR" => "€",
-        "GBP" => "£",
-        _ => "",
-    };
-    if symbol.is_empty() {
-        format!("{sign}{}.{cents} {currency}", group_thousands(whole))
-    } else {
-        format!("{sign}{symbol}{}.{cents}", group_thousands(whole))
-    }
-}
-
-/// Whole numbers with thousands grouped.
-fn count(value: u64) -> String {
-    group_thousands(&value.to_string())
-}
-
-/// `12.3M`, `456K`, `789` for chart labels.
-pub(super) fn tokens_short(value: u64) -> String {
-    let scaled = |div: u64, unit: &str| {
-        let tenths = value / (div / 10);
-        format!("{}.{}{unit}", tenths / 10, tenths % 10)
-    };
-    match value {
-        v if v >= 1_000_000_000 => scaled(1_000_000_000, "B"),
-        v if v >= 1_000_000 => scaled(1_000_000, "M"),
-        v if v >= 10_000 => scaled(1_000, "K"),
-        v => v.to_string(),
-    }
-}
+use super::format::{cost_text, count, escape, money, tokens_short};
+use crate::domain::{LineKind, Money, UNASSIGNED};
 
 const STYLE: &str = r#"
 :root { --ink:#1d2433; --muted:#5b6478; --line:#e3e7ef; --accent:#2f6fde; --accent-soft:#dbe6fb;
@@ -127,7 +65,7 @@ footer li { margin: 2px 0; }
 
 /// The page.
 pub(super) fn page(s: &Statement) -> String {
-    let c = s.currency.as_str();
+    let c = &s.currency;
     let mut html = String::with_capacity(64 * 1024);
     let _ = write!(
         html,
@@ -148,7 +86,7 @@ pub(super) fn page(s: &Statement) -> String {
         html,
         "<section><h2>Daily trend</h2>{}<div class=\"legend\"><i style=\"background:#2f6fde\"></i>cost per day (pay-as-you-go and used PTU)\
          <i style=\"background:#1f7a4d\"></i>tokens per day (own scale; peak {peak})</div></section>",
-        daily_chart(&s.daily.iter().map(|d| (d.day, d.cost, d.tokens.total_tokens)).collect::<Vec<_>>(), c),
+        daily_chart(&s.daily, c),
         peak = tokens_short(s.daily.iter().map(|d| d.tokens.total_tokens).max().unwrap_or(0)),
     );
     full_table(&mut html, s);
@@ -173,7 +111,7 @@ fn kpis(html: &mut String, s: &Statement) {
          <div class=\"kpi{unpriced_class}\"><div class=\"label\">Unpriced usage</div><div class=\"value\">{unpriced} tokens</div><div class=\"sub\">{unpriced_lines} lines without a price · {pending} pending requests</div></div>\
          <div class=\"kpi{unused_class}\"><div class=\"label\">Unused PTU capacity</div><div class=\"value\">{unused}</div><div class=\"sub\">included in the total</div></div>\
          </div>",
-        total = escape(&money(s.total, &s.currency)),
+        total = escape(&cost_text(Some(&s.total), s.unpriced.requests > 0)),
         units = s.business_units.iter().filter(|b| b.business_unit != UNUSED_CAPACITY).count(),
         apps = s
             .lines
@@ -189,7 +127,7 @@ fn kpis(html: &mut String, s: &Statement) {
         unpriced = tokens_short(s.unpriced.total_tokens),
         pending = count(s.tokens.pending_requests),
         unused_class = if s.unused_capacity.is_zero() { "" } else { " amber" },
-        unused = escape(&money(s.unused_capacity, &s.currency)),
+        unused = escape(&money(&s.unused_capacity)),
     );
 }
 
@@ -197,20 +135,26 @@ fn business_units(html: &mut String, s: &Statement) {
     let mut units: Vec<_> = s.business_units.iter().collect();
     let rank = |name: &str| match name {
         UNUSED_CAPACITY => 2,
-        crate::mapping::UNASSIGNED => 1,
+        UNASSIGNED => 1,
         _ => 0,
     };
+    let priced = |u: &super::super::BusinessUnitTotal| u.cost.as_ref().map_or(Decimal::ZERO, Money::amount);
     units.sort_by(|a, b| {
-        (rank(&a.business_unit), b.cost, &a.business_unit).cmp(&(rank(&b.business_unit), a.cost, &b.business_unit))
+        (rank(&a.business_unit), priced(b), &a.business_unit).cmp(&(
+            rank(&b.business_unit),
+            priced(a),
+            &b.business_unit,
+        ))
     });
     let bars: Vec<Bar> = units
         .iter()
         .map(|u| Bar {
             label: u.business_unit.clone(),
-            value: u.cost,
+            value: priced(u),
+            text: cost_text(u.cost.as_ref(), u.unpriced_lines > 0),
             class: match u.business_unit.as_str() {
                 UNUSED_CAPACITY => "bar-unused",
-                crate::mapping::UNASSIGNED => "bar-unassigned",
+                UNASSIGNED => "bar-unassigned",
                 _ => "bar",
             },
         })
@@ -219,63 +163,87 @@ fn business_units(html: &mut String, s: &Statement) {
         html,
         "<section><h2>Cost by business unit</h2>{}<table style=\"margin-top:12px\"><tr><th>Business unit</th><th class=\"num\">Share</th>\
          <th class=\"num\">Tokens</th><th class=\"num\">Requests</th><th class=\"num\">Cost</th></tr>",
-        bar_chart(&bars, &s.currency, "Cost by business unit")
+        bar_chart(&bars, "Cost by business unit")
     );
     for u in units {
-        let share =
-            if s.total.is_zero() { Decimal::ZERO } else { (u.cost / s.total * Decimal::ONE_HUNDRED).round_dp(1) };
+        let share = match &u.cost {
+            None => "—".to_owned(),
+            Some(_) if s.total.is_zero() => "0%".to_owned(),
+            Some(cost) => format!("{}%", (cost.amount() / s.total.amount() * Decimal::ONE_HUNDRED).round_dp(1)),
+        };
         let flag = if u.unpriced_lines > 0 { " <span class=\"badge unpriced\">unpriced usage</span>" } else { "" };
         let _ = write!(
             html,
-            "<tr><td>{}{flag}</td><td class=\"num\">{share}%</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+            "<tr><td>{}{flag}</td><td class=\"num\">{share}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
             escape(&u.business_unit),
             tokens_short(u.tokens.total_tokens),
             count(u.tokens.requests),
-            escape(&money(u.cost, &s.currency)),
+            escape(&cost_text(u.cost.as_ref(), u.unpriced_lines > 0)),
         );
     }
     html.push_str("</table></section>");
 }
 
-fn top_table(html: &mut String, title: &str, rows: &[(String, Decimal, u64)], total: Decimal, currency: &str) {
+/// One row of a top list: the priced lines' cost (`None` while it has
+/// none), tokens, and whether some of its lines have no price.
+struct Ranked {
+    name: String,
+    cost: Option<Money>,
+    tokens: u64,
+    unpriced: bool,
+}
+
+fn top_table(html: &mut String, title: &str, rows: &[Ranked], total: &Money) {
     let _ = write!(
         html,
         "<h2>{}</h2><table><tr><th>{}</th><th class=\"num\">Tokens</th><th class=\"num\">Cost</th></tr>",
         escape(title),
         if title.contains("model") { "Model" } else { "Application" }
     );
-    for (name, cost, tokens) in rows.iter().take(6) {
-        let pct = if total.is_zero() { Decimal::ZERO } else { (*cost / total * Decimal::ONE_HUNDRED).round_dp(1) };
+    for row in rows.iter().take(6) {
+        let pct = match &row.cost {
+            Some(cost) if !total.is_zero() => (cost.amount() / total.amount() * Decimal::ONE_HUNDRED).round_dp(1),
+            _ => Decimal::ZERO,
+        };
+        let class = if row.cost.is_none() { " class=\"unpriced\"" } else { "" };
         let _ = write!(
             html,
-            "<tr><td>{}<div class=\"meter\"><span style=\"width:{pct}%\"></span></div></td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
-            escape(name),
-            tokens_short(*tokens),
-            escape(&money(*cost, currency))
+            "<tr{class}><td>{}<div class=\"meter\"><span style=\"width:{pct}%\"></span></div></td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+            escape(&row.name),
+            tokens_short(row.tokens),
+            escape(&cost_text(row.cost.as_ref(), row.unpriced))
         );
     }
     html.push_str("</table>");
 }
 
-fn ranked(lines: &[ChargeLine], key: impl Fn(&ChargeLine) -> String) -> Vec<(String, Decimal, u64)> {
-    let mut by: BTreeMap<String, (Decimal, u64)> = BTreeMap::new();
+fn ranked(lines: &[ChargeLine], key: impl Fn(&ChargeLine) -> String) -> Vec<Ranked> {
+    let mut by: BTreeMap<String, Ranked> = BTreeMap::new();
     for l in lines.iter().filter(|l| l.kind != LineKind::UnusedCapacity) {
-        let e = by.entry(key(l)).or_default();
-        e.0 += l.cost.unwrap_or_default();
-        e.1 += l.tokens.total_tokens;
+        let name = key(l);
+        let row = by.entry(name.clone()).or_insert_with(|| Ranked { name, cost: None, tokens: 0, unpriced: false });
+        match &l.cost {
+            Some(cost) => {
+                let sum = row.cost.as_ref().map_or(Decimal::ZERO, Money::amount) + cost.amount();
+                row.cost = Some(Money::new(sum, cost.currency().clone()));
+            }
+            None => row.unpriced = true,
+        }
+        row.tokens += l.tokens.total_tokens;
     }
-    let mut rows: Vec<_> = by.into_iter().map(|(k, (c, t))| (k, c, t)).collect();
-    rows.sort_by(|a, b| b.1.cmp(&a.1).then(b.2.cmp(&a.2)).then(a.0.cmp(&b.0)));
+    let mut rows: Vec<Ranked> = by.into_values().collect();
+    let priced = |r: &Ranked| r.cost.as_ref().map_or(Decimal::ZERO, Money::amount);
+    rows.sort_by(|a, b| priced(b).cmp(&priced(a)).then(b.tokens.cmp(&a.tokens)).then(a.name.cmp(&b.name)));
     rows
 }
 
 fn top_lists(html: &mut String, s: &Statement) {
     html.push_str("<section>");
     let apps = ranked(&s.lines, |l| format!("{} · {}", l.application, l.business_unit));
-    top_table(html, "Top applications", &apps, s.total, &s.currency);
+    top_table(html, "Top applications", &apps, &s.total);
     html.push_str("<div style=\"height:14px\"></div>");
     let models = ranked(&s.lines, |l| if l.model.is_empty() { "(unknown)".to_owned() } else { l.model.clone() });
-    top_table(html, "Top models", &models, s.total, &s.currency);
+    top_table(html, "Top models", &models, &s.total);
     html.push_str("</section>");
 }
 
@@ -294,7 +262,7 @@ fn full_table(html: &mut String, s: &Statement) {
             let _ = write!(html, "<tr class=\"group\"><td colspan=\"11\">{}</td></tr>", escape(&line.business_unit));
         }
         current = Some(&line.business_unit);
-        let (class, badge) = match (line.kind, line.cost) {
+        let (class, badge) = match (line.kind, &line.cost) {
             (LineKind::UnusedCapacity, _) => {
                 (" class=\"unused\"", "<span class=\"badge unused\">unused capacity</span>")
             }
@@ -303,7 +271,7 @@ fn full_table(html: &mut String, s: &Statement) {
             _ => ("", ""),
         };
         let t = &line.tokens;
-        let cost = line.cost.map_or_else(|| "—".to_owned(), |c| escape(&money(c, &s.currency)));
+        let cost = escape(&cost_text(line.cost.as_ref(), false));
         let note = if line.note.is_empty() {
             String::new()
         } else {
@@ -342,7 +310,7 @@ fn full_table(html: &mut String, s: &Statement) {
         count(t.reasoning_tokens),
         count(t.estimated_tokens),
         count(t.pending_requests),
-        escape(&money(s.total, &s.currency)),
+        escape(&cost_text(Some(&s.total), s.unpriced.requests > 0)),
     );
 }
 
@@ -366,7 +334,7 @@ fn subtotal(html: &mut String, s: &Statement, business_unit: &str) {
         count(t.reasoning_tokens),
         count(t.estimated_tokens),
         count(t.pending_requests),
-        escape(&money(unit.cost, &s.currency)),
+        escape(&cost_text(unit.cost.as_ref(), unit.unpriced_lines > 0)),
     );
 }
 
@@ -413,30 +381,4 @@ fn footnote(html: &mut String, s: &Statement) {
         html.push_str("</table>");
     }
     html.push_str("</section></footer>");
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn money_and_counts_are_grouped() {
-        let d = |s: &str| s.parse::<Decimal>().unwrap();
-        assert_eq!(money(d("1234567.5"), "USD"), "$1,234,567.50");
-        assert_eq!(money(d("0.05"), "CHF"), "0.05 CHF");
-        assert_eq!(money(d("-12"), "EUR"), "-€12.00");
-        assert_eq!(count(1_000), "1,000");
-        assert_eq!(
-            (tokens_short(12_345_678), tokens_short(45_600), tokens_short(999)),
-            ("12.3M".into(), "45.6K".into(), "999".into())
-        );
-    }
-
-    #[test]
-    fn escape_covers_markup_and_quotes() {
-        assert_eq!(
-            escape(r#"<img src=x onerror="a('b')">&"#),
-            "&lt;img src=x onerror=&quot;a(&#39;b&#39;)&quot;&gt;&amp;"
-        );
-    }
 }

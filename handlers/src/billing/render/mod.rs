@@ -6,9 +6,14 @@
 //! - `chargeback.html`: one self-contained page (inline CSS and SVG).
 
 mod chart;
+mod format;
 mod html;
 
 use super::{ChargeLine, DailyTotal, Statement};
+use crate::domain::{Currency, Money};
+
+/// What a cost cell says of usage without a price: never an amount.
+pub(crate) const UNPRICED: &str = "unpriced";
 
 /// The names of the files [`render`] produces, in order.
 pub const REPORT_FILES: [&str; 4] = ["chargeback.csv", "daily.csv", "chargeback.json", "chargeback.html"];
@@ -59,8 +64,8 @@ fn line_record(period: &str, l: &ChargeLine) -> Vec<String> {
         t.total_tokens.to_string(),
         t.estimated_tokens.to_string(),
         t.pending_requests.to_string(),
-        l.cost.map_or_else(|| "unpriced".to_owned(), |c| format!("{c:.2}")),
-        l.currency.clone(),
+        l.cost.as_ref().map_or_else(|| UNPRICED.to_owned(), Money::cents_text),
+        l.currency.to_string(),
         l.note.clone(),
     ]
 }
@@ -77,7 +82,7 @@ fn lines_csv(statement: &Statement) -> Vec<u8> {
     writer.into_inner().unwrap_or_default()
 }
 
-fn daily_record(d: &DailyTotal, currency: &str) -> Vec<String> {
+fn daily_record(d: &DailyTotal, currency: &Currency) -> Vec<String> {
     let t = &d.tokens;
     vec![
         d.day.to_string(),
@@ -89,13 +94,14 @@ fn daily_record(d: &DailyTotal, currency: &str) -> Vec<String> {
         t.total_tokens.to_string(),
         t.estimated_tokens.to_string(),
         t.pending_requests.to_string(),
-        format!("{:.2}", d.cost),
-        currency.to_owned(),
+        d.cost.as_ref().map_or_else(|| UNPRICED.to_owned(), Money::cents_text),
+        currency.to_string(),
+        d.unpriced_tokens.to_string(),
     ]
 }
 
 /// The columns of `daily.csv`.
-pub(crate) const DAILY_COLUMNS: [&str; 11] = [
+pub(crate) const DAILY_COLUMNS: [&str; 12] = [
     "day",
     "requests",
     "prompt_tokens",
@@ -107,6 +113,7 @@ pub(crate) const DAILY_COLUMNS: [&str; 11] = [
     "pending_requests",
     "cost",
     "currency",
+    "unpriced_tokens",
 ];
 
 fn daily_csv(statement: &Statement) -> Vec<u8> {

@@ -16,7 +16,7 @@ use futures::{StreamExt, TryStreamExt, stream};
 
 use super::connection::{StorageAccount, is_status};
 use crate::domain::Tenant;
-use crate::storage::folder::{StoredLetter, file_stem};
+use crate::storage::dead_letter::{StoredLetter, file_stem};
 use crate::storage::{
     DeadLetter, DeadLetterStore, Lease, LeaseStore, ReportStore, StorageError, Versioned, WriteCondition,
 };
@@ -28,7 +28,9 @@ async fn container(service: &BlobServiceClient, name: String) -> Result<Containe
     match client.create().await {
         Ok(()) => Ok(client),
         Err(e) if is_status(&e, 409) => Ok(client),
-        Err(e) => Err(StorageError::Backend(format!("creating container {}: {e}", client.container_name()))),
+        Err(source) => {
+            Err(StorageError::AzureCreate { resource: format!("container {}", client.container_name()), source })
+        }
     }
 }
 
@@ -46,9 +48,9 @@ impl BlobDeadLetters {
     }
 
     async fn put_one(&self, letter: &DeadLetter) -> Result<(), StorageError> {
-        let json = serde_json::to_vec_pretty(&StoredLetter::from_letter(letter))
-            .map_err(|e| StorageError::Backend(e.to_string()))?;
         let name = format!("{}/{}.json", letter.tenant, file_stem(&letter.id));
+        let json = serde_json::to_vec_pretty(&StoredLetter::from_letter(letter))
+            .map_err(|source| StorageError::Document { name: name.clone(), source })?;
         self.container.blob_client(name).put_block_blob(json).content_type("application/json").await?;
         Ok(())
     }
@@ -71,8 +73,8 @@ impl DeadLetterStore for BlobDeadLetters {
         let mut letters: Vec<DeadLetter> = stream::iter(names)
             .map(|name| async move {
                 let bytes = self.container.blob_client(&name).get_content().await?;
-                let stored: StoredLetter =
-                    serde_json::from_slice(&bytes).map_err(|e| StorageError::Corrupt(format!("{name}: {e}")))?;
+                let stored: StoredLetter = serde_json::from_slice(&bytes)
+                    .map_err(|source| StorageError::Document { name: name.clone(), source })?;
                 stored.into_letter().ok_or_else(|| StorageError::Corrupt(format!("{name}: not a dead letter")))
             })
             .buffer_unordered(CONCURRENCY)

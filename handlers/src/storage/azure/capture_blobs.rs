@@ -29,7 +29,7 @@ impl CaptureBlobs {
             let page = match page {
                 Ok(page) => page,
                 Err(e) if is_status(&e, 404) => {
-                    return Err(StorageError::Backend(format!(
+                    return Err(StorageError::Config(format!(
                         "container {} does not exist",
                         self.container.container_name()
                     )));

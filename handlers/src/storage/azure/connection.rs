@@ -104,8 +104,7 @@ impl StorageAccount {
     /// `DefaultEndpointsProtocol`, `EndpointSuffix` and per-service
     /// `BlobEndpoint`/`QueueEndpoint`/`TableEndpoint`.
     pub fn from_connection_string(text: &str) -> Result<Self, StorageError> {
-        let parsed = ConnectionString::new(text.trim())
-            .map_err(|e| StorageError::Backend(format!("AzureWebJobsStorage is not a connection string: {e}")))?;
+        let parsed = ConnectionString::new(text.trim()).map_err(StorageError::ConnectionString)?;
         let endpoints = [parsed.blob_endpoint, parsed.queue_endpoint, parsed.table_endpoint]
             .map(|e| e.map(|e| e.trim_end_matches('/').to_owned()));
         if parsed.use_development_storage == Some(true) {
@@ -121,13 +120,13 @@ impl StorageAccount {
         }
         let account = parsed
             .account_name
-            .ok_or_else(|| StorageError::Backend("the storage connection string has no AccountName".into()))?
+            .ok_or_else(|| StorageError::Config("the storage connection string has no AccountName".into()))?
             .to_owned();
         let credentials = match (parsed.sas, parsed.account_key) {
             (Some(sas), _) => Credentials::Sas { token: sas.trim_start_matches('?').to_owned() },
             (None, Some(key)) => Credentials::Key { key: key.to_owned() },
             (None, None) => {
-                return Err(StorageError::Backend(
+                return Err(StorageError::Config(
                     "the storage connection string has neither AccountKey nor SharedAccessSignature; \
                      identity-based connections are not supported by the handler (see docs/storage.md)"
                         .into(),

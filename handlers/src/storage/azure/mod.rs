@@ -4,7 +4,6 @@
 //! - [`table_ledger`]: the ledger on Table Storage (keys in [`table_keys`]);
 //! - [`blobs`]: dead letters, reports and singleton leases on Blob Storage;
 //! - [`capture_blobs`]: Event Hubs Capture files, read for a backfill;
-//! - [`queues`]: a work queue on Storage Queues;
 //! - [`connection`]: the account, from an `AzureWebJobsStorage` connection string.
 //!
 //! Each crate is used only inside its module, behind the storage traits.
@@ -12,12 +11,10 @@
 pub mod blobs;
 pub mod capture_blobs;
 pub mod connection;
-pub mod queues;
 pub mod table_keys;
 pub mod table_ledger;
 
 pub use blobs::{BlobDeadLetters, BlobLeases, BlobReports};
 pub use capture_blobs::CaptureBlobs;
 pub use connection::StorageAccount;
-pub use queues::StorageQueue;
 pub use table_ledger::TableLedger;

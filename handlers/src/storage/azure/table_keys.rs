@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 
 use crate::domain::{RecordId, Tenant, UsageRecord};
 use crate::storage::StorageError;
-use crate::storage::ledger_sql::{day_text, to_i64};
+use crate::storage::sql::ledger::{day_text, to_i64};
 
 /// Claim buckets per tenant: spreads claims over partitions (write
 /// throughput) while keeping a batch's claims in few transactions.

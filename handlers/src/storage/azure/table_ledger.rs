@@ -28,12 +28,9 @@ use super::table_keys::{
     claim_entity, claim_pk, day_key, escape, get_i64, get_opt, get_str, ledger_entity, ledger_pk, partition_entity,
     record_rk,
 };
-use crate::domain::{Tenant, UsageAggregate, UsageRecord};
-use crate::storage::ledger_sql::{from_hours, from_micros, parse_day, record_id, to_u64, token_source};
-use crate::storage::{
-    AppendOutcome, CapacityCell, Grouping, Ledger, LedgerEntry, LedgerPartition, LedgerRange, StorageError, UsageQuery,
-    UsageRow,
-};
+use crate::domain::{Tenant, TokenTotals, UsageAggregate, UsageRecord};
+use crate::storage::sql::ledger::{from_hours, from_micros, parse_day, record_id, to_u64, token_source};
+use crate::storage::{AppendOutcome, CapacityCell, Ledger, LedgerEntry, LedgerPartition, LedgerRange, StorageError};
 
 /// Entities per entity-group transaction (the service's limit).
 const PER_TRANSACTION: usize = 100;
@@ -71,7 +68,10 @@ impl TableLedger {
             match table.create().await {
                 Ok(_) => {}
                 Err(e) if is_status(&e, 409) => {}
-                Err(e) => return Err(StorageError::Backend(format!("creating table {}: {e}", table.table_name()))),
+                Err(source) => {
+                    let resource = format!("table {}", table.table_name());
+                    return Err(StorageError::AzureCreate { resource, source });
+                }
             }
         }
         Ok(this)
@@ -91,8 +91,8 @@ impl TableLedger {
         if statuses.contains(&409) {
             return Ok(Batch::Conflict);
         }
-        Err(StorageError::Backend(format!(
-            "transaction on {} partition {pk} failed with statuses {statuses:?}",
+        Err(StorageError::Refused(format!(
+            "transaction on {} partition {pk} answered with statuses {statuses:?}",
             table.table_name()
         )))
     }
@@ -251,7 +251,7 @@ impl Ledger for TableLedger {
                     if response.operation_responses.len() != chunk.len()
                         || response.operation_responses.iter().any(|r| !(200..300).contains(&u16::from(r.status_code)))
                     {
-                        return Err(StorageError::Backend(format!("partition index upsert on {pk} failed")));
+                        return Err(StorageError::Refused(format!("partition index upsert on {pk}")));
                     }
                 }
                 Ok(())
@@ -266,46 +266,6 @@ impl Ledger for TableLedger {
         let new = Self::insert_all(&self.ledger, rows).await?;
         let inserted = u64::try_from(new.iter().filter(|n| **n).count()).unwrap_or(u64::MAX);
         Ok(AppendOutcome { inserted, duplicates: received - inserted })
-    }
-
-    async fn totals(&self, query: &UsageQuery) -> Result<Vec<UsageRow>, StorageError> {
-        let range = LedgerRange { tenant: query.tenant.clone(), from: query.from, to: query.to };
-        let entities = self.range_entities(&range, TOTALS_COLUMNS).await?;
-        let (from, to) = (query.from.timestamp_micros(), query.to.timestamp_micros());
-        let mut groups: BTreeMap<(String, String), [u64; 5]> = BTreeMap::new();
-        for e in &entities {
-            let at = get_i64(e, "OccurredAtUs")?;
-            if at < from || at >= to {
-                continue;
-            }
-            let key = match query.group_by {
-                Grouping::Party => get_str(e, "Party")?.to_owned(),
-                Grouping::Model => get_opt(e, "Model").unwrap_or_else(|| "(none)".into()),
-                Grouping::Deployment => get_opt(e, "Deployment").unwrap_or_else(|| "(none)".into()),
-                Grouping::Day => get_str(e, "Day")?.to_owned(),
-            };
-            let sums = groups.entry((key, get_str(e, "TokenSource")?.to_owned())).or_default();
-            sums[0] += 1;
-            for (i, column) in
-                ["PromptTokens", "CompletionTokens", "CachedTokens", "ReasoningTokens"].iter().enumerate()
-            {
-                sums[i + 1] += to_u64(get_i64(e, column)?);
-            }
-        }
-        groups
-            .into_iter()
-            .map(|((key, source), [requests, prompt, completion, cached, reasoning])| {
-                Ok(UsageRow {
-                    key,
-                    token_source: token_source(&source)?,
-                    requests,
-                    prompt,
-                    completion,
-                    cached,
-                    reasoning,
-                })
-            })
-            .collect()
     }
 
     async fn health(&self) -> Result<(), StorageError> {
@@ -352,10 +312,7 @@ impl Ledger for TableLedger {
                     model: get_opt(&e, "Model"),
                     deployment: get_opt(&e, "Deployment"),
                     token_source: token_source(get_str(&e, "TokenSource")?)?,
-                    prompt: to_u64(get_i64(&e, "PromptTokens")?),
-                    completion: to_u64(get_i64(&e, "CompletionTokens")?),
-                    cached: to_u64(get_i64(&e, "CachedTokens")?),
-                    reasoning: to_u64(get_i64(&e, "ReasoningTokens")?),
+                    tokens: entity_tokens(&e)?,
                 });
             }
         }
@@ -367,7 +324,7 @@ impl Ledger for TableLedger {
         let entities = self.range_entities(range, TOTALS_COLUMNS).await?;
         let (from, to) = (range.from.timestamp_micros(), range.to.timestamp_micros());
         type Key = (String, String, String, String, String);
-        let mut cells: BTreeMap<Key, [u64; 5]> = BTreeMap::new();
+        let mut cells: BTreeMap<Key, TokenTotals> = BTreeMap::new();
         for e in &entities {
             let at = get_i64(e, "OccurredAtUs")?;
             if at < from || at >= to {
@@ -380,28 +337,18 @@ impl Ledger for TableLedger {
                 get_opt(e, "Deployment").unwrap_or_default(),
                 get_str(e, "TokenSource")?.to_owned(),
             );
-            let sums = cells.entry(key).or_default();
-            sums[0] += 1;
-            for (i, column) in
-                ["PromptTokens", "CompletionTokens", "CachedTokens", "ReasoningTokens"].iter().enumerate()
-            {
-                sums[i + 1] += to_u64(get_i64(e, column)?);
-            }
+            *cells.entry(key).or_default() += entity_tokens(e)?;
         }
         cells
             .into_iter()
-            .map(|((day, party, model, deployment, source), [requests, prompt, completion, cached, reasoning])| {
+            .map(|((day, party, model, deployment, source), tokens)| {
                 Ok(UsageAggregate {
                     day: parse_day(&day)?,
                     party,
                     model,
                     deployment,
                     token_source: token_source(&source)?,
-                    requests,
-                    prompt,
-                    completion,
-                    cached,
-                    reasoning,
+                    tokens,
                 })
             })
             .collect()
@@ -438,4 +385,15 @@ impl Ledger for TableLedger {
             })
             .collect()
     }
+}
+
+/// The counts of one ledger entity (one request).
+fn entity_tokens(e: &Map<String, Value>) -> Result<TokenTotals, StorageError> {
+    Ok(TokenTotals {
+        requests: 1,
+        prompt: to_u64(get_i64(e, "PromptTokens")?),
+        completion: to_u64(get_i64(e, "CompletionTokens")?),
+        cached: to_u64(get_i64(e, "CachedTokens")?),
+        reasoning: to_u64(get_i64(e, "ReasoningTokens")?),
+    })
 }

@@ -1,0 +1,379 @@
+//! The rollup's aggregates and results: in SQL (`usage_aggregates`,
+//! `chargeback_results`) beside a SQLite or PostgreSQL ledger, one query text
+//! for both engines; or as JSON documents in a [`ReportStore`] when the
+//! ledger is on Table Storage and there is no database.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use super::ledger::{day_text, parse_day, to_i64, to_u64, token_source};
+use crate::domain::{Currency, LineKind, Money, Period, Tenant, TokenTotals, UsageAggregate};
+use crate::storage::{LedgerPartition, ReportStore, ResultLine, RollupStore, StorageError, WriteCondition};
+
+/// Aggregates and results in SQL.
+#[derive(Debug, Clone)]
+pub struct SqlRollup<P> {
+    pool: P,
+}
+
+impl<P> SqlRollup<P> {
+    /// The rollup tables of this (migrated) database.
+    pub fn new(pool: P) -> Self {
+        Self { pool }
+    }
+}
+
+const AGG_DELETE: &str = "DELETE FROM usage_aggregates WHERE tenant = $1 AND day = $2 AND party = $3";
+const AGG_INSERT_HEAD: &str = "INSERT INTO usage_aggregates (tenant, day, party, model, deployment, token_source, \
+     requests, prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens, rolled_up_at_us) ";
+/// Aggregate rows per INSERT: 12 parameters each, under SQLite's 32,766.
+const AGG_ROWS_PER_INSERT: usize = 1_000;
+const AGG_RANGE: &str = "SELECT day, party, model, deployment, token_source, requests, prompt_tokens AS prompt, \
+     completion_tokens AS completion, cached_tokens AS cached, reasoning_tokens AS reasoning FROM usage_aggregates \
+     WHERE tenant = $1 AND day >= $2 AND day <= $3";
+const RESULTS_DELETE: &str = "DELETE FROM chargeback_results WHERE tenant = $1 AND period = $2";
+const RESULTS_INSERT: &str = "INSERT INTO chargeback_results (tenant, period, line, kind, business_unit, \
+     application, model, deployment, currency, requests, prompt_tokens, completion_tokens, cached_tokens, \
+     reasoning_tokens, amount_micros, computed_at_us) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)";
+const RESULTS_GET: &str = "SELECT kind, business_unit, application, model, deployment, currency, requests, \
+     prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens, amount_micros FROM chargeback_results \
+     WHERE tenant = $1 AND period = $2 ORDER BY line";
+
+/// The partitions' days as a closed range, and the set to keep of what it holds.
+fn plan_range(partitions: &[LedgerPartition]) -> Option<(String, String)> {
+    let first = partitions.iter().map(|p| p.day).min()?;
+    let last = partitions.iter().map(|p| p.day).max()?;
+    Some((day_text(first), day_text(last)))
+}
+
+/// A line's cost as stored: micro-units of its currency.
+fn stored_amount(line: &ResultLine) -> Result<Option<i64>, StorageError> {
+    line.cost
+        .as_ref()
+        .map(|c| c.to_micros().ok_or_else(|| StorageError::Corrupt(format!("{c} has no exact micro-unit amount"))))
+        .transpose()
+}
+
+fn stored_kind(raw: &str) -> Result<LineKind, StorageError> {
+    LineKind::parse(raw).ok_or_else(|| StorageError::Corrupt(format!("unknown chargeback line kind {raw:?}")))
+}
+
+fn stored_currency(raw: &str) -> Result<Currency, StorageError> {
+    Currency::parse(raw).map_err(|e| StorageError::Corrupt(e.to_string()))
+}
+
+/// Token totals as a document stores them: `[requests, prompt, completion,
+/// cached, reasoning]`.
+fn counts(t: TokenTotals) -> [u64; 5] {
+    [t.requests, t.prompt, t.completion, t.cached, t.reasoning]
+}
+
+fn totals([requests, prompt, completion, cached, reasoning]: [u64; 5]) -> TokenTotals {
+    TokenTotals { requests, prompt, completion, cached, reasoning }
+}
+
+fn keep_planned(partitions: &[LedgerPartition], mut rows: Vec<UsageAggregate>) -> Vec<UsageAggregate> {
+    let planned: std::collections::HashSet<(chrono::NaiveDate, &str)> =
+        partitions.iter().map(|p| (p.day, p.party.as_str())).collect();
+    rows.retain(|r| planned.contains(&(r.day, r.party.as_str())));
+    rows.sort();
+    rows
+}
+
+macro_rules! impl_sql_rollup {
+    ($pool:ty) => {
+        #[async_trait]
+        impl RollupStore for SqlRollup<$pool> {
+            async fn replace_partition(
+                &self,
+                partition: &LedgerPartition,
+                rows: &[UsageAggregate],
+            ) -> Result<(), StorageError> {
+                self.replace_partitions(&[(partition.clone(), rows.to_vec())]).await
+            }
+
+            async fn replace_partitions(
+                &self,
+                partitions: &[(LedgerPartition, Vec<UsageAggregate>)],
+            ) -> Result<(), StorageError> {
+                let now = super::support::now_us();
+                let days: Vec<String> = partitions.iter().map(|(p, _)| day_text(p.day)).collect();
+                let mut tx = self.pool.begin().await?;
+                for ((partition, _), day) in partitions.iter().zip(&days) {
+                    sqlx::query(AGG_DELETE)
+                        .bind(partition.tenant.as_str())
+                        .bind(day)
+                        .bind(&partition.party)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                // The rows of every partition in few statements: each statement is
+                // a round trip to the connection (its own thread on SQLite).
+                let rows: Vec<(&LedgerPartition, &String, &UsageAggregate)> = partitions
+                    .iter()
+                    .zip(&days)
+                    .flat_map(|((partition, rows), day)| rows.iter().map(move |r| (partition, day, r)))
+                    .collect();
+                for batch in rows.chunks(AGG_ROWS_PER_INSERT) {
+                    let mut insert = sqlx::QueryBuilder::new(AGG_INSERT_HEAD);
+                    insert.push_values(batch, |mut row, (partition, day, r)| {
+                        row.push_bind(partition.tenant.as_str())
+                            .push_bind(day.as_str())
+                            .push_bind(partition.party.as_str())
+                            .push_bind(r.model.as_str())
+                            .push_bind(r.deployment.as_str())
+                            .push_bind(r.token_source.as_str())
+                            .push_bind(to_i64(r.tokens.requests))
+                            .push_bind(to_i64(r.tokens.prompt))
+                            .push_bind(to_i64(r.tokens.completion))
+                            .push_bind(to_i64(r.tokens.cached))
+                            .push_bind(to_i64(r.tokens.reasoning))
+                            .push_bind(now);
+                    });
+                    insert.build().execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn aggregates(
+                &self,
+                tenant: &Tenant,
+                partitions: &[LedgerPartition],
+            ) -> Result<Vec<UsageAggregate>, StorageError> {
+                use sqlx::Row;
+                let Some((first, last)) = plan_range(partitions) else { return Ok(Vec::new()) };
+                let rows =
+                    sqlx::query(AGG_RANGE).bind(tenant.as_str()).bind(first).bind(last).fetch_all(&self.pool).await?;
+                let rows = rows
+                    .iter()
+                    .map(|row| {
+                        let day: String = row.try_get("day")?;
+                        crate::aggregate_from_row!(row, parse_day(&day)?, row.try_get("party")?)
+                    })
+                    .collect::<Result<Vec<_>, StorageError>>()?;
+                Ok(keep_planned(partitions, rows))
+            }
+
+            async fn replace_results(
+                &self,
+                tenant: &Tenant,
+                period: Period,
+                lines: &[ResultLine],
+            ) -> Result<(), StorageError> {
+                let now = super::support::now_us();
+                let period = period.to_string();
+                let mut tx = self.pool.begin().await?;
+                sqlx::query(RESULTS_DELETE).bind(tenant.as_str()).bind(&period).execute(&mut *tx).await?;
+                for (n, l) in lines.iter().enumerate() {
+                    sqlx::query(RESULTS_INSERT)
+                        .bind(tenant.as_str())
+                        .bind(&period)
+                        .bind(i64::try_from(n).unwrap_or(i64::MAX))
+                        .bind(l.kind.as_str())
+                        .bind(&l.business_unit)
+                        .bind(&l.application)
+                        .bind(&l.model)
+                        .bind(&l.deployment)
+                        .bind(l.currency.as_str())
+                        .bind(to_i64(l.tokens.requests))
+                        .bind(to_i64(l.tokens.prompt))
+                        .bind(to_i64(l.tokens.completion))
+                        .bind(to_i64(l.tokens.cached))
+                        .bind(to_i64(l.tokens.reasoning))
+                        .bind(stored_amount(l)?)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn results(&self, tenant: &Tenant, period: Period) -> Result<Vec<ResultLine>, StorageError> {
+                use sqlx::Row;
+                let rows = sqlx::query(RESULTS_GET)
+                    .bind(tenant.as_str())
+                    .bind(period.to_string())
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.into_iter()
+                    .map(|row| {
+                        let kind: String = row.try_get("kind")?;
+                        let currency = stored_currency(&row.try_get::<String, _>("currency")?)?;
+                        let amount: Option<i64> = row.try_get("amount_micros")?;
+                        Ok(ResultLine {
+                            kind: stored_kind(&kind)?,
+                            business_unit: row.try_get("business_unit")?,
+                            application: row.try_get("application")?,
+                            model: row.try_get("model")?,
+                            deployment: row.try_get("deployment")?,
+                            tokens: TokenTotals {
+                                requests: to_u64(row.try_get("requests")?),
+                                prompt: to_u64(row.try_get("prompt_tokens")?),
+                                completion: to_u64(row.try_get("completion_tokens")?),
+                                cached: to_u64(row.try_get("cached_tokens")?),
+                                reasoning: to_u64(row.try_get("reasoning_tokens")?),
+                            },
+                            cost: amount.map(|m| Money::from_micros(m, currency.clone())),
+                            currency,
+                        })
+                    })
+                    .collect()
+            }
+        }
+    };
+}
+
+impl_sql_rollup!(sqlx::SqlitePool);
+impl_sql_rollup!(sqlx::PgPool);
+
+/// Aggregates and results as JSON documents in a [`ReportStore`]:
+/// `rollup-data/<tenant>/aggregates/<day>/<party-hex>.json` per partition and
+/// `rollup-data/<tenant>/results/<period>.json`. For a ledger on Table
+/// Storage without a database.
+#[derive(Debug, Clone)]
+pub struct DocRollup {
+    store: Arc<dyn ReportStore>,
+}
+
+impl DocRollup {
+    /// Documents in `store`.
+    pub fn new(store: Arc<dyn ReportStore>) -> Self {
+        Self { store }
+    }
+
+    fn partition_name(partition: &LedgerPartition) -> String {
+        // Parties are free text; hex keeps the name a valid blob name.
+        format!(
+            "rollup-data/{}/aggregates/{}/{}.json",
+            partition.tenant,
+            day_text(partition.day),
+            hex::encode(partition.party.as_bytes())
+        )
+    }
+
+    fn results_name(tenant: &Tenant, period: Period) -> String {
+        format!("rollup-data/{tenant}/results/{period}.json")
+    }
+}
+
+/// The stored form of an aggregate row (without its partition).
+#[derive(Debug, Serialize, Deserialize)]
+struct DocAggregate {
+    model: String,
+    deployment: String,
+    token_source: String,
+    counts: [u64; 5],
+}
+
+/// The stored form of a result line.
+#[derive(Debug, Serialize, Deserialize)]
+struct DocResult {
+    kind: String,
+    business_unit: String,
+    application: String,
+    model: String,
+    deployment: String,
+    currency: String,
+    counts: [u64; 5],
+    amount_micros: Option<i64>,
+}
+
+fn document(name: &str) -> impl FnOnce(serde_json::Error) -> StorageError + '_ {
+    move |source| StorageError::Document { name: name.to_owned(), source }
+}
+
+#[async_trait]
+impl RollupStore for DocRollup {
+    async fn replace_partition(
+        &self,
+        partition: &LedgerPartition,
+        rows: &[UsageAggregate],
+    ) -> Result<(), StorageError> {
+        let docs: Vec<DocAggregate> = rows
+            .iter()
+            .map(|r| DocAggregate {
+                model: r.model.clone(),
+                deployment: r.deployment.clone(),
+                token_source: r.token_source.as_str().to_owned(),
+                counts: counts(r.tokens),
+            })
+            .collect();
+        let name = Self::partition_name(partition);
+        let body = serde_json::to_vec(&docs).map_err(document(&name))?;
+        self.store.put(&name, &body, WriteCondition::Always).await?;
+        Ok(())
+    }
+
+    async fn aggregates(
+        &self,
+        _tenant: &Tenant,
+        partitions: &[LedgerPartition],
+    ) -> Result<Vec<UsageAggregate>, StorageError> {
+        let mut out = Vec::new();
+        for p in partitions {
+            let name = Self::partition_name(p);
+            let Some(doc) = self.store.get(&name).await? else { continue };
+            let rows: Vec<DocAggregate> = serde_json::from_slice(&doc.body).map_err(document(&name))?;
+            for r in rows {
+                out.push(UsageAggregate {
+                    day: p.day,
+                    party: p.party.clone(),
+                    model: r.model,
+                    deployment: r.deployment,
+                    token_source: token_source(&r.token_source)?,
+                    tokens: totals(r.counts),
+                });
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    async fn replace_results(&self, tenant: &Tenant, period: Period, lines: &[ResultLine]) -> Result<(), StorageError> {
+        let docs = lines
+            .iter()
+            .map(|l| {
+                Ok(DocResult {
+                    kind: l.kind.as_str().to_owned(),
+                    business_unit: l.business_unit.clone(),
+                    application: l.application.clone(),
+                    model: l.model.clone(),
+                    deployment: l.deployment.clone(),
+                    currency: l.currency.as_str().to_owned(),
+                    counts: counts(l.tokens),
+                    amount_micros: stored_amount(l)?,
+                })
+            })
+            .collect::<Result<Vec<DocResult>, StorageError>>()?;
+        let name = Self::results_name(tenant, period);
+        let body = serde_json::to_vec(&docs).map_err(document(&name))?;
+        self.store.put(&name, &body, WriteCondition::Always).await?;
+        Ok(())
+    }
+
+    async fn results(&self, tenant: &Tenant, period: Period) -> Result<Vec<ResultLine>, StorageError> {
+        let name = Self::results_name(tenant, period);
+        let Some(doc) = self.store.get(&name).await? else { return Ok(Vec::new()) };
+        let docs: Vec<DocResult> = serde_json::from_slice(&doc.body).map_err(document(&name))?;
+        docs.into_iter()
+            .map(|d| {
+                let currency = stored_currency(&d.currency)?;
+                Ok(ResultLine {
+                    kind: stored_kind(&d.kind)?,
+                    business_unit: d.business_unit,
+                    application: d.application,
+                    model: d.model,
+                    deployment: d.deployment,
+                    tokens: totals(d.counts),
+                    cost: d.amount_micros.map(|m| Money::from_micros(m, currency.clone())),
+                    currency,
+                })
+            })
+            .collect()
+    }
+}
