@@ -23,7 +23,8 @@ pub async fn spawn_with(mut settings: Settings, data_dir: tempfile::TempDir) -> 
     let app = Application::build(&settings, 0).await.unwrap();
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
-    ApiApp { app: TestApp { address, data_dir, client: reqwest::Client::new() }, settings }
+    let key = settings.api.key.as_ref().map(|k| String::from_utf8_lossy(k.expose()).into_owned());
+    ApiApp { app: TestApp { address, data_dir, client: reqwest::Client::new(), key }, settings }
 }
 
 pub fn keyed_settings(dir: &std::path::Path) -> Settings {

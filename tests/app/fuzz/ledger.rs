@@ -66,7 +66,7 @@ fn invocation(batch: &[HubEvent], as_objects: bool) -> Value {
 /// A handler whose fingerprints are those of every other one made here.
 async fn app_with_shared_secret() -> TestApp {
     let dir = tempfile::tempdir().unwrap();
-    let mut s = settings(dir.path());
+    let mut s = host_settings(dir.path());
     s.fingerprint_secret = Some(chargeback::config::Secret::new("fuzz-ledger"));
     crate::api::spawn_with(s, dir).await.app
 }

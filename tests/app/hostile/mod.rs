@@ -2,7 +2,9 @@
 //! test here failed before its fix. Records were posted as the host posts
 //! them, the CLI was run as a user runs it.
 
+mod access;
 mod identity;
+mod limits;
 mod redaction;
 mod timestamps;
 mod tokens;
