@@ -203,6 +203,22 @@ pub async fn dead_letters_are_kept_per_tenant_and_replaced_by_identity(s: &Subje
     assert_eq!(store.list(&other).await.unwrap().len(), 1);
 }
 
+pub async fn two_different_bodies_with_one_id_are_two_letters_and_any_id_can_be_kept(s: &Subject) {
+    let Some(store) = &s.dead_letters else {
+        eprintln!("no dead-letter store on this backend");
+        return;
+    };
+    let first = letter(&s.tenant, "same-id", "first");
+    let second = DeadLetter { body: "{\"other\": body".into(), ..letter(&s.tenant, "same-id", "second") };
+    // The longest id there may be, every character of it escaped in a file name.
+    let long = letter(&s.tenant, &"/%".repeat(100), "long");
+    store.put(&[first.clone(), second.clone(), long.clone()]).await.unwrap();
+    store.put(&[first.clone(), second.clone()]).await.unwrap();
+    let mut expected = vec![long, first, second];
+    expected.sort_by(|a, b| (&a.id, &a.body).cmp(&(&b.id, &b.body)));
+    assert_eq!(store.list(&s.tenant).await.unwrap(), expected);
+}
+
 pub async fn a_lease_is_exclusive_until_released_or_lost(s: &Subject) {
     let name = format!("{}-rollup", s.unique);
     let ttl = Duration::from_secs(15);

@@ -4,6 +4,7 @@
 
 mod access;
 mod identity;
+mod letters;
 mod limits;
 mod redaction;
 mod timestamps;
