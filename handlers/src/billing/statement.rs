@@ -270,7 +270,7 @@ pub fn compute(
                     && statement_lines[*i].0.deployment.eq_ignore_ascii_case(name)
             })
             .collect();
-        let tokens: u64 = on_it.iter().map(|i| statement_lines[*i].0.tokens.total_tokens).sum();
+        let tokens = on_it.iter().map(|i| statement_lines[*i].0.tokens.total_tokens).fold(0u64, u64::saturating_add);
         let (used_cost, how) = match ptu.capacity_tokens_per_minute {
             Some(tpm) => {
                 let capacity = Decimal::from(tpm) * Decimal::from(period.day_count() * 24 * 60);

@@ -219,6 +219,21 @@ pub async fn two_different_bodies_with_one_id_are_two_letters_and_any_id_can_be_
     assert_eq!(store.list(&s.tenant).await.unwrap(), expected);
 }
 
+pub async fn known_ids_are_those_an_append_would_find(s: &Subject) {
+    let at = Utc.with_ymd_and_hms(2026, 11, 26, 11, 0, 0).unwrap();
+    let records: Vec<UsageRecord> =
+        (0..5).map(|i| record(&s.tenant, &format!("known-{i}"), "sub-a", at, 10 + i)).collect();
+    s.ledger.append(&records[..3]).await.unwrap();
+    let ids: Vec<RecordId> = records.iter().map(|r| r.id.clone()).collect();
+    let known = s.ledger.known_ids(&s.tenant, &ids).await.unwrap();
+    let mut known: Vec<&str> = known.iter().map(RecordId::as_str).collect();
+    known.sort();
+    assert_eq!(known, ["known-0", "known-1", "known-2"]);
+    let other = Tenant::parse(&format!("{}-other", s.tenant)).unwrap();
+    assert!(s.ledger.known_ids(&other, &ids).await.unwrap().is_empty(), "per tenant");
+    assert!(s.ledger.known_ids(&s.tenant, &[]).await.unwrap().is_empty());
+}
+
 pub async fn a_lease_is_exclusive_until_released_or_lost(s: &Subject) {
     let name = format!("{}-rollup", s.unique);
     let ttl = Duration::from_secs(15);

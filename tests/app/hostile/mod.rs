@@ -7,6 +7,7 @@ mod identity;
 mod letters;
 mod limits;
 mod redaction;
+mod sums;
 mod timestamps;
 mod tokens;
 

@@ -1,8 +1,16 @@
 //! The ledger in SQL: one query text for SQLite and PostgreSQL.
 //!
 //! Both schemas (`migrations/{sqlite,postgres}/0001_ledger.sql`) have the same
-//! columns; the queries use `$N` parameters, which both drivers accept, and
-//! cast sums to BIGINT (PostgreSQL's `SUM(bigint)` is NUMERIC). The
+//! columns; the queries use `$N` parameters, which both drivers accept.
+//!
+//! Token sums never overflow, whatever the rows hold: SQLite's `SUM` fails
+//! with "integer overflow" past 2^63 and PostgreSQL's numeric sum fails the
+//! cast back to BIGINT, so each count is summed in two parts, `col / 2^30`
+//! and `col % 2^30`, each far below 2^63 for any number of rows a ledger can
+//! hold, and the parts are put together exactly in Rust ([`split_sum`]).
+//! Records cannot exceed the per-record maximum any more, but rows stored
+//! before it existed (5·10^18 tokens) then still leave their month readable.
+//! The
 //! [`impl_sql_ledger!`] macro writes the same [`Ledger`](crate::storage::Ledger) body
 //! for each typed pool, so the two ledgers cannot drift apart.
 
@@ -48,17 +56,19 @@ pub const SCAN_SQL: &str = "SELECT record_id, occurred_at_us, model, deployment,
 
 /// Token totals per day, party, model, deployment and token source of `$2..$3`.
 pub const USAGE_CELLS_SQL: &str = "SELECT day, party, COALESCE(model, '') AS model, \
-     COALESCE(deployment, '') AS deployment, token_source, \
-     CAST(COUNT(*) AS BIGINT) AS requests, CAST(SUM(prompt_tokens) AS BIGINT) AS prompt, \
-     CAST(SUM(completion_tokens) AS BIGINT) AS completion, CAST(SUM(cached_tokens) AS BIGINT) AS cached, \
-     CAST(SUM(reasoning_tokens) AS BIGINT) AS reasoning \
+     COALESCE(deployment, '') AS deployment, token_source, CAST(COUNT(*) AS BIGINT) AS requests, \
+     CAST(SUM(prompt_tokens / 1073741824) AS BIGINT) AS prompt_hi, CAST(SUM(prompt_tokens % 1073741824) AS BIGINT) AS prompt_lo, \
+     CAST(SUM(completion_tokens / 1073741824) AS BIGINT) AS completion_hi, CAST(SUM(completion_tokens % 1073741824) AS BIGINT) AS completion_lo, \
+     CAST(SUM(cached_tokens / 1073741824) AS BIGINT) AS cached_hi, CAST(SUM(cached_tokens % 1073741824) AS BIGINT) AS cached_lo, \
+     CAST(SUM(reasoning_tokens / 1073741824) AS BIGINT) AS reasoning_hi, CAST(SUM(reasoning_tokens % 1073741824) AS BIGINT) AS reasoning_lo \
      FROM ledger WHERE tenant = $1 AND occurred_at_us >= $2 AND occurred_at_us < $3 \
      GROUP BY day, party, 3, 4, token_source";
 
 /// Calls per deployment, UTC hour (hours since the epoch), status and latency of `$2..$3`.
 pub const CAPACITY_CELLS_SQL: &str = "SELECT deployment, CAST(occurred_at_us / 3600000000 AS BIGINT) AS hour, \
      status, latency_ms, CAST(COUNT(*) AS BIGINT) AS requests, \
-     CAST(SUM(prompt_tokens + completion_tokens) AS BIGINT) AS tokens \
+     CAST(SUM(prompt_tokens / 1073741824) + SUM(completion_tokens / 1073741824) AS BIGINT) AS tokens_hi, \
+     CAST(SUM(prompt_tokens % 1073741824) + SUM(completion_tokens % 1073741824) AS BIGINT) AS tokens_lo \
      FROM ledger WHERE tenant = $1 AND occurred_at_us >= $2 AND occurred_at_us < $3 \
      GROUP BY 1, 2, 3, 4";
 
@@ -81,9 +91,11 @@ pub fn to_status(n: Option<i64>) -> Option<u16> {
 /// without a sort; a NULL and an empty model (or deployment) are then two
 /// groups, which [`merge_absent`] adds up.
 pub const AGGREGATE_SQL: &str = "SELECT COALESCE(model, '') AS model, COALESCE(deployment, '') AS deployment, \
-     token_source, CAST(COUNT(*) AS BIGINT) AS requests, CAST(SUM(prompt_tokens) AS BIGINT) AS prompt, \
-     CAST(SUM(completion_tokens) AS BIGINT) AS completion, CAST(SUM(cached_tokens) AS BIGINT) AS cached, \
-     CAST(SUM(reasoning_tokens) AS BIGINT) AS reasoning \
+     token_source, CAST(COUNT(*) AS BIGINT) AS requests, \
+     CAST(SUM(prompt_tokens / 1073741824) AS BIGINT) AS prompt_hi, CAST(SUM(prompt_tokens % 1073741824) AS BIGINT) AS prompt_lo, \
+     CAST(SUM(completion_tokens / 1073741824) AS BIGINT) AS completion_hi, CAST(SUM(completion_tokens % 1073741824) AS BIGINT) AS completion_lo, \
+     CAST(SUM(cached_tokens / 1073741824) AS BIGINT) AS cached_hi, CAST(SUM(cached_tokens % 1073741824) AS BIGINT) AS cached_lo, \
+     CAST(SUM(reasoning_tokens / 1073741824) AS BIGINT) AS reasoning_hi, CAST(SUM(reasoning_tokens % 1073741824) AS BIGINT) AS reasoning_lo \
      FROM ledger WHERE tenant = $1 AND day = $2 AND party = $3 \
      GROUP BY ledger.model, ledger.deployment, ledger.token_source";
 
@@ -93,8 +105,10 @@ pub const AGGREGATE_SQL: &str = "SELECT COALESCE(model, '') AS model, COALESCE(d
 /// of parties, so that the database's collation cannot matter.
 pub const AGGREGATE_MANY_HEAD: &str = "SELECT party, COALESCE(model, '') AS model, \
      COALESCE(deployment, '') AS deployment, token_source, CAST(COUNT(*) AS BIGINT) AS requests, \
-     CAST(SUM(prompt_tokens) AS BIGINT) AS prompt, CAST(SUM(completion_tokens) AS BIGINT) AS completion, \
-     CAST(SUM(cached_tokens) AS BIGINT) AS cached, CAST(SUM(reasoning_tokens) AS BIGINT) AS reasoning \
+     CAST(SUM(prompt_tokens / 1073741824) AS BIGINT) AS prompt_hi, CAST(SUM(prompt_tokens % 1073741824) AS BIGINT) AS prompt_lo, \
+     CAST(SUM(completion_tokens / 1073741824) AS BIGINT) AS completion_hi, CAST(SUM(completion_tokens % 1073741824) AS BIGINT) AS completion_lo, \
+     CAST(SUM(cached_tokens / 1073741824) AS BIGINT) AS cached_hi, CAST(SUM(cached_tokens % 1073741824) AS BIGINT) AS cached_lo, \
+     CAST(SUM(reasoning_tokens / 1073741824) AS BIGINT) AS reasoning_hi, CAST(SUM(reasoning_tokens % 1073741824) AS BIGINT) AS reasoning_lo \
      FROM ledger WHERE tenant = ";
 
 /// The end of [`AGGREGATE_MANY_HEAD`].
@@ -143,6 +157,21 @@ pub fn to_u64(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }
 
+/// The two parts of a split sum: `SUM(col / 2^30)` and `SUM(col % 2^30)`.
+const SPLIT: u128 = 1 << 30;
+
+/// A sum from its two parts, exact; a total past 2^64 (only rows stored
+/// before the per-record maximum could reach it) saturates rather than
+/// failing the query.
+pub fn split_sum(high: i64, low: i64) -> u64 {
+    let high = u128::try_from(high).unwrap_or(0);
+    let low = u128::try_from(low).unwrap_or(0);
+    u64::try_from(high * SPLIT + low).unwrap_or(u64::MAX)
+}
+
+/// Record ids per `known_ids` query.
+pub const IDS_PER_QUERY: usize = 500;
+
 /// A stored token source back.
 pub fn token_source(raw: &str) -> Result<TokenSource, StorageError> {
     TokenSource::parse(raw).ok_or_else(|| StorageError::Corrupt(format!("unknown token source {raw:?} in ledger")))
@@ -159,9 +188,9 @@ pub fn record_id(raw: &str) -> Result<RecordId, StorageError> {
 }
 
 /// A [`UsageAggregate`](crate::domain::UsageAggregate) from a row with the
-/// columns `model`, `deployment`, `token_source`, `requests`, `prompt`,
-/// `completion`, `cached`, `reasoning` (the sums of [`AGGREGATE_SQL`] and
-/// [`USAGE_CELLS_SQL`]), and the given day and party.
+/// columns `model`, `deployment`, `token_source`, `requests` and the split
+/// sums `prompt_hi`/`prompt_lo`, `completion_…`, `cached_…`, `reasoning_…`
+/// (of [`AGGREGATE_SQL`] and [`USAGE_CELLS_SQL`]), and the given day and party.
 #[macro_export]
 #[doc(hidden)]
 macro_rules! aggregate_from_row {
@@ -177,10 +206,16 @@ macro_rules! aggregate_from_row {
             token_source: $crate::storage::sql::ledger::token_source(&source)?,
             tokens: $crate::domain::TokenTotals {
                 requests: $crate::storage::sql::ledger::to_u64(row.try_get("requests")?),
-                prompt: $crate::storage::sql::ledger::to_u64(row.try_get("prompt")?),
-                completion: $crate::storage::sql::ledger::to_u64(row.try_get("completion")?),
-                cached: $crate::storage::sql::ledger::to_u64(row.try_get("cached")?),
-                reasoning: $crate::storage::sql::ledger::to_u64(row.try_get("reasoning")?),
+                prompt: $crate::storage::sql::ledger::split_sum(row.try_get("prompt_hi")?, row.try_get("prompt_lo")?),
+                completion: $crate::storage::sql::ledger::split_sum(
+                    row.try_get("completion_hi")?,
+                    row.try_get("completion_lo")?,
+                ),
+                cached: $crate::storage::sql::ledger::split_sum(row.try_get("cached_hi")?, row.try_get("cached_lo")?),
+                reasoning: $crate::storage::sql::ledger::split_sum(
+                    row.try_get("reasoning_hi")?,
+                    row.try_get("reasoning_lo")?,
+                ),
             },
         })
     }};
@@ -239,6 +274,31 @@ macro_rules! impl_sql_ledger {
             async fn health(&self) -> Result<(), $crate::storage::StorageError> {
                 sqlx::query("SELECT 1").execute(&self.pool).await?;
                 Ok(())
+            }
+
+            async fn known_ids(
+                &self,
+                tenant: &$crate::domain::Tenant,
+                ids: &[$crate::domain::RecordId],
+            ) -> Result<std::collections::HashSet<$crate::domain::RecordId>, $crate::storage::StorageError> {
+                use sqlx::Row;
+                use $crate::storage::sql::ledger::{IDS_PER_QUERY, record_id};
+                let mut known = std::collections::HashSet::new();
+                for chunk in ids.chunks(IDS_PER_QUERY) {
+                    let mut query: sqlx::QueryBuilder<$db> =
+                        sqlx::QueryBuilder::new("SELECT record_id FROM ledger WHERE tenant = ");
+                    query.push_bind(tenant.as_str()).push(" AND record_id IN (");
+                    let mut each = query.separated(", ");
+                    for id in chunk {
+                        each.push_bind(id.as_str());
+                    }
+                    query.push(")");
+                    for row in query.build().fetch_all(&self.pool).await? {
+                        let id: String = row.try_get("record_id")?;
+                        known.insert(record_id(&id)?);
+                    }
+                }
+                Ok(known)
             }
 
             async fn partitions(
@@ -333,7 +393,7 @@ macro_rules! impl_sql_ledger {
                 range: &$crate::storage::LedgerRange,
             ) -> Result<Vec<$crate::storage::CapacityCell>, $crate::storage::StorageError> {
                 use sqlx::Row;
-                use $crate::storage::sql::ledger::{CAPACITY_CELLS_SQL, from_hours, to_status, to_u64};
+                use $crate::storage::sql::ledger::{CAPACITY_CELLS_SQL, from_hours, split_sum, to_status, to_u64};
                 let rows = sqlx::query(CAPACITY_CELLS_SQL)
                     .bind(range.tenant.as_str())
                     .bind(range.from.timestamp_micros())
@@ -349,7 +409,7 @@ macro_rules! impl_sql_ledger {
                             status: to_status(row.try_get("status")?),
                             latency_ms: latency.map(to_u64),
                             requests: to_u64(row.try_get("requests")?),
-                            tokens: to_u64(row.try_get("tokens")?),
+                            tokens: split_sum(row.try_get("tokens_hi")?, row.try_get("tokens_lo")?),
                         })
                     })
                     .collect()
@@ -444,6 +504,21 @@ mod tests {
             token_source: source,
             tokens: TokenTotals { requests, prompt: requests * 10, completion: requests, cached: 0, reasoning: 0 },
         }
+    }
+
+    #[test]
+    fn a_split_sum_is_exact_and_saturates_past_two_to_the_64() {
+        let parts = |values: &[u64]| {
+            let high: i64 = values.iter().map(|v| i64::try_from(v / (1 << 30)).unwrap()).sum();
+            let low: i64 = values.iter().map(|v| i64::try_from(v % (1 << 30)).unwrap()).sum();
+            (high, low)
+        };
+        for values in [vec![0], vec![1, 2, 3], vec![5_000_000_000_000_000_000, 5_000_000_000_000_000_000, 7]] {
+            let (high, low) = parts(&values);
+            assert_eq!(split_sum(high, low), values.iter().sum::<u64>());
+        }
+        let (high, low) = parts(&[i64::MAX as u64, i64::MAX as u64, i64::MAX as u64]);
+        assert_eq!(split_sum(high, low), u64::MAX);
     }
 
     #[test]

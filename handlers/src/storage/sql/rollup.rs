@@ -30,9 +30,14 @@ const AGG_INSERT_HEAD: &str = "INSERT INTO usage_aggregates (tenant, day, party,
      requests, prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens, rolled_up_at_us) ";
 /// Aggregate rows per INSERT: 12 parameters each, under SQLite's 32,766.
 const AGG_ROWS_PER_INSERT: usize = 1_000;
-const AGG_RANGE: &str = "SELECT day, party, model, deployment, token_source, requests, prompt_tokens AS prompt, \
-     completion_tokens AS completion, cached_tokens AS cached, reasoning_tokens AS reasoning FROM usage_aggregates \
-     WHERE tenant = $1 AND day >= $2 AND day <= $3";
+/// Read back in the split form the ledger's sums use
+/// ([`super::ledger::split_sum`]), so one row reader serves both.
+const AGG_RANGE: &str = "SELECT day, party, model, deployment, token_source, requests, \
+     prompt_tokens / 1073741824 AS prompt_hi, prompt_tokens % 1073741824 AS prompt_lo, \
+     completion_tokens / 1073741824 AS completion_hi, completion_tokens % 1073741824 AS completion_lo, \
+     cached_tokens / 1073741824 AS cached_hi, cached_tokens % 1073741824 AS cached_lo, \
+     reasoning_tokens / 1073741824 AS reasoning_hi, reasoning_tokens % 1073741824 AS reasoning_lo \
+     FROM usage_aggregates WHERE tenant = $1 AND day >= $2 AND day <= $3";
 const RESULTS_DELETE: &str = "DELETE FROM chargeback_results WHERE tenant = $1 AND period = $2";
 const RESULTS_INSERT: &str = "INSERT INTO chargeback_results (tenant, period, line, kind, business_unit, \
      application, model, deployment, currency, requests, prompt_tokens, completion_tokens, cached_tokens, \
