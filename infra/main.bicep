@@ -29,7 +29,7 @@ param principalId string = ''
 @description('Kind of principalId: User for a person running azd, ServicePrincipal in CI.')
 param principalType string = 'User'
 
-@description('Display name of principalId, to make it a PostgreSQL Entra administrator as well. Empty: only the app identity is administrator.')
+@description('Display name (or UPN) of principalId, to make it the PostgreSQL Entra administrator; the postprovision hook then gives the app identity a principal with the least rights it needs. Empty: the app identity is the administrator.')
 param principalName string = ''
 
 // --- Azure OpenAI
@@ -77,10 +77,6 @@ param rustLog string = 'info'
 param postgresSkuName string = 'Standard_D2ds_v5'
 param pgbouncerDefaultPoolSize int = 50
 param pgbouncerMaxClientConnections int = 5000
-
-@secure()
-@description('Stop-gap until the handler logs in to PostgreSQL with an Entra token: a password for a PostgreSQL login the app then uses. Empty (default): Entra authentication only, and DATABASE_URL carries no password.')
-param postgresAdminPassword string = ''
 
 @secure()
 @description('CHARGEBACK_API_KEY, the key of the HTTP API when the handler runs without the Functions host. On Azure the host checks its own function keys (authLevel function) and the handler does not use it, so a fresh random value each provision is fine.')
@@ -156,12 +152,11 @@ module eventHubs 'modules/event-hubs.bicep' = {
 
 var postgresDatabase = 'chargeback'
 var postgresServerName = 'psql-chargeback-${resourceToken}'
-// Through the built-in PgBouncer (6432). With Entra authentication the user is
-// the app identity's name and the password an access token the handler gets
-// itself; with the stop-gap password, the login and password are in the URL.
+// Through the built-in PgBouncer (6432). The user is the app identity's name;
+// there is no password: the handler logs in with an Entra token of the
+// identity (CHARGEBACK_DB__credential in function-app.bicep).
 var postgresHost = '${postgresServerName}.postgres.database.azure.com'
-var postgresUser = empty(postgresAdminPassword) ? identity.outputs.name : 'chargeback_admin:${uriComponent(postgresAdminPassword)}'
-var databaseUrl = 'postgres://${postgresUser}@${postgresHost}:6432/${postgresDatabase}?sslmode=require'
+var databaseUrl = 'postgres://${identity.outputs.name}@${postgresHost}:6432/${postgresDatabase}?sslmode=require'
 
 module keyVault 'modules/key-vault.bicep' = {
   scope: rg
@@ -179,18 +174,21 @@ module keyVault 'modules/key-vault.bicep' = {
   }
 }
 
+// The deployer administers the server and creates the app's own, narrower
+// principal (infra/scripts/ensure-postgres-principal.sh). Without a deployer
+// name the app identity has to be the administrator itself.
+var deployerAdministrator = empty(principalId) || empty(principalName) ? [] : [
+  {
+    objectId: principalId
+    name: principalName
+    type: principalType
+  }
+]
 var appAdministrator = [
   {
     objectId: identity.outputs.principalId
     name: identity.outputs.name
     type: 'ServicePrincipal'
-  }
-]
-var humanAdministrator = empty(principalId) || empty(principalName) ? [] : [
-  {
-    objectId: principalId
-    name: principalName
-    type: principalType
   }
 ]
 
@@ -203,10 +201,9 @@ module postgres 'modules/postgres.bicep' = {
     serverName: postgresServerName
     databaseName: postgresDatabase
     skuName: postgresSkuName
-    administratorPassword: postgresAdminPassword
     pgbouncerDefaultPoolSize: pgbouncerDefaultPoolSize
     pgbouncerMaxClientConnections: pgbouncerMaxClientConnections
-    administrators: concat(appAdministrator, humanAdministrator)
+    administrators: empty(deployerAdministrator) ? appAdministrator : deployerAdministrator
   }
 }
 
@@ -307,3 +304,5 @@ output POSTGRES_HOST string = postgres.outputs.fullyQualifiedDomainName
 output POSTGRES_DATABASE string = postgres.outputs.databaseName
 output KEY_VAULT_NAME string = keyVault.outputs.name
 output APP_IDENTITY_NAME string = identity.outputs.name
+output APP_IDENTITY_CLIENT_ID string = identity.outputs.clientId
+output POSTGRES_APP_IS_ADMINISTRATOR bool = empty(deployerAdministrator)

@@ -73,19 +73,67 @@ pub const SETTINGS: &[SettingDoc] = &[
         name: "AzureWebJobsStorage",
         secret: true,
         set_by: "app",
-        doc: "Storage account of the host and, when it is a connection string (AccountName with AccountKey or SharedAccessSignature, optional BlobEndpoint/QueueEndpoint/TableEndpoint/EndpointSuffix, or UseDevelopmentStorage=true for Azurite), of the Azure backend: ledger on Table Storage, dead letters, reports and leases on Blob Storage, work queue on Storage Queues. Identity-based (AzureWebJobsStorage__accountName/__credential/__clientId) is used by the host only; the handler then keeps the embedded backend. Default: none (embedded backend).",
+        doc: "Storage account of the host and of the Azure backend (ledger on Table Storage, dead letters, reports and leases on Blob Storage, work queue on Storage Queues) as a connection string: for Azurite and local development (UseDevelopmentStorage=true, or AccountName with AccountKey or SharedAccessSignature, optional BlobEndpoint/QueueEndpoint/TableEndpoint/EndpointSuffix). In production use the identity-based settings AzureWebJobsStorage__accountName/__credential/__clientId instead: no key. Default: none (embedded backend).",
+    },
+    SettingDoc {
+        name: "AzureWebJobsStorage__accountName",
+        secret: false,
+        set_by: "app",
+        doc: "Storage account of the host and of the Azure backend, reached by identity (bearer tokens, no key): endpoints https://<name>.{blob,queue,table}.core.windows.net. Ignored when AzureWebJobsStorage is a connection string. Default: none.",
+    },
+    SettingDoc {
+        name: "AzureWebJobsStorage__blobServiceUri",
+        secret: false,
+        set_by: "app",
+        doc: "Blob endpoint of the identity-based storage connection instead of the one from __accountName (sovereign clouds, Azurite over HTTPS). Default: from __accountName.",
+    },
+    SettingDoc {
+        name: "AzureWebJobsStorage__queueServiceUri",
+        secret: false,
+        set_by: "app",
+        doc: "Queue endpoint of the identity-based storage connection (as __blobServiceUri). Default: from __accountName.",
+    },
+    SettingDoc {
+        name: "AzureWebJobsStorage__tableServiceUri",
+        secret: false,
+        set_by: "app",
+        doc: "Table endpoint of the identity-based storage connection (as __blobServiceUri). Default: from __accountName.",
+    },
+    SettingDoc {
+        name: "AzureWebJobsStorage__credential",
+        secret: false,
+        set_by: "app",
+        doc: "Credential of the identity-based storage connection: managedidentity (the Function App's identity), or for developers azurecli, developertools (Azure CLI, then Azure Developer CLI) or workloadidentity. Default: managedidentity where the platform offers one (IDENTITY_ENDPOINT set), else developertools.",
+    },
+    SettingDoc {
+        name: "AzureWebJobsStorage__clientId",
+        secret: false,
+        set_by: "app",
+        doc: "Client id of the user-assigned managed identity (or workload identity app) of the storage connection. Default: the system-assigned identity.",
     },
     SettingDoc {
         name: "CHARGEBACK_LEDGER",
         secret: false,
         set_by: "app",
-        doc: "Where the ledger lives: sqlite (embedded), table (Azure Table Storage, needs an AzureWebJobsStorage connection string) or postgres (needs DATABASE_URL). Default: table when AzureWebJobsStorage is a connection string, else sqlite.",
+        doc: "Where the ledger lives: sqlite (embedded), table (Azure Table Storage, needs the AzureWebJobsStorage account, by identity or connection string) or postgres (needs DATABASE_URL). Default: table when a storage account is configured, else sqlite.",
     },
     SettingDoc {
         name: "DATABASE_URL",
         secret: true,
         set_by: "app",
-        doc: "PostgreSQL URL (postgres://user[:password]@host:port/db?sslmode=…) of the chargeback schema, and of the ledger when CHARGEBACK_LEDGER=postgres. Migrations run on start. Default: none.",
+        doc: "PostgreSQL URL (postgres://user[:password]@host:port/db?sslmode=…) of the chargeback schema, and of the ledger when CHARGEBACK_LEDGER=postgres. With CHARGEBACK_DB__credential it holds no password and the user is the Entra principal's name (the managed identity's name). Migrations run on start. Default: none.",
+    },
+    SettingDoc {
+        name: "CHARGEBACK_DB__credential",
+        secret: false,
+        set_by: "app",
+        doc: "Log in to PostgreSQL with a Microsoft Entra ID token (for https://ossrdbms-aad.database.windows.net) as the password, refreshed before it expires: managedidentity, or for developers azurecli, developertools or workloadidentity. Default: none (the password in DATABASE_URL or PGPASSWORD, if any).",
+    },
+    SettingDoc {
+        name: "CHARGEBACK_DB__clientId",
+        secret: false,
+        set_by: "app",
+        doc: "Client id of the user-assigned managed identity that logs in to PostgreSQL (with CHARGEBACK_DB__credential). Default: the system-assigned identity.",
     },
     SettingDoc {
         name: "CHARGEBACK_DB_STATEMENT_CACHE",
@@ -116,6 +164,24 @@ pub const SETTINGS: &[SettingDoc] = &[
         secret: false,
         set_by: "app",
         doc: "Largest invocation body the handler accepts from the Functions host, in bytes; a larger one is refused with 413 and logged as an error (the host would retry it, then skip the batch, so raise this before raising maxEventBatchSize). Default: 420478976 (401 MiB): maxEventBatchSize 100 (host.json) x 1 MiB (the largest Event Hubs event) x 4 (each quote or backslash of a body takes four bytes after the host's two JSON encodings) + 1 MiB of metadata.",
+    },
+    SettingDoc {
+        name: "IDENTITY_ENDPOINT",
+        secret: false,
+        set_by: "host",
+        doc: "The platform's managed identity endpoint (App Service / Functions), read by the managed identity credential. Set by Azure, never by us.",
+    },
+    SettingDoc {
+        name: "IDENTITY_HEADER",
+        secret: true,
+        set_by: "host",
+        doc: "The header value that proves a request to IDENTITY_ENDPOINT comes from the app. Set by Azure, never by us.",
+    },
+    SettingDoc {
+        name: "AZURE_FEDERATED_TOKEN_FILE",
+        secret: false,
+        set_by: "host",
+        doc: "Workload identity only (credential workloadidentity): the projected service account token, set by the Kubernetes workload identity webhook, as are AZURE_TENANT_ID and AZURE_CLIENT_ID.",
     },
     SettingDoc {
         name: "RUST_LOG",
@@ -259,17 +325,65 @@ impl LedgerBackend {
     }
 }
 
+/// The parts of an identity-based storage connection (`<prefix>__<part>`):
+/// where (the first four), then with what.
+const STORAGE_PARTS: &[&str] =
+    &["accountName", "blobServiceUri", "queueServiceUri", "tableServiceUri", "credential", "clientId"];
+
+/// An identity-based connection as set: the `<prefix>__<part>` values by
+/// part (`accountName`, `credential`, `clientId`, …). The storage layer
+/// parses them (`storage::azure::IdentityConnection`,
+/// `storage::credential::CredentialSettings`), with [`Self::lookup`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IdentitySettings {
+    /// The connection's prefix (`AzureWebJobsStorage`, `CHARGEBACK_DB`).
+    pub prefix: String,
+    /// The values set, by part.
+    pub parts: std::collections::BTreeMap<String, String>,
+    /// `IDENTITY_ENDPOINT` is set: the platform offers a managed identity,
+    /// the default credential then.
+    pub on_azure: bool,
+}
+
+impl IdentitySettings {
+    fn from_env(prefix: &str, parts: &[&str]) -> Option<Self> {
+        let parts: std::collections::BTreeMap<String, String> = parts
+            .iter()
+            .filter_map(|part| var(&format!("{prefix}__{part}")).map(|v| ((*part).to_owned(), v)))
+            .collect();
+        (!parts.is_empty()).then(|| Self {
+            prefix: prefix.to_owned(),
+            parts,
+            on_azure: var("IDENTITY_ENDPOINT").is_some(),
+        })
+    }
+
+    /// The value of the setting `name` (`<prefix>__<part>`), if set.
+    pub fn lookup(&self, name: &str) -> Option<String> {
+        let part = name.strip_prefix(&self.prefix)?.strip_prefix("__")?;
+        self.parts.get(part).cloned()
+    }
+}
+
 /// Storage configuration (see `docs/storage.md`).
 #[derive(Debug, Clone)]
 pub struct StorageSettings {
     /// `AzureWebJobsStorage` when it is a connection string.
     pub azure_connection: Option<Secret>,
+    /// `AzureWebJobsStorage__accountName` … when the storage connection is
+    /// identity-based (and no connection string is given).
+    pub azure_identity: Option<IdentitySettings>,
+    /// Root certificates (PEM) trusted for Azure Storage besides the public
+    /// ones (not an app setting; tests trust Azurite's with it).
+    pub azure_extra_roots: Vec<Vec<u8>>,
     /// `CHARGEBACK_LEDGER`, if set.
     pub ledger: Option<LedgerBackend>,
     /// `DATABASE_URL`.
     pub database_url: Option<Secret>,
     /// `CHARGEBACK_DB_STATEMENT_CACHE`.
     pub statement_cache: Option<usize>,
+    /// `CHARGEBACK_DB__credential`/`__clientId`: PostgreSQL by Entra token.
+    pub database_credential: Option<IdentitySettings>,
     /// Prefix of table, container and queue names (not an app setting;
     /// tests use a fresh one each).
     pub name_prefix: String,
@@ -279,9 +393,12 @@ impl Default for StorageSettings {
     fn default() -> Self {
         Self {
             azure_connection: None,
+            azure_identity: None,
+            azure_extra_roots: Vec::new(),
             ledger: None,
             database_url: None,
             statement_cache: None,
+            database_credential: None,
             name_prefix: "chargeback".into(),
         }
     }
@@ -290,8 +407,19 @@ impl Default for StorageSettings {
 impl StorageSettings {
     /// Reads the environment.
     pub fn from_env() -> anyhow::Result<Self> {
+        let azure_connection = var("AzureWebJobsStorage").map(|s| Secret(s.into_bytes()));
+        // A connection string wins over the identity settings, as for the host.
+        let azure_identity = match azure_connection {
+            Some(_) => None,
+            None => IdentitySettings::from_env("AzureWebJobsStorage", STORAGE_PARTS)
+                .filter(|s| STORAGE_PARTS[..4].iter().any(|part| s.parts.contains_key(*part))),
+        };
+        let database_credential = IdentitySettings::from_env("CHARGEBACK_DB", &["credential", "clientId"])
+            .filter(|s| s.parts.contains_key("credential"));
         Ok(Self {
-            azure_connection: var("AzureWebJobsStorage").map(|s| Secret(s.into_bytes())),
+            azure_connection,
+            azure_identity,
+            database_credential,
             ledger: var("CHARGEBACK_LEDGER").map(|v| LedgerBackend::parse(&v)).transpose()?,
             database_url: var("DATABASE_URL").map(|s| Secret(s.into_bytes())),
             statement_cache: var("CHARGEBACK_DB_STATEMENT_CACHE")
@@ -302,9 +430,9 @@ impl StorageSettings {
     }
 
     /// The ledger to use: as configured, else Table Storage when a storage
-    /// connection string is given, else SQLite.
+    /// account is given (connection string or identity), else SQLite.
     pub fn ledger_backend(&self) -> LedgerBackend {
-        self.ledger.unwrap_or(if self.azure_connection.is_some() {
+        self.ledger.unwrap_or(if self.azure_connection.is_some() || self.azure_identity.is_some() {
             LedgerBackend::Table
         } else {
             LedgerBackend::Sqlite

@@ -30,7 +30,9 @@ use crate::ingest::Ingestor;
 use crate::maintenance::{DatabaseSource, MaintenanceSource};
 use crate::replay::Replay;
 use crate::rollup::{RollupStores, Rollups};
+use crate::storage::azure::IdentityConnection;
 use crate::storage::azure::{BlobDeadLetters, BlobLeases, BlobReports, StorageAccount, TableLedger};
+use crate::storage::credential::{AzureHttp, CredentialSettings};
 use crate::storage::embedded::{FolderDeadLetters, FolderReports, SqliteLedger};
 use crate::storage::postgres::{PgConfig, PgLedger};
 use crate::storage::sql::rollup::{DocRollup, SqlRollup};
@@ -59,17 +61,31 @@ pub struct Stores {
 }
 
 /// Builds the stores: Azure Storage when `AzureWebJobsStorage` is a
-/// connection string, the embedded ones (SQLite + folder) otherwise; the
-/// ledger as `CHARGEBACK_LEDGER` says (see `docs/storage.md`).
+/// connection string or an identity-based connection, the embedded ones
+/// (SQLite + folder) otherwise; the ledger as `CHARGEBACK_LEDGER` says (see
+/// `docs/storage.md`).
 pub async fn stores(settings: &Settings) -> anyhow::Result<Stores> {
     // Before anything is opened: a shared ledger needs the shared secret.
     settings.check_fingerprint_secret()?;
     let storage = &settings.storage;
     let backend = storage.ledger_backend();
     let prefix = storage.name_prefix.as_str();
-    let azure = match storage.azure_connection_string() {
-        Some(text) => Some(StorageAccount::from_connection_string(&text).context("AzureWebJobsStorage")?),
-        None => None,
+    let azure = match (storage.azure_connection_string(), &storage.azure_identity) {
+        (Some(text), _) => Some(
+            StorageAccount::from_connection_string(&text)
+                .context("AzureWebJobsStorage")?
+                .with_http(AzureHttp::new(&storage.azure_extra_roots)?),
+        ),
+        (None, Some(identity)) => {
+            let connection =
+                IdentityConnection::from_lookup(&identity.prefix, &|name| identity.lookup(name), identity.on_azure)?
+                    .context("AzureWebJobsStorage__accountName or a service URI")?;
+            Some(
+                StorageAccount::from_identity(&connection, AzureHttp::new(&storage.azure_extra_roots)?)
+                    .context("AzureWebJobsStorage (identity-based)")?,
+            )
+        }
+        (None, None) => None,
     };
     let embedded = if backend == LedgerBackend::Sqlite {
         std::fs::create_dir_all(&settings.data_dir)
@@ -83,7 +99,7 @@ pub async fn stores(settings: &Settings) -> anyhow::Result<Stores> {
         None
     };
     let postgres = if backend == LedgerBackend::Postgres {
-        let config = pg_config(settings).context("CHARGEBACK_LEDGER=postgres needs DATABASE_URL")?;
+        let config = pg_config(settings)?.context("CHARGEBACK_LEDGER=postgres needs DATABASE_URL")?;
         Some(config.connect().await.context("connecting to PostgreSQL (DATABASE_URL)")?)
     } else {
         None
@@ -93,8 +109,8 @@ pub async fn stores(settings: &Settings) -> anyhow::Result<Stores> {
         LedgerBackend::Postgres => Arc::new(PgLedger::new(postgres.clone().context("the PostgreSQL pool")?)),
         LedgerBackend::Table => {
             let account = azure.as_ref().context(
-                "CHARGEBACK_LEDGER=table needs AzureWebJobsStorage as a connection string \
-                 (identity-based access is not supported by the handler, see docs/storage.md)",
+                "CHARGEBACK_LEDGER=table needs the storage account: AzureWebJobsStorage__accountName \
+                 (by identity) or AzureWebJobsStorage (a connection string), see docs/storage.md",
             )?;
             Arc::new(TableLedger::open(account, prefix).await.context("opening the Table Storage ledger")?)
         }
@@ -154,12 +170,20 @@ pub async fn stores(settings: &Settings) -> anyhow::Result<Stores> {
 }
 
 /// The PostgreSQL connection of the configuration, if `DATABASE_URL` is set.
-fn pg_config(settings: &Settings) -> Option<PgConfig> {
-    let mut config = PgConfig::new(settings.storage.database_url()?);
+/// PostgreSQL as configured (`DATABASE_URL`, the statement cache, and the
+/// Entra credential when `CHARGEBACK_DB__credential` is set); `None` without
+/// `DATABASE_URL`.
+fn pg_config(settings: &Settings) -> anyhow::Result<Option<PgConfig>> {
+    let Some(url) = settings.storage.database_url() else { return Ok(None) };
+    let mut config = PgConfig::new(url);
     if let Some(n) = settings.storage.statement_cache {
         config.statement_cache = n;
     }
-    Some(config)
+    if let Some(db) = &settings.storage.database_credential {
+        let credential = CredentialSettings::from_lookup(&db.prefix, &|name| db.lookup(name), db.on_azure)?;
+        config.entra = Some(credential.build(&AzureHttp::default()).context("CHARGEBACK_DB__credential")?);
+    }
+    Ok(Some(config))
 }
 
 /// Every service, over one set of stores.
@@ -216,22 +240,22 @@ pub fn services_over(settings: &Settings, stores: &Stores) -> anyhow::Result<Ser
         rollups: Rollups::new(rollup_stores, pricing.clone()),
         budgets: Budgets::new(stores.ledger.clone(), stores.reports.clone(), pricing),
         directory,
-        maintenance: maintenance_source(settings),
+        maintenance: maintenance_source(settings)?,
     })
 }
 
 /// The tenant's database for the nightly maintenance: PostgreSQL when
 /// `DATABASE_URL` is set, else the embedded ledger when it is the ledger,
 /// else nothing.
-fn maintenance_source(settings: &Settings) -> MaintenanceSource {
-    let database = if let Some(config) = pg_config(settings) {
+fn maintenance_source(settings: &Settings) -> anyhow::Result<MaintenanceSource> {
+    let database = if let Some(config) = pg_config(settings)? {
         DatabaseSource::Postgres(config)
     } else if settings.storage.ledger_backend() == LedgerBackend::Sqlite {
         DatabaseSource::Sqlite(settings.data_dir.join("ledger.sqlite"))
     } else {
         DatabaseSource::Nothing
     };
-    MaintenanceSource { tenant: settings.tenant.clone(), database }
+    Ok(MaintenanceSource { tenant: settings.tenant.clone(), database })
 }
 
 /// Who may call the HTTP API, as the configuration says.

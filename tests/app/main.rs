@@ -14,6 +14,7 @@ mod fuzz;
 mod helpers;
 mod host_queues;
 mod hostile;
+mod identity;
 mod ingest_usage;
 mod maintenance;
 mod protocol;

@@ -10,6 +10,7 @@
 //! behaviour tests against every implementation.
 
 pub mod azure;
+pub mod credential;
 pub mod dead_letter;
 pub mod embedded;
 pub mod postgres;
@@ -84,6 +85,44 @@ pub enum StorageError {
     /// One query served several partitions and failed; each reports it.
     #[error("a query of several partitions failed")]
     Batch(#[source] Arc<StorageError>),
+    /// Azure Storage refused the request's credentials.
+    #[error("Azure Storage refused {refusal}")]
+    AzureRefused {
+        /// Who was refused (never the secret), doing what, and what usually
+        /// causes it.
+        refusal: String,
+        /// The service's answer.
+        #[source]
+        source: azure_core::Error,
+    },
+    /// PostgreSQL refused (or could not take) a login with an Entra token.
+    #[error("logging in to PostgreSQL {login} failed")]
+    EntraLogin {
+        /// As which user (the Entra principal's name) with whose token.
+        login: String,
+        /// Why.
+        #[source]
+        source: sqlx::Error,
+    },
+    /// The app credential could not be set up, or gave no token.
+    #[error("the Entra ID credential failed")]
+    Credential(#[from] credential::CredentialError),
+}
+
+/// An error and its sources, outermost first, as `a: b: c` (a source whose
+/// text repeats the one before is skipped), for logs and messages that must
+/// carry the cause (a refused token, the service's answer).
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = vec![error.to_string()];
+    let mut source = error.source();
+    while let Some(e) = source {
+        let text = e.to_string();
+        if parts.last() != Some(&text) {
+            parts.push(text);
+        }
+        source = e.source();
+    }
+    parts.join(": ")
 }
 
 /// The result of appending records to the ledger.

@@ -1,10 +1,11 @@
 //! The storage contract: one set of behaviour tests, run against every
 //! implementation — embedded (SQLite + folder), PostgreSQL and Azure Storage
-//! (Azurite). The service-backed ones read the service location from the
+//! (Azurite with its account key, and Azurite in OAuth mode reached with a
+//! managed identity's tokens only). The service-backed ones read the service location from the
 //! environment that `scripts/services.sh` exports; without it they fail when
 //! `CI` is set and otherwise say they were skipped.
 
-mod behaviour;
+pub mod behaviour;
 mod fault;
 pub mod subjects;
 
@@ -34,6 +35,16 @@ macro_rules! contract {
                 #[tokio::test]
                 async fn $name() {
                     let Some(subject) = super::subjects::azurite().await else { return };
+                    super::behaviour::$name(&subject).await;
+                }
+            )*
+        }
+        /// Azurite in OAuth mode: bearer tokens of a managed identity only.
+        mod azurite_token {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let Some(subject) = super::subjects::azurite_token().await else { return };
                     super::behaviour::$name(&subject).await;
                 }
             )*

@@ -66,15 +66,27 @@ pub async fn postgres() -> Option<Subject> {
 pub async fn azurite() -> Option<Subject> {
     let connection = service_env("CHARGEBACK_TEST_AZURE_STORAGE", "Azurite")?;
     let account = StorageAccount::from_connection_string(&connection).unwrap();
+    Some(on_account(&account).await)
+}
+
+/// Azurite in OAuth mode, reached as a managed identity of the stand-in
+/// identity endpoint: no key anywhere.
+pub async fn azurite_token() -> Option<Subject> {
+    let (azurite, standin) = crate::identity::token_storage()?;
+    let client_id = crate::identity::identity(&standin, "contract", crate::identity::standin::Profile::default());
+    Some(on_account(&azurite.account(&client_id)).await)
+}
+
+async fn on_account(account: &StorageAccount) -> Subject {
     let unique = unique_name();
     let containers = format!("{unique}-");
-    Some(Subject {
-        ledger: Arc::new(TableLedger::open(&account, &unique).await.unwrap()),
-        dead_letters: Some(Arc::new(BlobDeadLetters::open(&account, &containers).await.unwrap())),
-        reports: Arc::new(BlobReports::open(&account, &containers).await.unwrap()),
-        leases: Arc::new(BlobLeases::open(&account, &containers).await.unwrap()),
+    Subject {
+        ledger: Arc::new(TableLedger::open(account, &unique).await.unwrap()),
+        dead_letters: Some(Arc::new(BlobDeadLetters::open(account, &containers).await.unwrap())),
+        reports: Arc::new(BlobReports::open(account, &containers).await.unwrap()),
+        leases: Arc::new(BlobLeases::open(account, &containers).await.unwrap()),
         tenant: Tenant::parse(&unique).unwrap(),
         unique,
         _dir: None,
-    })
+    }
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use azure_core::prelude::{IfMatchCondition, LeaseDuration, LeaseId};
-use azure_storage_blobs::prelude::{BlobServiceClient, ContainerClient};
+use azure_storage_blobs::prelude::ContainerClient;
 use futures::{StreamExt, TryStreamExt, stream};
 
 use super::connection::{StorageAccount, is_status};
@@ -23,14 +23,12 @@ use crate::storage::{
 
 const CONCURRENCY: usize = 16;
 
-async fn container(service: &BlobServiceClient, name: String) -> Result<ContainerClient, StorageError> {
-    let client = service.container_client(name);
+async fn container(account: &StorageAccount, name: String) -> Result<ContainerClient, StorageError> {
+    let client = account.blob_service()?.container_client(name);
     match client.create().await {
         Ok(()) => Ok(client),
         Err(e) if is_status(&e, 409) => Ok(client),
-        Err(source) => {
-            Err(StorageError::AzureCreate { resource: format!("container {}", client.container_name()), source })
-        }
+        Err(source) => Err(account.create_failed(format!("container {}", client.container_name()), source)),
     }
 }
 
@@ -44,7 +42,7 @@ impl BlobDeadLetters {
     /// The container `<prefix>dead-letter` (created when missing); `prefix`
     /// is lower-case letters, digits and `-`.
     pub async fn open(account: &StorageAccount, prefix: &str) -> Result<Self, StorageError> {
-        Ok(Self { container: container(&account.blob_service()?, format!("{prefix}dead-letter")).await? })
+        Ok(Self { container: container(account, format!("{prefix}dead-letter")).await? })
     }
 
     async fn put_one(&self, letter: &DeadLetter) -> Result<(), StorageError> {
@@ -94,7 +92,7 @@ pub struct BlobReports {
 impl BlobReports {
     /// The container `<prefix>reports` (created when missing).
     pub async fn open(account: &StorageAccount, prefix: &str) -> Result<Self, StorageError> {
-        Ok(Self { container: container(&account.blob_service()?, format!("{prefix}reports")).await? })
+        Ok(Self { container: container(account, format!("{prefix}reports")).await? })
     }
 }
 
@@ -140,7 +138,7 @@ pub struct BlobLeases {
 impl BlobLeases {
     /// The container `<prefix>leases` (created when missing).
     pub async fn open(account: &StorageAccount, prefix: &str) -> Result<Self, StorageError> {
-        Ok(Self { container: container(&account.blob_service()?, format!("{prefix}leases")).await? })
+        Ok(Self { container: container(account, format!("{prefix}leases")).await? })
     }
 }
 

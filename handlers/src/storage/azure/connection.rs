@@ -1,9 +1,13 @@
 //! Which storage account to talk to and how: parsed from an
 //! `AzureWebJobsStorage` connection string (account key, SAS, or
-//! `UseDevelopmentStorage=true` for Azurite), then turned into the 0.21
-//! clients for tables, blobs and queues, which share one HTTP stack.
+//! `UseDevelopmentStorage=true` for Azurite, for local development), or an
+//! identity-based connection (`AzureWebJobsStorage__accountName` …, see
+//! [`super::identity`]) whose requests carry the app credential's bearer
+//! tokens; then turned into the 0.21 clients for tables, blobs and queues,
+//! which share one HTTP client.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use azure_core::{ExponentialRetryOptions, RetryOptions};
@@ -12,7 +16,9 @@ use azure_storage::{CloudLocation, ConnectionString, StorageCredentials};
 use azure_storage_blobs::prelude::{BlobServiceClient, ClientBuilder};
 use azure_storage_queues::{QueueServiceClient, QueueServiceClientBuilder};
 
+use super::identity::IdentityConnection;
 use crate::storage::StorageError;
+use crate::storage::credential::{AppCredential, AzureHttp};
 
 /// The account name and key of the storage emulator (public, well known).
 const EMULATOR_ACCOUNT: &str = "devstoreaccount1";
@@ -50,6 +56,7 @@ impl Service {
 enum Credentials {
     Key { key: String },
     Sas { token: String },
+    Token(Arc<AppCredential>),
 }
 
 /// A storage account and how to authenticate to it.
@@ -64,6 +71,7 @@ pub struct StorageAccount {
     protocol: &'static str,
     emulator: bool,
     retry: RetryOptions,
+    http: AzureHttp,
 }
 
 impl fmt::Debug for StorageAccount {
@@ -73,6 +81,7 @@ impl fmt::Debug for StorageAccount {
             .field("account", &self.account)
             .field("endpoints", &self.endpoints)
             .field("emulator", &self.emulator)
+            .field("identity", &self.identity())
             .finish_non_exhaustive()
     }
 }
@@ -116,6 +125,7 @@ impl StorageAccount {
                 protocol: "http",
                 emulator: true,
                 retry: default_retry(),
+                http: AzureHttp::default(),
             });
         }
         let account = parsed
@@ -128,7 +138,7 @@ impl StorageAccount {
             (None, None) => {
                 return Err(StorageError::Config(
                     "the storage connection string has neither AccountKey nor SharedAccessSignature; \
-                     identity-based connections are not supported by the handler (see docs/storage.md)"
+                     for an identity-based connection set AzureWebJobsStorage__accountName instead (docs/storage.md)"
                         .into(),
                 ));
             }
@@ -145,13 +155,64 @@ impl StorageAccount {
             suffix: parsed.endpoint_suffix.map(str::to_owned),
             protocol,
             retry: default_retry(),
+            http: AzureHttp::default(),
         })
     }
 
-    /// The same account with other retry options (tests use fewer).
-    pub fn with_retry(mut self, retry: RetryOptions) -> Self {
-        self.retry = retry;
-        self
+    /// An identity-based connection: every request carries a bearer token of
+    /// the connection's credential, sent through `http`.
+    pub fn from_identity(connection: &IdentityConnection, http: AzureHttp) -> Result<Self, StorageError> {
+        let prefix = &connection.prefix;
+        let account = connection.account().ok_or_else(|| {
+            StorageError::Config(format!("{prefix}__accountName is not set and no service URI names the account"))
+        })?;
+        let credential = connection.credential.build(&http)?;
+        Ok(Self::with_token(account, connection.service_uris.clone(), credential, http))
+    }
+
+    /// An account reached with `credential`'s tokens at the given endpoints
+    /// (blob, queue, table; `None`: the public cloud's).
+    pub fn with_token(
+        account: String,
+        endpoints: [Option<String>; 3],
+        credential: Arc<AppCredential>,
+        http: AzureHttp,
+    ) -> Self {
+        Self {
+            account,
+            credentials: Credentials::Token(credential),
+            endpoints,
+            suffix: None,
+            protocol: "https",
+            emulator: false,
+            retry: default_retry(),
+            http,
+        }
+    }
+
+    /// Who the requests authenticate as, in messages (never the secret).
+    pub fn identity(&self) -> String {
+        match &self.credentials {
+            Credentials::Key { .. } => format!("the account key of {}", self.account),
+            Credentials::Sas { .. } => format!("a SAS of {}", self.account),
+            Credentials::Token(credential) => credential.identity().to_owned(),
+        }
+    }
+
+    /// A table, container or queue that could not be created; a refusal
+    /// (see [`is_refusal`]) says who was refused and what usually causes it.
+    pub fn create_failed(&self, resource: String, source: azure_core::Error) -> StorageError {
+        if !is_refusal(&source) {
+            return StorageError::AzureCreate { resource, source };
+        }
+        let hint = match &self.credentials {
+            Credentials::Token(_) => {
+                "check that the token is for https://storage.azure.com and that the identity has the \
+                 Storage Blob Data Owner, Storage Queue Data Contributor and Storage Table Data Contributor roles"
+            }
+            _ => "check the key or SAS, and that the account allows shared-key access",
+        };
+        StorageError::AzureRefused { refusal: format!("{} (creating {resource}); {hint}", self.identity()), source }
     }
 
     /// The account name.
@@ -179,13 +240,22 @@ impl StorageAccount {
         Ok(match &self.credentials {
             Credentials::Key { key } => StorageCredentials::access_key(self.account.clone(), key.clone()),
             Credentials::Sas { token } => StorageCredentials::sas_token(token.as_str())?,
+            Credentials::Token(credential) => StorageCredentials::token_credential(credential.for_storage()),
         })
+    }
+
+    /// The same account with another HTTP client (tests trust Azurite's
+    /// certificate with it).
+    pub fn with_http(mut self, http: AzureHttp) -> Self {
+        self.http = http;
+        self
     }
 
     /// The Table service client.
     pub fn table_service(&self) -> Result<TableServiceClient, StorageError> {
         Ok(TableServiceClientBuilder::with_location(self.location(Service::Table), self.credentials()?)
             .retry(self.retry.clone())
+            .transport(self.http.legacy_transport())
             .build())
     }
 
@@ -193,6 +263,7 @@ impl StorageAccount {
     pub fn blob_service(&self) -> Result<BlobServiceClient, StorageError> {
         Ok(ClientBuilder::with_location(self.location(Service::Blob), self.credentials()?)
             .retry(self.retry.clone())
+            .transport(self.http.legacy_transport())
             .blob_service_client())
     }
 
@@ -200,6 +271,7 @@ impl StorageAccount {
     pub fn queue_service(&self) -> Result<QueueServiceClient, StorageError> {
         Ok(QueueServiceClientBuilder::with_location(self.location(Service::Queue), self.credentials()?)
             .retry(self.retry.clone())
+            .transport(self.http.legacy_transport())
             .build())
     }
 }
@@ -207,6 +279,18 @@ impl StorageAccount {
 /// The emulator's published account key.
 fn emulator_key() -> String {
     ["Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6", "tq/K1SZFPTOtr/KBHBeksoGMGw=="].concat()
+}
+
+/// Whether Azure Storage refused the request's credentials: 401, 403, or the
+/// 400 `InvalidAuthenticationInfo` (an `Authorization` header of a scheme the
+/// account does not take, such as a shared key where only tokens are allowed).
+fn is_refusal(e: &azure_core::Error) -> bool {
+    match e.kind() {
+        azure_core::error::ErrorKind::HttpResponse { status, error_code } => {
+            matches!(u16::from(*status), 401 | 403) || error_code.as_deref() == Some("InvalidAuthenticationInfo")
+        }
+        _ => false,
+    }
 }
 
 /// Whether an azure error is the given HTTP status.

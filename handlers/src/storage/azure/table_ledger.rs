@@ -68,10 +68,7 @@ impl TableLedger {
             match table.create().await {
                 Ok(_) => {}
                 Err(e) if is_status(&e, 409) => {}
-                Err(source) => {
-                    let resource = format!("table {}", table.table_name());
-                    return Err(StorageError::AzureCreate { resource, source });
-                }
+                Err(source) => return Err(account.create_failed(format!("table {}", table.table_name()), source)),
             }
         }
         Ok(this)
