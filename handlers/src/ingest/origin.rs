@@ -212,11 +212,11 @@ mod tests {
     fn the_text_and_the_object_form_of_one_event_have_one_content_identity() {
         let text = br#"{"Timestamp": "11/26/2026 11:32:47 AM", "PromptTokens": "12", "AppKey": "k"}"#;
         let object = br#"{"AppKey":"k","PromptTokens":"12","Timestamp":"11/26/2026 11:32:47 AM"}"#;
-        let a = ContentIdentities::default().next_canonical("ingest-usage", 1, text).fallback_id();
-        let b = ContentIdentities::default().next_canonical("ingest-usage", 1, object).fallback_id();
+        let a = ContentIdentities::default().next_canonical("ingest-usage", 1, text).fallback_id(text);
+        let b = ContentIdentities::default().next_canonical("ingest-usage", 1, object).fallback_id(object);
         assert_eq!(a, b);
         // Not JSON: the bytes as they are.
-        let c = ContentIdentities::default().next_canonical("ingest-usage", 1, b"{broken").fallback_id();
-        assert_eq!(c, ContentIdentities::default().next("ingest-usage", 1, b"{broken").fallback_id());
+        let c = ContentIdentities::default().next_canonical("ingest-usage", 1, b"{broken").fallback_id(b"{broken");
+        assert_eq!(c, ContentIdentities::default().next("ingest-usage", 1, b"{broken").fallback_id(b"{broken"));
     }
 }

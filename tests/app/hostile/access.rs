@@ -79,7 +79,7 @@ async fn a_shared_ledger_without_the_fingerprint_secret_refuses_to_start() {
         let dir = tempfile::tempdir().unwrap();
         let mut s = settings(dir.path());
         s.storage = storage;
-        let error = Application::build(&s, 0).await.err().expect("it must not start");
+        let Err(error) = Application::build(&s, 0).await else { panic!("it must not start") };
         assert!(format!("{error:#}").contains("CHARGEBACK_FINGERPRINT_SECRET"), "{error:#}");
         assert!(!dir.path().join("fingerprint.key").exists(), "no private key file for a shared ledger");
     }
