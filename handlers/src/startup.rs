@@ -27,13 +27,14 @@ use crate::config::{LedgerBackend, Settings};
 use crate::directory::{Directory, SeedFiles};
 use crate::functions::{self, FunctionState};
 use crate::ingest::Ingestor;
+use crate::maintenance::audit::Audit;
 use crate::maintenance::{DatabaseSource, MaintenanceSource};
 use crate::replay::Replay;
 use crate::rollup::{RollupStores, Rollups};
 use crate::storage::azure::IdentityConnection;
 use crate::storage::azure::{BlobDeadLetters, BlobLeases, BlobReports, StorageAccount, TableLedger};
 use crate::storage::credential::{AzureHttp, CredentialSettings};
-use crate::storage::embedded::{FolderDeadLetters, FolderReports, SqliteLedger};
+use crate::storage::embedded::{Durability, FolderDeadLetters, FolderReports, SqliteLedger};
 use crate::storage::postgres::{PgConfig, PgLedger};
 use crate::storage::sql::rollup::{DocRollup, SqlRollup};
 use crate::storage::sql::support::{SqlDeadLetters, SqlLeases, SqlReports};
@@ -65,6 +66,12 @@ pub struct Stores {
 /// (SQLite + folder) otherwise; the ledger as `CHARGEBACK_LEDGER` says (see
 /// `docs/storage.md`).
 pub async fn stores(settings: &Settings) -> anyhow::Result<Stores> {
+    stores_with(settings, Durability::EachAppend).await
+}
+
+/// [`stores`], with the embedded ledger's appends durable as `durability`
+/// says (`chargeback ingest` syncs once at the end instead of every batch).
+pub async fn stores_with(settings: &Settings, durability: Durability) -> anyhow::Result<Stores> {
     // Before anything is opened: a shared ledger needs the shared secret.
     settings.check_fingerprint_secret()?;
     let storage = &settings.storage;
@@ -91,7 +98,7 @@ pub async fn stores(settings: &Settings) -> anyhow::Result<Stores> {
         std::fs::create_dir_all(&settings.data_dir)
             .with_context(|| format!("creating the data directory {}", settings.data_dir.display()))?;
         Some(
-            SqliteLedger::open(&settings.data_dir.join("ledger.sqlite"))
+            SqliteLedger::open_with(&settings.data_dir.join("ledger.sqlite"), durability)
                 .await
                 .context("opening the embedded ledger")?,
         )
@@ -205,6 +212,8 @@ pub struct Services {
     pub maintenance: MaintenanceSource,
     /// Replay from Event Hubs Capture.
     pub replay: Replay,
+    /// The audit of the usage cells.
+    pub audit: Audit,
 }
 
 /// The services of a configuration over its stores.
@@ -241,6 +250,7 @@ pub fn services_over(settings: &Settings, stores: &Stores) -> anyhow::Result<Ser
         budgets: Budgets::new(stores.ledger.clone(), stores.reports.clone(), pricing),
         directory,
         maintenance: maintenance_source(settings)?,
+        audit: Audit::new(stores.ledger.clone()),
     })
 }
 
@@ -283,6 +293,7 @@ impl AppState {
             rollups: services.rollups.clone(),
             budgets: services.budgets,
             maintenance: services.maintenance,
+            audit: services.audit,
         };
         let api = ApiState {
             tenant: services.tenant,
@@ -383,17 +394,27 @@ impl App for Composition {
     }
 
     async fn services(&self, settings: &Settings) -> anyhow::Result<cli::Services> {
-        let s = services(settings).await?;
-        Ok(cli::Services {
-            tenant: s.tenant,
-            ingestor: s.ingestor,
-            usage: s.usage,
-            directory: s.directory,
-            rollups: s.rollups,
-            budgets: s.budgets,
-            maintenance: s.maintenance,
-            replay: s.replay,
-        })
+        Ok(cli_services(services(settings).await?))
+    }
+
+    async fn bulk_services(&self, settings: &Settings) -> anyhow::Result<cli::Services> {
+        let stores = stores_with(settings, Durability::AtSync).await?;
+        Ok(cli_services(services_over(settings, &stores)?))
+    }
+}
+
+/// The command line's view of the services.
+fn cli_services(s: Services) -> cli::Services {
+    cli::Services {
+        tenant: s.tenant,
+        ingestor: s.ingestor,
+        usage: s.usage,
+        directory: s.directory,
+        rollups: s.rollups,
+        budgets: s.budgets,
+        maintenance: s.maintenance,
+        audit: s.audit,
+        replay: s.replay,
     }
 }
 

@@ -10,10 +10,19 @@
       business unit, model and day of the month, parties mapped to business
       units with the same applications.csv the rollup reads (a party without
       a row is `unassigned`). Prints the query's own time.
-  compare LEDGER.sqlite MAPPING.csv CHARGEBACK.json MONTH OUT.csv
+  mapping LEDGER.sqlite OUT.csv
+      Writes the applications.csv both sides map parties with: the demo
+      estate's parties by name (sub-shadow-script stays unmapped, as in the
+      demo), and each fingerprinted APIM key in turn to one of the three APIM
+      applications (the generator draws new keys for every 100,000 records,
+      so the demo's own mapping cannot be rebuilt from its seed).
+  export-sqlite LEDGER.sqlite OUT.csv
+      Our rollup's daily aggregates (usage_aggregates) as CSV, as `psql
+      \copy` writes them from PostgreSQL.
+  compare AGGREGATES.csv MAPPING.csv CHARGEBACK.json MONTH OUT.csv
       Fails unless our rollup's results agree with the peer's: the rollup's
-      daily aggregates (usage_aggregates in the ledger database) mapped the
-      same way, per business unit, model and day; and the rollup's priced
+      daily aggregates (AGGREGATES.csv, from either backend) mapped the same
+      way, per business unit, model and day; and the rollup's priced
       statement (chargeback.json), per business unit and model for the month.
 """
 import csv
@@ -94,7 +103,41 @@ def load_mapping(path):
         return {r["party"].strip(): (r["business_unit"].strip() or "unassigned") for r in csv.DictReader(f)}
 
 
-def compare(ledger, mapping, statement, month, peer_out):
+NAMED = {
+    "marketing-copilot": ("marketing-copilot", "Marketing"), "support-bot": ("support-bot", "Customer Support"),
+    "ticket-triage": ("ticket-triage", "Customer Support"), "code-review": ("code-review", "R&D"),
+    "sub-finance-assistant": ("finance-assistant", "Finance"), "sub-research-rag": ("research-rag", "R&D"),
+}
+APIM = [("campaign-writer", "Marketing"), ("invoice-extractor", "Finance"), ("hr-helpdesk", "HR")]
+
+
+def mapping(ledger, out):
+    con = sqlite3.connect(f"file:{ledger}?mode=ro", uri=True)
+    parties = [p for (p,) in con.execute("SELECT DISTINCT party FROM usage_cells ORDER BY party")]
+    rows, keys = [], 0
+    for p in parties:
+        if p in NAMED:
+            rows.append((p, *NAMED[p]))
+        elif p.startswith("fp_"):
+            rows.append((p, *APIM[keys % 3]))
+            keys += 1
+    with open(out, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(("party", "application", "business_unit"))
+        w.writerows(rows)
+    print(f"   {len(parties)} parties, {len(rows)} mapped ({keys} key fingerprints)")
+
+
+def export_sqlite(ledger, out):
+    con = sqlite3.connect(f"file:{ledger}?mode=ro", uri=True)
+    with open(out, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(("party", "model", "day") + COUNTS)
+        w.writerows(con.execute(f"SELECT party, model, day, {', '.join(COUNTS)} FROM usage_aggregates WHERE tenant = ?",
+                                (TENANT,)))
+
+
+def compare(aggregates, mapping, statement, month, peer_out):
     bu_of = load_mapping(mapping)
     first, nxt = month_days(month)
     peer = {}
@@ -103,13 +146,13 @@ def compare(ledger, mapping, statement, month, peer_out):
             peer[(r["business_unit"], r["model"], r["day"])] = tuple(int(r[c]) for c in COUNTS)
 
     ours = defaultdict(lambda: [0] * 5)
-    con = sqlite3.connect(f"file:{ledger}?mode=ro", uri=True)
-    for party, model, day, *counts in con.execute(
-            f"SELECT party, model, day, {', '.join(COUNTS)} FROM usage_aggregates "
-            "WHERE tenant = ? AND day >= ? AND day < ?", (TENANT, first, nxt)):
-        acc = ours[(bu_of.get(party, "unassigned"), model, day)]
-        for i, n in enumerate(counts):
-            acc[i] += n
+    with open(aggregates, newline="") as f:
+        for r in csv.DictReader(f):
+            if not first <= r["day"] < nxt:
+                continue
+            acc = ours[(bu_of.get(r["party"], "unassigned"), r["model"], r["day"])]
+            for i, c in enumerate(COUNTS):
+                acc[i] += int(r[c])
     ours = {k: tuple(v) for k, v in ours.items()}
     failures = diff("per business unit, model and day (usage_aggregates)", ours, peer)
 
@@ -146,4 +189,5 @@ def diff(what, ours, peer):
 
 if __name__ == "__main__":
     command, *args = sys.argv[1:]
-    {"prepare": prepare, "query": query, "compare": compare}[command](*args)
+    {"prepare": prepare, "query": query, "mapping": mapping, "export-sqlite": export_sqlite,
+     "compare": compare}[command](*args)

@@ -8,6 +8,7 @@ mod api;
 mod architecture;
 mod budgets;
 mod capture;
+mod cells;
 mod cli;
 mod contract;
 mod fuzz;

@@ -47,31 +47,43 @@ async fn run(pool: &PgPool, tenant: &Tenant, thresholds: Thresholds) -> maintena
     reports.remove(0)
 }
 
-/// Fills the ledger with `rows` records, then updates every row's indexed
-/// time (so every index entry gets a dead twin) and deletes 9 rows in 10.
+/// The ledger's partition (it is partitioned by month) that the bloat tests
+/// fill, and its partition index (tenant, day, party).
+const PARTITION: &str = "ledger_y2026m11";
+const PARTITION_INDEX: &str = "ledger_y2026m11_tenant_day_party_idx";
+
+/// Fills the ledger's November 2026 partition with `rows` records, then
+/// updates every row's indexed party (so every index entry gets a dead twin)
+/// and deletes 9 rows in 10.
 async fn make_bloat_and_stale_statistics(pool: &PgPool, rows: i64) {
-    sqlx::raw_sql("ALTER TABLE ledger SET (autovacuum_enabled = false)").execute(pool).await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "CREATE TABLE IF NOT EXISTS {PARTITION} PARTITION OF ledger FOR VALUES FROM ('2026-11-01') TO ('2026-12-01'); \
+         ALTER TABLE {PARTITION} SET (autovacuum_enabled = false)"
+    )))
+    .execute(pool)
+    .await
+    .unwrap();
     sqlx::query(
         "INSERT INTO ledger (tenant, record_id, occurred_at_us, day, party, streamed, prompt_tokens, \
          completion_tokens, cached_tokens, reasoning_tokens, token_source, shape) \
-         SELECT 'default', 'r' || lpad(g::text, 8, '0'), 1790000000000000 + g * 10, '2026-11-26', 'sub-a', FALSE, \
-         10, 5, 0, 0, 'reported', 'usage.v1' FROM generate_series(1, $1) g",
+         SELECT 'default', 'r' || lpad(g::text, 8, '0'), 1790000000000000 + g * 10, '2026-11-26', \
+         'sub-' || lpad(g::text, 8, '0'), FALSE, 10, 5, 0, 0, 'reported', 'usage.v1' FROM generate_series(1, $1) g",
     )
     .bind(rows)
     .execute(pool)
     .await
     .unwrap();
-    sqlx::raw_sql("UPDATE ledger SET occurred_at_us = occurred_at_us + 1").execute(pool).await.unwrap();
+    sqlx::raw_sql("UPDATE ledger SET party = party || '-moved'").execute(pool).await.unwrap();
     sqlx::raw_sql("DELETE FROM ledger WHERE (occurred_at_us / 10) % 10 <> 0").execute(pool).await.unwrap();
     // Statistics reach the shared counters within a second or so, each
     // statement's separately: wait for both (every row updated, 9 in 10 deleted).
     let expected_dead = rows + rows * 9 / 10;
     for _ in 0..100 {
-        let dead: i64 =
-            sqlx::query_scalar("SELECT n_dead_tup FROM pg_stat_user_tables WHERE relid = 'ledger'::regclass")
-                .fetch_one(pool)
-                .await
-                .unwrap();
+        let dead: i64 = sqlx::query_scalar("SELECT n_dead_tup FROM pg_stat_user_tables WHERE relid = $1::regclass")
+            .bind(PARTITION)
+            .fetch_one(pool)
+            .await
+            .unwrap();
         if dead >= expected_dead {
             return;
         }
@@ -88,27 +100,28 @@ async fn index_bytes(pool: &PgPool, index: &str) -> i64 {
 async fn maintenance_refreshes_statistics_rebuilds_the_bloated_index_logs_why_and_then_has_nothing_to_do() {
     let Some((pool, tenant)) = pg_tenant().await else { return };
     make_bloat_and_stale_statistics(&pool, 20_000).await;
-    let before = index_bytes(&pool, "ledger_by_time").await;
+    let before = index_bytes(&pool, PARTITION_INDEX).await;
 
     let report = run(&pool, &tenant, test_thresholds()).await;
     println!("{report}");
     assert_eq!(report.outcome, RunOutcome::Completed);
-    let ledger = format!("{}.ledger", tenant.as_str());
+    let ledger = format!("{}.{PARTITION}", tenant.as_str());
     let vacuum = report.actions.iter().find(|a| a.target == ledger).expect("the ledger is maintained");
     assert_eq!((vacuum.action, vacuum.outcome.as_str()), ("vacuum-analyze", "done"));
     assert!(vacuum.reason.starts_with("dead tuples "), "{}", vacuum.reason);
-    let index = format!("{}.ledger_by_time", tenant.as_str());
+    let index = format!("{}.{PARTITION_INDEX}", tenant.as_str());
     let reindex = report.actions.iter().find(|a| a.target == index).expect("the bloated index is rebuilt");
     assert_eq!((reindex.action, reindex.outcome.as_str()), ("reindex", "done"));
     assert!(reindex.reason.starts_with("bloat ") && reindex.reason.contains(">= 30%"), "{}", reindex.reason);
 
     let analyzed: bool =
-        sqlx::query_scalar("SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables WHERE relid = 'ledger'::regclass")
+        sqlx::query_scalar("SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables WHERE relid = $1::regclass")
+            .bind(PARTITION)
             .fetch_one(&pool)
             .await
             .unwrap();
     assert!(analyzed, "last_analyze is set");
-    let after = index_bytes(&pool, "ledger_by_time").await;
+    let after = index_bytes(&pool, PARTITION_INDEX).await;
     assert!(after < before, "the rebuilt index is smaller: {after} < {before}");
 
     // The log says what was done and why, with the figures.
@@ -201,7 +214,7 @@ async fn without_pgstattuple_the_catalog_estimate_finds_the_bloated_index() {
     make_bloat_and_stale_statistics(&pool, 10_000).await;
     let report = run(&pool, &tenant, Thresholds { pgstattuple: false, ..test_thresholds() }).await;
     println!("{report}");
-    let index = format!("{}.ledger_by_time", tenant.as_str());
+    let index = format!("{}.{PARTITION_INDEX}", tenant.as_str());
     let reindex = report.actions.iter().find(|a| a.target == index).expect("the bloated index is rebuilt");
     assert_eq!(reindex.outcome, "done");
     assert!(reindex.reason.contains("(catalog estimate) >= 30%"), "{}", reindex.reason);
@@ -235,8 +248,8 @@ async fn the_timer_function_on_postgresql_does_what_the_cli_does() {
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.unwrap();
     let logs = body["Logs"].to_string();
-    assert!(logs.contains(&format!("vacuum-analyze {}.ledger: done (dead tuples ", tenant.as_str())), "{logs}");
-    let run_id = body["ReturnValue"][0]["run_id"].as_str().unwrap().to_owned();
+    assert!(logs.contains(&format!("vacuum-analyze {}.{PARTITION}: done (dead tuples ", tenant.as_str())), "{logs}");
+    let run_id = body["ReturnValue"]["maintenance"][0]["run_id"].as_str().unwrap().to_owned();
     let logged: i64 =
         sqlx::query_scalar("SELECT count(*) FROM maintenance_actions WHERE run_id = $1 AND outcome = 'done'")
             .bind(run_id)
@@ -272,10 +285,17 @@ async fn monthly_partitions_are_created_ahead_and_old_ones_detached_only_when_re
     let created: Vec<&str> = report
         .actions
         .iter()
-        .filter(|a| a.action == "create-partition" && a.outcome == "done")
+        .filter(|a| a.action == "create-partition" && a.outcome == "done" && a.target.contains("usage_monthly"))
         .map(|a| a.target.as_str())
         .collect();
     assert_eq!(created.len(), 2, "the next two months: {report}");
+    // The ledger is partitioned by month too: this month and the next two get theirs.
+    let ledger_months = report
+        .actions
+        .iter()
+        .filter(|a| a.action == "create-partition" && a.outcome == "done" && a.target.contains("\"ledger_y"))
+        .count();
+    assert_eq!(ledger_months, 3, "{report}");
     assert!(created[0].contains(&child(&next_month)), "{created:?}");
     assert!(report.actions.iter().all(|a| a.action != "detach-partition"), "no retention by default: {report}");
     // A row of next month now has a partition to go to.
@@ -310,11 +330,12 @@ async fn a_dry_run_prints_the_plan_with_its_figures_and_changes_nothing() {
     println!("{plan}");
     assert_eq!(reports[0].outcome, RunOutcome::Planned);
     assert!(
-        plan.contains(&format!("vacuum-analyze {}.ledger: planned (dead tuples 9500 >= 1050", tenant.as_str())),
+        plan.contains(&format!("vacuum-analyze {}.{PARTITION}: planned (dead tuples 9500 >= 1050", tenant.as_str())),
         "{plan}"
     );
     let analyzed: bool =
-        sqlx::query_scalar("SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables WHERE relid = 'ledger'::regclass")
+        sqlx::query_scalar("SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables WHERE relid = $1::regclass")
+            .bind(PARTITION)
             .fetch_one(&pool)
             .await
             .unwrap();
@@ -361,7 +382,7 @@ async fn an_action_that_cannot_get_its_lock_in_time_fails_alone_and_the_run_goes
     println!("{report}");
     blocker.rollback().await.unwrap();
     assert!(started.elapsed() < Duration::from_secs(10), "the run did not wait for the lock");
-    let ledger = format!("{}.ledger", tenant.as_str());
+    let ledger = format!("{}.{PARTITION}", tenant.as_str());
     let vacuum = report.actions.iter().find(|a| a.target == ledger).unwrap();
     assert!(vacuum.outcome.starts_with("failed: ") && vacuum.outcome.contains("lock timeout"), "{report}");
     assert_eq!(report.outcome, RunOutcome::Completed);
@@ -447,7 +468,7 @@ async fn the_timer_function_runs_the_maintenance_and_logs_each_action_in_sql() {
     let body: Value = response.json().await.unwrap();
     let logs = body["Logs"].to_string();
     assert!(logs.contains("integrity-check main: done") && logs.contains("optimize main: done"), "{logs}");
-    assert_eq!(body["ReturnValue"][0]["outcome"], "completed", "{body}");
+    assert_eq!(body["ReturnValue"]["maintenance"][0]["outcome"], "completed", "{body}");
 
     let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", app.data_dir.path().join("ledger.sqlite").display()))
         .await
@@ -507,4 +528,44 @@ fn the_cli_prints_the_plan_on_a_dry_run_and_then_does_the_same_maintenance() {
     assert!(done.contains("tenant default: completed") && done.contains("integrity-check main: done"), "{done}");
     let out = chargeback().args(["maintain", "--set", "vacuum=1"]).output().unwrap();
     assert!(!out.status.success(), "unknown settings are refused");
+}
+
+#[tokio::test]
+async fn the_nightly_audit_passes_quietly_and_alerts_on_the_budget_alerts_queue_when_a_cell_is_wrong() {
+    let alerts = function_json("nightly-maintenance")["bindings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["name"] == "alerts")
+        .cloned()
+        .unwrap();
+    assert_eq!((alerts["type"].as_str(), alerts["direction"].as_str()), (Some("queue"), Some("out")));
+    assert_eq!(alerts["queueName"], binding("budget-alerts", "queue")["queueName"], "the budget alerts' queue");
+
+    let app = spawn_app().await;
+    let bodies: Vec<String> = (0..40).map(|i| v1_record(&format!("n-{i}"), 10 + i, 1)).collect();
+    app.ingest(&bodies, "0", 1).await;
+    // The tick of 2026-11-27 03:15 audits yesterday's month, 2026-11.
+    let body: Value =
+        app.invoke("nightly-maintenance", &timer_invocation("nightly-maintenance")).await.json().await.unwrap();
+    assert!(body["Logs"].to_string().contains("audit default 2026-11: passed"), "{body}");
+    assert!(body["Outputs"].get("alerts").is_none(), "no alert for a clean check: {body}");
+    assert_eq!(body["ReturnValue"]["audit"]["requests"], 40, "{body}");
+
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", app.data_dir.path().join("ledger.sqlite").display()))
+        .await
+        .unwrap();
+    sqlx::query("UPDATE usage_cells SET requests = requests - 1").execute(&pool).await.unwrap();
+    let response = app.invoke("nightly-maintenance", &timer_invocation("nightly-maintenance")).await;
+    assert_eq!(response.status(), 200, "a failed check is reported, not retried");
+    let body: Value = response.json().await.unwrap();
+    assert!(body["Logs"].to_string().contains("audit default 2026-11: FAILED"), "{body}");
+    let sent = body["Outputs"]["alerts"].as_array().unwrap();
+    assert_eq!(sent.len(), 1, "{body}");
+    let alert = &sent[0];
+    assert_eq!((alert["kind"].as_str(), alert["period"].as_str()), (Some("ledger-audit"), Some("2026-11")), "{alert}");
+    assert_eq!(alert["differences"], 1, "{alert}");
+    let cell = &alert["cells"][0];
+    assert_eq!(cell["day"], "2026-11-26", "{alert}");
+    assert_eq!((cell["cells"]["requests"].as_u64(), cell["records"]["requests"].as_u64()), (Some(39), Some(40)));
 }

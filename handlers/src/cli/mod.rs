@@ -6,6 +6,7 @@
 //! Failures end the process with an exit code ([`exit_code`]) and one line
 //! on standard error naming the failure and its causes.
 
+mod audit;
 mod backfill;
 pub mod demo;
 mod ingest;
@@ -84,6 +85,8 @@ enum Command {
     },
     /// Nightly SQL maintenance (statistics, vacuum, index rebuilds) of the tenant's database; what the timer runs.
     Maintain(maintain::MaintainArgs),
+    /// Recount a month's days from their records and compare them with the usage cells (exit 1 on a difference).
+    Audit(audit::AuditArgs),
     /// Roll a month up: aggregate the ledger chunk by chunk, price it, write its reports.
     Rollup(rollup::RollupArgs),
     /// Write a rolled-up month's chargeback report files (CSV, JSON, HTML) to a folder.
@@ -111,6 +114,8 @@ pub struct Services {
     pub maintenance: MaintenanceSource,
     /// Replay from Event Hubs Capture.
     pub replay: crate::replay::Replay,
+    /// The audit of the usage cells.
+    pub audit: crate::maintenance::audit::Audit,
 }
 
 /// What the composition root provides to the commands.
@@ -121,6 +126,10 @@ pub trait App: Send + Sync {
 
     /// The services over the configured stores (opening them).
     async fn services(&self, settings: &Settings) -> anyhow::Result<Services>;
+
+    /// The services for a bulk load (`chargeback ingest`): the embedded
+    /// ledger does not sync every append, only at `Ingestor::sync`.
+    async fn bulk_services(&self, settings: &Settings) -> anyhow::Result<Services>;
 }
 
 /// Runs the command line and returns the process exit code.
@@ -168,7 +177,7 @@ async fn run(cli: Cli, app: &dyn App) -> anyhow::Result<()> {
     }
     match cli.command {
         Command::Serve { port } => app.serve(&settings, port.or(settings.port).unwrap_or(7071)).await,
-        Command::Ingest(args) => ingest::run(&app.services(&settings).await?, args).await,
+        Command::Ingest(args) => ingest::run(&app.bulk_services(&settings).await?, args).await,
         Command::Usage(args) => usage::run(&app.services(&settings).await?, args).await,
         Command::Backfill(args) => {
             backfill::run(&settings, &app.services(&settings).await?, args, crate::replay::Mode::Backfill).await
@@ -177,6 +186,7 @@ async fn run(cli: Cli, app: &dyn App) -> anyhow::Result<()> {
             backfill::run(&settings, &app.services(&settings).await?, args, crate::replay::Mode::Reconcile).await
         }
         Command::Maintain(args) => maintain::run(&app.services(&settings).await?, args).await,
+        Command::Audit(args) => audit::run(&app.services(&settings).await?, args).await,
         Command::Rollup(args) => rollup::run_rollup(&app.services(&settings).await?, &args).await.map(|_| ()),
         Command::Report(args) => rollup::run_report(&app.services(&settings).await?, &args).await.map(|_| ()),
         Command::Demo(args) => demo::run(&settings, app, args).await,

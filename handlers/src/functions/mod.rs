@@ -26,6 +26,7 @@ use crate::budgets::Budgets;
 use crate::domain::Tenant;
 use crate::ingest::Ingestor;
 use crate::maintenance::MaintenanceSource;
+use crate::maintenance::audit::Audit;
 use crate::rollup::{Followups, Rollups};
 use invocation::{InvocationError, InvocationRequest, InvocationResponse};
 
@@ -70,6 +71,8 @@ pub struct FunctionState {
     pub budgets: Budgets,
     /// The database the nightly maintenance works on.
     pub maintenance: MaintenanceSource,
+    /// The nightly audit of the usage cells.
+    pub audit: Audit,
 }
 
 /// Puts a rollup step's follow-up messages into the queue outputs.

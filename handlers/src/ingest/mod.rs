@@ -18,7 +18,7 @@ use chrono::Utc;
 use tracing::{info, instrument};
 
 pub use counting::{Counted, PendingCount, apply as apply_counts, count_pending};
-pub use origin::{ContentIdentities, EventOrigin, content_digest};
+pub use origin::{ContentIdentities, ContentRef, EventOrigin, content_digest, content_id};
 
 use crate::directory::Directory;
 use crate::domain::{Fingerprinter, RejectReason, Tenant, TokenSource, UsageRecord};
@@ -79,6 +79,20 @@ pub struct PreparedBatch {
     pub letters: Vec<DeadLetter>,
     /// Records streamed without usage whose bodies we can count.
     pub pending: Vec<PendingCount>,
+    /// Records and letters identified by their content at occurrence 0
+    /// (events of [`EventOrigin::Line`]): see [`ContentIdentities::settle`].
+    pub content: Vec<ContentRef>,
+}
+
+impl PreparedBatch {
+    /// Appends another counted and settled batch (no pending counts, no
+    /// content identities to number) to this one.
+    pub fn extend(&mut self, other: PreparedBatch) {
+        debug_assert!(other.pending.is_empty(), "count a batch before joining it to another");
+        debug_assert!(other.content.is_empty(), "settle a batch's identities before joining it to another");
+        self.records.extend(other.records);
+        self.letters.extend(other.letters);
+    }
 }
 
 /// Parses and stores batches.
@@ -126,8 +140,10 @@ impl Ingestor {
     /// Counts the tokens of streamed records without usage, off the async
     /// runtime, with the deployments of each record's tenant as its
     /// directory says now. Records that cannot be counted stay pending:
-    /// kept, reported as pending, never lost.
-    async fn count(&self, batch: &mut PreparedBatch) {
+    /// kept, reported as pending, never lost. The second half of the CPU
+    /// part of [`Ingestor::ingest`], after [`Ingestor::prepare`], for
+    /// pipelines that parse on one core while another writes.
+    pub async fn count(&self, batch: &mut PreparedBatch) {
         if batch.pending.is_empty() {
             return;
         }
@@ -160,6 +176,12 @@ impl Ingestor {
     /// Checks that the ledger answers (the liveness probe).
     pub async fn health(&self) -> Result<(), StorageError> {
         self.ledger.health().await
+    }
+
+    /// Makes everything stored so far durable ([`Ledger::sync`]): the end
+    /// of a bulk load.
+    pub async fn sync(&self) -> Result<(), StorageError> {
+        self.ledger.sync().await
     }
 
     /// Stores a prepared batch.
@@ -201,7 +223,11 @@ pub fn prepare_batch(events: &[Event], fingerprinter: &Fingerprinter, default_te
     let received_at = Utc::now();
     let mut batch = PreparedBatch { records: Vec::with_capacity(events.len()), ..Default::default() };
     for event in events {
-        let fallback_id = || event.origin.fallback_id();
+        let from_content = std::cell::Cell::new(false);
+        let fallback_id = || {
+            from_content.set(true);
+            event.origin.fallback_id(&event.body)
+        };
         let ctx = ParseContext { fingerprinter, default_tenant, fallback_id: &fallback_id };
         let parsed = match std::str::from_utf8(&event.body) {
             Ok(body) => parse_record(body, ctx).map_err(|r| (r.reason, r.detail, r.own_id)),
@@ -217,13 +243,22 @@ pub fn prepare_batch(events: &[Event], fingerprinter: &Fingerprinter, default_te
                         input,
                     });
                 }
+                if let (true, EventOrigin::Line { line, .. }) = (from_content.get(), &event.origin) {
+                    let digest = content_digest(&event.body);
+                    batch.content.push(ContentRef { line: *line, digest, letter: false, index: batch.records.len() });
+                }
                 batch.records.push(record);
             }
             Err((reason, detail, own_id)) => {
                 let body = String::from_utf8_lossy(&event.body);
+                let id = own_id.unwrap_or_else(fallback_id);
+                if let (true, EventOrigin::Line { line, .. }) = (from_content.get(), &event.origin) {
+                    let digest = content_digest(&event.body);
+                    batch.content.push(ContentRef { line: *line, digest, letter: true, index: batch.letters.len() });
+                }
                 batch.letters.push(DeadLetter {
                     tenant: default_tenant.clone(),
-                    id: own_id.unwrap_or_else(fallback_id),
+                    id,
                     reason,
                     detail,
                     origin: event.origin.describe(),
@@ -234,4 +269,52 @@ pub fn prepare_batch(events: &[Event], fingerprinter: &Fingerprinter, default_te
         }
     }
     batch
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_settled_after_parsing_get_the_identities_of_lines_numbered_while_reading() {
+        let fingerprinter = Fingerprinter::new(b"test");
+        let tenant = Tenant::default_tenant();
+        let sample =
+            r#"{"Timestamp": "10/1/2026 9:00:00 AM", "AppKey": "k", "PromptTokens": "5", "CompletionTokens": "1"}"#;
+        let bodies = [sample, r#"{"schema": "usage.v1", "id": "own"}"#, sample, "not json", "not json", sample];
+        let mut reading = ContentIdentities::default();
+        let numbered: Vec<Event> = bodies
+            .iter()
+            .enumerate()
+            .map(|(i, b)| Event { body: b.as_bytes().to_vec(), origin: reading.next("f", i + 1, b.as_bytes()) })
+            .collect();
+        let expected = prepare_batch(&numbered, &fingerprinter, &tenant);
+
+        let mut settling = ContentIdentities::default();
+        let mut got = PreparedBatch::default();
+        // Two parsed batches, settled in input order.
+        for (offset, part) in [(0, &bodies[..3]), (3, &bodies[3..])] {
+            let events: Vec<Event> = part
+                .iter()
+                .enumerate()
+                .map(|(i, b)| Event {
+                    body: b.as_bytes().to_vec(),
+                    origin: EventOrigin::Line { source: "f".into(), line: u64::try_from(offset + i + 1).unwrap() },
+                })
+                .collect();
+            let mut batch = prepare_batch(&events, &fingerprinter, &tenant);
+            settling.settle(&mut batch);
+            got.extend(batch);
+        }
+        let ids = |b: &PreparedBatch| -> (Vec<String>, Vec<String>) {
+            (b.records.iter().map(|r| r.id.to_string()).collect(), b.letters.iter().map(|l| l.id.to_string()).collect())
+        };
+        assert_eq!(ids(&got), ids(&expected));
+        let (records, letters) = ids(&got);
+        assert_eq!(records.len(), 3, "{records:?}");
+        assert!(
+            records[2].ends_with("-2") && letters[0] == "own" && letters[2].ends_with("-1"),
+            "{records:?} {letters:?}"
+        );
+    }
 }

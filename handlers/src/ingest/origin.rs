@@ -1,8 +1,6 @@
 //! Where an event was read from, which is the identity of records that carry
 //! no id of their own.
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
@@ -38,16 +36,66 @@ pub enum EventOrigin {
         /// 0 for the first body with this digest, 1 for the second, …
         occurrence: u32,
     },
+    /// A line of an exported log whose content identity (as
+    /// [`EventOrigin::Content`]) is settled after parsing: the body is
+    /// digested only when the record has no id of its own, on the parsing
+    /// thread, and [`ContentIdentities::settle`] numbers identical bodies in
+    /// input order. What `chargeback ingest` reads.
+    Line {
+        /// File name (`-` for standard input), for the dead-letter origin.
+        source: String,
+        /// 1-based line number.
+        line: u64,
+    },
+}
+
+/// A record or dead letter of a parsed batch that took its identity from
+/// its content at occurrence 0 ([`EventOrigin::Line`]), to be renumbered if
+/// an identical body came before it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContentRef {
+    /// The input line.
+    pub line: u64,
+    /// The body's digest.
+    pub digest: [u8; 16],
+    /// A dead letter (else a record).
+    pub letter: bool,
+    /// Its index among the batch's records or letters.
+    pub index: usize,
 }
 
 /// Gives lines of one input their content identity: the body's digest and
 /// how many identical bodies came before it in the same input.
 #[derive(Debug, Default)]
 pub struct ContentIdentities {
-    seen: HashMap<[u8; 16], u32>,
+    seen: rustc_hash::FxHashMap<[u8; 16], u32>,
 }
 
 impl ContentIdentities {
+    /// Numbers the content identities of a parsed batch of
+    /// [`EventOrigin::Line`] events (batches in input order): a body seen
+    /// before in this input gets the next occurrence, exactly as
+    /// [`ContentIdentities::next`] would have given it. Only bodies without
+    /// an id of their own are remembered.
+    pub fn settle(&mut self, batch: &mut super::PreparedBatch) {
+        let mut refs = std::mem::take(&mut batch.content);
+        refs.sort_by_key(|r| r.line);
+        for r in refs {
+            let occurrence = self.seen.entry(r.digest).or_default();
+            if *occurrence > 0 {
+                let id = content_id(&r.digest, *occurrence);
+                if r.letter {
+                    if let Some(letter) = batch.letters.get_mut(r.index) {
+                        letter.id = id;
+                    }
+                } else if let Some(record) = batch.records.get_mut(r.index) {
+                    record.id = id;
+                }
+            }
+            *occurrence += 1;
+        }
+    }
+
     /// The origin of the next body read from `source` at `line` (1-based).
     pub fn next(&mut self, source: &str, line: usize, body: &[u8]) -> EventOrigin {
         let digest = content_digest(body);
@@ -120,15 +168,22 @@ pub fn content_digest(body: &[u8]) -> [u8; 16] {
     digest
 }
 
+/// The content identity of the `occurrence`-th body with this digest.
+pub fn content_id(digest: &[u8; 16], occurrence: u32) -> RecordId {
+    RecordId::parse(&format!("sha-{}-{occurrence}", hex::encode(digest))).unwrap_or_else(|_| unreachable!())
+}
+
 impl EventOrigin {
-    /// The identity used when the record has no id of its own.
-    pub fn fallback_id(&self) -> RecordId {
+    /// The identity used when the record (whose body this is) has no id of
+    /// its own. For a [`EventOrigin::Line`], occurrence 0 of its content.
+    pub fn fallback_id(&self, body: &[u8]) -> RecordId {
         let text = match self {
             Self::EventHub { hub, partition, sequence, enqueued } => match enqueued {
                 Some(t) => format!("eh-{hub}-p{partition}-s{sequence}-t{}", t.timestamp_millis()),
                 None => format!("eh-{hub}-p{partition}-s{sequence}"),
             },
-            Self::Content { digest, occurrence, .. } => format!("sha-{}-{occurrence}", hex::encode(digest)),
+            Self::Content { digest, occurrence, .. } => return content_id(digest, *occurrence),
+            Self::Line { .. } => return content_id(&content_digest(body), 0),
         };
         // Hub names and partition ids are short and printable; fall back to a
         // digest of the text if a strange one is not.
@@ -144,7 +199,7 @@ impl EventOrigin {
             Self::EventHub { hub, partition, sequence, .. } => {
                 format!("eventhub:{hub}/partition/{partition}/sequence/{sequence}")
             }
-            Self::Content { source, line, .. } => format!("file:{source}:{line}"),
+            Self::Content { source, line, .. } | Self::Line { source, line } => format!("file:{source}:{line}"),
         }
     }
 }
@@ -157,11 +212,11 @@ mod tests {
     fn the_text_and_the_object_form_of_one_event_have_one_content_identity() {
         let text = br#"{"Timestamp": "11/26/2026 11:32:47 AM", "PromptTokens": "12", "AppKey": "k"}"#;
         let object = br#"{"AppKey":"k","PromptTokens":"12","Timestamp":"11/26/2026 11:32:47 AM"}"#;
-        let a = ContentIdentities::default().next_canonical("ingest-usage", 1, text).fallback_id();
-        let b = ContentIdentities::default().next_canonical("ingest-usage", 1, object).fallback_id();
+        let a = ContentIdentities::default().next_canonical("ingest-usage", 1, text).fallback_id(text);
+        let b = ContentIdentities::default().next_canonical("ingest-usage", 1, object).fallback_id(object);
         assert_eq!(a, b);
         // Not JSON: the bytes as they are.
-        let c = ContentIdentities::default().next_canonical("ingest-usage", 1, b"{broken").fallback_id();
-        assert_eq!(c, ContentIdentities::default().next("ingest-usage", 1, b"{broken").fallback_id());
+        let c = ContentIdentities::default().next_canonical("ingest-usage", 1, b"{broken").fallback_id(b"{broken");
+        assert_eq!(c, ContentIdentities::default().next("ingest-usage", 1, b"{broken").fallback_id(b"{broken"));
     }
 }

@@ -7,8 +7,10 @@
 //! and `chargeback maintain` both call [`run_tenants`].
 //!
 //! A tenant is one database (or one PostgreSQL schema: the connection's
-//! `search_path`). See `docs/operations.md`.
+//! `search_path`). See `docs/operations.md`. The nightly run also audits the
+//! usage cells against their records ([`audit`]).
 
+pub mod audit;
 pub mod log;
 pub mod partitions;
 pub mod plan;

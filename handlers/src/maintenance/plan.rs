@@ -48,6 +48,14 @@ pub struct Thresholds {
     /// `lock_timeout_ms`: how long an action waits for a table lock before it
     /// gives up (so ingestion is never queued behind it). Default 5000.
     pub lock_timeout: Duration,
+    /// `audit_sample_days`: the nightly audit of the usage cells checks this
+    /// many days of yesterday's month, drawn at random; 0 checks every day.
+    /// Default 0.
+    pub audit_sample_days: usize,
+    /// `audit_repair`: 1 rebuilds the cells of the days the nightly audit
+    /// found wrong (after alerting); 0 leaves that to `chargeback audit
+    /// --repair`. Default 0.
+    pub audit_repair: bool,
 }
 
 impl Default for Thresholds {
@@ -66,6 +74,8 @@ impl Default for Thresholds {
             sqlite_free_pages: 1000,
             budget: Duration::from_secs(480),
             lock_timeout: Duration::from_secs(5),
+            audit_sample_days: 0,
+            audit_repair: false,
         }
     }
 }
@@ -94,6 +104,8 @@ impl Thresholds {
                 "sqlite_free_pages" => t.sqlite_free_pages = n,
                 "budget_seconds" => t.budget = secs(),
                 "lock_timeout_ms" => t.lock_timeout = Duration::from_millis(n.unsigned_abs()),
+                "audit_sample_days" => t.audit_sample_days = usize::try_from(n).unwrap_or(usize::MAX),
+                "audit_repair" => t.audit_repair = n != 0,
                 other => anyhow::bail!("unknown maintenance setting {other:?}"),
             }
         }

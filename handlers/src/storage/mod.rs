@@ -161,7 +161,8 @@ pub trait Ledger: Send + Sync + fmt::Debug {
     /// Token totals per UTC day, party, model, deployment and token source of
     /// a time range (model and deployment '' where the records do not say):
     /// what the usage service filters and groups (in Rust, so no filter
-    /// value ever reaches a query).
+    /// value ever reaches a query). The SQL ledgers read the usage cells of
+    /// the days the range covers whole and records only for the days it cuts.
     async fn usage_cells(&self, range: &LedgerRange) -> Result<Vec<UsageAggregate>, StorageError>;
 
     /// Calls per deployment, UTC hour, status and latency of a time range:
@@ -169,8 +170,8 @@ pub trait Ledger: Send + Sync + fmt::Debug {
     async fn capacity_cells(&self, range: &LedgerRange) -> Result<Vec<CapacityCell>, StorageError>;
 
     /// The token totals of one partition per model, deployment and token
-    /// source, in key order. The SQL ledgers sum in the database; this
-    /// default sums a [`Ledger::scan`].
+    /// source, in key order. The SQL ledgers read the partition's usage
+    /// cells; this default (Table Storage) sums a [`Ledger::scan`].
     async fn aggregate(&self, partition: &LedgerPartition) -> Result<Vec<UsageAggregate>, StorageError> {
         Ok(aggregate_entries(partition, &self.scan(partition).await?))
     }
@@ -201,6 +202,34 @@ pub trait Ledger: Send + Sync + fmt::Debug {
         Ok(known)
     }
 
+    /// The stored usage cells of a tenant's days `first..=last` next to the
+    /// cells recounted from the records of those days, both from one
+    /// snapshot of the ledger (what the audit compares). `None` for a
+    /// ledger that keeps no cells: Table Storage computes them from the
+    /// records whenever they are asked for.
+    async fn check_cells(
+        &self,
+        _tenant: &Tenant,
+        _first: NaiveDate,
+        _last: NaiveDate,
+    ) -> Result<Option<CellCheck>, StorageError> {
+        Ok(None)
+    }
+
+    /// Replaces the cells of a tenant's days `first..=last` by their
+    /// recount from the records, with no append in between (the audit's
+    /// repair). `false` for a ledger that keeps no cells.
+    async fn rebuild_cells(&self, _tenant: &Tenant, _first: NaiveDate, _last: NaiveDate) -> Result<bool, StorageError> {
+        Ok(false)
+    }
+
+    /// Makes every append so far durable. Appends are durable when they
+    /// return unless the ledger was opened for bulk loading (the embedded
+    /// ledger under `chargeback ingest`), which syncs here instead.
+    async fn sync(&self) -> Result<(), StorageError> {
+        Ok(())
+    }
+
     /// [`Ledger::aggregate`] of several partitions (the rollup's batches),
     /// each with its own outcome, in order. By default one `aggregate` per
     /// partition; the SQL ledgers ask once per day of the batch.
@@ -211,6 +240,15 @@ pub trait Ledger: Send + Sync + fmt::Debug {
         }
         out
     }
+}
+
+/// A tenant's days as the cells say and as their records say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CellCheck {
+    /// The stored cells, in key order.
+    pub stored: Vec<UsageAggregate>,
+    /// The cells computed from the records, in key order.
+    pub recounted: Vec<UsageAggregate>,
 }
 
 /// One tenant's records in a half-open time range.

@@ -72,8 +72,8 @@ proptest! {
         let (mut a, mut b) = (ContentIdentities::default(), ContentIdentities::default());
         for (i, (x, y)) in one.iter().zip(&other).enumerate() {
             prop_assert_eq!(
-                a.next_canonical("ingest-usage", i + 1, x.as_bytes()).fallback_id(),
-                b.next_canonical("ingest-usage", i + 1, y.as_bytes()).fallback_id(),
+                a.next_canonical("ingest-usage", i + 1, x.as_bytes()).fallback_id(x.as_bytes()),
+                b.next_canonical("ingest-usage", i + 1, y.as_bytes()).fallback_id(y.as_bytes()),
                 "{} / {}", x, y
             );
         }

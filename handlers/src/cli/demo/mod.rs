@@ -51,6 +51,13 @@ pub struct GenerateArgs {
     /// Output file [default: standard output]
     #[arg(long)]
     out: Option<std::path::PathBuf>,
+    /// Which applications (and so which record shapes) the traffic comes from.
+    #[arg(long, value_enum, default_value_t = traffic::Mix::Demo)]
+    mix: traffic::Mix,
+    /// Write the records in time order, as a live Event Hub delivers them
+    /// (default: the month's records mixed).
+    #[arg(long)]
+    time_order: bool,
 }
 
 /// Writes generated records as JSONL, in chunks so memory stays flat.
@@ -63,12 +70,15 @@ pub fn generate_file(args: GenerateArgs) -> anyhow::Result<()> {
     };
     let mut out = std::io::BufWriter::with_capacity(1 << 20, sink);
     const CHUNK: usize = 100_000;
+    // Time order: every call's time first (8 bytes each), then the records.
+    let times = args.time_order.then(|| traffic::ordered_times(first_day, args.records, args.seed));
     let mut written = 0;
     while written < args.records {
         let n = CHUNK.min(args.records - written);
         // Each chunk gets its own seed so record ids never repeat across chunks.
         let seed = args.seed.wrapping_add(u64::try_from(written / CHUNK).unwrap_or(0).wrapping_mul(0x9e37_79b9));
-        for event in traffic::generate(first_day, n, seed, PARTITIONS) {
+        let at = times.as_deref().map(|t| &t[written..written + n]);
+        for event in traffic::generate_mix(first_day, n, seed, PARTITIONS, args.mix, at) {
             out.write_all(event.body.as_bytes())?;
             out.write_all(b"\n")?;
         }

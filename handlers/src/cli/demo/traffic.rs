@@ -156,10 +156,55 @@ pub struct GeneratedEvent {
     pub partition: u32,
 }
 
-/// Generates `count` events for the month starting on `first_day`. About
-/// 0.5 % are poison records of several kinds.
+/// Which applications a generated month's traffic comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Mix {
+    /// The whole demo estate: all three record shapes.
+    #[default]
+    Demo,
+    /// Only the applications logging with the APIM sample policy (PascalCase
+    /// records without an id, raw keys): the legacy shape.
+    LegacySample,
+}
+
+impl Mix {
+    /// The applications of this mix.
+    pub fn apps(self) -> Vec<DemoApp> {
+        let all = apps();
+        match self {
+            Self::Demo => all,
+            Self::LegacySample => all.into_iter().filter(|a| a.logging == Logging::ApimSample).collect(),
+        }
+    }
+}
+
+/// Generates `count` events for the month starting on `first_day`, at
+/// random times of the month. About 0.5 % are poison records of several kinds.
 pub fn generate(first_day: NaiveDate, count: usize, seed: u64, partitions: u32) -> Vec<GeneratedEvent> {
-    let apps = apps();
+    generate_mix(first_day, count, seed, partitions, Mix::Demo, None)
+}
+
+/// The times of `count` calls of the month starting on `first_day`, in time
+/// order: what a live Event Hub delivers (see [`generate_mix`]).
+pub fn ordered_times(first_day: NaiveDate, count: usize, seed: u64) -> Vec<DateTime<Utc>> {
+    let days = month_days(first_day);
+    let mut rng = StdRng::seed_from_u64(seed ^ 0x7469_6d65);
+    let mut times: Vec<DateTime<Utc>> = (0..count).map(|_| business_time(&mut rng, first_day, days)).collect();
+    times.sort_unstable();
+    times
+}
+
+/// Generates `count` events of a mix; at the given `times` (one per event,
+/// e.g. from [`ordered_times`]) or, when `None`, at random times of the month.
+pub fn generate_mix(
+    first_day: NaiveDate,
+    count: usize,
+    seed: u64,
+    partitions: u32,
+    mix: Mix,
+    times: Option<&[DateTime<Utc>]>,
+) -> Vec<GeneratedEvent> {
+    let apps = mix.apps();
     let total_weight: u32 = apps.iter().map(|a| a.weight).sum();
     let days = month_days(first_day);
     let mut rng = StdRng::seed_from_u64(seed);
@@ -177,7 +222,10 @@ pub fn generate(first_day: NaiveDate, count: usize, seed: u64, partitions: u32) 
                 }
             })
             .unwrap_or(&apps[0]);
-        let at = business_time(&mut rng, first_day, days);
+        let at = match times.and_then(|t| t.get(n)) {
+            Some(&at) => at,
+            None => business_time(&mut rng, first_day, days),
+        };
         let partition = u32::try_from(fnv(app.name) % u64::from(partitions)).unwrap_or(0);
         let body = if rng.random_range(0..1000) < 5 {
             poison(&mut rng, app, at, seed, n)

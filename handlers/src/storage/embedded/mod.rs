@@ -4,7 +4,8 @@
 //! rollup's tables share the SQLite file ([`super::sql`]).
 
 pub mod folder;
+pub mod identity;
 pub mod sqlite;
 
 pub use folder::{FolderDeadLetters, FolderReports};
-pub use sqlite::SqliteLedger;
+pub use sqlite::{Durability, SqliteLedger};

@@ -1,196 +1,111 @@
 //! The ledger in SQL: one query text for SQLite and PostgreSQL.
 //!
-//! Both schemas (`migrations/{sqlite,postgres}/0001_ledger.sql`) have the same
-//! columns; the queries use `$N` parameters, which both drivers accept.
+//! Both schemas (`migrations/{sqlite,postgres}/`) have the same columns; the
+//! queries use `$N` parameters, which both drivers accept.
 //!
-//! Token sums never overflow, whatever the rows hold: SQLite's `SUM` fails
-//! with "integer overflow" past 2^63 and PostgreSQL's numeric sum fails the
-//! cast back to BIGINT, so each count is summed in two parts, `col / 2^30`
-//! and `col % 2^30`, each far below 2^63 for any number of rows a ledger can
-//! hold, and the parts are put together exactly in Rust ([`split_sum`]).
+//! Token sums over records never overflow, whatever the rows hold: SQLite's
+//! `SUM` fails with "integer overflow" past 2^63 and PostgreSQL's numeric
+//! sum fails the cast back to BIGINT, so each count is summed in two parts,
+//! `col / 2^30` and `col % 2^30`, each far below 2^63 for any number of rows
+//! a ledger can hold, and the parts are put together exactly in Rust
+//! ([`split_sum`]); the cells' sums saturate instead ([`super::cells`]).
 //! Records cannot exceed the per-record maximum any more, but rows stored
 //! before it existed (5·10^18 tokens) then still leave their month readable.
-//! The
-//! [`impl_sql_ledger!`] macro writes the same [`Ledger`](crate::storage::Ledger) body
-//! for each typed pool, so the two ledgers cannot drift apart.
+//! The [`impl_sql_ledger!`]
+//! macro writes the same [`Ledger`](crate::storage::Ledger) reads for each typed
+//! pool, so the two ledgers cannot drift apart; each engine has its own
+//! append (`sqlite.rs`: identity by day with a filter; `postgres.rs`: claims
+//! then rows, one statement), and both add the inserted rows to the usage
+//! cells ([`super::cells`]) in the same transaction.
+//!
+//! Reads of whole days come from the cells; only the part of a day that a
+//! time range cuts, and the capacity figures (hours, statuses, latencies),
+//! read records. Every query on records names its days as well as its
+//! times, so it goes through the (tenant, day) prefix of the ledger's index
+//! and, on PostgreSQL, only the month partitions it needs.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 
-use crate::domain::{RecordId, TokenSource, UsageAggregate};
-use crate::storage::StorageError;
+/// Ledger rows per INSERT statement: 23 parameters each, under SQLite's 32,766.
+pub const ROWS_PER_STATEMENT: usize = 1_000;
 
-/// Rows per INSERT statement: 23 parameters each, well under both engines' limits.
-pub const ROWS_PER_STATEMENT: usize = 400;
+/// The ledger's columns, in insert order.
+pub const LEDGER_COLUMNS: &str = "tenant, record_id, occurred_at_us, day, party, subscription_id, key_fingerprint, \
+     application, user_id, deployment, model, operation, status, streamed, prompt_tokens, completion_tokens, \
+     cached_tokens, reasoning_tokens, token_source, shape, backend, latency_ms, counted_with";
 
-/// The INSERT head; values and the conflict clause are added per batch.
-pub const INSERT_HEAD: &str = "INSERT INTO ledger (tenant, record_id, occurred_at_us, day, party, subscription_id, \
-     key_fingerprint, application, user_id, deployment, model, operation, status, streamed, prompt_tokens, \
-     completion_tokens, cached_tokens, reasoning_tokens, token_source, shape, backend, latency_ms, counted_with) ";
-
-/// Makes an append idempotent.
-pub const ON_CONFLICT: &str = " ON CONFLICT (tenant, record_id) DO NOTHING";
-
-/// The partitions of a tenant's days `$2..$3`. A `SELECT DISTINCT day, party`
-/// reads every index entry of the month (ten million for a large month);
-/// this walks the index instead: the first day, then each next day, and per
-/// day the first party, then each next party, every step one index lookup
-/// (`MIN` over an index prefix). Same rows, one lookup per partition.
-pub const PARTITIONS_SQL: &str = "WITH RECURSIVE \
-     days(day) AS ( \
-         SELECT MIN(day) FROM ledger WHERE tenant = $1 AND day >= $2 AND day < $3 \
-         UNION ALL \
-         SELECT (SELECT MIN(l.day) FROM ledger l WHERE l.tenant = $1 AND l.day > days.day AND l.day < $3) \
-         FROM days WHERE days.day IS NOT NULL), \
-     parts(day, party) AS ( \
-         SELECT days.day, (SELECT MIN(l.party) FROM ledger l WHERE l.tenant = $1 AND l.day = days.day) \
-         FROM days WHERE days.day IS NOT NULL \
-         UNION ALL \
-         SELECT parts.day, \
-             (SELECT MIN(l.party) FROM ledger l WHERE l.tenant = $1 AND l.day = parts.day AND l.party > parts.party) \
-         FROM parts WHERE parts.party IS NOT NULL) \
-     SELECT day, party FROM parts WHERE party IS NOT NULL ORDER BY day, party";
+/// The partitions of a tenant's days `$2..$3` (half-open), from the cells.
+pub const PARTITIONS_SQL: &str =
+    "SELECT DISTINCT day, party FROM usage_cells WHERE tenant = $1 AND day >= $2 AND day < $3";
 
 /// The records of one partition.
 pub const SCAN_SQL: &str = "SELECT record_id, occurred_at_us, model, deployment, token_source, prompt_tokens, \
      completion_tokens, cached_tokens, reasoning_tokens FROM ledger WHERE tenant = $1 AND day = $2 AND party = $3";
 
-/// Token totals per day, party, model, deployment and token source of `$2..$3`.
-pub const USAGE_CELLS_SQL: &str = "SELECT day, party, COALESCE(model, '') AS model, \
-     COALESCE(deployment, '') AS deployment, token_source, CAST(COUNT(*) AS BIGINT) AS requests, \
-     CAST(SUM(prompt_tokens / 1073741824) AS BIGINT) AS prompt_hi, CAST(SUM(prompt_tokens % 1073741824) AS BIGINT) AS prompt_lo, \
-     CAST(SUM(completion_tokens / 1073741824) AS BIGINT) AS completion_hi, CAST(SUM(completion_tokens % 1073741824) AS BIGINT) AS completion_lo, \
-     CAST(SUM(cached_tokens / 1073741824) AS BIGINT) AS cached_hi, CAST(SUM(cached_tokens % 1073741824) AS BIGINT) AS cached_lo, \
-     CAST(SUM(reasoning_tokens / 1073741824) AS BIGINT) AS reasoning_hi, CAST(SUM(reasoning_tokens % 1073741824) AS BIGINT) AS reasoning_lo \
-     FROM ledger WHERE tenant = $1 AND occurred_at_us >= $2 AND occurred_at_us < $3 \
-     GROUP BY day, party, 3, 4, token_source";
-
-/// Calls per deployment, UTC hour (hours since the epoch), status and latency of `$2..$3`.
+/// Calls per deployment, UTC hour (hours since the epoch), status and
+/// latency of the times `$2..$3`, which lie in the days `$4..=$5`.
 pub const CAPACITY_CELLS_SQL: &str = "SELECT deployment, CAST(occurred_at_us / 3600000000 AS BIGINT) AS hour, \
      status, latency_ms, CAST(COUNT(*) AS BIGINT) AS requests, \
      CAST(SUM(prompt_tokens / 1073741824) + SUM(completion_tokens / 1073741824) AS BIGINT) AS tokens_hi, \
      CAST(SUM(prompt_tokens % 1073741824) + SUM(completion_tokens % 1073741824) AS BIGINT) AS tokens_lo \
-     FROM ledger WHERE tenant = $1 AND occurred_at_us >= $2 AND occurred_at_us < $3 \
+     FROM ledger WHERE tenant = $1 AND day >= $4 AND day <= $5 AND occurred_at_us >= $2 AND occurred_at_us < $3 \
      GROUP BY 1, 2, 3, 4";
 
-/// A stored hour (hours since the epoch) back.
-pub fn from_hours(hours: i64) -> Result<DateTime<Utc>, StorageError> {
-    hours
-        .checked_mul(3600)
-        .and_then(|s| DateTime::from_timestamp(s, 0))
-        .ok_or_else(|| StorageError::Corrupt(format!("hour {hours} out of range")))
+/// A half-open time range as the days it covers whole and the parts of
+/// days it cuts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DaySplit {
+    /// The first and last day covered whole, if any.
+    pub whole: Option<(NaiveDate, NaiveDate)>,
+    /// Days covered in part: the day and the times of it that are in range.
+    pub partial: Vec<(NaiveDate, DateTime<Utc>, DateTime<Utc>)>,
 }
 
-/// A stored HTTP status back (`None` when not a status).
-pub fn to_status(n: Option<i64>) -> Option<u16> {
-    n.and_then(|n| u16::try_from(n).ok())
+fn day_start(day: NaiveDate) -> DateTime<Utc> {
+    day.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc()
 }
 
-/// The totals of one partition per model, deployment and token source.
-/// Grouped by the stored columns, in the order of the index that covers the
-/// query (`ledger_partition_totals`), so the engine streams the groups
-/// without a sort; a NULL and an empty model (or deployment) are then two
-/// groups, which [`merge_absent`] adds up.
-pub const AGGREGATE_SQL: &str = "SELECT COALESCE(model, '') AS model, COALESCE(deployment, '') AS deployment, \
-     token_source, CAST(COUNT(*) AS BIGINT) AS requests, \
-     CAST(SUM(prompt_tokens / 1073741824) AS BIGINT) AS prompt_hi, CAST(SUM(prompt_tokens % 1073741824) AS BIGINT) AS prompt_lo, \
-     CAST(SUM(completion_tokens / 1073741824) AS BIGINT) AS completion_hi, CAST(SUM(completion_tokens % 1073741824) AS BIGINT) AS completion_lo, \
-     CAST(SUM(cached_tokens / 1073741824) AS BIGINT) AS cached_hi, CAST(SUM(cached_tokens % 1073741824) AS BIGINT) AS cached_lo, \
-     CAST(SUM(reasoning_tokens / 1073741824) AS BIGINT) AS reasoning_hi, CAST(SUM(reasoning_tokens % 1073741824) AS BIGINT) AS reasoning_lo \
-     FROM ledger WHERE tenant = $1 AND day = $2 AND party = $3 \
-     GROUP BY ledger.model, ledger.deployment, ledger.token_source";
-
-/// [`AGGREGATE_SQL`] for several parties of one day: followed by the
-/// tenant, ` AND day = `, the day, ` AND party IN (`, the parties and
-/// [`AGGREGATE_MANY_TAIL`], each value bound. An IN list rather than a range
-/// of parties, so that the database's collation cannot matter.
-pub const AGGREGATE_MANY_HEAD: &str = "SELECT party, COALESCE(model, '') AS model, \
-     COALESCE(deployment, '') AS deployment, token_source, CAST(COUNT(*) AS BIGINT) AS requests, \
-     CAST(SUM(prompt_tokens / 1073741824) AS BIGINT) AS prompt_hi, CAST(SUM(prompt_tokens % 1073741824) AS BIGINT) AS prompt_lo, \
-     CAST(SUM(completion_tokens / 1073741824) AS BIGINT) AS completion_hi, CAST(SUM(completion_tokens % 1073741824) AS BIGINT) AS completion_lo, \
-     CAST(SUM(cached_tokens / 1073741824) AS BIGINT) AS cached_hi, CAST(SUM(cached_tokens % 1073741824) AS BIGINT) AS cached_lo, \
-     CAST(SUM(reasoning_tokens / 1073741824) AS BIGINT) AS reasoning_hi, CAST(SUM(reasoning_tokens % 1073741824) AS BIGINT) AS reasoning_lo \
-     FROM ledger WHERE tenant = ";
-
-/// The end of [`AGGREGATE_MANY_HEAD`].
-pub const AGGREGATE_MANY_TAIL: &str = ") GROUP BY ledger.party, ledger.model, ledger.deployment, ledger.token_source";
-
-/// Parties per [`AGGREGATE_MANY_HEAD`] query at most.
-pub const PARTIES_PER_AGGREGATE: usize = 500;
-
-/// Sorts one partition's aggregates (byte order, whatever the database
-/// collation) and adds up rows with the same key: the groups of an absent
-/// and of an empty model or deployment, both stored as ''.
-pub fn merge_absent(mut rows: Vec<UsageAggregate>) -> Vec<UsageAggregate> {
-    rows.sort();
-    let mut out: Vec<UsageAggregate> = Vec::with_capacity(rows.len());
-    for row in rows {
-        match out.last_mut() {
-            Some(last)
-                if (&last.day, &last.party, &last.model, &last.deployment, last.token_source)
-                    == (&row.day, &row.party, &row.model, &row.deployment, row.token_source) =>
-            {
-                last.tokens += row.tokens;
-            }
-            _ => out.push(row),
-        }
+/// Splits `from..to` into whole days (read from cells) and cut days (read from records).
+pub fn split_days(from: DateTime<Utc>, to: DateTime<Utc>) -> DaySplit {
+    let mut split = DaySplit { whole: None, partial: Vec::new() };
+    if to <= from {
+        return split;
     }
-    out
+    let first = from.date_naive();
+    let last = (to - Duration::microseconds(1)).date_naive();
+    let whole_first = if day_start(first) == from { first } else { first.succ_opt().unwrap_or(first) };
+    let next_after_last = last.succ_opt().unwrap_or(last);
+    let whole_last = if day_start(next_after_last) == to { last } else { last.pred_opt().unwrap_or(last) };
+    if whole_first <= whole_last {
+        split.whole = Some((whole_first, whole_last));
+        if whole_first != first {
+            split.partial.push((first, from, day_start(whole_first)));
+        }
+        if whole_last != last {
+            split.partial.push((last, day_start(last), to));
+        }
+    } else if first == last {
+        split.partial.push((first, from, to));
+    } else {
+        // Two cut days and nothing whole between them.
+        split.partial.push((first, from, day_start(last)));
+        split.partial.push((last, day_start(last), to));
+    }
+    split
 }
 
-/// The stored form of a day.
-pub fn day_text(day: NaiveDate) -> String {
-    day.format("%Y-%m-%d").to_string()
-}
-
-/// Parses a stored day.
-pub fn parse_day(text: &str) -> Result<NaiveDate, StorageError> {
-    NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|e| StorageError::Corrupt(format!("day {text:?}: {e}")))
-}
-
-/// A count as stored (counts are far below 2^63; saturate rather than wrap).
-pub fn to_i64(n: u64) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
-}
-
-/// A stored count back (never negative: the schema checks it).
-pub fn to_u64(n: i64) -> u64 {
-    u64::try_from(n).unwrap_or(0)
-}
-
-/// The two parts of a split sum: `SUM(col / 2^30)` and `SUM(col % 2^30)`.
-const SPLIT: u128 = 1 << 30;
-
-/// A sum from its two parts, exact; a total past 2^64 (only rows stored
-/// before the per-record maximum could reach it) saturates rather than
-/// failing the query.
-pub fn split_sum(high: i64, low: i64) -> u64 {
-    let high = u128::try_from(high).unwrap_or(0);
-    let low = u128::try_from(low).unwrap_or(0);
-    u64::try_from(high * SPLIT + low).unwrap_or(u64::MAX)
-}
+pub use super::values::{
+    day_text, from_hours, from_micros, parse_day, record_id, split_sum, to_i64, to_status, to_u64, token_source,
+};
 
 /// Record ids per `known_ids` query.
 pub const IDS_PER_QUERY: usize = 500;
 
-/// A stored token source back.
-pub fn token_source(raw: &str) -> Result<TokenSource, StorageError> {
-    TokenSource::parse(raw).ok_or_else(|| StorageError::Corrupt(format!("unknown token source {raw:?} in ledger")))
-}
-
-/// A stored time back.
-pub fn from_micros(us: i64) -> Result<DateTime<Utc>, StorageError> {
-    DateTime::from_timestamp_micros(us).ok_or_else(|| StorageError::Corrupt(format!("time {us} out of range")))
-}
-
-/// A stored id back.
-pub fn record_id(raw: &str) -> Result<RecordId, StorageError> {
-    RecordId::parse(raw).map_err(|e| StorageError::Corrupt(format!("record id {raw:?}: {e}")))
-}
-
 /// A [`UsageAggregate`](crate::domain::UsageAggregate) from a row with the
 /// columns `model`, `deployment`, `token_source`, `requests` and the split
 /// sums `prompt_hi`/`prompt_lo`, `completion_…`, `cached_…`, `reasoning_…`
-/// (of [`AGGREGATE_SQL`] and [`USAGE_CELLS_SQL`]), and the given day and party.
+/// (the rollup's stored aggregates, read back by `storage::sql::rollup`),
+/// and the given day and party.
 #[macro_export]
 #[doc(hidden)]
 macro_rules! aggregate_from_row {
@@ -222,53 +137,20 @@ macro_rules! aggregate_from_row {
 }
 
 /// Writes `impl Ledger for $ty` (which has a `pool` field of a typed sqlx
-/// pool) with the shared query text.
+/// pool and an inherent `append_records`) with the shared query text.
+/// `snapshot` begins a read-only transaction that sees one state of the
+/// ledger; `exclusive` begins a transaction no append can interleave with.
 #[macro_export]
 #[doc(hidden)]
 macro_rules! impl_sql_ledger {
-    ($ty:ty, $db:ty) => {
+    ($ty:ty, $db:ty, snapshot = $snapshot:expr, exclusive = [$($exclusive:expr),+]) => {
         #[async_trait::async_trait]
         impl $crate::storage::Ledger for $ty {
             async fn append(
                 &self,
                 records: &[$crate::domain::UsageRecord],
             ) -> Result<$crate::storage::AppendOutcome, $crate::storage::StorageError> {
-                use $crate::storage::sql::ledger::{INSERT_HEAD, ON_CONFLICT, ROWS_PER_STATEMENT, to_i64};
-                let mut tx = self.pool.begin().await?;
-                let mut inserted = 0;
-                for chunk in records.chunks(ROWS_PER_STATEMENT) {
-                    let mut insert: sqlx::QueryBuilder<$db> = sqlx::QueryBuilder::new(INSERT_HEAD);
-                    insert.push_values(chunk, |mut row, r| {
-                        row.push_bind(r.tenant.as_str().to_owned())
-                            .push_bind(r.id.as_str().to_owned())
-                            .push_bind(r.occurred_at.timestamp_micros())
-                            .push_bind(r.occurred_at.format("%Y-%m-%d").to_string())
-                            .push_bind(r.caller.chargeable_party().to_owned())
-                            .push_bind(r.caller.subscription_id.clone())
-                            .push_bind(r.caller.key_fingerprint.as_ref().map(|f| f.as_str().to_owned()))
-                            .push_bind(r.caller.application.clone())
-                            .push_bind(r.caller.user.clone())
-                            .push_bind(r.deployment.clone())
-                            .push_bind(r.model.clone())
-                            .push_bind(r.operation.clone())
-                            .push_bind(r.status.map(i64::from))
-                            .push_bind(r.streamed)
-                            .push_bind(to_i64(r.usage.prompt()))
-                            .push_bind(to_i64(r.usage.completion()))
-                            .push_bind(to_i64(r.usage.cached()))
-                            .push_bind(to_i64(r.usage.reasoning()))
-                            .push_bind(r.token_source.as_str())
-                            .push_bind(r.shape.as_str())
-                            .push_bind(r.backend.clone())
-                            .push_bind(r.latency_ms.map(to_i64))
-                            .push_bind(r.counted_with.as_ref().map(|c| c.to_stored()));
-                    });
-                    insert.push(ON_CONFLICT);
-                    inserted += insert.build().execute(&mut *tx).await?.rows_affected();
-                }
-                tx.commit().await?;
-                let received = u64::try_from(records.len()).unwrap_or(u64::MAX);
-                Ok($crate::storage::AppendOutcome { inserted, duplicates: received - inserted })
+                self.append_records(records).await
             }
 
             async fn health(&self) -> Result<(), $crate::storage::StorageError> {
@@ -372,20 +254,36 @@ macro_rules! impl_sql_ledger {
                 &self,
                 range: &$crate::storage::LedgerRange,
             ) -> Result<Vec<$crate::domain::UsageAggregate>, $crate::storage::StorageError> {
-                use sqlx::Row;
-                use $crate::storage::sql::ledger::{USAGE_CELLS_SQL, parse_day};
-                let rows = sqlx::query(USAGE_CELLS_SQL)
-                    .bind(range.tenant.as_str())
-                    .bind(range.from.timestamp_micros())
-                    .bind(range.to.timestamp_micros())
-                    .fetch_all(&self.pool)
-                    .await?;
-                rows.iter()
-                    .map(|row| {
-                        let day: String = row.try_get("day")?;
-                        $crate::aggregate_from_row!(row, parse_day(&day)?, row.try_get("party")?)
-                    })
-                    .collect()
+                use $crate::storage::sql::cells::{recount_range_sql, select_days_sql};
+                use $crate::storage::sql::ledger::{day_text, split_days};
+                let split = split_days(range.from, range.to);
+                let mut out = Vec::new();
+                if let Some((first, last)) = split.whole {
+                    let rows = sqlx::query(select_days_sql())
+                        .bind(range.tenant.as_str())
+                        .bind(day_text(first))
+                        .bind(day_text(last))
+                        .fetch_all(&self.pool)
+                        .await?;
+                    for row in &rows {
+                        out.push($crate::cell_from_row!(row)?);
+                    }
+                }
+                for (day, from, to) in split.partial {
+                    let rows = sqlx::query(recount_range_sql())
+                        .bind(range.tenant.as_str())
+                        .bind(day_text(day))
+                        .bind(day_text(day))
+                        .bind(from.timestamp_micros())
+                        .bind(to.timestamp_micros())
+                        .fetch_all(&self.pool)
+                        .await?;
+                    for row in &rows {
+                        out.push($crate::cell_from_row!(row)?);
+                    }
+                }
+                out.sort();
+                Ok(out)
             }
 
             async fn capacity_cells(
@@ -393,11 +291,17 @@ macro_rules! impl_sql_ledger {
                 range: &$crate::storage::LedgerRange,
             ) -> Result<Vec<$crate::storage::CapacityCell>, $crate::storage::StorageError> {
                 use sqlx::Row;
-                use $crate::storage::sql::ledger::{CAPACITY_CELLS_SQL, from_hours, split_sum, to_status, to_u64};
+                use $crate::storage::sql::ledger::{CAPACITY_CELLS_SQL, day_text, from_hours, split_sum, to_status, to_u64};
+                if range.to <= range.from {
+                    return Ok(Vec::new());
+                }
+                let last = (range.to - chrono::Duration::microseconds(1)).date_naive();
                 let rows = sqlx::query(CAPACITY_CELLS_SQL)
                     .bind(range.tenant.as_str())
                     .bind(range.from.timestamp_micros())
                     .bind(range.to.timestamp_micros())
+                    .bind(day_text(range.from.date_naive()))
+                    .bind(day_text(last))
                     .fetch_all(&self.pool)
                     .await?;
                 rows.into_iter()
@@ -419,72 +323,124 @@ macro_rules! impl_sql_ledger {
                 &self,
                 partition: &$crate::storage::LedgerPartition,
             ) -> Result<Vec<$crate::domain::UsageAggregate>, $crate::storage::StorageError> {
-                use $crate::storage::sql::ledger::{AGGREGATE_SQL, day_text};
-                let rows = sqlx::query(AGGREGATE_SQL)
-                    .bind(partition.tenant.as_str())
-                    .bind(day_text(partition.day))
-                    .bind(partition.party.as_str())
-                    .fetch_all(&self.pool)
-                    .await?;
-                let out = rows
-                    .iter()
-                    .map(|row| $crate::aggregate_from_row!(row, partition.day, partition.party.clone()))
-                    .collect::<Result<Vec<_>, $crate::storage::StorageError>>()?;
-                Ok($crate::storage::sql::ledger::merge_absent(out))
+                self.aggregate_each(std::slice::from_ref(partition)).await.pop().unwrap_or_else(|| Ok(Vec::new()))
             }
 
             async fn aggregate_each(
                 &self,
                 partitions: &[$crate::storage::LedgerPartition],
             ) -> Vec<Result<Vec<$crate::domain::UsageAggregate>, $crate::storage::StorageError>> {
-                use sqlx::Row;
-                use $crate::storage::sql::ledger::{
-                    AGGREGATE_MANY_HEAD, AGGREGATE_MANY_TAIL, PARTIES_PER_AGGREGATE, day_text, merge_absent,
-                };
-                let mut out = Vec::with_capacity(partitions.len());
-                // Runs of one tenant's day: one query each (a round trip per
-                // partition cost more than the partition's own rows).
-                let mut rest = partitions;
-                while let Some(first) = rest.first() {
-                    let run = rest
-                        .iter()
-                        .take(PARTIES_PER_AGGREGATE)
-                        .take_while(|p| p.tenant == first.tenant && p.day == first.day)
-                        .count();
-                    let (day, tail) = rest.split_at(run);
-                    let query = async {
-                        let mut query: sqlx::QueryBuilder<$db> = sqlx::QueryBuilder::new(AGGREGATE_MANY_HEAD);
-                        query.push_bind(first.tenant.as_str()).push(" AND day = ").push_bind(day_text(first.day));
-                        query.push(" AND party IN (");
-                        let mut parties = query.separated(", ");
-                        for p in day {
-                            parties.push_bind(p.party.as_str());
-                        }
-                        query.push(AGGREGATE_MANY_TAIL);
-                        let rows = query.build().fetch_all(&self.pool).await?;
-                        let mut by_party: std::collections::HashMap<String, Vec<$crate::domain::UsageAggregate>> =
-                            std::collections::HashMap::new();
+                use $crate::storage::sql::cells::select_days_sql;
+                use $crate::storage::sql::ledger::day_text;
+                // The cells of the batch's days, one query per tenant: a chunk
+                // costs what its partition's cells cost, not its records.
+                let mut out: Vec<Result<Vec<$crate::domain::UsageAggregate>, $crate::storage::StorageError>> =
+                    Vec::with_capacity(partitions.len());
+                let mut by_partition: std::collections::HashMap<
+                    ($crate::domain::Tenant, chrono::NaiveDate, String),
+                    Vec<$crate::domain::UsageAggregate>,
+                > = std::collections::HashMap::new();
+                let mut failed: std::collections::HashMap<
+                    $crate::domain::Tenant,
+                    std::sync::Arc<$crate::storage::StorageError>,
+                > = std::collections::HashMap::new();
+                let tenants: std::collections::BTreeSet<&$crate::domain::Tenant> =
+                    partitions.iter().map(|p| &p.tenant).collect();
+                for tenant in tenants {
+                    let days = partitions.iter().filter(|p| &p.tenant == tenant).map(|p| p.day);
+                    let (Some(first), Some(last)) = (days.clone().min(), days.max()) else { continue };
+                    let read = async {
+                        let rows = sqlx::query(select_days_sql())
+                            .bind(tenant.as_str())
+                            .bind(day_text(first))
+                            .bind(day_text(last))
+                            .fetch_all(&self.pool)
+                            .await?;
+                        let mut cells = Vec::with_capacity(rows.len());
                         for row in &rows {
-                            let party: String = row.try_get("party")?;
-                            let aggregate = $crate::aggregate_from_row!(row, first.day, party.clone())?;
-                            by_party.entry(party).or_default().push(aggregate);
+                            cells.push($crate::cell_from_row!(row)?);
                         }
-                        Ok::<Vec<Vec<$crate::domain::UsageAggregate>>, $crate::storage::StorageError>(
-                            day.iter()
-                                .map(|p| merge_absent(by_party.get(&p.party).cloned().unwrap_or_default()))
-                                .collect(),
-                        )
+                        Ok::<_, $crate::storage::StorageError>(cells)
                     };
-                    match query.await {
-                        Ok(each) => out.extend(each.into_iter().map(Ok)),
+                    match read.await {
+                        Ok(cells) => {
+                            for cell in cells {
+                                by_partition.entry((tenant.clone(), cell.day, cell.party.clone())).or_default().push(cell);
+                            }
+                        }
                         Err(e) => {
-                            let shared = std::sync::Arc::new(e);
-                            out.extend(day.iter().map(|_| Err($crate::storage::StorageError::Batch(shared.clone()))));
+                            failed.insert(tenant.clone(), std::sync::Arc::new(e));
                         }
                     }
-                    rest = tail;
+                }
+                for p in partitions {
+                    if let Some(shared) = failed.get(&p.tenant) {
+                        out.push(Err($crate::storage::StorageError::Batch(shared.clone())));
+                        continue;
+                    }
+                    let mut cells = by_partition.get(&(p.tenant.clone(), p.day, p.party.clone())).cloned().unwrap_or_default();
+                    cells.sort();
+                    out.push(Ok(cells));
                 }
                 out
+            }
+
+            async fn check_cells(
+                &self,
+                tenant: &$crate::domain::Tenant,
+                first: chrono::NaiveDate,
+                last: chrono::NaiveDate,
+            ) -> Result<Option<$crate::storage::CellCheck>, $crate::storage::StorageError> {
+                use $crate::storage::sql::cells::{recount_days_sql, select_days_sql};
+                use $crate::storage::sql::ledger::day_text;
+                // Both reads in one snapshot, so appends meanwhile cannot look like differences.
+                let mut tx = self.pool.begin_with($snapshot).await?;
+                let read = |sql: &'static str| {
+                    sqlx::query(sql).bind(tenant.as_str()).bind(day_text(first)).bind(day_text(last))
+                };
+                let stored_rows = read(select_days_sql()).fetch_all(&mut *tx).await?;
+                let recounted_rows = read(recount_days_sql()).fetch_all(&mut *tx).await?;
+                tx.commit().await?;
+                let mut stored = Vec::with_capacity(stored_rows.len());
+                for row in &stored_rows {
+                    stored.push($crate::cell_from_row!(row)?);
+                }
+                let mut recounted = Vec::with_capacity(recounted_rows.len());
+                for row in &recounted_rows {
+                    recounted.push($crate::cell_from_row!(row)?);
+                }
+                stored.sort();
+                recounted.sort();
+                Ok(Some($crate::storage::CellCheck { stored, recounted }))
+            }
+
+            async fn rebuild_cells(
+                &self,
+                tenant: &$crate::domain::Tenant,
+                first: chrono::NaiveDate,
+                last: chrono::NaiveDate,
+            ) -> Result<bool, $crate::storage::StorageError> {
+                use $crate::storage::sql::cells::{DELETE_DAYS_SQL, rebuild_days_sql};
+                use $crate::storage::sql::ledger::day_text;
+                let statements: &[&'static str] = &[$($exclusive),+];
+                let mut tx = self.pool.begin_with(statements[0]).await?;
+                for extra in &statements[1..] {
+                    sqlx::query(*extra).execute(&mut *tx).await?;
+                }
+                for sql in [DELETE_DAYS_SQL, rebuild_days_sql()] {
+                    sqlx::query(sql)
+                        .bind(tenant.as_str())
+                        .bind(day_text(first))
+                        .bind(day_text(last))
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn sync(&self) -> Result<(), $crate::storage::StorageError> {
+                self.sync_ledger().await
             }
         }
     };
@@ -492,18 +448,16 @@ macro_rules! impl_sql_ledger {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::domain::TokenTotals;
+    use chrono::TimeZone;
 
-    fn row(model: &str, source: TokenSource, requests: u64) -> UsageAggregate {
-        UsageAggregate {
-            day: NaiveDate::from_ymd_opt(2026, 10, 1).unwrap(),
-            party: "p".into(),
-            model: model.into(),
-            deployment: String::new(),
-            token_source: source,
-            tokens: TokenTotals { requests, prompt: requests * 10, completion: requests, cached: 0, reasoning: 0 },
-        }
+    use super::*;
+
+    fn at(d: u32, h: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 10, d, h, 0, 0).unwrap()
+    }
+
+    fn day(d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 10, d).unwrap()
     }
 
     #[test]
@@ -522,21 +476,35 @@ mod tests {
     }
 
     #[test]
-    fn merging_adds_up_the_groups_of_an_absent_and_an_empty_model_and_sorts() {
-        let merged = merge_absent(vec![
-            row("m", TokenSource::Reported, 1),
-            row("", TokenSource::Reported, 2),
-            row("", TokenSource::Estimated, 4),
-            row("", TokenSource::Reported, 3),
-        ]);
-        let summary: Vec<(&str, TokenSource, u64, u64)> =
-            merged.iter().map(|r| (r.model.as_str(), r.token_source, r.tokens.requests, r.tokens.prompt)).collect();
-        let mut expected = vec![
-            ("", TokenSource::Reported, 5, 50),
-            ("", TokenSource::Estimated, 4, 40),
-            ("m", TokenSource::Reported, 1, 10),
-        ];
-        expected.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
-        assert_eq!(summary, expected);
+    fn days_are_written_as_the_formatter_writes_them() {
+        for (y, m, d) in [(2026, 10, 1), (2026, 12, 31), (999, 1, 9), (9999, 12, 31), (10000, 1, 1), (-1, 3, 4)] {
+            let day = NaiveDate::from_ymd_opt(y, m, d).unwrap();
+            assert_eq!(day_text(day), day.format("%Y-%m-%d").to_string());
+        }
+    }
+
+    #[test]
+    fn a_range_splits_into_whole_days_and_the_parts_of_days_it_cuts() {
+        assert_eq!(split_days(at(1, 0), at(3, 0)), DaySplit { whole: Some((day(1), day(2))), partial: vec![] });
+        assert_eq!(
+            split_days(at(1, 6), at(3, 12)),
+            DaySplit {
+                whole: Some((day(2), day(2))),
+                partial: vec![(day(1), at(1, 6), at(2, 0)), (day(3), at(3, 0), at(3, 12))]
+            }
+        );
+        assert_eq!(
+            split_days(at(1, 6), at(1, 12)),
+            DaySplit { whole: None, partial: vec![(day(1), at(1, 6), at(1, 12))] }
+        );
+        assert_eq!(
+            split_days(at(1, 6), at(2, 12)),
+            DaySplit { whole: None, partial: vec![(day(1), at(1, 6), at(2, 0)), (day(2), at(2, 0), at(2, 12))] }
+        );
+        assert_eq!(
+            split_days(at(1, 6), at(2, 0)),
+            DaySplit { whole: None, partial: vec![(day(1), at(1, 6), at(2, 0))] }
+        );
+        assert_eq!(split_days(at(2, 0), at(2, 0)), DaySplit { whole: None, partial: vec![] });
     }
 }

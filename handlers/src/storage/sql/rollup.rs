@@ -138,7 +138,7 @@ macro_rules! impl_sql_rollup {
                             .push_bind(to_i64(r.tokens.reasoning))
                             .push_bind(now);
                     });
-                    insert.build().execute(&mut *tx).await?;
+                    insert.build().persistent(batch.len() == AGG_ROWS_PER_INSERT).execute(&mut *tx).await?;
                 }
                 tx.commit().await?;
                 Ok(())
