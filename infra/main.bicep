@@ -73,6 +73,8 @@ param eventHubThroughputUnits int = 1
 param maximumInstanceCount string = '40'
 param chargebackTenant string = 'default'
 param chargebackApplications string = ''
+@description('The month\'s Azure Cost Management FOCUS cost export the monthly rollup reconciles with ({month} = YYYY-MM). Empty: none.')
+param chargebackInvoiceFile string = ''
 param rustLog string = 'info'
 param postgresSkuName string = 'Standard_D2ds_v5'
 param pgbouncerDefaultPoolSize int = 50
@@ -284,6 +286,7 @@ module functionApp 'modules/function-app.bicep' = {
     apiKeySecretUri: keyVault.outputs.apiKeySecretUri
     chargebackTenant: chargebackTenant
     chargebackApplications: chargebackApplications
+    chargebackInvoiceFile: chargebackInvoiceFile
     rustLog: rustLog
     maximumInstanceCount: empty(maximumInstanceCount) ? 40 : int(maximumInstanceCount)
   }

@@ -12,7 +12,9 @@
 #      total exactly afterwards,
 #   5. fuzzes the HTTP API against its OpenAPI document (scripts/api-fuzz.sh:
 #      schemathesis against `chargeback serve`),
-#   6. runs the deployment-file checks (infra/check/run.sh).
+#   6. validates the demo month's FOCUS export with the FinOps Foundation's
+#      validator (scripts/focus-validate.sh),
+#   7. runs the deployment-file checks (infra/check/run.sh).
 # It installs what it uses. `.ci/run` calls exactly this.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -37,4 +39,5 @@ export CHARGEBACK_FUZZ_CASES="${CHARGEBACK_FUZZ_CASES:-256}"
 cargo test --workspace --locked
 CHARGEBACK_BIN=target/debug/chargeback bash scripts/load.sh 4 10 50
 bash scripts/api-fuzz.sh
+bash scripts/focus-validate.sh --demo
 bash infra/check/run.sh

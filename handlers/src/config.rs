@@ -61,13 +61,49 @@ pub const SETTINGS: &[SettingDoc] = &[
         name: "CHARGEBACK_DEPLOYMENTS",
         secret: false,
         set_by: "app",
-        doc: "CSV mapping Azure OpenAI deployment to model (header deployment,model), to pick the tokenizer for streamed records that do not name their model; optional columns deployment_type, ptu_monthly_cost or ptu_hourly_cost, capacity_tokens_per_minute and currency price the deployment (docs/chargeback.md). Default: <data dir>/deployments.csv.",
+        doc: "CSV mapping Azure OpenAI deployment to model (header deployment,model), to pick the tokenizer for streamed records that do not name their model; optional columns deployment_type, ptu_monthly_cost or ptu_hourly_cost, capacity_tokens_per_minute and currency price the deployment, resource_id (the ARM id of its Azure OpenAI account) and region place it for the FOCUS export and the invoice reconciliation (docs/chargeback.md). Default: <data dir>/deployments.csv.",
     },
     SettingDoc {
         name: "CHARGEBACK_PRICES",
         secret: false,
         set_by: "app",
         doc: "CSV of Azure OpenAI prices that override or extend the shipped prices/azure-openai.csv (same format, per-1M or per-1K columns; docs/chargeback.md). Default: none (the shipped prices only).",
+    },
+    SettingDoc {
+        name: "CHARGEBACK_PRICES_ENDPOINT",
+        secret: false,
+        set_by: "app",
+        doc: "The Azure Retail Prices API the price sync reads (`chargeback prices sync`, the weekly prices-sync timer; docs/chargeback.md). Default: https://prices.azure.com/api/retail/prices.",
+    },
+    SettingDoc {
+        name: "CHARGEBACK_PRICES_CURRENCY",
+        secret: false,
+        set_by: "app",
+        doc: "Currency code the price sync asks the Retail Prices API for (USD is Microsoft's own price; others are Microsoft's conversions). Default: USD.",
+    },
+    SettingDoc {
+        name: "CHARGEBACK_PRICES_REGIONS",
+        secret: false,
+        set_by: "app",
+        doc: "Azure regions (armRegionName, comma-separated) the price sync reads. Default: the regions of the deployment file; when it names none, every region.",
+    },
+    SettingDoc {
+        name: "CHARGEBACK_METER_MAPPING",
+        secret: false,
+        set_by: "app",
+        doc: "CSV naming what price meters are (meter id or name -> model, deployment_type, token_kind, service_tier, version; or ignore), for meters the price sync's parser cannot read; its rows win over the parser (docs/chargeback.md). Default: none.",
+    },
+    SettingDoc {
+        name: "CHARGEBACK_INVOICE_FILE",
+        secret: false,
+        set_by: "app",
+        doc: "Azure Cost Management FOCUS cost export (CSV or .csv.gz) the monthly rollup reconciles the month with; {month} in the path becomes YYYY-MM (e.g. /mnt/exports/focus-{month}.csv.gz). The rollup writes reconciliation.json and reconciliation.csv beside the reports (docs/chargeback.md). Default: none (no reconciliation).",
+    },
+    SettingDoc {
+        name: "CHARGEBACK_INVOICE_TRUE_UP",
+        secret: false,
+        set_by: "app",
+        doc: "true: the rollup adds the reconciliation's correction lines to the month's reports, so they sum to the invoice. Default: false (the reconciliation is reported only).",
     },
     SettingDoc {
         name: "AzureWebJobsStorage",
@@ -228,6 +264,13 @@ pub struct Settings {
     pub deployments_file: Option<PathBuf>,
     /// The user's price file (`CHARGEBACK_PRICES`), if configured.
     pub prices_file: Option<PathBuf>,
+    /// The price sync (`CHARGEBACK_PRICES_ENDPOINT`, `_CURRENCY`, `_REGIONS`, `CHARGEBACK_METER_MAPPING`).
+    pub price_sync: PriceSyncSettings,
+    /// The invoice export the rollup reconciles with (`CHARGEBACK_INVOICE_FILE`;
+    /// `{month}` becomes YYYY-MM), if configured.
+    pub invoice_file: Option<String>,
+    /// Whether the rollup trues the month up to the invoice (`CHARGEBACK_INVOICE_TRUE_UP`).
+    pub invoice_true_up: bool,
     /// Port from the Functions host.
     pub port: Option<u16>,
     /// Where the stores live.
@@ -277,6 +320,33 @@ impl InvocationSettings {
                 })?;
                 Ok(Self { max_body_bytes })
             }
+        }
+    }
+}
+
+/// What the price sync reads and how it reads meters.
+#[derive(Debug, Clone, Default)]
+pub struct PriceSyncSettings {
+    /// `CHARGEBACK_PRICES_ENDPOINT` (default: Microsoft's API).
+    pub endpoint: Option<String>,
+    /// `CHARGEBACK_PRICES_CURRENCY` (default: USD).
+    pub currency: Option<String>,
+    /// `CHARGEBACK_PRICES_REGIONS` (default: the deployment file's regions).
+    pub regions: Vec<String>,
+    /// `CHARGEBACK_METER_MAPPING`.
+    pub meter_mapping: Option<PathBuf>,
+}
+
+impl PriceSyncSettings {
+    /// Reads the environment.
+    pub fn from_env() -> Self {
+        Self {
+            endpoint: var("CHARGEBACK_PRICES_ENDPOINT"),
+            currency: var("CHARGEBACK_PRICES_CURRENCY"),
+            regions: var("CHARGEBACK_PRICES_REGIONS")
+                .map(|v| v.split(',').map(|r| r.trim().to_owned()).filter(|r| !r.is_empty()).collect())
+                .unwrap_or_default(),
+            meter_mapping: var("CHARGEBACK_METER_MAPPING").map(PathBuf::from),
         }
     }
 }
@@ -487,6 +557,13 @@ impl Settings {
             applications_file: var("CHARGEBACK_APPLICATIONS").map(PathBuf::from),
             deployments_file: var("CHARGEBACK_DEPLOYMENTS").map(PathBuf::from),
             prices_file: var("CHARGEBACK_PRICES").map(PathBuf::from),
+            price_sync: PriceSyncSettings::from_env(),
+            invoice_file: var("CHARGEBACK_INVOICE_FILE"),
+            invoice_true_up: match var("CHARGEBACK_INVOICE_TRUE_UP").as_deref() {
+                None | Some("false" | "0" | "no") => false,
+                Some("true" | "1" | "yes") => true,
+                Some(other) => anyhow::bail!("CHARGEBACK_INVOICE_TRUE_UP={other:?}: use true or false"),
+            },
             port,
             storage: StorageSettings::from_env()?,
             api: ApiSettings::from_env()?,

@@ -10,7 +10,9 @@
 //!   function), [`api`] (the HTTP API the host forwards), [`cli`] (the
 //!   `chargeback` command and its demo);
 //! - services: [`ingest`], [`usage`], [`directory`], [`rollup`], [`billing`],
-//!   [`budgets`], [`maintenance`], [`replay`] (from Event Hubs Capture);
+//!   [`budgets`], [`maintenance`], [`reconcile`] (the statement against the
+//!   Azure invoice, and the true-up), [`prices`] (the Retail Prices API, the
+//!   meter parser and the price sync), [`replay`] (from Event Hubs Capture);
 //! - [`storage`]: the store traits and one folder per backend;
 //! - [`records`]: the wire shapes of usage records and their parsing;
 //! - [`domain`]: records, tokens, tenants, months, money, names,
@@ -26,6 +28,8 @@ pub mod domain;
 pub mod functions;
 pub mod ingest;
 pub mod maintenance;
+pub mod prices;
+pub mod reconcile;
 pub mod records;
 pub mod replay;
 pub mod rollup;

@@ -5,8 +5,9 @@
 //!
 //! Only this module (and the CLI's argument handling) reads [`Settings`]:
 //! every service gets the parts it uses ([`SeedFiles`] for the directory,
-//! [`PriceSource`] for pricing, [`MaintenanceSource`] for maintenance, the
-//! stores), so no service depends on the whole configuration.
+//! [`PriceSource`] for pricing, [`MaintenanceSource`] for maintenance,
+//! [`InvoiceExports`] for the rollup's reconciliation, the stores), so no
+//! service depends on the whole configuration.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -29,6 +30,9 @@ use crate::functions::{self, FunctionState};
 use crate::ingest::Ingestor;
 use crate::maintenance::audit::Audit;
 use crate::maintenance::{DatabaseSource, MaintenanceSource};
+use crate::prices::meter::MeterMapping;
+use crate::prices::service::{Destination, PriceSync, PriceSyncConfig, StoredCatalogues};
+use crate::reconcile::InvoiceExports;
 use crate::replay::Replay;
 use crate::rollup::{RollupStores, Rollups};
 use crate::storage::azure::IdentityConnection;
@@ -214,6 +218,8 @@ pub struct Services {
     pub replay: Replay,
     /// The audit of the usage cells.
     pub audit: Audit,
+    /// The price sync.
+    pub prices: PriceSync,
 }
 
 /// The services of a configuration over its stores.
@@ -226,7 +232,9 @@ pub async fn services(settings: &Settings) -> anyhow::Result<Services> {
 pub fn services_over(settings: &Settings, stores: &Stores) -> anyhow::Result<Services> {
     let seeds = SeedFiles { applications: settings.applications_path(), deployments: settings.deployments_path() };
     let directory = Directory::new(stores.reports.clone(), seeds);
-    let pricing = Pricing::new(directory.clone(), PriceSource::new(settings.prices_file.clone()));
+    let prices = PriceSource::new(settings.prices_file.clone())
+        .with_synced(Arc::new(StoredCatalogues::new(stores.reports.clone())));
+    let pricing = Pricing::new(directory.clone(), prices.clone());
     let ingestor = Ingestor::new(
         stores.ledger.clone(),
         stores.dead_letters.clone(),
@@ -246,12 +254,36 @@ pub fn services_over(settings: &Settings, stores: &Stores) -> anyhow::Result<Ser
         replay: Replay::new(ingestor.clone(), stores.ledger.clone()),
         ingestor,
         usage: Usage::new(stores.ledger.clone(), directory.clone()),
-        rollups: Rollups::new(rollup_stores, pricing.clone()),
+        rollups: Rollups::new(rollup_stores, pricing.clone()).with_invoices(invoice_exports(settings)),
         budgets: Budgets::new(stores.ledger.clone(), stores.reports.clone(), pricing),
+        prices: price_sync(settings, stores, prices)?,
         directory,
         maintenance: maintenance_source(settings)?,
         audit: Audit::new(stores.ledger.clone()),
     })
+}
+
+/// The price sync as configured: the Retail Prices API, its currency and
+/// regions, the meter mapping file, the tenant's catalogue in the report
+/// store, and the user's prices (`CHARGEBACK_PRICES`) whose rows win.
+fn price_sync(settings: &Settings, stores: &Stores, prices: PriceSource) -> anyhow::Result<PriceSync> {
+    let config = &settings.price_sync;
+    let mut sync_config = PriceSyncConfig::new(
+        config.endpoint.as_deref().unwrap_or(crate::prices::client::DEFAULT_ENDPOINT),
+        config.currency.as_deref().unwrap_or("USD"),
+    );
+    sync_config.regions = config.regions.clone();
+    if let Some(path) = &config.meter_mapping {
+        sync_config.mapping = MeterMapping::load(path)?;
+    }
+    let store = Destination::Store { reports: stores.reports.clone(), tenant: settings.tenant.clone() };
+    Ok(PriceSync::new(sync_config, store, prices)?)
+}
+
+/// The invoice exports the rollup reconciles months with, if configured
+/// (`CHARGEBACK_INVOICE_FILE`, `CHARGEBACK_INVOICE_TRUE_UP`).
+fn invoice_exports(settings: &Settings) -> Option<InvoiceExports> {
+    settings.invoice_file.clone().map(|pattern| InvoiceExports { pattern, true_up: settings.invoice_true_up })
 }
 
 /// The tenant's database for the nightly maintenance: PostgreSQL when
@@ -294,6 +326,7 @@ impl AppState {
             budgets: services.budgets,
             maintenance: services.maintenance,
             audit: services.audit,
+            prices: services.prices,
         };
         let api = ApiState {
             tenant: services.tenant,
@@ -415,6 +448,7 @@ fn cli_services(s: Services) -> cli::Services {
         maintenance: s.maintenance,
         audit: s.audit,
         replay: s.replay,
+        prices: s.prices,
     }
 }
 

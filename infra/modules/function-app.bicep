@@ -62,6 +62,9 @@ param chargebackTenant string = 'default'
 @description('Applications and the business units they are charged to (CHARGEBACK_APPLICATIONS; format in docs/deploy.md).')
 param chargebackApplications string = ''
 
+@description('The month\'s Azure Cost Management FOCUS cost export the monthly rollup reconciles with (CHARGEBACK_INVOICE_FILE; {month} = YYYY-MM; docs/chargeback.md). Empty: no reconciliation.')
+param chargebackInvoiceFile string = ''
+
 @description('Log filter for the handler (RUST_LOG).')
 param rustLog string = 'info'
 
@@ -130,6 +133,16 @@ var appSettings = {
   CHARGEBACK_DEPLOYMENTS: ''
   // The user's prices over the shipped prices/azure-openai.csv (docs/chargeback.md); empty: the shipped prices.
   CHARGEBACK_PRICES: ''
+  // The weekly prices-sync timer: the Retail Prices API (empty: Microsoft's), its currency, the regions
+  // to read (empty: the deployment file's) and the meter mapping file (empty: none). docs/chargeback.md.
+  CHARGEBACK_PRICES_ENDPOINT: ''
+  CHARGEBACK_PRICES_CURRENCY: 'USD'
+  CHARGEBACK_PRICES_REGIONS: ''
+  CHARGEBACK_METER_MAPPING: ''
+  // The month's Azure Cost Management FOCUS export ({month} = YYYY-MM) the rollup reconciles with; empty: none.
+  CHARGEBACK_INVOICE_FILE: chargebackInvoiceFile
+  // 'true': the rollup adds the reconciliation's correction lines to the month's reports.
+  CHARGEBACK_INVOICE_TRUE_UP: 'false'
   CHARGEBACK_DATA_DIR: '/tmp/chargeback'
   CHARGEBACK_FINGERPRINT_SECRET: '@Microsoft.KeyVault(SecretUri=${fingerprintSecretUri})'
   CHARGEBACK_LEDGER: ledger

@@ -18,8 +18,11 @@ use std::path::Path;
 use crate::helpers::app_root;
 
 /// Which top-level modules each top-level module may import, besides
-/// itself: layer by layer from the bottom. `prices` and `reconcile` are
-/// reserved for the price sync and the invoice reconciliation.
+/// itself: layer by layer from the bottom. `prices` (the meter parser and
+/// the price sync) sits above `billing`, whose catalogue format it writes
+/// and whose prices its unit guard compares with; billing reads the synced
+/// prices through its own trait, wired in startup. `reconcile` (the invoice
+/// reconciliation, pure) sits below the rollup, whose finish step runs it.
 pub const ALLOWED: &[(&str, &[&str])] = &[
     // Domain: what a record, a month, money, a name, a deployment is.
     ("domain", &[]),
@@ -33,15 +36,15 @@ pub const ALLOWED: &[(&str, &[&str])] = &[
     ("ingest", &["domain", "records", "storage", "directory"]),
     ("billing", &["domain", "directory"]),
     ("prices", &["domain", "storage", "billing"]),
-    ("rollup", &["domain", "storage", "billing"]),
+    ("reconcile", &["domain", "billing", "prices"]),
+    ("rollup", &["domain", "storage", "billing", "reconcile"]),
     ("budgets", &["domain", "storage", "directory", "billing"]),
     ("maintenance", &["domain", "storage"]),
     ("replay", &["domain", "records", "storage", "ingest"]),
-    ("reconcile", &["domain", "storage", "directory", "billing", "prices", "rollup", "usage"]),
     // Adapters: the HTTP API; the host protocol (whose wrapped HTTP
     // functions answer with the API's answers); the command line.
-    ("api", &["domain", "storage", "directory", "usage", "billing", "rollup"]),
-    ("functions", &["domain", "records", "storage", "ingest", "rollup", "budgets", "maintenance", "api"]),
+    ("api", &["domain", "storage", "directory", "usage", "billing", "rollup", "reconcile"]),
+    ("functions", &["domain", "records", "storage", "ingest", "rollup", "budgets", "maintenance", "prices", "api"]),
     (
         "cli",
         &[
@@ -51,9 +54,12 @@ pub const ALLOWED: &[(&str, &[&str])] = &[
             "directory",
             "usage",
             "ingest",
+            "billing",
             "rollup",
+            "reconcile",
             "budgets",
             "maintenance",
+            "prices",
             "replay",
             "config",
         ],

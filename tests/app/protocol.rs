@@ -27,6 +27,25 @@ async fn every_function_folder_is_served_by_the_handler() {
     }
 }
 
+#[test]
+fn the_handlers_function_list_and_the_function_folders_agree() {
+    let names = function_names();
+    let forwarded = |n: &String| {
+        let types: Vec<String> = function_json(n)["bindings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b["type"].as_str().unwrap().to_owned())
+            .collect();
+        types == ["httpTrigger", "http"]
+    };
+    let mut invoked: Vec<&str> = names.iter().filter(|n| !forwarded(n)).map(String::as_str).collect();
+    let mut listed: Vec<&str> = chargeback::functions::FUNCTIONS.to_vec();
+    invoked.sort();
+    listed.sort();
+    assert_eq!(listed, invoked, "functions::FUNCTIONS against the folders the host invokes");
+}
+
 #[tokio::test]
 async fn an_unknown_function_gets_a_404_naming_the_functions_served() {
     let app = spawn_app().await;

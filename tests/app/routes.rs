@@ -75,6 +75,7 @@ fn every_http_function_route_and_method_is_documented_and_nothing_else_is() {
             "capacity-query",
             "chargeback-query",
             "openapi",
+            "reconciliation",
             "rollup-rerun",
             "rollup-start",
             "rollup-status",

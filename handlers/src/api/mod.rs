@@ -17,12 +17,15 @@
 //! - [`capacity`]: `GET /api/capacity` (the usage service's capacity view);
 //! - [`admin`]: `/api/admin/{collection}[/{key}]` (the directory);
 //! - [`rollups`]: `/api/rollups/{period}[/rerun]` and `GET /api/chargeback/{period}[/{file}]` (the rollup);
+//! - [`reconcile`]: `POST /api/reconciliations/{period}`, the month against Azure's invoice (the rollup's
+//!   reconciliation);
 //! - `GET /api/openapi.json`: the OpenAPI document (no key needed).
 
 pub mod admin;
 pub mod capacity;
 pub mod params;
 pub mod problem;
+pub mod reconcile;
 pub mod rollups;
 pub mod usage;
 
@@ -158,6 +161,11 @@ where
         .route("/api/rollups/{period}/rerun", post(rollups::rerun))
         .route("/api/chargeback/{period}", get(rollups::get_chargeback))
         .route("/api/chargeback/{period}/{file}", get(rollups::get_report_file))
+        .route(
+            "/api/reconciliations/{period}",
+            post(reconcile::post_reconciliation)
+                .layer(axum::extract::DefaultBodyLimit::max(reconcile::MAX_INVOICE_BYTES)),
+        )
         .method_not_allowed_fallback(method_not_allowed)
         .route_layer(middleware::from_fn_with_state(access, require_key));
     Router::new().route("/api/openapi.json", get(openapi)).method_not_allowed_fallback(method_not_allowed).merge(keyed)

@@ -122,6 +122,9 @@ impl From<RollupError> for ApiError {
                 Self::Conflict(format!("run {run} of {id} is in progress; ask its status or wait for it"))
             }
             RollupError::Invalid(detail) => Self::InvalidBody(detail),
+            // Only a posted invoice export is read in a request (`/api/reconciliations/{period}`).
+            RollupError::Invoice(e) => Self::InvalidBody(e.to_string()),
+            RollupError::TrueUp(e) => Self::invalid("true_up", e.to_string()),
             e @ (RollupError::Pricing(_) | RollupError::Busy) => Self::internal("the rollup", e),
         }
     }

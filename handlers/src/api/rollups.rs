@@ -194,8 +194,10 @@ pub async fn get_report_file(
     Path((raw, file)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let period = period(&raw)?;
-    let Some(file) = REPORT_FILES.iter().find(|f| **f == file) else {
-        return Err(ApiError::NotFound(format!("no report file {file:?}; the files are {}", REPORT_FILES.join(", "))));
+    let known = || REPORT_FILES.iter().chain(&crate::reconcile::RECONCILIATION_FILES);
+    let Some(file) = known().find(|f| **f == file) else {
+        let names: Vec<&str> = known().copied().collect();
+        return Err(ApiError::NotFound(format!("no report file {file:?}; the files are {}", names.join(", "))));
     };
     let body = state
         .rollups

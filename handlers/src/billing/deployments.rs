@@ -1,10 +1,12 @@
 //! The deployments as the statement prices them: name (case-insensitive) →
-//! model, deployment type and, for provisioned (PTU) deployments, their cost.
+//! model, deployment type and, for provisioned (PTU) deployments, their cost;
+//! and the Azure OpenAI account (and region) each lives in, which the FOCUS
+//! export names and the invoice reconciliation matches by.
 //! Built from the tenant's directory (whose seed file is `CHARGEBACK_DEPLOYMENTS`).
 
 use std::collections::HashMap;
 
-use crate::domain::{Deployment, DeploymentType, Name, Provisioned};
+use crate::domain::{AccountId, Deployment, DeploymentType, Name, Provisioned, Region};
 
 /// Deployment name → model, deployment type and PTU cost. Names are compared
 /// case-insensitively.
@@ -41,6 +43,21 @@ impl DeploymentCatalogue {
         self.get(deployment).and_then(Deployment::provisioned)
     }
 
+    /// The Azure OpenAI account a deployment belongs to, if described.
+    pub fn resource_id(&self, deployment: &str) -> Option<&AccountId> {
+        self.get(deployment).and_then(Deployment::resource_id)
+    }
+
+    /// The region of a deployment's account, if described.
+    pub fn region(&self, deployment: &str) -> Option<&Region> {
+        self.get(deployment).and_then(Deployment::region)
+    }
+
+    /// Whether an ARM id is the account of a described deployment.
+    pub fn knows_account(&self, resource_id: &str) -> bool {
+        self.by_name.values().any(|(_, d)| d.resource_id().is_some_and(|r| r.same_as(resource_id)))
+    }
+
     /// Every provisioned deployment: (name as written, model, cost), by name.
     pub fn provisioned_deployments(&self) -> Vec<(&str, &str, Provisioned)> {
         let mut all: Vec<_> = self
@@ -72,5 +89,16 @@ mod tests {
         assert_eq!(catalogue.deployment_type("CHAT-PROD"), DeploymentType::Provisioned);
         assert_eq!(catalogue.deployment_type("not-listed"), DeploymentType::Global);
         assert_eq!(catalogue.provisioned_deployments().len(), 1);
+    }
+
+    #[test]
+    fn deployments_name_their_account_and_region() {
+        let id = "/subscriptions/0000/resourceGroups/rg-ai/providers/Microsoft.CognitiveServices/accounts/oai-prod";
+        let text = format!("deployment,model,resource_id,region\nchat,gpt-4o,{id}/,swedencentral\nptu,gpt-4.1,{id},\n");
+        let catalogue = DeploymentCatalogue::new(&parse_deployments(&text).unwrap());
+        assert_eq!(catalogue.resource_id("CHAT").map(AccountId::as_str), Some(id));
+        assert_eq!(catalogue.region("chat").map(Region::as_str), Some("swedencentral"));
+        assert_eq!(catalogue.region("ptu"), None);
+        assert!(catalogue.knows_account(&id.to_uppercase()) && !catalogue.knows_account("/subscriptions/x"));
     }
 }

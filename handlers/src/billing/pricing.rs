@@ -46,9 +46,22 @@ impl Pricing {
         period: Period,
         aggregates: &[UsageAggregate],
     ) -> Result<Statement, PricingError> {
+        Ok(self.statement_and_deployments(tenant, period, aggregates).await?.0)
+    }
+
+    /// The statement of a tenant's month from its aggregates, and the
+    /// deployments it was priced with (which the invoice reconciliation
+    /// matches accounts by).
+    pub async fn statement_and_deployments(
+        &self,
+        tenant: &Tenant,
+        period: Period,
+        aggregates: &[UsageAggregate],
+    ) -> Result<(Statement, DeploymentCatalogue), PricingError> {
         let directory = self.directory.view(tenant).await?;
         let deployments = DeploymentCatalogue::new(&directory.deployments);
-        let prices = self.prices.catalogue()?;
-        Ok(compute(period, aggregates, &directory.applications, &deployments, &prices)?)
+        let prices = self.prices.catalogue(tenant).await?;
+        let statement = compute(period, aggregates, &directory.applications, &deployments, &prices)?;
+        Ok((statement, deployments))
     }
 }

@@ -9,6 +9,12 @@
 //! trend splits the rounded pay-as-you-go total over days in proportion to the
 //! exact daily amounts the same way, so the days add up to the statement
 //! (unused capacity is not a day's cost and is shown apart).
+//!
+//! Each priced line also carries its charges by meter ([`MeterCharge`]: one
+//! per token kind, price and token source), its cost split over them to the
+//! cent, which the FOCUS export and the invoice reconciliation work from. A
+//! true-up against the invoice adds correction lines
+//! ([`Statement::with_corrections`]); the lines it corrects are never changed.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -17,11 +23,12 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 
 use super::allocation::{split_cents, to_cents};
-use super::{DeploymentCatalogue, PriceCatalogue};
+use super::meters::{MeterCharge, MeterTally};
+use super::{DeploymentCatalogue, Lookup, PriceCatalogue};
 pub use crate::domain::LineKind;
 use crate::domain::{
-    ApplicationMap, Currency, DeploymentType, Money, Period, Price, TokenCounts, UsageAggregate, serialize_amount,
-    serialize_optional_amount,
+    AccountId, ApplicationMap, Currency, DeploymentType, Money, Period, Price, Region, ServiceTier, TokenCounts,
+    TokenKind, UsageAggregate, serialize_amount, serialize_optional_amount,
 };
 
 /// The business unit of unused provisioned capacity lines.
@@ -58,6 +65,12 @@ pub struct ChargeLine {
     pub deployment: String,
     /// How the deployment is billed.
     pub deployment_type: DeploymentType,
+    /// The deployment's Azure OpenAI account, when the directory says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource_id: Option<AccountId>,
+    /// The account's region, when the directory says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<Region>,
     /// Requests and tokens.
     #[serde(flatten)]
     pub tokens: TokenCounts,
@@ -66,8 +79,12 @@ pub struct ChargeLine {
     pub cost: Option<Money>,
     /// Currency of the statement.
     pub currency: Currency,
-    /// Why a line is unpriced, or how a PTU share was made.
+    /// Why a line is unpriced, how a PTU share was made, or what a correction corrects.
     pub note: String,
+    /// The line's charges by meter, adding up to its cost (priced usage and
+    /// provisioned lines; empty for the others).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub meters: Vec<MeterCharge>,
 }
 
 impl ChargeLine {
@@ -109,6 +126,28 @@ pub struct BusinessUnitTotal {
     pub unpriced_lines: usize,
 }
 
+/// What a provisioned (PTU) deployment cost in the month and how much of it
+/// was used.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProvisionedUse {
+    /// The deployment, as the directory writes it.
+    pub deployment: String,
+    /// The model it serves.
+    pub model: String,
+    /// Hours in the month.
+    pub hours: u32,
+    /// Its cost for the month, rounded once to cents.
+    #[serde(serialize_with = "serialize_amount")]
+    pub cost: Money,
+    /// Tokens the month offers at the declared capacity, if declared.
+    pub capacity_tokens: Option<u64>,
+    /// Tokens used on it (prompt + completion).
+    pub used_tokens: u64,
+    /// The used part of the cost, shared by the lines on it.
+    #[serde(serialize_with = "serialize_amount")]
+    pub used_cost: Money,
+}
+
 /// A month's chargeback.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Statement {
@@ -132,6 +171,11 @@ pub struct Statement {
     /// Unused provisioned capacity (part of the total).
     #[serde(serialize_with = "serialize_amount")]
     pub unused_capacity: Money,
+    /// Corrections from a true-up against the invoice (part of the total).
+    #[serde(serialize_with = "serialize_amount")]
+    pub corrections: Money,
+    /// The provisioned deployments: cost, capacity and use.
+    pub provisioned: Vec<ProvisionedUse>,
     /// The prices the statement used.
     pub prices_used: Vec<Price>,
 }
@@ -152,6 +196,7 @@ struct Accumulated {
     exact: Decimal,
     deployment_type: Option<DeploymentType>,
     note: String,
+    meters: MeterTally,
 }
 
 /// The chargeback of `period` from its daily usage aggregates.
@@ -176,7 +221,7 @@ pub fn compute(
     let mut daily_unpriced: BTreeMap<NaiveDate, u64> = BTreeMap::new();
     let mut daily_priced: BTreeSet<NaiveDate> = BTreeSet::new();
     let mut currencies = BTreeSet::new();
-    let mut used: BTreeMap<(String, DeploymentType, NaiveDate, String), Price> = BTreeMap::new();
+    let mut used: BTreeMap<UsedKey, Price> = BTreeMap::new();
 
     for a in aggregates {
         if !period.contains(a.day) {
@@ -195,27 +240,36 @@ pub fn compute(
         };
         let mut exact = Decimal::ZERO;
         let mut note = String::new();
+        let mut priced_at = None;
         if deployment_type == DeploymentType::Provisioned {
             key.kind = LineKind::Provisioned;
             *ptu_daily_tokens.entry(a.deployment.to_ascii_lowercase()).or_default().entry(a.day).or_default() +=
                 a.tokens.total();
         } else {
-            match prices.price_for(model, deployment_type, a.day).and_then(|p| usage_cost(p, a).map(|c| (p, c))) {
-                Some((price, cost)) => {
+            match usage_cost(prices, model, deployment_type, deployments.region(&a.deployment).map(Region::as_str), a) {
+                Ok((cost, applied)) => {
                     exact = cost;
-                    currencies.insert(price.currency.clone());
                     *daily_payg.entry(a.day).or_default() += cost;
-                    used.entry((
-                        price.model.clone(),
-                        price.deployment_type,
-                        price.effective_from,
-                        price.origin.clone(),
-                    ))
-                    .or_insert_with(|| price.clone());
+                    for price in applied.iter().copied() {
+                        currencies.insert(price.currency.clone());
+                        let (model, version, deployment_type, region, tier, kind) = price.key();
+                        used.entry((
+                            model,
+                            version.to_owned(),
+                            deployment_type,
+                            region.to_owned(),
+                            tier,
+                            kind,
+                            price.effective_from,
+                            price.origin.clone(),
+                        ))
+                        .or_insert_with(|| price.clone());
+                    }
+                    priced_at = Some(applied);
                 }
-                None => {
+                Err(reason) => {
                     key.priced = false;
-                    note = unpriced_reason(prices, model, deployment_type, a);
+                    note = reason;
                 }
             }
         }
@@ -224,7 +278,13 @@ pub fn compute(
         } else {
             *daily_unpriced.entry(a.day).or_default() += a.tokens.total();
         }
+        let provisioned = key.kind == LineKind::Provisioned;
         let line = lines.entry(key).or_default();
+        match priced_at {
+            Some(applied) => line.meters.add_priced(&applied, a),
+            None if provisioned => line.meters.add_provisioned(a),
+            None => {}
+        }
         line.tokens.add_aggregate(a);
         line.exact += exact;
         line.deployment_type = Some(deployment_type);
@@ -250,6 +310,7 @@ pub fn compute(
             deployment_type: acc.deployment_type.unwrap_or(DeploymentCatalogue::DEFAULT_TYPE),
             tokens: acc.tokens,
             note: acc.note.clone(),
+            meters: acc.meters.clone(),
         };
         statement_lines.push((draft, cost));
     }
@@ -261,6 +322,7 @@ pub fn compute(
     let mut daily_cost: Vec<Decimal> = split_cents(payg_total, &payg_weights);
 
     let mut unused_capacity = Decimal::ZERO;
+    let mut provisioned: Vec<(String, String, Decimal, Option<u64>, u64, Decimal)> = Vec::new();
     for (name, model, ptu) in deployments.provisioned_deployments() {
         currencies.insert(ptu.currency.clone());
         let cost = to_cents(ptu.cost_for(period.hours()).amount());
@@ -271,6 +333,8 @@ pub fn compute(
             })
             .collect();
         let tokens = on_it.iter().map(|i| statement_lines[*i].0.tokens.total_tokens).fold(0u64, u64::saturating_add);
+        let capacity_tokens =
+            ptu.capacity_tokens_per_minute.map(|tpm| tpm.saturating_mul(u64::from(period.day_count() * 24 * 60)));
         let (used_cost, how) = match ptu.capacity_tokens_per_minute {
             Some(tpm) => {
                 let capacity = Decimal::from(tpm) * Decimal::from(period.day_count() * 24 * 60);
@@ -288,6 +352,7 @@ pub fn compute(
             statement_lines[*i].1 = Some(share);
             statement_lines[*i].0.note = how.clone();
         }
+        provisioned.push((name.to_owned(), model.to_owned(), cost, capacity_tokens, tokens, used_cost));
         let per_day = ptu_daily_tokens.get(&name.to_ascii_lowercase());
         let day_weights: Vec<Decimal> =
             days.iter().map(|d| Decimal::from(per_day.and_then(|m| m.get(d)).copied().unwrap_or(0))).collect();
@@ -306,6 +371,7 @@ pub fn compute(
                 deployment_type: DeploymentType::Provisioned,
                 tokens: TokenCounts::default(),
                 note: format!("{name} costs {cost} for the month; {how}"),
+                meters: MeterTally::default(),
             };
             statement_lines.push((draft, Some(unused)));
         }
@@ -318,17 +384,26 @@ pub fn compute(
     let money = |amount: Decimal| Money::new(amount, currency.clone());
     let mut statement_lines: Vec<ChargeLine> = statement_lines
         .into_iter()
-        .map(|(d, cost)| ChargeLine {
-            kind: d.kind,
-            business_unit: d.business_unit,
-            application: d.application,
-            model: d.model,
-            deployment: d.deployment,
-            deployment_type: d.deployment_type,
-            tokens: d.tokens,
-            cost: cost.map(money),
-            currency: currency.clone(),
-            note: d.note,
+        .map(|(d, cost)| {
+            let meters = match (d.kind, cost) {
+                (LineKind::Usage | LineKind::Provisioned, Some(cost)) => d.meters.charges(cost, &currency),
+                _ => Vec::new(),
+            };
+            ChargeLine {
+                kind: d.kind,
+                business_unit: d.business_unit,
+                application: d.application,
+                model: d.model,
+                resource_id: deployments.resource_id(&d.deployment).cloned(),
+                region: deployments.region(&d.deployment).cloned(),
+                deployment: d.deployment,
+                deployment_type: d.deployment_type,
+                tokens: d.tokens,
+                cost: cost.map(money),
+                currency: currency.clone(),
+                note: d.note,
+                meters,
+            }
         })
         .collect();
     statement_lines.sort_by(|a, b| {
@@ -342,31 +417,17 @@ pub fn compute(
         ))
     });
 
-    // Per business unit: tokens, the priced lines' cost (`None` while it has none), unpriced lines.
-    let mut units: BTreeMap<String, (TokenCounts, Option<Decimal>, usize)> = BTreeMap::new();
-    let (mut tokens, mut unpriced, mut total) = (TokenCounts::default(), TokenCounts::default(), Decimal::ZERO);
-    for line in &statement_lines {
-        let (unit_tokens, unit_cost, unpriced_lines) = units.entry(line.business_unit.clone()).or_default();
-        unit_tokens.add(&line.tokens);
-        tokens.add(&line.tokens);
-        match &line.cost {
-            Some(cost) => {
-                *unit_cost.get_or_insert(Decimal::ZERO) += cost.amount();
-                total += cost.amount();
-            }
-            None => {
-                *unpriced_lines += 1;
-                unpriced.add(&line.tokens);
-            }
-        }
-    }
-    let business_units = units
+    let totals = Totals::of(&statement_lines, &currency);
+    let provisioned = provisioned
         .into_iter()
-        .map(|(business_unit, (tokens, cost, unpriced_lines))| BusinessUnitTotal {
-            business_unit,
-            tokens,
-            cost: cost.map(money),
-            unpriced_lines,
+        .map(|(deployment, model, cost, capacity_tokens, used_tokens, used_cost)| ProvisionedUse {
+            deployment,
+            model,
+            hours: period.hours(),
+            cost: money(cost),
+            capacity_tokens,
+            used_tokens,
+            used_cost: money(used_cost),
         })
         .collect();
     let daily = days
@@ -387,14 +448,90 @@ pub fn compute(
         period,
         lines: statement_lines,
         daily,
-        business_units,
-        tokens,
-        unpriced,
-        total: money(total),
+        business_units: totals.business_units,
+        tokens: totals.tokens,
+        unpriced: totals.unpriced,
+        total: totals.total,
         unused_capacity: money(unused_capacity),
+        corrections: money(Decimal::ZERO),
+        provisioned,
         prices_used: used.into_values().collect(),
         currency,
     })
+}
+
+impl Statement {
+    /// The statement with `corrections` added after its lines as lines of
+    /// kind [`LineKind::Correction`] in its currency, and its totals updated.
+    /// The other lines are not changed.
+    pub fn with_corrections(&self, corrections: Vec<ChargeLine>) -> Statement {
+        let mut statement = self.clone();
+        let added: Decimal = corrections.iter().filter_map(|l| l.cost.as_ref()).map(Money::amount).sum();
+        statement.corrections = Money::new(statement.corrections.amount() + added, statement.currency.clone());
+        let currency = statement.currency.clone();
+        statement.lines.extend(corrections.into_iter().map(|mut l| {
+            l.kind = LineKind::Correction;
+            l.cost = l.cost.map(|c| Money::new(c.amount(), currency.clone()));
+            l.currency = currency.clone();
+            l
+        }));
+        // Each correction right after the lines it corrects (a stable sort
+        // keeps the original order otherwise).
+        statement.lines.sort_by(|a, b| {
+            let apart = |l: &ChargeLine| l.kind == LineKind::UnusedCapacity || l.business_unit == UNUSED_CAPACITY;
+            (apart(a), &a.business_unit, &a.application, &a.model, &a.deployment, a.kind == LineKind::Correction).cmp(
+                &(apart(b), &b.business_unit, &b.application, &b.model, &b.deployment, b.kind == LineKind::Correction),
+            )
+        });
+        let totals = Totals::of(&statement.lines, &statement.currency);
+        statement.business_units = totals.business_units;
+        statement.tokens = totals.tokens;
+        statement.unpriced = totals.unpriced;
+        statement.total = totals.total;
+        statement
+    }
+}
+
+/// Totals by business unit and of the month: sums of the lines.
+struct Totals {
+    business_units: Vec<BusinessUnitTotal>,
+    tokens: TokenCounts,
+    unpriced: TokenCounts,
+    total: Money,
+}
+
+impl Totals {
+    fn of(lines: &[ChargeLine], currency: &Currency) -> Self {
+        // Per business unit: tokens, the priced lines' cost (`None` while it has none), unpriced lines.
+        let mut units: BTreeMap<String, (TokenCounts, Option<Decimal>, usize)> = BTreeMap::new();
+        let (mut tokens, mut unpriced, mut total) = (TokenCounts::default(), TokenCounts::default(), Decimal::ZERO);
+        for line in lines {
+            let (unit_tokens, unit_cost, unpriced_lines) = units.entry(line.business_unit.clone()).or_default();
+            unit_tokens.add(&line.tokens);
+            tokens.add(&line.tokens);
+            match &line.cost {
+                Some(cost) => {
+                    *unit_cost.get_or_insert(Decimal::ZERO) += cost.amount();
+                    total += cost.amount();
+                }
+                None => {
+                    *unpriced_lines += 1;
+                    unpriced.add(&line.tokens);
+                }
+            }
+        }
+        let money = |amount: Decimal| Money::new(amount, currency.clone());
+        let business_units = units
+            .into_iter()
+            .map(|(business_unit, (tokens, cost, unpriced_lines))| BusinessUnitTotal {
+                business_unit,
+                tokens,
+                cost: cost.map(money),
+                unpriced_lines,
+            })
+            .collect();
+        Self { business_units, tokens, unpriced, total: money(total) }
+    }
 }
 
 /// A line before the statement's currency is known.
@@ -408,41 +545,47 @@ struct Draft {
     deployment_type: DeploymentType,
     tokens: TokenCounts,
     note: String,
+    meters: MeterTally,
 }
 
-/// The exact cost of an aggregate at a price: prompt tokens less cached at the
-/// input rate, cached tokens at the cached rate, completion tokens (reasoning
-/// included) at the output rate. `None` when it needs a rate the price lacks.
-fn usage_cost(price: &Price, a: &UsageAggregate) -> Option<Decimal> {
-    let per_token = |rate: Decimal, tokens: u64| Decimal::from(tokens) * rate / Decimal::from(1_000_000u32);
-    let t = &a.tokens;
-    let uncached = t.prompt.saturating_sub(t.cached);
-    let mut cost = per_token(price.input_per_1m, uncached);
-    if t.cached > 0 {
-        cost += per_token(price.cached_input_per_1m?, t.cached);
-    }
-    if t.completion > 0 {
-        cost += per_token(price.output_per_1m?, t.completion);
-    }
-    Some(cost)
-}
+/// What identifies a price used: its key, date and file.
+type UsedKey = (String, String, DeploymentType, String, ServiceTier, TokenKind, NaiveDate, String);
 
-fn unpriced_reason(
-    prices: &PriceCatalogue,
+/// The exact cost of an aggregate and the prices it used, each token kind at
+/// its own price in force on the day: prompt tokens less cached at the input
+/// price, cached tokens at the cached-input price, completion tokens
+/// (reasoning included) at the output price. The input price is needed even
+/// without prompt tokens, so a model without prices is never a zero line.
+/// Usage is priced at the default service tier until the ledger records the
+/// tier. `Err` says why the aggregate is unpriced.
+fn usage_cost<'a>(
+    prices: &'a PriceCatalogue,
     model: &str,
     deployment_type: DeploymentType,
+    region: Option<&str>,
     a: &UsageAggregate,
-) -> String {
+) -> Result<(Decimal, Vec<&'a Price>), String> {
     if model.is_empty() {
-        return "the records name no model and the deployment file does not map the deployment".to_owned();
+        return Err("the records name no model and the deployment file does not map the deployment".to_owned());
     }
-    match prices.price_for(model, deployment_type, a.day) {
-        None => format!("no {deployment_type} price for {model} on {}", a.day),
-        Some(p) if a.tokens.cached > 0 && p.cached_input_per_1m.is_none() => {
-            format!("no confirmed cached input price for {} {deployment_type}", p.model)
+    let t = &a.tokens;
+    let uncached = t.prompt.saturating_sub(t.cached);
+    let mut cost = Decimal::ZERO;
+    let mut applied = Vec::new();
+    for (kind, tokens, needed) in [
+        (TokenKind::Input, uncached, true),
+        (TokenKind::CachedInput, t.cached, t.cached > 0),
+        (TokenKind::Output, t.completion, t.completion > 0),
+    ] {
+        if !needed {
+            continue;
         }
-        Some(p) => format!("no confirmed output price for {} {deployment_type}", p.model),
+        let q = Lookup { model, deployment_type, region, tier: ServiceTier::Default, kind, day: a.day };
+        let price = prices.lookup(&q).map_err(|e| e.to_string())?;
+        cost += Decimal::from(tokens) * price.price / Decimal::from(1_000_000u32);
+        applied.push(price);
     }
+    Ok((cost, applied))
 }
 
 #[cfg(test)]
@@ -510,7 +653,8 @@ mod tests {
         assert_eq!((s.lines[0].business_unit.as_str(), s.lines[0].application.as_str()), ("Insurance", "Claims bot"));
         assert_eq!(s.total, usd("4.00"));
         assert_eq!(s.daily[2].cost, Some(usd("4.00")));
-        assert_eq!(s.prices_used.len(), 1);
+        let kinds: Vec<TokenKind> = s.prices_used.iter().map(|p| p.kind).collect();
+        assert_eq!(kinds, [TokenKind::Input, TokenKind::CachedInput, TokenKind::Output], "one price per kind used");
     }
 
     #[test]
@@ -719,6 +863,15 @@ mod tests {
                 if let Some(cost) = line.cost.as_ref().map(Money::amount) {
                     prop_assert_eq!(cost.round_dp(2), cost);
                     prop_assert!(cost >= Decimal::ZERO);
+                }
+                // The meter charges (FOCUS rows) add up to the line to the cent.
+                let metered: u64 = line.meters.iter().map(|m| m.tokens).sum();
+                if line.kind != LineKind::UnusedCapacity && line.cost.is_some() {
+                    prop_assert_eq!(metered, line.tokens.total_tokens);
+                    if metered > 0 {
+                        let charged: Decimal = line.meters.iter().map(|m| m.cost.amount()).sum();
+                        prop_assert_eq!(Some(charged), line.cost.as_ref().map(Money::amount));
+                    }
                 }
             }
         }

@@ -4,13 +4,17 @@
 //! ([`App`], implemented in `startup`).
 //!
 //! Failures end the process with an exit code ([`exit_code`]) and one line
-//! on standard error naming the failure and its causes.
+//! on standard error naming the failure and its causes; a month that does not
+//! reconcile with its invoice ends `chargeback reconcile` with
+//! [`NOT_RECONCILED_EXIT`].
 
 mod audit;
 mod backfill;
 pub mod demo;
 mod ingest;
 mod maintain;
+mod prices;
+mod reconcile;
 mod rollup;
 mod usage;
 
@@ -29,6 +33,7 @@ use crate::directory::Directory;
 use crate::domain::Tenant;
 use crate::ingest::Ingestor;
 use crate::maintenance::MaintenanceSource;
+use crate::prices::service::PriceSync;
 use crate::rollup::Rollups;
 use crate::storage::StorageError;
 
@@ -89,8 +94,12 @@ enum Command {
     Audit(audit::AuditArgs),
     /// Roll a month up: aggregate the ledger chunk by chunk, price it, write its reports.
     Rollup(rollup::RollupArgs),
-    /// Write a rolled-up month's chargeback report files (CSV, JSON, HTML) to a folder.
+    /// Write a rolled-up month's chargeback report files (CSV, JSON, HTML, FOCUS) to a folder.
     Report(rollup::ReportArgs),
+    /// Azure OpenAI prices from the Azure Retail Prices API: `chargeback prices sync`.
+    Prices(prices::PricesArgs),
+    /// Reconcile a rolled-up month with Azure's invoice (the FOCUS cost export); exit code 4 when it does not.
+    Reconcile(reconcile::ReconcileArgs),
     /// Print every app setting the code reads (name, who sets it, secret or not, meaning).
     Settings,
 }
@@ -116,6 +125,8 @@ pub struct Services {
     pub replay: crate::replay::Replay,
     /// The audit of the usage cells.
     pub audit: crate::maintenance::audit::Audit,
+    /// The price sync.
+    pub prices: PriceSync,
 }
 
 /// What the composition root provides to the commands.
@@ -145,12 +156,20 @@ pub fn main(app: &dyn App) -> ExitCode {
     };
     match runtime.block_on(run(cli, app)) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.downcast_ref::<reconcile::NotReconciled>().is_some() => {
+            eprintln!("{e}");
+            ExitCode::from(NOT_RECONCILED_EXIT)
+        }
         Err(e) => {
             eprintln!("error: {e:#}");
             exit_code(&e)
         }
     }
 }
+
+/// The exit code of a month that does not reconcile with its invoice (the
+/// report is printed first).
+pub const NOT_RECONCILED_EXIT: u8 = 4;
 
 /// The exit code of a failure: 3 when a store could not be reached (worth a
 /// retry), 1 for anything else (bad input, bad configuration). Argument
@@ -189,6 +208,8 @@ async fn run(cli: Cli, app: &dyn App) -> anyhow::Result<()> {
         Command::Audit(args) => audit::run(&app.services(&settings).await?, args).await,
         Command::Rollup(args) => rollup::run_rollup(&app.services(&settings).await?, &args).await.map(|_| ()),
         Command::Report(args) => rollup::run_report(&app.services(&settings).await?, &args).await.map(|_| ()),
+        Command::Prices(args) => prices::run(&settings, app, args).await,
+        Command::Reconcile(args) => reconcile::run(&app.services(&settings).await?, &args).await,
         Command::Demo(args) => demo::run(&settings, app, args).await,
         Command::Generate(args) => demo::generate_file(args),
         Command::Tokens { model, messages, text } => {

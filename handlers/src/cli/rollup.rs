@@ -29,6 +29,8 @@ pub enum ReportFormat {
     Json,
     /// A self-contained HTML page with charts (`chargeback.html`).
     Html,
+    /// The FOCUS 1.2 cost and usage dataset for FinOps tools (`focus.csv`).
+    Focus,
     /// Every file.
     All,
 }
@@ -86,7 +88,8 @@ pub async fn run_report(services: &Services, args: &ReportArgs) -> anyhow::Resul
         let file = name.rsplit('/').next().unwrap_or(name);
         let wanted = match args.format {
             ReportFormat::All => true,
-            ReportFormat::Csv => file.ends_with(".csv"),
+            ReportFormat::Csv => file.ends_with(".csv") && file != crate::billing::FOCUS_FILE,
+            ReportFormat::Focus => file == crate::billing::FOCUS_FILE,
             ReportFormat::Json => file.ends_with(".json"),
             ReportFormat::Html => file.ends_with(".html"),
         };

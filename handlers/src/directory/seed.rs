@@ -13,8 +13,13 @@
 //!   `deployment_type` (`global`, `data-zone`, `regional` or `provisioned`;
 //!   empty is `global`), `ptu_monthly_cost` or `ptu_hourly_cost` (exactly
 //!   one, provisioned only), `capacity_tokens_per_minute` (provisioned only:
-//!   makes unused capacity measurable) and `currency` (provisioned only,
-//!   default `USD`), in any order; empty cells are absent values.
+//!   makes unused capacity measurable), `currency` (provisioned only,
+//!   default `USD`), `resource_id` (the ARM id of the Azure OpenAI account
+//!   the deployment belongs to, which the invoice bills:
+//!   `/subscriptions/…/resourceGroups/…/providers/Microsoft.CognitiveServices/accounts/…`)
+//!   and `region` (the account's Azure region, `swedencentral`, which also
+//!   decides its data-zone or regional price), in any order; empty cells
+//!   are absent values.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -22,16 +27,23 @@ use std::path::Path;
 use rust_decimal::Decimal;
 
 use crate::domain::{
-    Application, Currency, CurrencyError, Deployment, DeploymentError, DeploymentFields, DeploymentType, Name,
-    NameError, UNASSIGNED,
+    AccountId, AccountIdError, Application, Currency, CurrencyError, Deployment, DeploymentError, DeploymentFields,
+    DeploymentType, Name, NameError, Region, RegionError, UNASSIGNED,
 };
 
 /// The header of the applications file.
 const APPLICATIONS_HEADER: [&str; 3] = ["party", "application", "business_unit"];
 
 /// The optional columns of the deployments file.
-const DEPLOYMENT_COLUMNS: [&str; 5] =
-    ["deployment_type", "ptu_monthly_cost", "ptu_hourly_cost", "capacity_tokens_per_minute", "currency"];
+const DEPLOYMENT_COLUMNS: [&str; 7] = [
+    "deployment_type",
+    "ptu_monthly_cost",
+    "ptu_hourly_cost",
+    "capacity_tokens_per_minute",
+    "currency",
+    "resource_id",
+    "region",
+];
 
 /// Why a seed file was refused.
 #[derive(Debug, thiserror::Error)]
@@ -45,7 +57,7 @@ pub enum SeedError {
     /// A column the format does not have (a typo would be silently ignored).
     #[error(
         "unknown column {0:?}; the optional columns are deployment_type, ptu_monthly_cost, ptu_hourly_cost, \
-         capacity_tokens_per_minute, currency"
+         capacity_tokens_per_minute, currency, resource_id, region"
     )]
     UnknownColumn(String),
     /// A column named twice.
@@ -90,6 +102,12 @@ pub enum CellError {
     /// Not a currency code.
     #[error("is not a currency")]
     Currency(#[from] CurrencyError),
+    /// Not the ARM id of an Azure OpenAI account.
+    #[error("is not an account id")]
+    Account(#[from] AccountIdError),
+    /// Not a region name.
+    #[error("is not a region")]
+    Region(#[from] RegionError),
     /// Not a deployment type.
     #[error("{0:?}: use global, data-zone, regional or provisioned")]
     DeploymentType(String),
@@ -213,6 +231,12 @@ fn deployments<R: std::io::Read>(mut reader: csv::Reader<R>) -> Result<BTreeMap<
             currency: value("currency")
                 .map(|v| Currency::parse_any_case(v).map_err(|e| cell(line, "currency")(e.into())))
                 .transpose()?,
+            resource_id: value("resource_id")
+                .map(|v| AccountId::parse(v).map_err(|e| cell(line, "resource_id")(e.into())))
+                .transpose()?,
+            region: value("region")
+                .map(|v| Region::parse(v).map_err(|e| cell(line, "region")(e.into())))
+                .transpose()?,
         };
         let deployment = Deployment::new(fields).map_err(|e| cell(line, "deployment")(e.into()))?;
         let key = name(line, "deployment", required("deployment")?)?;
@@ -272,6 +296,8 @@ mod tests {
             ("deployment,model\nx,gpt-4o\nX,gpt-4o\n", "line 3: X is listed twice"),
             ("deployment,model,currency,deployment_type,ptu_monthly_cost\nx,m,euro,provisioned,1\n", "currency"),
             ("deployment,model\nx,\n", "line 2: model: is required"),
+            ("deployment,model,resource_id\nx,m,oai-prod\n", "line 2: resource_id: is not an account id"),
+            ("deployment,model,region\nx,m,sweden central\n", "line 2: region: is not a region"),
         ] {
             let error = error_chain(&parse_deployments(text).unwrap_err());
             assert!(error.contains(expected), "{text:?}: {error}");

@@ -14,11 +14,14 @@ pub enum LineKind {
     Provisioned,
     /// A provisioned deployment's capacity nobody used.
     UnusedCapacity,
+    /// A correction from reconciling the month with the invoice (a true-up):
+    /// a line of its own; the lines it corrects are never changed.
+    Correction,
 }
 
 impl LineKind {
     /// Every kind.
-    pub const ALL: [LineKind; 3] = [Self::Usage, Self::Provisioned, Self::UnusedCapacity];
+    pub const ALL: [LineKind; 4] = [Self::Usage, Self::Provisioned, Self::UnusedCapacity, Self::Correction];
 
     /// The name in reports and in storage.
     pub fn as_str(self) -> &'static str {
@@ -26,6 +29,7 @@ impl LineKind {
             Self::Usage => "usage",
             Self::Provisioned => "provisioned",
             Self::UnusedCapacity => "unused-capacity",
+            Self::Correction => "correction",
         }
     }
 

@@ -6,7 +6,7 @@ use std::fmt;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use super::{AmountError, Currency, Money, Name, check_amount};
+use super::{AccountId, AmountError, Currency, Money, Name, Region, check_amount};
 
 /// How a deployment is billed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -117,6 +117,13 @@ pub struct DeploymentFields {
     /// Currency of the costs (default USD).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub currency: Option<Currency>,
+    /// ARM id of the Azure OpenAI account the deployment belongs to (what the invoice bills).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_id: Option<AccountId>,
+    /// Azure region of the account (`armRegionName`): which data-zone or
+    /// regional price applies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<Region>,
 }
 
 /// Why a deployment's description is inconsistent.
@@ -177,6 +184,8 @@ impl Deployment {
             ptu_hourly_cost: None,
             capacity_tokens_per_minute: None,
             currency: None,
+            resource_id: None,
+            region: None,
         })
     }
 
@@ -203,6 +212,16 @@ impl Deployment {
             capacity_tokens_per_minute: f.capacity_tokens_per_minute,
             currency: f.currency.clone().unwrap_or(Currency::USD),
         })
+    }
+
+    /// The Azure OpenAI account it belongs to, if described.
+    pub fn resource_id(&self) -> Option<&AccountId> {
+        self.fields.resource_id.as_ref()
+    }
+
+    /// The account's region, if described.
+    pub fn region(&self) -> Option<&Region> {
+        self.fields.region.as_ref()
     }
 
     /// The description as written.
@@ -273,6 +292,11 @@ mod tests {
         ] {
             assert!(parse(bad).is_err(), "{bad}");
         }
+        let id = "/subscriptions/1/resourceGroups/rg/providers/Microsoft.CognitiveServices/accounts/oai";
+        let placed = parse(&format!(r#"{{"model":"gpt-4o","resource_id":"{id}/","region":"SwedenCentral"}}"#)).unwrap();
+        assert_eq!(placed.resource_id().map(AccountId::as_str), Some(id));
+        assert_eq!(placed.region().map(Region::as_str), Some("swedencentral"));
+        assert!(parse(r#"{"model":"m","resource_id":"/subscriptions/1"}"#).is_err());
         let plain = parse(r#"{"model":"gpt-4o"}"#).unwrap();
         assert_eq!((plain.deployment_type(), plain.provisioned()), (DeploymentType::Global, None));
         assert_eq!(serde_json::to_string(&plain).unwrap(), r#"{"model":"gpt-4o"}"#);

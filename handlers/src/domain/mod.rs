@@ -1,11 +1,13 @@
 //! The chargeback domain: what a usage record is once it has been parsed,
 //! and what finance talks about: tenants, months, tokens, money, parties,
-//! applications, business units, deployments, prices and budgets.
+//! applications, business units, deployments (and the Azure accounts they
+//! live in), prices and budgets.
 //!
 //! Nothing in here knows about JSON wire quirks, HTTP or SQL. Every type can
 //! only hold valid values; the `records` module turns wire formats into
 //! records, the directory turns admin documents and seed files into the rest.
 
+mod account;
 mod aggregate;
 mod application;
 mod budget;
@@ -21,6 +23,7 @@ mod tenant;
 mod token_usage;
 mod usage_record;
 
+pub use account::{ACCOUNT_RESOURCE_TYPE, AccountId, AccountIdError, Region, RegionError};
 pub use aggregate::{TokenCounts, TokenTotals, UsageAggregate};
 pub use application::{Application, ApplicationMap, BusinessUnit, UNASSIGNED};
 pub use budget::{Budget, BudgetError};
@@ -33,7 +36,7 @@ pub use money::{
 };
 pub use name::{MAX_NAME_CHARS, Name, NameError, Text, TextError};
 pub use period::{Period, PeriodError};
-pub use price::Price;
+pub use price::{Price, PriceLayer, ServiceTier, TokenKind};
 pub use rejection::RejectReason;
 pub use tenant::{Tenant, TenantError};
 pub use token_usage::{MAX_TOKENS_PER_RECORD, TokenSource, TokenUsage, UsageError};

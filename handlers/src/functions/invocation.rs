@@ -75,6 +75,15 @@ impl From<BudgetsError> for InvocationError {
     }
 }
 
+impl From<crate::prices::service::SyncError> for InvocationError {
+    fn from(e: crate::prices::service::SyncError) -> Self {
+        match e {
+            crate::prices::service::SyncError::Storage(s) => Self::Storage(s),
+            other => Self::Failed(Box::new(other)),
+        }
+    }
+}
+
 impl IntoResponse for InvocationError {
     fn into_response(self) -> Response {
         let (status, message) = match &self {

@@ -9,6 +9,7 @@ pub mod ingest_usage;
 pub mod invocation;
 pub mod monthly_rollup;
 pub mod nightly_maintenance;
+pub mod prices_sync;
 pub mod rollup_chunk;
 pub mod rollup_finish;
 pub mod rollup_rerun;
@@ -27,6 +28,7 @@ use crate::domain::Tenant;
 use crate::ingest::Ingestor;
 use crate::maintenance::MaintenanceSource;
 use crate::maintenance::audit::Audit;
+use crate::prices::service::PriceSync;
 use crate::rollup::{Followups, Rollups};
 use invocation::{InvocationError, InvocationRequest, InvocationResponse};
 
@@ -35,6 +37,7 @@ pub const FUNCTIONS: &[&str] = &[
     ingest_usage::FUNCTION_NAME,
     nightly_maintenance::FUNCTION_NAME,
     budget_alerts::FUNCTION_NAME,
+    prices_sync::FUNCTION_NAME,
     monthly_rollup::FUNCTION_NAME,
     rollup_start::FUNCTION_NAME,
     rollup_rerun::FUNCTION_NAME,
@@ -73,6 +76,8 @@ pub struct FunctionState {
     pub maintenance: MaintenanceSource,
     /// The nightly audit of the usage cells.
     pub audit: Audit,
+    /// The weekly price sync.
+    pub prices: PriceSync,
 }
 
 /// Puts a rollup step's follow-up messages into the queue outputs.
@@ -122,6 +127,7 @@ async fn invoke(
         ingest_usage::FUNCTION_NAME => ingest_usage::invoke(&state, request).await,
         nightly_maintenance::FUNCTION_NAME => nightly_maintenance::invoke(&state, request).await,
         budget_alerts::FUNCTION_NAME => budget_alerts::invoke(&state, request).await,
+        prices_sync::FUNCTION_NAME => prices_sync::invoke(&state, request).await,
         monthly_rollup::FUNCTION_NAME => monthly_rollup::invoke(&state, request).await,
         rollup_start::FUNCTION_NAME => rollup_start::invoke(&state, request).await,
         rollup_rerun::FUNCTION_NAME => rollup_rerun::invoke(&state, request).await,

@@ -1,9 +1,12 @@
 //! The finish step's pricing and reports: the month's aggregates, priced
 //! with the tenant's directory and the prices ([`Pricing`]), into the
-//! statement, its result lines and its report files.
+//! statement, its result lines and its report files; and, when invoice
+//! exports are configured ([`InvoiceExports`]), the month's reconciliation
+//! with its export (and its true-up, when asked for).
 
-use crate::billing::{self, Pricing};
+use crate::billing::{self, DeploymentCatalogue, Pricing, Statement};
 use crate::domain::{Period, Tenant, UsageAggregate};
+use crate::reconcile::{self, Invoice, InvoiceExports, Reconciliation};
 use crate::storage::ResultLine;
 
 use super::RollupError;
@@ -19,14 +22,23 @@ pub struct Priced {
     pub summary: serde_json::Value,
 }
 
-/// Prices a month's aggregates with the tenant's current directory and prices.
+/// Prices a month's aggregates with the tenant's current directory and
+/// prices, and reconciles it with its invoice export when one is configured.
 pub async fn price_month(
     pricing: &Pricing,
+    invoices: Option<&InvoiceExports>,
     tenant: &Tenant,
     period: Period,
     aggregates: &[UsageAggregate],
 ) -> Result<Priced, RollupError> {
-    let statement = pricing.statement(tenant, period, aggregates).await?;
+    let (statement, deployments) = pricing.statement_and_deployments(tenant, period, aggregates).await?;
+    let (statement, reconciliation) = reconciled(invoices, statement, &deployments)?;
+    Ok(priced(&statement, reconciliation.as_ref()))
+}
+
+/// The results, report files and summary of a statement (trued up or not),
+/// with the reconciliation's files and figures when there is one.
+pub fn priced(statement: &Statement, reconciliation: Option<&Reconciliation>) -> Priced {
     let results = statement
         .lines
         .iter()
@@ -41,8 +53,8 @@ pub async fn price_month(
             cost: l.cost.clone(),
         })
         .collect();
-    let summary = serde_json::json!({
-        "period": period,
+    let mut summary = serde_json::json!({
+        "period": statement.period,
         "currency": statement.currency,
         "total": statement.total.amount().to_string(),
         "unusedCapacity": statement.unused_capacity.amount().to_string(),
@@ -54,5 +66,34 @@ pub async fn price_month(
         "lines": statement.lines.len(),
         "businessUnits": statement.business_units.len(),
     });
-    Ok(Priced { results, files: billing::render(&statement), summary })
+    let files = match reconciliation {
+        Some(r) => {
+            summary["reconciles"] = r.total.reconciles.into();
+            summary["invoiceCost"] = r.total.invoice_cost.amount().to_string().into();
+            summary["corrections"] = statement.corrections.amount().to_string().into();
+            reconcile::report_files(statement, r)
+        }
+        None => billing::render(statement),
+    };
+    Priced { results, files, summary }
+}
+
+/// The month reconciled with its configured invoice export, and trued up
+/// when configured; the statement unchanged when no export is configured
+/// or the month's export is not there (yet).
+fn reconciled(
+    invoices: Option<&InvoiceExports>,
+    statement: Statement,
+    deployments: &DeploymentCatalogue,
+) -> Result<(Statement, Option<Reconciliation>), RollupError> {
+    let Some(exports) = invoices else { return Ok((statement, None)) };
+    let path = exports.path(statement.period);
+    if !path.exists() {
+        tracing::warn!(invoice = %path.display(), period = %statement.period, "no invoice export for the month: not reconciled");
+        return Ok((statement, None));
+    }
+    let invoice = Invoice::load(&path, statement.period, &statement.currency)?;
+    let reconciliation = reconcile::reconcile(&statement, &invoice, deployments);
+    let statement = if exports.true_up { reconcile::true_up(&statement, &reconciliation)? } else { statement };
+    Ok((statement, Some(reconciliation)))
 }

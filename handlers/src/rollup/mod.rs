@@ -12,7 +12,13 @@
 //!    [`FinishMessage`]. A chunk that fails is retried alone; one that fails
 //!    for good is marked failed with its error.
 //! 3. **Finish** ([`Rollups::finish`]): under the tenant's lease, price the
-//!    month, replace its results, write its reports, mark it completed.
+//!    month, reconcile it with its invoice export when one is configured
+//!    ([`Rollups::with_invoices`]), replace its results, write its reports,
+//!    mark it completed.
+//!
+//! A completed month can also be reconciled with an invoice export given
+//! later ([`Rollups::reconcile`], what `chargeback reconcile` and
+//! `POST /api/reconciliations/{period}` call), and trued up to it.
 //!
 //! On Azure the messages go through Storage Queues (the functions' output
 //! bindings) to queue-triggered functions on as many instances as scaling
@@ -33,8 +39,9 @@ use tracing::{info, warn};
 
 pub use instance::{ChunkState, Failure, PlannedChunk, RollupInstance, RuntimeStatus, instance_id, instance_name};
 
-use crate::billing::{Pricing, PricingError};
+use crate::billing::{DeploymentCatalogue, Pricing, PricingError, Statement};
 use crate::domain::{Period, Tenant};
+use crate::reconcile::{self, Invoice, InvoiceError, InvoiceExports, Reconciliation, TrueUpError};
 use crate::storage::{
     LeaseStore, Ledger, LedgerPartition, ReportStore, ResultLine, RollupStore, StorageError, Versioned, WriteCondition,
 };
@@ -89,6 +96,12 @@ pub enum RollupError {
     /// Another step holds the tenant's lease; retry later.
     #[error("the tenant's rollup lease is held by another worker; retry later")]
     Busy,
+    /// The month's invoice export cannot be read, or is not of the month or its currency.
+    #[error("the invoice export cannot be reconciled")]
+    Invoice(#[from] InvoiceError),
+    /// The month cannot be trued up to its invoice.
+    #[error("the month cannot be trued up to the invoice")]
+    TrueUp(#[from] TrueUpError),
 }
 
 /// The queue message of one chunk.
@@ -173,6 +186,19 @@ pub struct RollupStores {
 pub struct Rollups {
     stores: RollupStores,
     pricing: Pricing,
+    invoices: Option<InvoiceExports>,
+}
+
+/// A completed month against an invoice export.
+#[derive(Debug, Clone)]
+pub struct Reconciled {
+    /// The month's statement, as its rollup priced it (without corrections).
+    pub statement: Statement,
+    /// The statement against the export.
+    pub reconciliation: Reconciliation,
+    /// The trued-up statement, when a true-up was asked for (its report
+    /// files and results were written again).
+    pub trued_up: Option<Statement>,
 }
 
 /// The name of a month's report file in the outputs store.
@@ -187,7 +213,14 @@ const CAS_ATTEMPTS: u32 = 200;
 impl Rollups {
     /// Steps over these stores, pricing months with `pricing`.
     pub fn new(stores: RollupStores, pricing: Pricing) -> Self {
-        Self { stores, pricing }
+        Self { stores, pricing, invoices: None }
+    }
+
+    /// The same steps, the finish step reconciling each month with its
+    /// invoice export (and truing it up when they say so).
+    pub fn with_invoices(mut self, invoices: Option<InvoiceExports>) -> Self {
+        self.invoices = invoices;
+        self
     }
 
     /// The current run of a tenant's month, if any.
@@ -485,15 +518,95 @@ impl Rollups {
             .map(|c| LedgerPartition { tenant: tenant.clone(), day: c.day, party: c.party.clone() })
             .collect();
         let aggregates = self.stores.rollup.aggregates(tenant, &partitions).await?;
-        let priced = finish::price_month(&self.pricing, tenant, instance.period, &aggregates).await?;
-        self.stores.rollup.replace_results(tenant, instance.period, &priced.results).await?;
+        let priced =
+            finish::price_month(&self.pricing, self.invoices.as_ref(), tenant, instance.period, &aggregates).await?;
+        let outputs = self.write_priced(tenant, instance.period, &priced).await?;
+        Ok((outputs, priced.summary))
+    }
+
+    /// Replaces a month's results and writes its report files: their names.
+    async fn write_priced(
+        &self,
+        tenant: &Tenant,
+        period: Period,
+        priced: &finish::Priced,
+    ) -> Result<Vec<String>, RollupError> {
+        self.stores.rollup.replace_results(tenant, period, &priced.results).await?;
         let mut outputs = Vec::new();
         for (file, body) in &priced.files {
-            let name = report_name(tenant, instance.period, file);
+            let name = report_name(tenant, period, file);
             self.stores.outputs.put(&name, body, WriteCondition::Always).await?;
             outputs.push(name);
         }
-        Ok((outputs, priced.summary))
+        Ok(outputs)
+    }
+
+    /// A completed month's statement (without corrections) and the
+    /// deployments it is priced with, priced again from the month's
+    /// aggregates as the finish step prices them; and its run.
+    async fn month_statement(
+        &self,
+        tenant: &Tenant,
+        period: Period,
+    ) -> Result<(RollupInstance, Statement, DeploymentCatalogue), RollupError> {
+        let instance = self.current(tenant, period).await?;
+        if instance.status != RuntimeStatus::Completed {
+            return Err(RollupError::NotCompleted { period, run: instance.run, status: instance.status });
+        }
+        let partitions: Vec<LedgerPartition> = self
+            .plan(&instance)
+            .await?
+            .iter()
+            .map(|c| LedgerPartition { tenant: tenant.clone(), day: c.day, party: c.party.clone() })
+            .collect();
+        let aggregates = self.stores.rollup.aggregates(tenant, &partitions).await?;
+        let (statement, deployments) = self.pricing.statement_and_deployments(tenant, period, &aggregates).await?;
+        Ok((instance, statement, deployments))
+    }
+
+    /// A completed month's statement, priced again from its aggregates as
+    /// the finish step prices them (without corrections).
+    pub async fn statement(&self, tenant: &Tenant, period: Period) -> Result<Statement, RollupError> {
+        Ok(self.month_statement(tenant, period).await?.1)
+    }
+
+    /// Reconciles a completed month with an invoice export (`invoice`, the
+    /// bytes of a CSV or gzip-compressed CSV; `file` names it in messages).
+    /// With `true_up`, the month's results and report files are written
+    /// again with the correction lines and the reconciliation's files, under
+    /// the tenant's lease; nothing is written when the export or the true-up
+    /// is refused.
+    pub async fn reconcile(
+        &self,
+        tenant: &Tenant,
+        period: Period,
+        invoice: &[u8],
+        file: &str,
+        true_up: bool,
+    ) -> Result<Reconciled, RollupError> {
+        let (instance, statement, deployments) = self.month_statement(tenant, period).await?;
+        let invoice = Invoice::parse(invoice, file, period, &statement.currency)?;
+        let reconciliation = reconcile::reconcile(&statement, &invoice, &deployments);
+        if !true_up {
+            return Ok(Reconciled { statement, reconciliation, trued_up: None });
+        }
+        let trued = reconcile::true_up(&statement, &reconciliation)?;
+        let priced = finish::priced(&trued, Some(&reconciliation));
+        let lease_name = format!("rollup-finish-{tenant}");
+        let Some(lease) = self.stores.leases.acquire(&lease_name, Duration::from_secs(60)).await? else {
+            return Err(RollupError::Busy);
+        };
+        let written = self.write_priced(tenant, period, &priced).await;
+        let _ = self.stores.leases.release(&lease).await;
+        let outputs = written?;
+        self.update(tenant, period, instance.run, |i| {
+            i.outputs = outputs.clone();
+            i.summary = Some(priced.summary.clone());
+            true
+        })
+        .await?;
+        info!(rollup = %instance.id, run = instance.run, "month trued up to the invoice");
+        Ok(Reconciled { statement, reconciliation, trued_up: Some(trued) })
     }
 
     /// The plan of a run.

@@ -55,6 +55,7 @@ tr.grand td { font-weight:700; border-top:2px solid var(--ink); }
 .badge { display:inline-block; font-size:11px; font-weight:600; padding:1px 7px; border-radius:9px; margin-left:4px; }
 .badge.unpriced { background:var(--warn); color:#fff; } .badge.unused { background:#e0a33a; color:#fff; }
 .badge.ptu { background:var(--accent-soft); color:var(--accent); }
+.badge.correction { background:#5b6b8c; color:#fff; } tr.correction td { font-style: italic; }
 .meter { position:relative; height:6px; background:#eef1f6; border-radius:3px; margin-top:3px; }
 .meter span { position:absolute; left:0; top:0; bottom:0; background:var(--accent); border-radius:3px; }
 .note { color:var(--muted); font-size:12px; }
@@ -266,6 +267,9 @@ fn full_table(html: &mut String, s: &Statement) {
             (LineKind::UnusedCapacity, _) => {
                 (" class=\"unused\"", "<span class=\"badge unused\">unused capacity</span>")
             }
+            (LineKind::Correction, _) => {
+                (" class=\"correction\"", "<span class=\"badge correction\">invoice correction</span>")
+            }
             (_, None) => (" class=\"unpriced\"", "<span class=\"badge unpriced\">unpriced</span>"),
             (LineKind::Provisioned, _) => ("", "<span class=\"badge ptu\">PTU</span>"),
             _ => ("", ""),
@@ -357,22 +361,23 @@ fn footnote(html: &mut String, s: &Statement) {
         html.push_str("<p>No pay-as-you-go price was used.</p>");
     } else {
         html.push_str(
-            "<h2>Prices used (per 1M tokens)</h2><table><tr><th>Model</th><th>Type</th><th>From</th><th class=\"num\">Input</th>\
-             <th class=\"num\">Cached input</th><th class=\"num\">Output</th><th>Source</th></tr>",
+            "<h2>Prices used (per 1M tokens)</h2><table><tr><th>Model</th><th>Type</th><th>Region</th><th>Tier</th>\
+             <th>Kind</th><th>From</th><th class=\"num\">Price</th><th>Source</th></tr>",
         );
         for p in &s.prices_used {
-            let rate =
-                |r: Option<Decimal>| r.map_or_else(|| "—".to_owned(), |r| format!("{} {}", r.normalize(), p.currency));
             let read = p.read_on.map_or_else(String::new, |d| format!(", read {d}"));
+            let model = if p.version.is_empty() { p.model.clone() } else { format!("{} ({})", p.model, p.version) };
+            let region = if p.region.is_empty() { "any" } else { p.region.as_str() };
             let _ = write!(
                 html,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}<div class=\"note\">{}{}</div></td></tr>",
-                escape(&p.model),
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td>{}<div class=\"note\">{}{}</div></td></tr>",
+                escape(&model),
                 p.deployment_type,
+                escape(region),
+                p.tier,
+                p.kind.words(),
                 p.effective_from,
-                escape(&rate(Some(p.input_per_1m))),
-                escape(&rate(p.cached_input_per_1m)),
-                escape(&rate(p.output_per_1m)),
+                escape(&format!("{} {}", p.price.normalize(), p.currency)),
                 escape(&p.source),
                 escape(&p.origin),
                 escape(&read),

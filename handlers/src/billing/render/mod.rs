@@ -3,9 +3,11 @@
 //! - `chargeback.csv`: one row per statement line;
 //! - `daily.csv`: one row per day of the month;
 //! - `chargeback.json`: the whole statement, money as decimal strings;
-//! - `chargeback.html`: one self-contained page (inline CSS and SVG).
+//! - `chargeback.html`: one self-contained page (inline CSS and SVG);
+//! - `focus.csv`: the statement as a FOCUS 1.2 cost and usage dataset.
 
 mod chart;
+mod focus;
 mod format;
 mod html;
 
@@ -16,11 +18,20 @@ use crate::domain::{Currency, Money};
 pub(crate) const UNPRICED: &str = "unpriced";
 
 /// The names of the files [`render`] produces, in order.
-pub const REPORT_FILES: [&str; 4] = ["chargeback.csv", "daily.csv", "chargeback.json", "chargeback.html"];
+pub const REPORT_FILES: [&str; 5] = ["chargeback.csv", "daily.csv", "chargeback.json", "chargeback.html", FOCUS_FILE];
+
+/// The name of the FOCUS file.
+pub const FOCUS_FILE: &str = "focus.csv";
 
 /// The report files of a statement: (file name, contents).
 pub fn render(statement: &Statement) -> Vec<(String, Vec<u8>)> {
-    let files = [lines_csv(statement), daily_csv(statement), json(statement), html::page(statement).into_bytes()];
+    let files = [
+        lines_csv(statement),
+        daily_csv(statement),
+        json(statement),
+        html::page(statement).into_bytes(),
+        focus::csv(statement),
+    ];
     REPORT_FILES.iter().zip(files).map(|(name, bytes)| ((*name).to_owned(), bytes)).collect()
 }
 

@@ -6,6 +6,7 @@
 //! report files and the budget alerts it raised. It calls the services the
 //! functions call, built by the composition root ([`super::App`]).
 
+mod invoice;
 pub mod traffic;
 
 use std::collections::BTreeMap;
@@ -204,14 +205,16 @@ pub async fn run(settings: &Settings, app: &dyn App, args: DemoArgs) -> anyhow::
 
 /// The demo's deployments: the types the price catalogue knows, one
 /// provisioned (PTU) deployment with an hourly cost and a declared capacity,
-/// and the legacy deployment left out (its model has no price: it shows as unpriced).
+/// and the legacy deployment left out (its model has no price: it shows as
+/// unpriced). They sit in two Azure OpenAI accounts (made-up ARM ids), which
+/// the invoice bills.
 const DEMO_DEPLOYMENTS: &str = "\
-deployment,model,deployment_type,ptu_hourly_cost,capacity_tokens_per_minute,currency
-gpt-4o-prod,gpt-4o-2024-08-06,provisioned,2.00,1500,USD
-gpt-4o-mini-std,gpt-4o-mini-2024-07-18,global,,,
-gpt-41-global,gpt-4.1-2025-04-14,global,,,
-o3-mini-dz,o3-mini-2025-01-31,data-zone,,,
-embed-large,text-embedding-3-large,regional,,,
+deployment,model,deployment_type,ptu_hourly_cost,capacity_tokens_per_minute,currency,resource_id,region
+gpt-4o-prod,gpt-4o-2024-08-06,provisioned,2.00,1500,USD,/subscriptions/00000000-0000-4000-8000-00000000d3e0/resourceGroups/rg-ai-demo/providers/Microsoft.CognitiveServices/accounts/oai-demo-swc,swedencentral
+gpt-4o-mini-std,gpt-4o-mini-2024-07-18,global,,,,/subscriptions/00000000-0000-4000-8000-00000000d3e0/resourceGroups/rg-ai-demo/providers/Microsoft.CognitiveServices/accounts/oai-demo-swc,swedencentral
+gpt-41-global,gpt-4.1-2025-04-14,global,,,,/subscriptions/00000000-0000-4000-8000-00000000d3e0/resourceGroups/rg-ai-demo/providers/Microsoft.CognitiveServices/accounts/oai-demo-swc,swedencentral
+o3-mini-dz,o3-mini-2025-01-31,data-zone,,,,/subscriptions/00000000-0000-4000-8000-00000000d3e0/resourceGroups/rg-ai-demo/providers/Microsoft.CognitiveServices/accounts/oai-demo-frc,francecentral
+embed-large,text-embedding-3-large,regional,,,,/subscriptions/00000000-0000-4000-8000-00000000d3e0/resourceGroups/rg-ai-demo/providers/Microsoft.CognitiveServices/accounts/oai-demo-frc,francecentral
 ";
 
 /// The demo's monthly budgets (USD): R&D goes over, Finance past 80 %, Customer Support stays well under.
@@ -246,7 +249,7 @@ async fn rollup_and_alerts(settings: &Settings, services: &Services, period: Per
     let folder = settings.data_dir.join("reports").join(tenant.as_str()).join(period.to_string());
     if settings.storage.azure_connection.is_none() && settings.storage.ledger_backend() == LedgerBackend::Sqlite {
         println!("Report: open {}", folder.join("chargeback.html").display());
-        println!("        (and chargeback.csv, daily.csv, chargeback.json beside it)");
+        println!("        (and chargeback.csv, daily.csv, chargeback.json, focus.csv beside it)");
     } else {
         println!("Report: chargeback report --month {period} --out DIR");
     }
@@ -267,6 +270,11 @@ async fn rollup_and_alerts(settings: &Settings, services: &Services, period: Per
             a.budget.unit()
         );
     }
+    let statement = services.rollups.statement(tenant, period).await?;
+    let invoice = invoice::write(&statement, &settings.data_dir)?;
+    println!();
+    println!("Azure's invoice for the month (a made-up FOCUS cost export): {}", invoice.display());
+    println!("  reconcile it: chargeback reconcile --month {period} --invoice {}", invoice.display());
     println!();
     println!("Query it over HTTP: CHARGEBACK_API_KEY=dev-key chargeback serve, then");
     println!("  curl -H 'x-functions-key: dev-key' 'localhost:7071/api/chargeback/{period}'");

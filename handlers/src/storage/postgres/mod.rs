@@ -20,8 +20,8 @@ use std::str::FromStr;
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
-use sqlx::Row;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{ConnectOptions, Row};
 
 use super::credential::AppCredential;
 use crate::domain::UsageRecord;
@@ -64,7 +64,11 @@ impl PgConfig {
 
     /// Connects and applies the migrations.
     pub async fn connect(&self) -> Result<PgPool, StorageError> {
-        let base = PgConnectOptions::from_str(&self.url)?.statement_cache_capacity(self.statement_cache);
+        // An append of 5,000 rows is one large statement: a slow one is worth
+        // a debug line, not its whole text at warning level (as on SQLite).
+        let base = PgConnectOptions::from_str(&self.url)?
+            .statement_cache_capacity(self.statement_cache)
+            .log_slow_statements(log::LevelFilter::Debug, Duration::from_secs(5));
         let entra = self.entra.clone().map(EntraPassword::new);
         let (options, token) = match &entra {
             Some(entra) => {

@@ -68,7 +68,7 @@ pub fn totals([requests, prompt, completion, cached, reasoning]: [u64; 5]) -> To
 /// BIGINT cell can hold) above.
 pub fn saturating_sum(expr: &str) -> String {
     format!(
-        "CASE WHEN SUM({expr} / 1073741824) + SUM({expr} % 1073741824) / 1073741824 >= 8589934591 \
+        "CASE WHEN SUM({expr} / 1073741824) + SUM({expr} % 1073741824) / 1073741824 >= 8589934592 \
          THEN 9223372036854775807 ELSE CAST(SUM({expr} / 1073741824) * 1073741824 + SUM({expr} % 1073741824) AS BIGINT) END"
     )
 }
