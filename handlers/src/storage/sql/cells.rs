@@ -297,6 +297,34 @@ mod tests {
         }
     }
 
+    /// The sum SQLite computes: exact up to `i64::MAX`, `i64::MAX` past it,
+    /// never an "integer overflow".
+    #[tokio::test]
+    async fn the_saturating_sum_is_exact_below_2_pow_63_and_saturates_from_it() {
+        use sqlx::Connection;
+        let mut db = sqlx::SqliteConnection::connect("sqlite::memory:").await.unwrap();
+        sqlx::query("CREATE TABLE t (g INTEGER, x BIGINT)").execute(&mut db).await.unwrap();
+        let max = i64::MAX;
+        let rows: &[(i64, i64)] = &[
+            (1, max),
+            (2, max - (1 << 30)),
+            (2, 1 << 30),
+            (3, max - (1 << 30) + 1),
+            (4, 5_000_000_000_000_000_000),
+            (4, 5_000_000_000_000_000_000),
+            (5, max),
+            (5, 1),
+            (6, 7),
+            (6, (1 << 30) - 1),
+        ];
+        for (g, x) in rows {
+            sqlx::query("INSERT INTO t VALUES (?, ?)").bind(g).bind(x).execute(&mut db).await.unwrap();
+        }
+        let sql = format!("SELECT g, {} FROM t GROUP BY g ORDER BY g", saturating_sum("x"));
+        let sums: Vec<(i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(&mut db).await.unwrap();
+        assert_eq!(sums, vec![(1, max), (2, max), (3, max - (1 << 30) + 1), (4, max), (5, max), (6, (1 << 30) + 6)]);
+    }
+
     #[test]
     fn the_upsert_adds_every_sum_saturating_and_conflicts_on_the_whole_key() {
         let add = |c: &str| {
