@@ -64,6 +64,10 @@ param tokensPerMinute int = 50000
 param tokenQuotaMonthly int = 50000000
 param maxTokensCeiling int = 4096
 
+@description('Where usage records come from: our log-to-eventhub policy (usage.v1, recommended), or APIM\'s own generative-AI gateway logs through a diagnostic setting (docs/deploy.md).')
+@allowed(['policy', 'diagnostic-setting'])
+param usageSource string = 'policy'
+
 // --- Event Hubs
 param eventHubPartitionCount int = 8
 param eventHubThroughputUnits int = 1
@@ -149,6 +153,7 @@ module eventHubs 'modules/event-hubs.bicep' = {
     receiverPrincipalId: identity.outputs.principalId
     captureStorageAccountName: storage.outputs.name
     captureContainerName: storage.outputs.captureContainerName
+    diagnosticSender: usageSource == 'diagnostic-setting'
   }
 }
 
@@ -261,6 +266,17 @@ module apim 'modules/apim.bicep' = {
     tokensPerMinute: tokensPerMinute
     tokenQuotaMonthly: tokenQuotaMonthly
     maxTokensCeiling: maxTokensCeiling
+    policyRecords: usageSource == 'policy'
+  }
+}
+
+module apimDiagnostics 'modules/apim-diagnostics.bicep' = if (usageSource == 'diagnostic-setting') {
+  scope: rg
+  name: 'apim-diagnostics'
+  params: {
+    apimName: apim.outputs.name
+    eventHubAuthorizationRuleId: eventHubs.outputs.diagnosticRuleId
+    eventHubName: eventHubs.outputs.eventHubName
   }
 }
 

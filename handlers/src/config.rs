@@ -70,6 +70,12 @@ pub const SETTINGS: &[SettingDoc] = &[
         doc: "CSV of Azure OpenAI prices that override or extend the shipped prices/azure-openai.csv (same format, per-1M or per-1K columns; docs/chargeback.md). Default: none (the shipped prices only).",
     },
     SettingDoc {
+        name: "CHARGEBACK_ATTRIBUTION_GRACE",
+        secret: false,
+        set_by: "app",
+        doc: "How long a call from API Management's resource logs waits for its GatewayLogs half (its caller) after its GatewayLlmLogs half arrived; until then its usage is reported as awaiting attribution, after it as unattributed (docs/record-format.md section 4). Minutes, or a number with s, m or h. Default: 60m.",
+    },
+    SettingDoc {
         name: "CHARGEBACK_PRICES_ENDPOINT",
         secret: false,
         set_by: "app",
@@ -279,6 +285,9 @@ pub struct Settings {
     pub api: ApiSettings,
     /// Limits of the host's invocations.
     pub invocations: InvocationSettings,
+    /// How long a resource-log call waits for its caller
+    /// (`CHARGEBACK_ATTRIBUTION_GRACE`).
+    pub attribution_grace: chrono::TimeDelta,
 }
 
 /// `maxEventBatchSize` in `host.json`: the most events the host puts in one invocation.
@@ -322,6 +331,23 @@ impl InvocationSettings {
             }
         }
     }
+}
+
+/// A duration written as minutes (`60`) or a number with `s`, `m` or `h`.
+pub fn parse_duration(raw: &str) -> anyhow::Result<chrono::TimeDelta> {
+    let text = raw.trim().to_ascii_lowercase();
+    let (number, unit) = match text.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((at, _)) => text.split_at(at),
+        None => (text.as_str(), "m"),
+    };
+    let n: i64 = number.parse().with_context(|| format!("{raw:?} is not a duration (e.g. 60m, 2h, 90s)"))?;
+    let seconds = match unit.trim() {
+        "s" => Some(n),
+        "m" | "min" => n.checked_mul(60),
+        "h" => n.checked_mul(3600),
+        other => anyhow::bail!("{raw:?}: unknown unit {other:?} (use s, m or h)"),
+    };
+    seconds.and_then(chrono::TimeDelta::try_seconds).with_context(|| format!("{raw:?} is too long a duration"))
 }
 
 /// What the price sync reads and how it reads meters.
@@ -568,6 +594,10 @@ impl Settings {
             storage: StorageSettings::from_env()?,
             api: ApiSettings::from_env()?,
             invocations: InvocationSettings::from_env()?,
+            attribution_grace: match var("CHARGEBACK_ATTRIBUTION_GRACE") {
+                Some(v) => parse_duration(&v).context("CHARGEBACK_ATTRIBUTION_GRACE")?,
+                None => crate::domain::DEFAULT_ATTRIBUTION_GRACE,
+            },
         })
     }
 

@@ -40,9 +40,10 @@ use crate::storage::azure::{BlobDeadLetters, BlobLeases, BlobReports, StorageAcc
 use crate::storage::credential::{AzureHttp, CredentialSettings};
 use crate::storage::embedded::{Durability, FolderDeadLetters, FolderReports, SqliteLedger};
 use crate::storage::postgres::{PgConfig, PgLedger};
+use crate::storage::sql::gateway_logs::SqlGatewayLogs;
 use crate::storage::sql::rollup::{DocRollup, SqlRollup};
 use crate::storage::sql::support::{SqlDeadLetters, SqlLeases, SqlReports};
-use crate::storage::{DeadLetterStore, LeaseStore, Ledger, ReportStore, RollupStore};
+use crate::storage::{DeadLetterStore, GatewayLogStore, LeaseStore, Ledger, ReportStore, RollupStore};
 use crate::usage::Usage;
 
 /// Every store the app uses, chosen by configuration.
@@ -61,6 +62,10 @@ pub struct Stores {
     /// Report files (`reports/<tenant>/<month>/…`): Blob Storage on Azure,
     /// the data directory's `reports` folder on the embedded backend.
     pub outputs: Arc<dyn ReportStore>,
+    /// The halves of API Management resource logs waiting for each other:
+    /// beside a SQL ledger; none beside the Table Storage ledger (such events
+    /// are then dead-lettered, `docs/storage.md`).
+    pub gateway_logs: Option<Arc<dyn GatewayLogStore>>,
     /// Which ledger was chosen, for messages.
     pub ledger_backend: LedgerBackend,
 }
@@ -134,6 +139,11 @@ pub async fn stores_with(settings: &Settings, durability: Durability) -> anyhow:
         (None, Some(sqlite)) => Some(Arc::new(SqlRollup::new(sqlite.pool().clone()))),
         (None, None) => None,
     };
+    let gateway_logs: Option<Arc<dyn GatewayLogStore>> = match (backend, &postgres, &embedded) {
+        (LedgerBackend::Postgres, Some(pg), _) => Some(Arc::new(SqlGatewayLogs::new(pg.clone()))),
+        (LedgerBackend::Sqlite, _, Some(sqlite)) => Some(Arc::new(SqlGatewayLogs::new(sqlite.pool().clone()))),
+        _ => None,
+    };
     let rollup_for = |reports: &Arc<dyn ReportStore>| {
         sql_rollup.clone().unwrap_or_else(|| Arc::new(DocRollup::new(reports.clone())))
     };
@@ -147,6 +157,7 @@ pub async fn stores_with(settings: &Settings, durability: Durability) -> anyhow:
                 outputs: reports.clone(),
                 reports,
                 leases: Arc::new(BlobLeases::open(account, &format!("{prefix}-")).await?),
+                gateway_logs: gateway_logs.clone(),
                 ledger_backend: backend,
             }
         }
@@ -159,6 +170,7 @@ pub async fn stores_with(settings: &Settings, durability: Durability) -> anyhow:
                 outputs: reports.clone(),
                 reports,
                 leases: Arc::new(SqlLeases::new(pg.clone())),
+                gateway_logs: gateway_logs.clone(),
                 ledger_backend: backend,
             }
         }
@@ -171,6 +183,7 @@ pub async fn stores_with(settings: &Settings, durability: Durability) -> anyhow:
                 outputs: Arc::new(FolderReports::new(settings.data_dir.clone())),
                 reports,
                 leases: Arc::new(SqlLeases::new(sqlite.pool().clone())),
+                gateway_logs: gateway_logs.clone(),
                 ledger_backend: backend,
             }
         }
@@ -242,6 +255,10 @@ pub fn services_over(settings: &Settings, stores: &Stores) -> anyhow::Result<Ser
         settings.fingerprinter()?,
         settings.tenant.clone(),
     );
+    let ingestor = match &stores.gateway_logs {
+        Some(store) => ingestor.with_gateway_logs(store.clone(), settings.attribution_grace),
+        None => ingestor,
+    };
     let rollup_stores = RollupStores {
         ledger: stores.ledger.clone(),
         rollup: stores.rollup.clone(),

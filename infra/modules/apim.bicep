@@ -48,6 +48,9 @@ param tokenQuotaMonthly int = 50000000
 @description('Ceiling for max_tokens / max_completion_tokens on synchronous calls.')
 param maxTokensCeiling int = 4096
 
+@description('Whether the policy writes usage.v1 records (off when APIM\'s resource logs are the usage source, apim-diagnostics.bicep).')
+param policyRecords bool = true
+
 var cognitiveServicesOpenAiUser = '5e0bd9bd-7b93-4f28-af87-19fc36ad61bd'
 var eventHubsDataSender = '2b629674-e913-4c01-ae53-ef4638d8f975'
 
@@ -147,6 +150,7 @@ var namedValues = {
   'token-quota-monthly': string(tokenQuotaMonthly)
   'max-tokens-ceiling': string(maxTokensCeiling)
   'backend-by-region': '${toLower(ptuLocation)}=${ptuAccountName};${toLower(standardLocation)}=${standardAccountName}'
+  'chargeback-policy-records': policyRecords ? 'on' : 'off'
 }
 
 resource policyValues 'Microsoft.ApiManagement/service/namedValues@2024-05-01' = [

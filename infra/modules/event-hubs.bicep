@@ -1,7 +1,10 @@
 // Event Hubs namespace, the hub APIM's log-to-eventhub writes usage records to,
 // and the consumer group the ingest-usage function reads with. Local (SAS) auth
 // is off: APIM sends (its role is in apim.bicep) and the Function App receives
-// with managed identities.
+// with managed identities. The one exception is the diagnostic-setting
+// alternative (apim-diagnostics.bicep): Azure Monitor streams resource logs to
+// Event Hubs only with a namespace authorization rule, so with
+// diagnosticSender local auth stays on and a send-only rule is created.
 //
 // Capture is on: every event is also written, as Avro, to the app's storage
 // account (container `capture`, Capture's default name format), so a batch the
@@ -53,6 +56,9 @@ param captureIntervalSeconds int = 300
 @maxValue(524288000)
 param captureSizeLimitBytes int = 314572800
 
+@description('Whether Azure Monitor streams APIM resource logs here (usageSource diagnostic-setting): keeps local auth on and creates a send-only rule for it.')
+param diagnosticSender bool = false
+
 var eventHubsDataReceiver = 'a638d3c7-ab3a-418d-83e6-5f17a39d4fde'
 var storageBlobDataContributor = 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
 
@@ -69,7 +75,7 @@ resource namespace 'Microsoft.EventHub/namespaces@2024-01-01' = {
     type: 'SystemAssigned'
   }
   properties: {
-    disableLocalAuth: true
+    disableLocalAuth: !diagnosticSender
     minimumTlsVersion: '1.2'
   }
 }
@@ -118,6 +124,16 @@ resource hub 'Microsoft.EventHub/namespaces/eventhubs@2024-01-01' = {
   }
 }
 
+// Send only: the diagnostic setting names the hub, so it needs neither Listen
+// nor Manage.
+resource diagnosticRule 'Microsoft.EventHub/namespaces/authorizationRules@2024-01-01' = if (diagnosticSender) {
+  parent: namespace
+  name: 'azure-monitor-send'
+  properties: {
+    rights: ['Send']
+  }
+}
+
 resource consumerGroup 'Microsoft.EventHub/namespaces/eventhubs/consumergroups@2024-01-01' = {
   parent: hub
   name: consumerGroupName
@@ -139,3 +155,4 @@ output eventHubName string = hub.name
 output eventHubId string = hub.id
 output consumerGroupName string = consumerGroup.name
 output captureContainerName string = captureContainerName
+output diagnosticRuleId string = diagnosticSender ? diagnosticRule.id : ''

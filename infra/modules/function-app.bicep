@@ -133,6 +133,8 @@ var appSettings = {
   CHARGEBACK_DEPLOYMENTS: ''
   // The user's prices over the shipped prices/azure-openai.csv (docs/chargeback.md); empty: the shipped prices.
   CHARGEBACK_PRICES: ''
+  // How long a call from APIM's resource logs waits for its caller (docs/record-format.md section 4).
+  CHARGEBACK_ATTRIBUTION_GRACE: '60m'
   // The weekly prices-sync timer: the Retail Prices API (empty: Microsoft's), its currency, the regions
   // to read (empty: the deployment file's) and the meter mapping file (empty: none). docs/chargeback.md.
   CHARGEBACK_PRICES_ENDPOINT: ''

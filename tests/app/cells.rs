@@ -200,8 +200,12 @@ fn the_audit_passes_on_clean_cells_names_a_tampered_cell_and_repairs_it() {
         .await
         .unwrap();
         sqlx::query(
-            "INSERT INTO usage_cells VALUES ('default', '2026-11-25', 'app-99', 'gpt-4o', '', 'reported', \
-             1, 10, 1, 0, 0)",
+            "INSERT INTO usage_cells (tenant, day, party, model, deployment, token_source, service_tier, \
+             spilled_from, requests, prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens, \
+             cache_write_tokens, audio_prompt_tokens, audio_completion_tokens, accepted_prediction_tokens, \
+             rejected_prediction_tokens) \
+             VALUES ('default', '2026-11-25', 'app-99', 'gpt-4o', '', 'reported', 'priority', '', \
+             1, 10, 1, 0, 0, 3, 0, 0, 0, 0)",
         )
         .execute(&pool)
         .await
@@ -215,6 +219,8 @@ fn the_audit_passes_on_clean_cells_names_a_tampered_cell_and_repairs_it() {
     assert!(report.contains("FAILED") && report.contains("2 differences"), "{report}");
     assert!(report.contains("partition 2026-11-20 app-01: model \"gpt-4o\" deployment \"dep-1\" reported"), "{report}");
     assert!(report.contains("partition 2026-11-25 app-99") && report.contains("records [none]"), "{report}");
+    let added = report.lines().find(|l| l.contains("partition 2026-11-25 app-99")).unwrap();
+    assert!(added.contains("tier \"priority\"") && added.contains("cache_write 3"), "{added}");
     let line = report.lines().find(|l| l.contains("partition 2026-11-20 app-01")).unwrap();
     let figure = |side: &str| -> u64 {
         let part = line.split(&format!("{side} [")).nth(1).unwrap();

@@ -58,7 +58,7 @@ fn usage_reports_reconcile_with_what_was_ingested_in_every_format() {
         "--format",
         "csv",
     ]));
-    assert!(csv.contains("2026-11-26,2,30,0,3,0,33,0,0"), "{csv}");
+    assert!(csv.contains("2026-11-26,2,30,0,0,0,3,0,0,0,0,33,0,0"), "{csv}");
     let other_month = run_ok(chargeback(&data).args(["usage", "--month", "2026-10", "--format", "json"]));
     assert!(other_month.contains("\"requests\": 0"), "{other_month}");
 }
@@ -117,7 +117,7 @@ fn the_demo_ends_with_the_months_report_and_its_budget_alerts_and_a_second_run_c
     let reports = dir.path().join("reports/default/2026-10");
     let json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(reports.join("chargeback.json")).unwrap()).unwrap();
-    let usage_total = first.lines().find(|l| l.starts_with("TOTAL")).unwrap().split_whitespace().nth(6).unwrap();
+    let usage_total = first.lines().find(|l| l.starts_with("TOTAL")).unwrap().split_whitespace().nth(11).unwrap();
     assert_eq!(json["tokens"]["total_tokens"].to_string(), usage_total, "the report has every ledger token");
     let html = std::fs::read(reports.join("chargeback.html")).unwrap();
 

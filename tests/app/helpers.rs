@@ -69,6 +69,7 @@ pub fn settings(data_dir: &Path) -> Settings {
         storage: Default::default(),
         api: Default::default(),
         invocations: Default::default(),
+        attribution_grace: chargeback::ingest::DEFAULT_GRACE,
     }
 }
 

@@ -205,3 +205,106 @@ async fn a_deployment_added_over_the_api_picks_the_tokenizer_of_the_next_batch()
         "gpt-4's encoding, from the directory"
     );
 }
+
+fn fixture(name: &str) -> String {
+    let path = app_root().join("tests/fixtures/records").join(name);
+    std::fs::read_to_string(path).unwrap().trim_end().to_owned()
+}
+
+#[tokio::test]
+async fn apim_resource_logs_posted_by_the_host_are_joined_and_usage_shows_the_subscriptions() {
+    let app = spawn_app().await;
+    // The halves of one call in different invocations and partitions, LLM first;
+    // both halves of two calls in one event each; a mixed event whose bad
+    // records are dead-lettered and whose second call has no gateway half.
+    let first = app
+        .ingest(&[fixture("diagnostic-single-llm-record.json"), fixture("diagnostic-records-envelope.json")], "0", 1)
+        .await;
+    assert_eq!(
+        (&first["received"], &first["accepted"], &first["calls"]["attributed"]),
+        (&json!(3), &json!(3), &json!(1)),
+        "{first}"
+    );
+    let second = app
+        .ingest(
+            &[
+                fixture("diagnostic-single-gateway-record.json"),
+                fixture("diagnostic-bare-array.json"),
+                fixture("diagnostic-mixed-good-and-bad.json"),
+            ],
+            "1",
+            40,
+        )
+        .await;
+    assert_eq!(second["received"], 12, "{second}");
+    assert_eq!((&second["accepted"], &second["dead_lettered"], &second["ignored"]), (&json!(6), &json!(5), &json!(1)));
+    assert_eq!(second["calls"]["attributed"], 3, "C (its LLM half came earlier), B and E");
+    // Replays of both invocations change nothing.
+    let replay = app.ingest(&[fixture("diagnostic-single-llm-record.json")], "0", 1).await;
+    assert_eq!((&replay["duplicates"], &replay["calls"]["attributed"]), (&json!(1), &json!(0)));
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_chargeback"))
+        .arg("--data-dir")
+        .arg(app.data_dir.path())
+        .args(["usage", "--month", "2026-11", "--by", "app", "--format", "json"])
+        .env_remove("CHARGEBACK_FINGERPRINT_SECRET")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let line = |key: &str| report["lines"].as_array().unwrap().iter().find(|l| l["key"] == key).cloned();
+    // Unmapped subscriptions are their own applications.
+    let a = line("2b8e4d6f0a1c3e5b7d9f1a3c").unwrap();
+    assert_eq!(
+        (&a["requests"], &a["prompt_tokens"], &a["completion_tokens"], &a["cached_tokens"], &a["total_tokens"]),
+        (&json!(2), &json!(812 * 2), &json!(455 * 2), &json!(512 * 2), &json!(1267 * 2)),
+        "calls A and E: {a}"
+    );
+    let b = line("6f2c9a1e3b7d4e0f8a5c1b2d").unwrap();
+    assert_eq!(
+        (&b["requests"], &b["prompt_tokens"], &b["completion_tokens"], &b["total_tokens"]),
+        (&json!(2), &json!(640 + 256), &json!(128), &json!(768 + 256)),
+        "calls B and C: {b}"
+    );
+    assert_eq!(report["total"]["total_tokens"], json!(1267 * 2 + 768 + 256), "{report}");
+}
+
+#[tokio::test]
+async fn the_billing_dimensions_are_summed_exactly_and_usage_groups_by_service_tier() {
+    let app = spawn_app().await;
+    let dims = fixture("v1-billing-dimensions.json");
+    let plain = fixture("v1-complete.json").replace(r#""tenant":"Contoso","#, "");
+    let outcome = app.ingest(&[dims.clone(), dims.replace("0a6b3e1d", "1a6b3e1d"), plain], "0", 1).await;
+    assert_eq!(outcome["accepted"], 3, "{outcome}");
+
+    let usage = |by: &str| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_chargeback"))
+            .arg("--data-dir")
+            .arg(app.data_dir.path())
+            .args(["usage", "--month", "2026-11", "--by", by, "--format", "json"])
+            .env_remove("CHARGEBACK_FINGERPRINT_SECRET")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let report = usage("service-tier");
+    let priority = report["lines"].as_array().unwrap().iter().find(|l| l["key"] == "priority").cloned().unwrap();
+    assert_eq!(
+        (
+            &priority["requests"],
+            &priority["cache_write_tokens"],
+            &priority["audio_prompt_tokens"],
+            &priority["audio_completion_tokens"],
+            &priority["accepted_prediction_tokens"],
+            &priority["rejected_prediction_tokens"],
+        ),
+        (&json!(2), &json!(2048), &json!(256), &json!(128), &json!(600), &json!(240)),
+        "{report}"
+    );
+    assert_eq!(report["lines"].as_array().unwrap().len(), 2, "priority and the record that states no tier: {report}");
+    let total = &report["total"];
+    assert_eq!((&total["requests"], &total["cache_write_tokens"]), (&json!(3), &json!(2048)), "{report}");
+    // Another grouping sums the same dimensions.
+    assert_eq!(usage("deployment")["total"]["rejected_prediction_tokens"], 240);
+}

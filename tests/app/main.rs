@@ -12,6 +12,7 @@ mod cells;
 mod cli;
 mod contract;
 mod fuzz;
+mod gateway_logs;
 mod helpers;
 mod host_queues;
 mod hostile;

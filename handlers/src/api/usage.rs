@@ -71,8 +71,9 @@ pub struct UsageResponse {
 }
 
 fn group_by(raw: Option<&str>) -> Result<GroupBy, ApiError> {
-    GroupBy::parse(raw.unwrap_or("business_unit"))
-        .ok_or_else(|| ApiError::invalid("group_by", "use business_unit, application, party, model, deployment or day"))
+    GroupBy::parse(raw.unwrap_or("business_unit")).ok_or_else(|| {
+        ApiError::invalid("group_by", "use business_unit, application, party, model, deployment, day or service_tier")
+    })
 }
 
 /// `GET /api/usage`.

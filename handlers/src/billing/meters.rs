@@ -193,7 +193,9 @@ mod tests {
             model: "m".into(),
             deployment: String::new(),
             token_source: source,
-            tokens: TokenTotals { requests: 1, prompt, completion, cached, reasoning: 0 },
+            service_tier: String::new(),
+            spilled_from: String::new(),
+            tokens: TokenTotals { requests: 1, prompt, completion, cached, ..Default::default() },
         }
     }
 

@@ -65,6 +65,13 @@ pub struct ChargeLine {
     pub deployment: String,
     /// How the deployment is billed.
     pub deployment_type: DeploymentType,
+    /// The service tier the calls were billed at ('' when the responses do not say).
+    pub service_tier: String,
+    /// The provisioned deployment these calls spilled over from ('' when they
+    /// did not). `deployment` is then the standard deployment that served
+    /// them: they are priced at its rates and are not in the provisioned
+    /// deployment's token share.
+    pub spilled_from: String,
     /// The deployment's Azure OpenAI account, when the directory says.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resource_id: Option<AccountId>,
@@ -186,6 +193,8 @@ struct LineKey {
     application: String,
     model: String,
     deployment: String,
+    service_tier: String,
+    spilled_from: String,
     kind: LineKind,
     priced: bool,
 }
@@ -235,6 +244,8 @@ pub fn compute(
             application: applications.application(&a.party).to_owned(),
             model: model.to_owned(),
             deployment: a.deployment.clone(),
+            service_tier: a.service_tier.clone(),
+            spilled_from: a.spilled_from.clone(),
             kind: LineKind::Usage,
             priced: true,
         };
@@ -308,8 +319,10 @@ pub fn compute(
             model: key.model.clone(),
             deployment: key.deployment.clone(),
             deployment_type: acc.deployment_type.unwrap_or(DeploymentCatalogue::DEFAULT_TYPE),
+            service_tier: key.service_tier.clone(),
+            spilled_from: key.spilled_from.clone(),
             tokens: acc.tokens,
-            note: acc.note.clone(),
+            note: spilled_note(&key.spilled_from, &acc.note),
             meters: acc.meters.clone(),
         };
         statement_lines.push((draft, cost));
@@ -369,6 +382,8 @@ pub fn compute(
                 model: model.to_owned(),
                 deployment: name.to_owned(),
                 deployment_type: DeploymentType::Provisioned,
+                service_tier: String::new(),
+                spilled_from: String::new(),
                 tokens: TokenCounts::default(),
                 note: format!("{name} costs {cost} for the month; {how}"),
                 meters: MeterTally::default(),
@@ -398,6 +413,8 @@ pub fn compute(
                 region: deployments.region(&d.deployment).cloned(),
                 deployment: d.deployment,
                 deployment_type: d.deployment_type,
+                service_tier: d.service_tier,
+                spilled_from: d.spilled_from,
                 tokens: d.tokens,
                 cost: cost.map(money),
                 currency: currency.clone(),
@@ -407,14 +424,26 @@ pub fn compute(
         })
         .collect();
     statement_lines.sort_by(|a, b| {
-        (a.kind == LineKind::UnusedCapacity, &a.business_unit, &a.application, &a.model, &a.deployment, a.kind).cmp(&(
-            b.kind == LineKind::UnusedCapacity,
-            &b.business_unit,
-            &b.application,
-            &b.model,
-            &b.deployment,
-            b.kind,
-        ))
+        (
+            a.kind == LineKind::UnusedCapacity,
+            &a.business_unit,
+            &a.application,
+            &a.model,
+            &a.deployment,
+            a.kind,
+            &a.service_tier,
+            &a.spilled_from,
+        )
+            .cmp(&(
+                b.kind == LineKind::UnusedCapacity,
+                &b.business_unit,
+                &b.application,
+                &b.model,
+                &b.deployment,
+                b.kind,
+                &b.service_tier,
+                &b.spilled_from,
+            ))
     });
 
     let totals = Totals::of(&statement_lines, &currency);
@@ -543,21 +572,34 @@ struct Draft {
     model: String,
     deployment: String,
     deployment_type: DeploymentType,
+    service_tier: String,
+    spilled_from: String,
     tokens: TokenCounts,
     note: String,
     meters: MeterTally,
+}
+
+/// A line's note, saying first that its calls spilled over (when they did).
+fn spilled_note(spilled_from: &str, note: &str) -> String {
+    match (spilled_from.is_empty(), note.is_empty()) {
+        (true, _) => note.to_owned(),
+        (false, true) => format!("spilled from {spilled_from}"),
+        (false, false) => format!("spilled from {spilled_from}; {note}"),
+    }
 }
 
 /// What identifies a price used: its key, date and file.
 type UsedKey = (String, String, DeploymentType, String, ServiceTier, TokenKind, NaiveDate, String);
 
 /// The exact cost of an aggregate and the prices it used, each token kind at
-/// its own price in force on the day: prompt tokens less cached at the input
-/// price, cached tokens at the cached-input price, completion tokens
-/// (reasoning included) at the output price. The input price is needed even
-/// without prompt tokens, so a model without prices is never a zero line.
-/// Usage is priced at the default service tier until the ledger records the
-/// tier. `Err` says why the aggregate is unpriced.
+/// its own price for the aggregate's service tier in force on the day: prompt
+/// tokens less cached and less cache writes at the input price, cached tokens
+/// at the cached-input price, cache writes at the cache-write price,
+/// completion tokens (reasoning included) at the output price. The input
+/// price is needed even without prompt tokens, so a model without prices is
+/// never a zero line; a tier or kind without a price leaves the aggregate
+/// unpriced, never charged at another tier's or kind's rate. `Err` says why
+/// the aggregate is unpriced.
 fn usage_cost<'a>(
     prices: &'a PriceCatalogue,
     model: &str,
@@ -568,19 +610,23 @@ fn usage_cost<'a>(
     if model.is_empty() {
         return Err("the records name no model and the deployment file does not map the deployment".to_owned());
     }
+    // '' is a response that did not say: the default tier.
+    let tier = ServiceTier::parse(&a.service_tier)
+        .ok_or_else(|| format!("no prices for the service tier {:?} of {model} {deployment_type}", a.service_tier))?;
     let t = &a.tokens;
-    let uncached = t.prompt.saturating_sub(t.cached);
+    let uncached = t.prompt.saturating_sub(t.cached).saturating_sub(t.cache_write);
     let mut cost = Decimal::ZERO;
     let mut applied = Vec::new();
     for (kind, tokens, needed) in [
         (TokenKind::Input, uncached, true),
         (TokenKind::CachedInput, t.cached, t.cached > 0),
+        (TokenKind::CacheWrite, t.cache_write, t.cache_write > 0),
         (TokenKind::Output, t.completion, t.completion > 0),
     ] {
         if !needed {
             continue;
         }
-        let q = Lookup { model, deployment_type, region, tier: ServiceTier::Default, kind, day: a.day };
+        let q = Lookup { model, deployment_type, region, tier, kind, day: a.day };
         let price = prices.lookup(&q).map_err(|e| e.to_string())?;
         cost += Decimal::from(tokens) * price.price / Decimal::from(1_000_000u32);
         applied.push(price);
@@ -626,7 +672,9 @@ mod tests {
             model: model.into(),
             deployment: deployment.into(),
             token_source: TokenSource::Reported,
-            tokens: TokenTotals { requests: 1, prompt, completion, cached, reasoning: 0 },
+            service_tier: String::new(),
+            spilled_from: String::new(),
+            tokens: TokenTotals { requests: 1, prompt, completion, cached, ..Default::default() },
         }
     }
 
@@ -762,6 +810,102 @@ mod tests {
     }
 
     #[test]
+    fn spilled_calls_are_priced_at_the_serving_deployment_and_left_out_of_the_ptu_share() {
+        // 2M tokens on the PTU; 1M prompt + 0 completion spilled from it to the
+        // standard deployment "chat", priced at gpt-4o global's 2.50 per 1M.
+        let mut spilled = agg(1, "app-a", "gpt-4o", "chat", 1_000_000, 0, 0);
+        spilled.spilled_from = "ptu".into();
+        let aggregates = [agg(1, "app-a", "gpt-4o", "ptu", 2_000_000, 0, 0), spilled];
+        let s = run(
+            &aggregates,
+            &format!(
+                "{PTU}ptu,gpt-4o,provisioned,1000,1000
+"
+            ),
+            &PriceCatalogue::shipped().unwrap(),
+        );
+        let spill = s.lines.iter().find(|l| l.spilled_from == "ptu").unwrap();
+        assert_eq!((spill.kind, spill.deployment.as_str()), (LineKind::Usage, "chat"));
+        assert_eq!(spill.cost, Some(usd("2.50")), "{spill:?}");
+        assert!(spill.note.starts_with("spilled from ptu"), "{}", spill.note);
+        let ptu = s.lines.iter().find(|l| l.kind == LineKind::Provisioned).unwrap();
+        assert_eq!(ptu.tokens.total_tokens, 2_000_000, "the PTU's share counts its own tokens only");
+        // 2M / 43.2M of 1000.00 = 46.30; the spilled call is not in it.
+        assert_eq!(ptu.cost, Some(usd("46.30")));
+        assert_eq!(s.total, usd("1002.50"));
+    }
+
+    #[test]
+    fn another_tier_and_cache_writes_are_priced_from_their_own_prices_and_every_dimension_is_summed() {
+        // gpt-4o: default tier 2.50 input, 1.25 cached, 3.125 cache write,
+        // 10.00 output; priority 5.00 input, 20.00 output; flex no price.
+        let header = "model,deployment_type,service_tier,effective_from,currency,input_per_1m,cached_input_per_1m,\
+                      cache_write_per_1m,output_per_1m,source,read_on\n";
+        let prices = PriceCatalogue::parse(
+            &format!(
+                "{header}gpt-4o,global,,2026-01-01,USD,2.50,1.25,3.125,10.00,x,\n\
+                 gpt-4o,global,priority,2026-01-01,USD,5.00,,,20.00,x,\n\
+                 gpt-4o-mini,global,,2026-01-01,USD,0.15,0.075,,0.60,x,\n"
+            ),
+            "t",
+        )
+        .unwrap();
+        let mut priority = agg(2, "app-a", "gpt-4o", "chat", 1_000_000, 0, 100_000);
+        priority.service_tier = "priority".into();
+        let mut flex = agg(2, "app-b", "gpt-4o", "chat", 1000, 0, 0);
+        flex.service_tier = "flex".into();
+        let mut odd = agg(2, "app-b", "gpt-4o", "chat", 1000, 0, 0);
+        odd.service_tier = "turbo".into();
+        let mut writes = agg(2, "app-b", "gpt-4o", "chat", 2_000_000, 400_000, 200_000);
+        writes.tokens.cache_write = 600_000;
+        writes.tokens.audio_prompt = 40;
+        writes.tokens.audio_completion = 5;
+        writes.tokens.accepted_prediction = 7;
+        writes.tokens.rejected_prediction = 11;
+        let mut mini_writes = agg(2, "app-a", "gpt-4o-mini", "mini", 1000, 0, 0);
+        mini_writes.tokens.cache_write = 300;
+        let mut default = agg(2, "app-a", "gpt-4o", "chat", 1_000_000, 0, 0);
+        default.service_tier = "default".into();
+        let s = run(&[priority, flex, odd, writes, mini_writes, default], "deployment,model\n", &prices);
+        let line = |tier: &str, app: &str, deployment: &str| {
+            s.lines
+                .iter()
+                .find(|l| l.service_tier == tier && l.application == app && l.deployment == deployment)
+                .unwrap()
+                .clone()
+        };
+        // 1M × 5.00 + 100k × 20.00: the priority tier's own rates.
+        assert_eq!(line("priority", "Claims bot", "chat").cost, Some(usd("7.00")));
+        let f = line("flex", "Search", "chat");
+        assert_eq!(f.cost, None, "a tier without prices is never the default tier's rate, never zero");
+        assert!(f.note.contains("flex tier"), "{}", f.note);
+        let o = line("turbo", "Search", "chat");
+        assert_eq!(o.cost, None);
+        assert!(o.note.contains("\"turbo\""), "{}", o.note);
+        // 1M uncached × 2.50 + 400k cached × 1.25 + 600k written × 3.125 + 200k × 10.00
+        // = 2.50 + 0.50 + 1.875 + 2.00
+        assert_eq!(line("", "Search", "chat").cost, Some(usd("6.88")));
+        let m = line("", "Claims bot", "mini");
+        assert_eq!(m.cost, None, "a cache write without its price is unpriced, not input");
+        assert!(m.note.contains("cache write"), "{}", m.note);
+        assert_eq!(line("default", "Claims bot", "chat").cost, Some(usd("2.50")));
+        assert!(s.prices_used.iter().any(|p| p.kind == TokenKind::CacheWrite));
+        assert!(s.prices_used.iter().any(|p| p.tier == ServiceTier::Priority));
+        let t = &s.tokens;
+        assert_eq!(
+            (
+                t.cache_write_tokens,
+                t.audio_prompt_tokens,
+                t.audio_completion_tokens,
+                t.accepted_prediction_tokens,
+                t.rejected_prediction_tokens
+            ),
+            (600_300, 40, 5, 7, 11)
+        );
+        assert_eq!((s.unpriced.requests, s.unpriced.cache_write_tokens), (3, 300));
+    }
+
+    #[test]
     fn ptu_without_capacity_is_wholly_shared_and_unused_only_without_usage() {
         let deployments = "deployment,model,deployment_type,ptu_hourly_cost\nptu,gpt-4o,provisioned,1.00\nidle,gpt-4o,provisioned,2.00\n";
         let aggregates = [agg(1, "app-a", "gpt-4o", "ptu", 1, 0, 0), agg(1, "app-b", "gpt-4o", "ptu", 2, 0, 0)];
@@ -820,12 +964,15 @@ mod tests {
                         model: model.into(),
                         deployment: deployment.into(),
                         token_source: source,
+                        service_tier: String::new(),
+                        spilled_from: String::new(),
                         tokens: TokenTotals {
                             requests,
                             prompt,
                             completion,
                             cached: prompt * cached_pct / 100,
                             reasoning: completion * reasoning_pct / 100,
+                            ..Default::default()
                         },
                     }
                 },

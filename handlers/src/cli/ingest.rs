@@ -67,10 +67,18 @@ pub(super) async fn run(services: &Services, args: IngestArgs) -> anyhow::Result
     if args.json {
         println!("{}", serde_json::to_string_pretty(&total)?);
     } else {
+        let ignored = if total.ignored > 0 { format!("  ignored {}", total.ignored) } else { String::new() };
         println!(
-            "received {}  accepted {}  duplicates {}  dead-lettered {}",
+            "received {}  accepted {}  duplicates {}  dead-lettered {}{ignored}",
             total.received, total.accepted, total.duplicates, total.dead_lettered
         );
+        let calls = total.calls;
+        if calls.attributed + calls.unattributed > 0 {
+            println!(
+                "calls from API Management resource logs counted: {} attributed, {} unattributed",
+                calls.attributed, calls.unattributed
+            );
+        }
         if total.pending_count > 0 {
             println!("streamed without usage, not yet counted: {}", total.pending_count);
         }
@@ -116,7 +124,7 @@ pub async fn ingest_file(ingestor: &Ingestor, file: &PathBuf, batch_size: usize)
         pending.extend(batch);
         pending_events += events;
         if pending_events >= batch_size {
-            total.add(&ingestor.store(pending_events, std::mem::take(&mut pending)).await?);
+            total.add(&ingestor.store(std::mem::take(&mut pending)).await?);
             pending_events = 0;
             if total.received >= next_progress {
                 eprintln!("… {source}: {} events", total.received);
@@ -126,7 +134,7 @@ pub async fn ingest_file(ingestor: &Ingestor, file: &PathBuf, batch_size: usize)
     }
     read.await.context("reading")??;
     if pending_events > 0 {
-        total.add(&ingestor.store(pending_events, pending).await?);
+        total.add(&ingestor.store(pending).await?);
     }
     Ok(total)
 }

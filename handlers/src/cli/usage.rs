@@ -37,6 +37,8 @@ pub enum By {
     Deployment,
     /// UTC day.
     Day,
+    /// The service tier the responses say they were billed at.
+    ServiceTier,
 }
 
 impl From<By> for GroupBy {
@@ -48,6 +50,7 @@ impl From<By> for GroupBy {
             By::Model => GroupBy::Model,
             By::Deployment => GroupBy::Deployment,
             By::Day => GroupBy::Day,
+            By::ServiceTier => GroupBy::ServiceTier,
         }
     }
 }
@@ -144,18 +147,37 @@ impl<'a> Json<'a> {
     }
 }
 
-const HEADERS: [&str; 9] =
-    ["group", "requests", "prompt", "cached", "completion", "reasoning", "total", "estimated", "pending_requests"];
+const HEADERS: [&str; 14] = [
+    "group",
+    "requests",
+    "prompt",
+    "cached",
+    "cache_write",
+    "audio_prompt",
+    "completion",
+    "reasoning",
+    "audio_completion",
+    "accepted_prediction",
+    "rejected_prediction",
+    "total",
+    "estimated",
+    "pending_requests",
+];
 
-fn cells(line: &UsageLine) -> [String; 9] {
+fn cells(line: &UsageLine) -> [String; 14] {
     let t = &line.tokens;
     [
         line.key.clone(),
         t.requests.to_string(),
         t.prompt_tokens.to_string(),
         t.cached_tokens.to_string(),
+        t.cache_write_tokens.to_string(),
+        t.audio_prompt_tokens.to_string(),
         t.completion_tokens.to_string(),
         t.reasoning_tokens.to_string(),
+        t.audio_completion_tokens.to_string(),
+        t.accepted_prediction_tokens.to_string(),
+        t.rejected_prediction_tokens.to_string(),
         t.total_tokens.to_string(),
         t.estimated_tokens.to_string(),
         t.pending_requests.to_string(),
@@ -164,10 +186,10 @@ fn cells(line: &UsageLine) -> [String; 9] {
 
 /// A fixed-width text table with a total line.
 pub fn table(report: &UsageReport) -> String {
-    let mut rows: Vec<[String; 9]> = vec![HEADERS.map(str::to_owned)];
+    let mut rows: Vec<[String; 14]> = vec![HEADERS.map(str::to_owned)];
     rows.extend(report.lines.iter().map(cells));
     rows.push(cells(&report.total));
-    let mut widths = [0usize; 9];
+    let mut widths = [0usize; HEADERS.len()];
     for row in &rows {
         for (w, c) in widths.iter_mut().zip(row) {
             *w = (*w).max(c.chars().count());
@@ -176,7 +198,7 @@ pub fn table(report: &UsageReport) -> String {
     let mut out = String::new();
     for (i, row) in rows.iter().enumerate() {
         if i == rows.len() - 1 {
-            let _ = writeln!(out, "{}", "-".repeat(widths.iter().sum::<usize>() + 2 * 8));
+            let _ = writeln!(out, "{}", "-".repeat(widths.iter().sum::<usize>() + 2 * (HEADERS.len() - 1)));
         }
         for (j, (w, c)) in widths.iter().zip(row).enumerate() {
             let sep = if j == 0 { "" } else { "  " };

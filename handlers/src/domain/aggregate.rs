@@ -24,17 +24,34 @@ pub struct TokenTotals {
     pub cached: u64,
     /// Reasoning tokens.
     pub reasoning: u64,
+    /// Prompt tokens written to the prompt cache (part of prompt).
+    pub cache_write: u64,
+    /// Audio prompt tokens (part of prompt).
+    pub audio_prompt: u64,
+    /// Audio completion tokens (part of completion).
+    pub audio_completion: u64,
+    /// Predicted-output tokens that appeared in the completion (part of completion).
+    pub accepted_prediction: u64,
+    /// Predicted-output tokens that did not appear; the service counts them
+    /// in the completion tokens, so they are billed as output.
+    pub rejected_prediction: u64,
 }
 
 impl TokenTotals {
     /// One record's counts.
     pub fn of_record(usage: &TokenUsage) -> Self {
+        let d = usage.details();
         Self {
             requests: 1,
             prompt: usage.prompt(),
             completion: usage.completion(),
             cached: usage.cached(),
             reasoning: usage.reasoning(),
+            cache_write: d.cache_write,
+            audio_prompt: d.audio_prompt,
+            audio_completion: d.audio_completion,
+            accepted_prediction: d.accepted_prediction,
+            rejected_prediction: d.rejected_prediction,
         }
     }
 
@@ -56,6 +73,11 @@ impl std::ops::AddAssign for TokenTotals {
         self.completion = self.completion.saturating_add(o.completion);
         self.cached = self.cached.saturating_add(o.cached);
         self.reasoning = self.reasoning.saturating_add(o.reasoning);
+        self.cache_write = self.cache_write.saturating_add(o.cache_write);
+        self.audio_prompt = self.audio_prompt.saturating_add(o.audio_prompt);
+        self.audio_completion = self.audio_completion.saturating_add(o.audio_completion);
+        self.accepted_prediction = self.accepted_prediction.saturating_add(o.accepted_prediction);
+        self.rejected_prediction = self.rejected_prediction.saturating_add(o.rejected_prediction);
     }
 }
 
@@ -89,6 +111,10 @@ pub struct UsageAggregate {
     pub deployment: String,
     /// Where the counts come from.
     pub token_source: TokenSource,
+    /// The service tier the responses say they were billed at ('' when not stated).
+    pub service_tier: String,
+    /// The provisioned deployment the calls spilled over from ('' when not spilled).
+    pub spilled_from: String,
     /// Requests and token sums.
     pub tokens: TokenTotals,
 }
@@ -109,6 +135,16 @@ pub struct TokenCounts {
     pub completion_tokens: u64,
     /// Reasoning tokens.
     pub reasoning_tokens: u64,
+    /// Prompt tokens written to the prompt cache.
+    pub cache_write_tokens: u64,
+    /// Audio prompt tokens.
+    pub audio_prompt_tokens: u64,
+    /// Audio completion tokens.
+    pub audio_completion_tokens: u64,
+    /// Predicted-output tokens that appeared in the completion.
+    pub accepted_prediction_tokens: u64,
+    /// Predicted-output tokens that did not appear (billed as output, part of completion).
+    pub rejected_prediction_tokens: u64,
     /// Prompt + completion.
     pub total_tokens: u64,
     /// Of the total, tokens we estimated.
@@ -128,6 +164,11 @@ impl TokenCounts {
             cached_tokens: t.cached,
             completion_tokens: t.completion,
             reasoning_tokens: t.reasoning,
+            cache_write_tokens: t.cache_write,
+            audio_prompt_tokens: t.audio_prompt,
+            audio_completion_tokens: t.audio_completion,
+            accepted_prediction_tokens: t.accepted_prediction,
+            rejected_prediction_tokens: t.rejected_prediction,
             total_tokens: total,
             estimated_tokens: if source == TokenSource::Estimated { total } else { 0 },
             pending_requests: if source == TokenSource::Pending { t.requests } else { 0 },
@@ -146,6 +187,11 @@ impl TokenCounts {
         self.cached_tokens = self.cached_tokens.saturating_add(o.cached_tokens);
         self.completion_tokens = self.completion_tokens.saturating_add(o.completion_tokens);
         self.reasoning_tokens = self.reasoning_tokens.saturating_add(o.reasoning_tokens);
+        self.cache_write_tokens = self.cache_write_tokens.saturating_add(o.cache_write_tokens);
+        self.audio_prompt_tokens = self.audio_prompt_tokens.saturating_add(o.audio_prompt_tokens);
+        self.audio_completion_tokens = self.audio_completion_tokens.saturating_add(o.audio_completion_tokens);
+        self.accepted_prediction_tokens = self.accepted_prediction_tokens.saturating_add(o.accepted_prediction_tokens);
+        self.rejected_prediction_tokens = self.rejected_prediction_tokens.saturating_add(o.rejected_prediction_tokens);
         self.total_tokens = self.total_tokens.saturating_add(o.total_tokens);
         self.estimated_tokens = self.estimated_tokens.saturating_add(o.estimated_tokens);
         self.pending_requests = self.pending_requests.saturating_add(o.pending_requests);
@@ -164,6 +210,11 @@ impl TokenCounts {
             completion: self.completion_tokens,
             cached: self.cached_tokens,
             reasoning: self.reasoning_tokens,
+            cache_write: self.cache_write_tokens,
+            audio_prompt: self.audio_prompt_tokens,
+            audio_completion: self.audio_completion_tokens,
+            accepted_prediction: self.accepted_prediction_tokens,
+            rejected_prediction: self.rejected_prediction_tokens,
         }
     }
 }

@@ -14,11 +14,13 @@ mod budget;
 mod charge;
 mod deployment;
 mod fingerprint;
+mod gateway_log;
 mod money;
 mod name;
 mod period;
 mod price;
 mod rejection;
+mod service_tier;
 mod tenant;
 mod token_usage;
 mod usage_record;
@@ -30,6 +32,7 @@ pub use budget::{Budget, BudgetError};
 pub use charge::LineKind;
 pub use deployment::{Deployment, DeploymentError, DeploymentFields, DeploymentType, Provisioned, ProvisionedCost};
 pub use fingerprint::{Fingerprint, Fingerprinter};
+pub use gateway_log::{DEFAULT_ATTRIBUTION_GRACE, GatewayLog, LlmLog, Settlement, settle};
 pub use money::{
     AmountError, Currency, CurrencyError, CurrencyMismatch, MAX_AMOUNT, Money, check_amount, serialize_amount,
     serialize_optional_amount,
@@ -38,6 +41,7 @@ pub use name::{MAX_NAME_CHARS, Name, NameError, Text, TextError};
 pub use period::{Period, PeriodError};
 pub use price::{Price, PriceLayer, ServiceTier, TokenKind};
 pub use rejection::RejectReason;
+pub use service_tier::{ResponseTier, ResponseTierError};
 pub use tenant::{Tenant, TenantError};
-pub use token_usage::{MAX_TOKENS_PER_RECORD, TokenSource, TokenUsage, UsageError};
+pub use token_usage::{MAX_TOKENS_PER_RECORD, TokenDetails, TokenSource, TokenUsage, UsageError};
 pub use usage_record::{Caller, CountedWith, RecordId, RecordIdError, RecordShape, UsageRecord};

@@ -29,11 +29,14 @@ pub enum RejectReason {
     InconsistentTokens,
     /// A token count is over [`super::MAX_TOKENS_PER_RECORD`].
     ImplausibleTokens,
+    /// A chunk of a split language-model log states other token counts than
+    /// another chunk of the same call.
+    ConflictingChunks,
 }
 
 impl RejectReason {
     /// Every reason.
-    pub const ALL: [RejectReason; 11] = [
+    pub const ALL: [RejectReason; 12] = [
         Self::InvalidEncoding,
         Self::InvalidJson,
         Self::TruncatedBody,
@@ -45,6 +48,7 @@ impl RejectReason {
         Self::NegativeTokens,
         Self::InconsistentTokens,
         Self::ImplausibleTokens,
+        Self::ConflictingChunks,
     ];
 
     /// Parses the stored name.
@@ -66,6 +70,7 @@ impl RejectReason {
             Self::NegativeTokens => "negative_tokens",
             Self::InconsistentTokens => "inconsistent_tokens",
             Self::ImplausibleTokens => "implausible_tokens",
+            Self::ConflictingChunks => "conflicting_chunks",
         }
     }
 }

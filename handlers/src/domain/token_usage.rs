@@ -49,14 +49,40 @@ impl fmt::Display for TokenSource {
 /// at the maximum before a 64-bit total could overflow.
 pub const MAX_TOKENS_PER_RECORD: u64 = 1_000_000_000;
 
-/// Token counts. Cached tokens are part of the prompt tokens and reasoning
-/// tokens part of the completion tokens: they are never added on top.
+/// Token counts. Every detail is a **part of** the prompt or the completion
+/// tokens, never added on top: cached reads and cache writes (together at most
+/// the prompt), audio input (at most the prompt), reasoning (at most the
+/// completion), audio output (at most the completion), and the accepted and
+/// rejected tokens of a predicted output (together at most the completion:
+/// rejected prediction tokens are billed as output because the service counts
+/// them in `completion_tokens`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct TokenUsage {
     prompt: u64,
     completion: u64,
     cached: u64,
     reasoning: u64,
+    details: TokenDetails,
+}
+
+/// The billing details a response may report beyond cached and reasoning
+/// tokens (`prompt_tokens_details` / `input_tokens_details` and
+/// `completion_tokens_details` / `output_tokens_details`). Zero when not
+/// reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TokenDetails {
+    /// Prompt tokens written to the prompt cache (`cache_write_tokens`).
+    pub cache_write: u64,
+    /// Prompt tokens that were audio (`prompt_tokens_details.audio_tokens`).
+    pub audio_prompt: u64,
+    /// Completion tokens that were audio (`completion_tokens_details.audio_tokens`).
+    pub audio_completion: u64,
+    /// Tokens of a predicted output that appeared in the completion.
+    pub accepted_prediction: u64,
+    /// Tokens of a predicted output that did not appear in the completion; the
+    /// service still counts them in the completion tokens, so they are billed
+    /// as output.
+    pub rejected_prediction: u64,
 }
 
 /// Why a set of counts is inconsistent.
@@ -74,6 +100,12 @@ pub enum UsageError {
     /// The stated total is not prompt + completion.
     #[error("total tokens {total} is not prompt {prompt} + completion {completion}")]
     TotalMismatch { total: u64, prompt: u64, completion: u64 },
+    /// A detail of the prompt (cache reads and writes, audio) exceeds it.
+    #[error("{what} {parts} exceed prompt tokens {prompt}")]
+    PromptDetailExceedsPrompt { what: &'static str, parts: u64, prompt: u64 },
+    /// A detail of the completion (audio, predictions) exceeds it.
+    #[error("{what} {parts} exceed completion tokens {completion}")]
+    CompletionDetailExceedsCompletion { what: &'static str, parts: u64, completion: u64 },
 }
 
 impl TokenUsage {
@@ -105,7 +137,47 @@ impl TokenUsage {
         {
             return Err(UsageError::TotalMismatch { total, prompt, completion });
         }
-        Ok(Self { prompt, completion, cached, reasoning })
+        Ok(Self { prompt, completion, cached, reasoning, details: TokenDetails::default() })
+    }
+
+    /// The same counts with these details, checked against them: cached +
+    /// cache writes and audio input are parts of the prompt; audio output and
+    /// accepted + rejected prediction tokens are parts of the completion.
+    pub fn with_details(self, details: TokenDetails) -> Result<Self, UsageError> {
+        let prompt_parts = [
+            ("cached + cache-write tokens", self.cached.checked_add(details.cache_write)),
+            ("audio prompt tokens", Some(details.audio_prompt)),
+        ];
+        for (what, parts) in prompt_parts {
+            match parts {
+                Some(parts) if parts <= self.prompt => {}
+                _ => {
+                    let parts = parts.unwrap_or(u64::MAX);
+                    return Err(UsageError::PromptDetailExceedsPrompt { what, parts, prompt: self.prompt });
+                }
+            }
+        }
+        let completion_parts = [
+            ("audio completion tokens", Some(details.audio_completion)),
+            (
+                "accepted + rejected prediction tokens",
+                details.accepted_prediction.checked_add(details.rejected_prediction),
+            ),
+        ];
+        for (what, parts) in completion_parts {
+            match parts {
+                Some(parts) if parts <= self.completion => {}
+                _ => {
+                    let parts = parts.unwrap_or(u64::MAX);
+                    return Err(UsageError::CompletionDetailExceedsCompletion {
+                        what,
+                        parts,
+                        completion: self.completion,
+                    });
+                }
+            }
+        }
+        Ok(Self { details, ..self })
     }
 
     /// No tokens (a record still waiting for a count).
@@ -133,6 +205,10 @@ impl TokenUsage {
     pub fn total(&self) -> u64 {
         self.prompt + self.completion
     }
+    /// The details beyond cached and reasoning tokens.
+    pub fn details(&self) -> TokenDetails {
+        self.details
+    }
 }
 
 #[cfg(test)]
@@ -159,5 +235,36 @@ mod tests {
         for (p, c, t) in [(max + 1, 0, None), (0, max + 1, None), (1, 1, Some(u64::MAX)), (u64::MAX, 0, None)] {
             assert!(matches!(TokenUsage::new(p, c, t, 0, 0), Err(UsageError::Implausible { .. })), "{p} {c} {t:?}");
         }
+    }
+
+    #[test]
+    fn details_are_parts_of_prompt_and_completion() {
+        let base = TokenUsage::new(100, 50, Some(150), 40, 20).unwrap();
+        let details = TokenDetails {
+            cache_write: 60,
+            audio_prompt: 100,
+            audio_completion: 50,
+            accepted_prediction: 30,
+            rejected_prediction: 20,
+        };
+        let u = base.with_details(details).unwrap();
+        assert_eq!((u.total(), u.details()), (150, details));
+        let over = |d: TokenDetails| base.with_details(d).unwrap_err();
+        assert!(matches!(
+            over(TokenDetails { cache_write: 61, ..Default::default() }),
+            UsageError::PromptDetailExceedsPrompt { parts: 101, .. }
+        ));
+        assert!(matches!(
+            over(TokenDetails { audio_prompt: 101, ..Default::default() }),
+            UsageError::PromptDetailExceedsPrompt { .. }
+        ));
+        assert!(matches!(
+            over(TokenDetails { rejected_prediction: 21, accepted_prediction: 30, ..Default::default() }),
+            UsageError::CompletionDetailExceedsCompletion { parts: 51, .. }
+        ));
+        assert!(matches!(
+            over(TokenDetails { cache_write: u64::MAX, ..Default::default() }),
+            UsageError::PromptDetailExceedsPrompt { .. }
+        ));
     }
 }

@@ -4,7 +4,7 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 
-use super::{Fingerprint, Tenant, TokenSource, TokenUsage};
+use super::{Fingerprint, ResponseTier, Tenant, TokenSource, TokenUsage};
 
 /// A record's identity in the ledger: its own id where the record has one
 /// (APIM `context.RequestId`), else where it was read from (Event Hub
@@ -79,6 +79,9 @@ pub enum RecordShape {
     ApimSample,
     /// APIM forwarding full request and response bodies.
     ApimFullBody,
+    /// API Management's own resource logs (diagnostic setting): a
+    /// `GatewayLlmLogs` record joined with its `GatewayLogs` partner.
+    ApimDiagnostic,
 }
 
 impl RecordShape {
@@ -88,6 +91,7 @@ impl RecordShape {
             Self::V1 => "v1",
             Self::ApimSample => "apim-sample",
             Self::ApimFullBody => "apim-full-body",
+            Self::ApimDiagnostic => "apim-diagnostic",
         }
     }
 }
@@ -145,6 +149,13 @@ pub struct UsageRecord {
     pub shape: RecordShape,
     /// Which backend actually served (for spillover), where known.
     pub backend: Option<String>,
+    /// The service tier the response says it was served and billed at
+    /// (`default`, `priority`, `flex`, …), where it says.
+    pub service_tier: Option<ResponseTier>,
+    /// The provisioned deployment this call spilled over from
+    /// (`x-ms-spillover-from-deployment`), when it did. `deployment` is then
+    /// the standard deployment that served and is billed for the call.
+    pub spilled_from: Option<String>,
     /// Latency of the call in milliseconds, where known.
     pub latency_ms: Option<u64>,
     /// How the tokens were counted, for `estimated` records.

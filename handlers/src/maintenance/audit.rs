@@ -42,6 +42,10 @@ pub struct Difference {
     /// The cell's token source.
     #[serde(serialize_with = "source_name")]
     pub token_source: TokenSource,
+    /// The cell's service tier ('' when the responses do not say).
+    pub service_tier: String,
+    /// The provisioned deployment the cell's calls spilled from ('' when none).
+    pub spilled_from: String,
     /// What the stored cell says (`None`: no cell).
     pub cells: Option<Figures>,
     /// What the records say (`None`: no record).
@@ -65,6 +69,16 @@ pub struct Figures {
     pub cached_tokens: u64,
     /// Reasoning tokens.
     pub reasoning_tokens: u64,
+    /// Prompt tokens written to the prompt cache.
+    pub cache_write_tokens: u64,
+    /// Audio prompt tokens.
+    pub audio_prompt_tokens: u64,
+    /// Audio completion tokens.
+    pub audio_completion_tokens: u64,
+    /// Accepted predicted-output tokens.
+    pub accepted_prediction_tokens: u64,
+    /// Rejected predicted-output tokens.
+    pub rejected_prediction_tokens: u64,
 }
 
 impl From<TokenTotals> for Figures {
@@ -75,6 +89,11 @@ impl From<TokenTotals> for Figures {
             completion_tokens: t.completion,
             cached_tokens: t.cached,
             reasoning_tokens: t.reasoning,
+            cache_write_tokens: t.cache_write,
+            audio_prompt_tokens: t.audio_prompt,
+            audio_completion_tokens: t.audio_completion,
+            accepted_prediction_tokens: t.accepted_prediction,
+            rejected_prediction_tokens: t.rejected_prediction,
         }
     }
 }
@@ -136,19 +155,31 @@ impl std::fmt::Display for AuditReport {
         for d in &self.differences {
             let show = |x: &Option<Figures>| match x {
                 Some(x) => format!(
-                    "requests {} prompt {} completion {} cached {} reasoning {}",
-                    x.requests, x.prompt_tokens, x.completion_tokens, x.cached_tokens, x.reasoning_tokens
+                    "requests {} prompt {} completion {} cached {} reasoning {} cache_write {} audio_prompt {} \
+                     audio_completion {} accepted_prediction {} rejected_prediction {}",
+                    x.requests,
+                    x.prompt_tokens,
+                    x.completion_tokens,
+                    x.cached_tokens,
+                    x.reasoning_tokens,
+                    x.cache_write_tokens,
+                    x.audio_prompt_tokens,
+                    x.audio_completion_tokens,
+                    x.accepted_prediction_tokens,
+                    x.rejected_prediction_tokens
                 ),
                 None => "none".to_owned(),
             };
             writeln!(
                 f,
-                "  partition {} {}: model {:?} deployment {:?} {}: cells [{}] records [{}]",
+                "  partition {} {}: model {:?} deployment {:?} {} tier {:?} spilled from {:?}: cells [{}] records [{}]",
                 d.day,
                 d.party,
                 d.model,
                 d.deployment,
                 d.token_source.as_str(),
+                d.service_tier,
+                d.spilled_from,
                 show(&d.cells),
                 show(&d.records)
             )?;
@@ -213,12 +244,14 @@ pub struct Audit {
     ledger: Arc<dyn Ledger>,
 }
 
-type Key = (NaiveDate, String, String, String, TokenSource);
+/// A cell's key: the columns of `storage::sql::cells::KEY` but the tenant.
+type Key = (NaiveDate, String, String, String, TokenSource, String, String);
 
 fn by_key(cells: Vec<UsageAggregate>) -> BTreeMap<Key, TokenTotals> {
     let mut out: BTreeMap<Key, TokenTotals> = BTreeMap::new();
     for c in cells {
-        *out.entry((c.day, c.party, c.model, c.deployment, c.token_source)).or_default() += c.tokens;
+        *out.entry((c.day, c.party, c.model, c.deployment, c.token_source, c.service_tier, c.spilled_from))
+            .or_default() += c.tokens;
     }
     out
 }
@@ -238,6 +271,8 @@ fn compare(stored: Vec<UsageAggregate>, recounted: Vec<UsageAggregate>) -> (usiz
                 model: key.2.clone(),
                 deployment: key.3.clone(),
                 token_source: key.4,
+                service_tier: key.5.clone(),
+                spilled_from: key.6.clone(),
                 cells: cells.copied().map(Figures::from),
                 records: records.copied().map(Figures::from),
             })
@@ -316,7 +351,9 @@ mod tests {
             model: "m".into(),
             deployment: String::new(),
             token_source: TokenSource::Reported,
-            tokens: TokenTotals { requests, prompt: requests * 10, completion: requests, cached: 0, reasoning: 0 },
+            service_tier: String::new(),
+            spilled_from: String::new(),
+            tokens: TokenTotals { requests, prompt: requests * 10, completion: requests, ..Default::default() },
         }
     }
 
@@ -331,5 +368,22 @@ mod tests {
             .map(|d| (d.party.as_str(), d.cells.map(|f| f.requests), d.records.map(|f| f.requests)))
             .collect();
         assert_eq!(summary, [("a", Some(2), Some(3)), ("b", None, Some(1)), ("c", Some(5), None)]);
+    }
+
+    #[test]
+    fn the_billing_dimensions_are_part_of_the_key_and_of_the_figures() {
+        let mut priority = cell("a", 1);
+        priority.service_tier = "priority".into();
+        let mut writes = cell("a", 1);
+        writes.tokens.cache_write = 4;
+        // Same sums under another tier: a cell missing on each side.
+        let (n, _, found) = compare(vec![priority], vec![cell("a", 1)]);
+        assert_eq!((n, found.len()), (2, 2));
+        assert_eq!(found.iter().map(|d| d.service_tier.as_str()).collect::<Vec<_>>(), ["", "priority"]);
+        // Only a cache-write sum differs: named, with both figures.
+        let (_, _, found) = compare(vec![writes], vec![cell("a", 1)]);
+        let figures =
+            found.iter().map(|d| (d.cells.map(|f| f.cache_write_tokens), d.records.map(|f| f.cache_write_tokens)));
+        assert_eq!(figures.collect::<Vec<_>>(), [(Some(4), Some(0))]);
     }
 }

@@ -41,7 +41,9 @@ fn agg(day: u32, party: &str, deployment: &str, prompt: u64, cached: u64, comple
         model: String::new(),
         deployment: deployment.into(),
         token_source: TokenSource::Reported,
-        tokens: TokenTotals { requests: 10, prompt, completion, cached, reasoning: 0 },
+        service_tier: String::new(),
+        spilled_from: String::new(),
+        tokens: TokenTotals { requests: 10, prompt, completion, cached, ..Default::default() },
     }
 }
 

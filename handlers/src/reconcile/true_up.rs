@@ -70,6 +70,8 @@ pub fn true_up(statement: &Statement, reconciliation: &Reconciliation) -> Result
                 model: group.meter.clone(),
                 deployment: group.deployment.clone(),
                 deployment_type: DeploymentType::Global,
+                service_tier: String::new(),
+                spilled_from: String::new(),
                 resource_id: AccountId::parse(&group.resource_id).ok(),
                 region: None,
                 tokens: TokenCounts::default(),
@@ -108,8 +110,16 @@ fn merge(corrections: Vec<ChargeLine>) -> Vec<ChargeLine> {
     let mut merged: Vec<ChargeLine> = Vec::with_capacity(corrections.len());
     for c in corrections {
         match merged.iter_mut().find(|m| {
-            (&m.business_unit, &m.application, &m.model, &m.deployment, &m.note)
-                == (&c.business_unit, &c.application, &c.model, &c.deployment, &c.note)
+            (&m.business_unit, &m.application, &m.model, &m.deployment, &m.service_tier, &m.spilled_from, &m.note)
+                == (
+                    &c.business_unit,
+                    &c.application,
+                    &c.model,
+                    &c.deployment,
+                    &c.service_tier,
+                    &c.spilled_from,
+                    &c.note,
+                )
         }) {
             Some(m) => {
                 let sum = |l: &ChargeLine| l.cost.as_ref().map(Money::amount).unwrap_or_default();

@@ -18,7 +18,10 @@ use serde_json::value::RawValue;
 
 use super::envelope::{Envelope, unwrap_json_text};
 use super::scalar::{self, Scalar};
-use super::{CountInput, ParseContext, ParsedRecord, RejectReason, Rejection, openai_usage, record_id, timestamp};
+use super::{
+    CountInput, ParseContext, ParsedRecord, RejectReason, Rejection, openai_usage, owned_text, record_id, service_tier,
+    timestamp,
+};
 use crate::domain::{Caller, RecordShape, TokenSource, TokenUsage, UsageRecord};
 
 #[derive(Debug, Default, Deserialize)]
@@ -29,6 +32,8 @@ struct Body<'a> {
     stream: Option<Scalar<'a>>,
     #[serde(borrow)]
     usage: Option<&'a RawValue>,
+    #[serde(borrow)]
+    service_tier: Option<Scalar<'a>>,
 }
 
 fn read_body<'t>(field: &str, text: &'t str) -> Result<Body<'t>, Rejection> {
@@ -103,6 +108,8 @@ pub(super) fn convert(e: &Envelope<'_>, ctx: ParseContext<'_>) -> Result<ParsedR
         backend: None,
         latency_ms: None,
         counted_with: None,
+        service_tier: service_tier("response.service_tier", response.service_tier.as_ref())?,
+        spilled_from: owned_text("spilledFrom", e.camel_spilled_from.as_ref())?,
     };
     Ok(ParsedRecord { record, count_input })
 }

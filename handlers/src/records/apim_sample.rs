@@ -13,7 +13,9 @@
 
 use super::envelope::Envelope;
 use super::scalar;
-use super::{ParseContext, ParsedRecord, RejectReason, Rejection, openai_usage, record_id, timestamp};
+use super::{
+    ParseContext, ParsedRecord, RejectReason, Rejection, openai_usage, owned_text, record_id, service_tier, timestamp,
+};
 use crate::domain::{Caller, RecordShape, TokenSource, TokenUsage, UsageRecord};
 
 pub(super) fn convert(e: &Envelope<'_>, ctx: ParseContext<'_>) -> Result<ParsedRecord, Rejection> {
@@ -63,6 +65,8 @@ pub(super) fn convert(e: &Envelope<'_>, ctx: ParseContext<'_>) -> Result<ParsedR
         backend: None,
         latency_ms: None,
         counted_with: None,
+        service_tier: service_tier("ServiceTier", e.pascal_service_tier.as_ref())?,
+        spilled_from: owned_text("SpilledFrom", e.pascal_spilled_from.as_ref())?,
     };
     // The sample carries no bodies, so a streamed record cannot be counted
     // later: it stays pending and is reported as such.

@@ -49,6 +49,10 @@ pub(crate) struct Envelope<'a> {
     #[serde(borrow)]
     pub latency_ms: Option<Scalar<'a>>,
     #[serde(borrow)]
+    pub service_tier: Option<Scalar<'a>>,
+    #[serde(borrow)]
+    pub spilled_from: Option<Scalar<'a>>,
+    #[serde(borrow)]
     pub usage: Option<&'a RawValue>,
     #[serde(borrow)]
     pub request_body: Option<&'a RawValue>,
@@ -78,6 +82,10 @@ pub(crate) struct Envelope<'a> {
     pub pascal_request_id: Option<Scalar<'a>>,
     #[serde(rename = "SubscriptionId", borrow)]
     pub pascal_subscription_id: Option<Scalar<'a>>,
+    #[serde(rename = "ServiceTier", borrow)]
+    pub pascal_service_tier: Option<Scalar<'a>>,
+    #[serde(rename = "SpilledFrom", alias = "SpilloverFromDeployment", borrow)]
+    pub pascal_spilled_from: Option<Scalar<'a>>,
 
     // APIM forwarding full bodies (camelCase).
     #[serde(rename = "eventTime", borrow)]
@@ -94,6 +102,8 @@ pub(crate) struct Envelope<'a> {
     pub deployment_id: Option<Scalar<'a>>,
     #[serde(rename = "statusCode", borrow)]
     pub status_code: Option<Scalar<'a>>,
+    #[serde(rename = "spilledFrom", alias = "spilloverFromDeployment", borrow)]
+    pub camel_spilled_from: Option<Scalar<'a>>,
     #[serde(borrow)]
     pub request: Option<&'a RawValue>,
     #[serde(borrow)]

@@ -1,14 +1,17 @@
 //! Wire formats of token-usage records, and their conversion into the domain.
 //!
-//! Three shapes exist in the field (see `docs/record-format.md`): our `usage.v1`
-//! record, the widely copied APIM sample policy's PascalCase record, and APIM
-//! forwarding whole request/response bodies. All are read through one lenient
+//! Four shapes exist in the field (see `docs/record-format.md`): our `usage.v1`
+//! record, the widely copied APIM sample policy's PascalCase record, APIM
+//! forwarding whole request/response bodies, and API Management's own resource
+//! logs streamed by a diagnostic setting (many records per event, in two
+//! halves: [`diagnostic`]). The first three are read through one lenient
 //! [`envelope::Envelope`] in a single pass, then converted by the module of
-//! their shape. Anything that cannot become a [`UsageRecord`] becomes a
-//! [`Rejection`] with a machine-readable [`RejectReason`].
+//! their shape. Anything that cannot become a [`UsageRecord`] (or a half)
+//! becomes a [`Rejection`] with a machine-readable [`RejectReason`].
 
 mod apim_full;
 mod apim_sample;
+pub mod diagnostic;
 mod envelope;
 mod openai_usage;
 mod redact;
@@ -19,7 +22,7 @@ mod v1;
 use serde_json::error::Category;
 
 pub use crate::domain::RejectReason;
-use crate::domain::{Fingerprinter, RecordId, Tenant, UsageRecord};
+use crate::domain::{Fingerprinter, GatewayLog, LlmLog, RecordId, ResponseTier, Tenant, UsageRecord};
 pub use redact::redact_secrets;
 pub use timestamp::parse_utc;
 
@@ -99,6 +102,73 @@ pub fn parse_record(body: &str, ctx: ParseContext<'_>) -> Result<ParsedRecord, R
     })
 }
 
+/// What one record of an event body became.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventItem {
+    /// A usage record of one of the first three shapes.
+    Record(ParsedRecord),
+    /// The language-model half of a call (`GatewayLlmLogs`): tokens, no caller.
+    LlmLog(LlmLog),
+    /// The gateway half of a call (`GatewayLogs`): caller, no tokens.
+    GatewayLog(GatewayLog),
+    /// A resource-log record of a category we do not use.
+    Ignored {
+        /// Its category.
+        category: String,
+    },
+}
+
+/// The records of one event body, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParsedEvent<'a> {
+    /// Whether the body held a list of resource-log records (its records'
+    /// identities are then the event's plus their position), rather than one
+    /// record.
+    pub many: bool,
+    /// Each record: its text as received and its outcome.
+    pub items: Vec<EventRecord<'a>>,
+}
+
+/// One record of an event body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventRecord<'a> {
+    /// The record's text as received (the whole body for single records).
+    pub raw: &'a str,
+    /// What it became.
+    pub outcome: Result<EventItem, Rejection>,
+}
+
+/// Parses one event body: one usage record, or the records of a resource-log
+/// event (`{"records": […]}`, a bare array, or a single resource-log record).
+/// Every record of the event has its own outcome; an event that holds no
+/// record at all counts as one ignored item, so no event goes uncounted.
+pub fn parse_event<'a>(body: &'a str, ctx: ParseContext<'_>) -> ParsedEvent<'a> {
+    let single = |outcome: Result<EventItem, Rejection>| ParsedEvent {
+        many: false,
+        items: vec![EventRecord { raw: body, outcome }],
+    };
+    if !body.trim_start().starts_with('[') {
+        match parse_record(body, ctx) {
+            Err(rejection) if rejection.reason == RejectReason::UnknownShape => {}
+            other => return single(other.map(EventItem::Record)),
+        }
+    }
+    match diagnostic::records(body) {
+        None => single(parse_record(body, ctx).map(EventItem::Record)),
+        Some(Err(rejection)) => single(Err(rejection)),
+        Some(Ok(records)) if records.is_empty() => {
+            single(Ok(EventItem::Ignored { category: "(no records)".to_owned() }))
+        }
+        Some(Ok(records)) => ParsedEvent {
+            many: true,
+            items: records
+                .into_iter()
+                .map(|raw| EventRecord { raw: raw.get(), outcome: diagnostic::parse(raw, ctx) })
+                .collect(),
+        },
+    }
+}
+
 fn classify(error: &serde_json::Error, body: &str) -> Rejection {
     match error.classify() {
         Category::Eof => Rejection::new(
@@ -132,6 +202,22 @@ pub(crate) fn json_error(field: &str, error: &serde_json::Error) -> String {
 /// Reads a record id, with the field's name in the error.
 fn record_id(field: &str, raw: &str) -> Result<RecordId, Rejection> {
     RecordId::parse(raw).map_err(|e| Rejection::new(RejectReason::InvalidField, format!("{field}: {e}")))
+}
+
+/// Reads a service tier (`default`, `priority`, `flex`, …), with the field's
+/// name in the error.
+fn service_tier(field: &str, value: Option<&scalar::Scalar<'_>>) -> Result<Option<ResponseTier>, Rejection> {
+    match scalar::text(field, value)? {
+        Some(raw) => ResponseTier::parse(&raw)
+            .map(Some)
+            .map_err(|e| Rejection::new(RejectReason::InvalidField, format!("{field}: {e}"))),
+        None => Ok(None),
+    }
+}
+
+/// Reads an optional piece of text as an owned string.
+fn owned_text(field: &str, value: Option<&scalar::Scalar<'_>>) -> Result<Option<String>, Rejection> {
+    scalar::text(field, value).map(|t| t.map(std::borrow::Cow::into_owned))
 }
 
 #[cfg(test)]

@@ -2,7 +2,10 @@
 
 use super::envelope::Envelope;
 use super::scalar;
-use super::{CountInput, ParseContext, ParsedRecord, RejectReason, Rejection, openai_usage, record_id, timestamp};
+use super::{
+    CountInput, ParseContext, ParsedRecord, RejectReason, Rejection, openai_usage, owned_text, record_id, service_tier,
+    timestamp,
+};
 use crate::domain::{Caller, RecordShape, Tenant, TokenSource, TokenUsage, UsageRecord};
 
 /// The only schema name of this shape so far.
@@ -66,6 +69,8 @@ pub(super) fn convert(e: &Envelope<'_>, ctx: ParseContext<'_>) -> Result<ParsedR
         backend: text("backend", e.backend.as_ref())?,
         latency_ms: scalar::count("latency_ms", e.latency_ms.as_ref())?,
         counted_with: None,
+        service_tier: service_tier("service_tier", e.service_tier.as_ref())?,
+        spilled_from: owned_text("spilled_from", e.spilled_from.as_ref())?,
     };
     Ok(ParsedRecord { record, count_input })
 }

@@ -48,6 +48,8 @@ pub fn priced(statement: &Statement, reconciliation: Option<&Reconciliation>) ->
             application: l.application.clone(),
             model: l.model.clone(),
             deployment: l.deployment.clone(),
+            service_tier: l.service_tier.clone(),
+            spilled_from: l.spilled_from.clone(),
             currency: statement.currency.clone(),
             tokens: l.tokens.totals(),
             cost: l.cost.clone(),

@@ -13,6 +13,7 @@ pub mod azure;
 pub mod credential;
 pub mod dead_letter;
 pub mod embedded;
+pub mod gateway_logs;
 pub mod postgres;
 pub mod sql;
 
@@ -27,6 +28,7 @@ use crate::domain::{
     Currency, LineKind, Money, Period, RecordId, RejectReason, Tenant, TokenSource, TokenTotals, UsageAggregate,
     UsageRecord,
 };
+pub use gateway_logs::{GatewayLogStore, HalvesOutcome, OpenCall};
 
 /// A failure of a store itself (not of a record). The invocation fails so the
 /// Functions host retries the batch; ingestion is idempotent, so the retry
@@ -279,21 +281,30 @@ pub struct CapacityCell {
     pub tokens: u64,
 }
 
-/// Sums a partition's entries per model, deployment and token source.
+/// Sums a partition's entries per model, deployment, token source, service
+/// tier and spilled-from deployment (the key of a usage cell).
 pub fn aggregate_entries(partition: &LedgerPartition, entries: &[LedgerEntry]) -> Vec<UsageAggregate> {
-    let mut sums: std::collections::BTreeMap<(&str, &str, TokenSource), TokenTotals> =
-        std::collections::BTreeMap::new();
+    type Key<'e> = (&'e str, &'e str, TokenSource, &'e str, &'e str);
+    let mut sums: std::collections::BTreeMap<Key<'_>, TokenTotals> = std::collections::BTreeMap::new();
     for e in entries {
-        let key = (e.model.as_deref().unwrap_or(""), e.deployment.as_deref().unwrap_or(""), e.token_source);
+        let key = (
+            e.model.as_deref().unwrap_or(""),
+            e.deployment.as_deref().unwrap_or(""),
+            e.token_source,
+            e.service_tier.as_str(),
+            e.spilled_from.as_str(),
+        );
         *sums.entry(key).or_default() += e.tokens;
     }
     sums.into_iter()
-        .map(|((model, deployment, token_source), tokens)| UsageAggregate {
+        .map(|((model, deployment, token_source, service_tier, spilled_from), tokens)| UsageAggregate {
             day: partition.day,
             party: partition.party.clone(),
             model: model.to_owned(),
             deployment: deployment.to_owned(),
             token_source,
+            service_tier: service_tier.to_owned(),
+            spilled_from: spilled_from.to_owned(),
             tokens,
         })
         .collect()
@@ -313,6 +324,10 @@ pub struct ResultLine {
     pub model: String,
     /// Deployment ('' when the records do not say).
     pub deployment: String,
+    /// Service tier the calls were billed at ('' when not stated).
+    pub service_tier: String,
+    /// The provisioned deployment the calls spilled over from ('' when not spilled).
+    pub spilled_from: String,
     /// Currency of the statement (also of unpriced lines).
     pub currency: Currency,
     /// Requests and tokens.
@@ -382,6 +397,10 @@ pub struct LedgerEntry {
     pub deployment: Option<String>,
     /// Where the counts come from.
     pub token_source: TokenSource,
+    /// The service tier the response states ('' when it does not).
+    pub service_tier: String,
+    /// The provisioned deployment the call spilled from ('' when it did not).
+    pub spilled_from: String,
     /// The record's counts (one request).
     pub tokens: TokenTotals,
 }

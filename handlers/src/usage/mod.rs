@@ -38,12 +38,22 @@ pub enum GroupBy {
     Deployment,
     /// UTC day.
     Day,
+    /// The service tier the responses say they were billed at
+    /// (`(none)` when they do not).
+    ServiceTier,
 }
 
 impl GroupBy {
     /// Every grouping.
-    pub const ALL: [GroupBy; 6] =
-        [Self::BusinessUnit, Self::Application, Self::Party, Self::Model, Self::Deployment, Self::Day];
+    pub const ALL: [GroupBy; 7] = [
+        Self::BusinessUnit,
+        Self::Application,
+        Self::Party,
+        Self::Model,
+        Self::Deployment,
+        Self::Day,
+        Self::ServiceTier,
+    ];
 
     /// The name the API and the reports use.
     pub fn as_str(self) -> &'static str {
@@ -54,6 +64,7 @@ impl GroupBy {
             Self::Model => "model",
             Self::Deployment => "deployment",
             Self::Day => "day",
+            Self::ServiceTier => "service_tier",
         }
     }
 
@@ -189,6 +200,8 @@ pub fn summarise(
             GroupBy::Model => model.to_owned(),
             GroupBy::Deployment => deployment.to_owned(),
             GroupBy::Day => cell.day.format("%Y-%m-%d").to_string(),
+            GroupBy::ServiceTier if cell.service_tier.is_empty() => "(none)".to_owned(),
+            GroupBy::ServiceTier => cell.service_tier.clone(),
         };
         lines.entry(key.clone()).or_insert_with(|| UsageLine { key, ..Default::default() }).tokens.add_aggregate(cell);
     }
@@ -213,7 +226,9 @@ mod tests {
             model: model.into(),
             deployment: String::new(),
             token_source: source,
-            tokens: TokenTotals { requests: 1, prompt, completion: 1, cached: 0, reasoning: 0 },
+            service_tier: String::new(),
+            spilled_from: String::new(),
+            tokens: TokenTotals { requests: 1, prompt, completion: 1, ..Default::default() },
         }
     }
 

@@ -36,6 +36,8 @@ pub fn record(tenant: &Tenant, id: &str, party: &str, at: DateTime<Utc>, n: u64)
         backend: None,
         latency_ms: Some(n),
         counted_with: None,
+        service_tier: None,
+        spilled_from: None,
     }
 }
 
@@ -61,9 +63,11 @@ fn all_time(tenant: &Tenant) -> LedgerRange {
 }
 
 /// The usage cells the ledger must give for `records` (computed here, in
-/// memory): per day, party, model, deployment and token source.
+/// memory): per day, party, model, deployment, token source, service tier
+/// and spilled-from deployment.
 pub fn expected(records: &[UsageRecord]) -> Vec<UsageAggregate> {
-    let mut cells: BTreeMap<(NaiveDate, String, String, String, TokenSource), TokenTotals> = BTreeMap::new();
+    type Key = (NaiveDate, String, String, String, TokenSource, String, String);
+    let mut cells: BTreeMap<Key, TokenTotals> = BTreeMap::new();
     for r in records {
         let key = (
             r.occurred_at.date_naive(),
@@ -71,17 +75,21 @@ pub fn expected(records: &[UsageRecord]) -> Vec<UsageAggregate> {
             r.model.clone().unwrap_or_default(),
             r.deployment.clone().unwrap_or_default(),
             r.token_source,
+            r.service_tier.as_ref().map(|t| t.as_str().to_owned()).unwrap_or_default(),
+            r.spilled_from.clone().unwrap_or_default(),
         );
         *cells.entry(key).or_default() += TokenTotals::of_record(&r.usage);
     }
     cells
         .into_iter()
-        .map(|((day, party, model, deployment, token_source), tokens)| UsageAggregate {
+        .map(|((day, party, model, deployment, token_source, service_tier, spilled_from), tokens)| UsageAggregate {
             day,
             party,
             model,
             deployment,
             token_source,
+            service_tier,
+            spilled_from,
             tokens,
         })
         .collect()

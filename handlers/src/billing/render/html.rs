@@ -289,7 +289,7 @@ fn full_table(html: &mut String, s: &Statement) {
             app = escape(&line.application),
             model = escape(if line.model.is_empty() { "(unknown)" } else { &line.model }),
             dep = escape(if line.deployment.is_empty() { "(unknown)" } else { &line.deployment }),
-            dtype = line.deployment_type,
+            dtype = escape(&deployment_note(line)),
             req = count(t.requests),
             prompt = count(t.prompt_tokens),
             cached = count(t.cached_tokens),
@@ -386,4 +386,17 @@ fn footnote(html: &mut String, s: &Statement) {
         html.push_str("</table>");
     }
     html.push_str("</section></footer>");
+}
+
+/// Under the deployment: its type, the service tier the calls were billed
+/// at, and the provisioned deployment they spilled over from.
+fn deployment_note(line: &ChargeLine) -> String {
+    let mut note = line.deployment_type.to_string();
+    if !line.service_tier.is_empty() {
+        let _ = write!(note, " · {} tier", line.service_tier);
+    }
+    if !line.spilled_from.is_empty() {
+        let _ = write!(note, " · spilled from {}", line.spilled_from);
+    }
+    note
 }

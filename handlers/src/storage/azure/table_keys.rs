@@ -119,6 +119,22 @@ pub fn ledger_entity(pk: &str, r: &UsageRecord) -> Value {
         put_i64(&mut m, "LatencyMs", to_i64(latency));
     }
     put_opt(&mut m, "CountedWith", r.counted_with.as_ref().map(|c| c.to_stored()).as_deref());
+    // The billing dimensions of 2026, only when the record has them (an
+    // entity without one reads as zero / not stated).
+    let d = r.usage.details();
+    for (name, n) in [
+        ("CacheWriteTokens", d.cache_write),
+        ("AudioPromptTokens", d.audio_prompt),
+        ("AudioCompletionTokens", d.audio_completion),
+        ("AcceptedPredictionTokens", d.accepted_prediction),
+        ("RejectedPredictionTokens", d.rejected_prediction),
+    ] {
+        if n > 0 {
+            put_i64(&mut m, name, to_i64(n));
+        }
+    }
+    put_opt(&mut m, "ServiceTier", r.service_tier.as_ref().map(|t| t.as_str()));
+    put_opt(&mut m, "SpilledFrom", r.spilled_from.as_deref());
     Value::Object(m)
 }
 
@@ -157,6 +173,15 @@ pub fn get_i64(m: &Map<String, Value>, name: &str) -> Result<i64, StorageError> 
         Some(Value::String(s)) => s.parse().map_err(|_| StorageError::Corrupt(format!("{name} = {s:?}"))),
         Some(Value::Number(n)) => n.as_i64().ok_or_else(|| StorageError::Corrupt(format!("{name} = {n}"))),
         _ => Err(StorageError::Corrupt(format!("entity without {name}"))),
+    }
+}
+
+/// An Int64 property that entities written before it existed lack (or a
+/// `$select` returns as null): zero then.
+pub fn get_i64_or_zero(m: &Map<String, Value>, name: &str) -> Result<i64, StorageError> {
+    match m.get(name) {
+        None | Some(Value::Null) => Ok(0),
+        Some(_) => get_i64(m, name),
     }
 }
 

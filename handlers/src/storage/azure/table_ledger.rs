@@ -25,8 +25,8 @@ use serde_json::{Map, Value};
 
 use super::connection::{StorageAccount, is_status};
 use super::table_keys::{
-    claim_entity, claim_pk, day_key, escape, get_i64, get_opt, get_str, ledger_entity, ledger_pk, partition_entity,
-    record_rk,
+    claim_entity, claim_pk, day_key, escape, get_i64, get_i64_or_zero, get_opt, get_str, ledger_entity, ledger_pk,
+    partition_entity, record_rk,
 };
 use crate::domain::{Tenant, TokenTotals, UsageAggregate, UsageRecord};
 use crate::storage::sql::ledger::{from_hours, from_micros, parse_day, record_id, to_u64, token_source};
@@ -185,11 +185,13 @@ fn day_range(from: DateTime<Utc>, to: DateTime<Utc>) -> (NaiveDate, NaiveDate) {
     (from.date_naive(), last.succ_opt().unwrap_or(last))
 }
 
-const TOTALS_COLUMNS: &str =
-    "OccurredAtUs,Day,Party,Model,Deployment,TokenSource,PromptTokens,CompletionTokens,CachedTokens,ReasoningTokens";
+const TOTALS_COLUMNS: &str = "OccurredAtUs,Day,Party,Model,Deployment,TokenSource,PromptTokens,CompletionTokens,\
+     CachedTokens,ReasoningTokens,ServiceTier,SpilledFrom,CacheWriteTokens,AudioPromptTokens,AudioCompletionTokens,\
+     AcceptedPredictionTokens,RejectedPredictionTokens";
 const CAPACITY_COLUMNS: &str = "OccurredAtUs,Deployment,Status,LatencyMs,PromptTokens,CompletionTokens";
 const SCAN_COLUMNS: &str = "RecordId,OccurredAtUs,Model,Deployment,TokenSource,PromptTokens,CompletionTokens,\
-     CachedTokens,ReasoningTokens";
+     CachedTokens,ReasoningTokens,ServiceTier,SpilledFrom,CacheWriteTokens,AudioPromptTokens,AudioCompletionTokens,\
+     AcceptedPredictionTokens,RejectedPredictionTokens";
 
 #[async_trait]
 impl Ledger for TableLedger {
@@ -309,6 +311,8 @@ impl Ledger for TableLedger {
                     model: get_opt(&e, "Model"),
                     deployment: get_opt(&e, "Deployment"),
                     token_source: token_source(get_str(&e, "TokenSource")?)?,
+                    service_tier: get_opt(&e, "ServiceTier").unwrap_or_default(),
+                    spilled_from: get_opt(&e, "SpilledFrom").unwrap_or_default(),
                     tokens: entity_tokens(&e)?,
                 });
             }
@@ -320,7 +324,7 @@ impl Ledger for TableLedger {
     async fn usage_cells(&self, range: &LedgerRange) -> Result<Vec<UsageAggregate>, StorageError> {
         let entities = self.range_entities(range, TOTALS_COLUMNS).await?;
         let (from, to) = (range.from.timestamp_micros(), range.to.timestamp_micros());
-        type Key = (String, String, String, String, String);
+        type Key = (String, String, String, String, String, String, String);
         let mut cells: BTreeMap<Key, TokenTotals> = BTreeMap::new();
         for e in &entities {
             let at = get_i64(e, "OccurredAtUs")?;
@@ -333,18 +337,22 @@ impl Ledger for TableLedger {
                 get_opt(e, "Model").unwrap_or_default(),
                 get_opt(e, "Deployment").unwrap_or_default(),
                 get_str(e, "TokenSource")?.to_owned(),
+                get_opt(e, "ServiceTier").unwrap_or_default(),
+                get_opt(e, "SpilledFrom").unwrap_or_default(),
             );
             *cells.entry(key).or_default() += entity_tokens(e)?;
         }
         cells
             .into_iter()
-            .map(|((day, party, model, deployment, source), tokens)| {
+            .map(|((day, party, model, deployment, source, service_tier, spilled_from), tokens)| {
                 Ok(UsageAggregate {
                     day: parse_day(&day)?,
                     party,
                     model,
                     deployment,
                     token_source: token_source(&source)?,
+                    service_tier,
+                    spilled_from,
                     tokens,
                 })
             })
@@ -393,5 +401,10 @@ fn entity_tokens(e: &Map<String, Value>) -> Result<TokenTotals, StorageError> {
         completion: to_u64(get_i64(e, "CompletionTokens")?),
         cached: to_u64(get_i64(e, "CachedTokens")?),
         reasoning: to_u64(get_i64(e, "ReasoningTokens")?),
+        cache_write: to_u64(get_i64_or_zero(e, "CacheWriteTokens")?),
+        audio_prompt: to_u64(get_i64_or_zero(e, "AudioPromptTokens")?),
+        audio_completion: to_u64(get_i64_or_zero(e, "AudioCompletionTokens")?),
+        accepted_prediction: to_u64(get_i64_or_zero(e, "AcceptedPredictionTokens")?),
+        rejected_prediction: to_u64(get_i64_or_zero(e, "RejectedPredictionTokens")?),
     })
 }

@@ -301,7 +301,14 @@ macro_rules! bind_ledger_row {
             .push_bind(r.shape.as_str())
             .push_bind(r.backend.clone())
             .push_bind(r.latency_ms.map(to_i64))
-            .push_bind(r.counted_with.as_ref().map(|c| c.to_stored()));
+            .push_bind(r.counted_with.as_ref().map(|c| c.to_stored()))
+            .push_bind(to_i64(r.usage.details().cache_write))
+            .push_bind(to_i64(r.usage.details().audio_prompt))
+            .push_bind(to_i64(r.usage.details().audio_completion))
+            .push_bind(to_i64(r.usage.details().accepted_prediction))
+            .push_bind(to_i64(r.usage.details().rejected_prediction))
+            .push_bind(r.service_tier.as_ref().map(|t| t.as_str().to_owned()))
+            .push_bind(r.spilled_from.clone());
     }};
 }
 

@@ -133,7 +133,8 @@ static APPEND_SQL: LazyLock<String> = LazyLock::new(|| {
         "WITH input AS (SELECT * FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], \
          $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::bigint[], \
          $14::boolean[], $15::bigint[], $16::bigint[], $17::bigint[], $18::bigint[], $19::text[], $20::text[], \
-         $21::text[], $22::bigint[], $23::text[]) AS t({LEDGER_COLUMNS})), \
+         $21::text[], $22::bigint[], $23::text[], $24::bigint[], $25::bigint[], $26::bigint[], $27::bigint[], \
+         $28::bigint[], $29::text[], $30::text[]) AS t({LEDGER_COLUMNS})), \
          claimed AS (INSERT INTO ledger_ids (tenant, record_id) SELECT tenant, record_id FROM input \
          ORDER BY tenant, record_id ON CONFLICT DO NOTHING RETURNING tenant, record_id), \
          inserted AS (INSERT INTO ledger ({LEDGER_COLUMNS}) SELECT {LEDGER_COLUMNS} FROM input \
@@ -195,6 +196,13 @@ impl PgLedger {
             .bind(c.backend)
             .bind(c.latency_ms)
             .bind(c.counted_with)
+            .bind(c.cache_write_tokens)
+            .bind(c.audio_prompt_tokens)
+            .bind(c.audio_completion_tokens)
+            .bind(c.accepted_prediction_tokens)
+            .bind(c.rejected_prediction_tokens)
+            .bind(c.service_tier)
+            .bind(c.spilled_from)
             .fetch_one(&self.pool)
             .await?;
         let inserted = u64::try_from(row.try_get::<i64, _>("inserted")?).unwrap_or(0);
@@ -265,6 +273,13 @@ struct Columns {
     backend: Vec<Option<String>>,
     latency_ms: Vec<Option<i64>>,
     counted_with: Vec<Option<String>>,
+    cache_write_tokens: Vec<i64>,
+    audio_prompt_tokens: Vec<i64>,
+    audio_completion_tokens: Vec<i64>,
+    accepted_prediction_tokens: Vec<i64>,
+    rejected_prediction_tokens: Vec<i64>,
+    service_tier: Vec<Option<String>>,
+    spilled_from: Vec<Option<String>>,
 }
 
 impl Columns {
@@ -299,6 +314,14 @@ impl Columns {
         self.backend.push(r.backend.clone());
         self.latency_ms.push(r.latency_ms.map(to_i64));
         self.counted_with.push(r.counted_with.as_ref().map(|c| c.to_stored()));
+        let d = r.usage.details();
+        self.cache_write_tokens.push(to_i64(d.cache_write));
+        self.audio_prompt_tokens.push(to_i64(d.audio_prompt));
+        self.audio_completion_tokens.push(to_i64(d.audio_completion));
+        self.accepted_prediction_tokens.push(to_i64(d.accepted_prediction));
+        self.rejected_prediction_tokens.push(to_i64(d.rejected_prediction));
+        self.service_tier.push(r.service_tier.as_ref().map(|t| t.as_str().to_owned()));
+        self.spilled_from.push(r.spilled_from.clone());
     }
 }
 

@@ -1,5 +1,5 @@
 //! Usage cells: the ledger's running totals per tenant, UTC day, party,
-//! model, deployment and token source (requests and every token sum), kept
+//! model, deployment, token source, service tier and spilled-from deployment (requests and every token sum), kept
 //! at ingest in the same transaction as the ledger rows, for the rows that
 //! were actually inserted (never for duplicates).
 //!
@@ -31,31 +31,76 @@ pub struct CellColumn {
 }
 
 /// The key columns after `tenant`, in key order.
-pub const KEY: [CellColumn; 5] = [
+pub const KEY: [CellColumn; 7] = [
     CellColumn { name: "day", from_ledger: "day" },
     CellColumn { name: "party", from_ledger: "party" },
     CellColumn { name: "model", from_ledger: "COALESCE(model, '')" },
     CellColumn { name: "deployment", from_ledger: "COALESCE(deployment, '')" },
     CellColumn { name: "token_source", from_ledger: "token_source" },
+    CellColumn { name: "service_tier", from_ledger: "COALESCE(service_tier, '')" },
+    CellColumn { name: "spilled_from", from_ledger: "COALESCE(spilled_from, '')" },
 ];
 
 /// The summed columns, in the order of [`sums`] (the fields of [`TokenTotals`]).
-pub const SUMS: [CellColumn; 5] = [
+pub const SUMS: [CellColumn; SUM_COUNT] = [
     CellColumn { name: "requests", from_ledger: "1" },
     CellColumn { name: "prompt_tokens", from_ledger: "prompt_tokens" },
     CellColumn { name: "completion_tokens", from_ledger: "completion_tokens" },
     CellColumn { name: "cached_tokens", from_ledger: "cached_tokens" },
     CellColumn { name: "reasoning_tokens", from_ledger: "reasoning_tokens" },
+    CellColumn { name: "cache_write_tokens", from_ledger: "cache_write_tokens" },
+    CellColumn { name: "audio_prompt_tokens", from_ledger: "audio_prompt_tokens" },
+    CellColumn { name: "audio_completion_tokens", from_ledger: "audio_completion_tokens" },
+    CellColumn { name: "accepted_prediction_tokens", from_ledger: "accepted_prediction_tokens" },
+    CellColumn { name: "rejected_prediction_tokens", from_ledger: "rejected_prediction_tokens" },
 ];
 
+/// How many sums a cell has.
+pub const SUM_COUNT: usize = 10;
+
 /// A cell's sums in [`SUMS`] order.
-pub fn sums(t: &TokenTotals) -> [u64; 5] {
-    [t.requests, t.prompt, t.completion, t.cached, t.reasoning]
+pub fn sums(t: &TokenTotals) -> [u64; SUM_COUNT] {
+    [
+        t.requests,
+        t.prompt,
+        t.completion,
+        t.cached,
+        t.reasoning,
+        t.cache_write,
+        t.audio_prompt,
+        t.audio_completion,
+        t.accepted_prediction,
+        t.rejected_prediction,
+    ]
 }
 
 /// The sums of a stored cell, read in [`SUMS`] order.
-pub fn totals([requests, prompt, completion, cached, reasoning]: [u64; 5]) -> TokenTotals {
-    TokenTotals { requests, prompt, completion, cached, reasoning }
+pub fn totals(
+    [
+        requests,
+        prompt,
+        completion,
+        cached,
+        reasoning,
+        cache_write,
+        audio_prompt,
+        audio_completion,
+        accepted_prediction,
+        rejected_prediction,
+    ]: [u64; SUM_COUNT],
+) -> TokenTotals {
+    TokenTotals {
+        requests,
+        prompt,
+        completion,
+        cached,
+        reasoning,
+        cache_write,
+        audio_prompt,
+        audio_completion,
+        accepted_prediction,
+        rejected_prediction,
+    }
 }
 
 /// A sum of a ledger expression that never fails, in either engine: SQLite's
@@ -84,7 +129,7 @@ fn saturating_add(column: &str) -> String {
     )
 }
 
-/// Cells per upsert statement: 11 parameters each, under both engines' limits.
+/// Cells per upsert statement: 18 parameters each, under both engines' limits.
 pub const CELLS_PER_STATEMENT: usize = 1_000;
 
 fn names(columns: &[CellColumn]) -> String {
@@ -175,9 +220,13 @@ pub fn rebuild_days_sql() -> &'static str {
 /// Deletes the cells of one tenant's days `$2..=$3`.
 pub const DELETE_DAYS_SQL: &str = "DELETE FROM usage_cells WHERE tenant = $1 AND day >= $2 AND day <= $3";
 
+/// The migration that last rebuilt `usage_cells` (it holds the text of
+/// [`rebuild_all_sql`], checked by a test).
+pub const LATEST_CELLS_MIGRATION: &str = "0021_billing_dimensions.sql";
+
 /// Builds every cell from the whole ledger (the migration of an existing
-/// ledger to cells: `migrations/*/0009_usage_cells.sql` holds this text,
-/// checked by a test).
+/// ledger to cells: the [`LATEST_CELLS_MIGRATION`] of each engine holds this
+/// text, checked by a test).
 pub fn rebuild_all_sql() -> String {
     format!("INSERT INTO usage_cells ({}) {} {}", column_list(), recount_head(), recount_group())
 }
@@ -202,13 +251,15 @@ pub fn cell_of(record: &UsageRecord) -> UsageAggregate {
         model: record.model.clone().unwrap_or_default(),
         deployment: record.deployment.clone().unwrap_or_default(),
         token_source: record.token_source,
+        service_tier: record.service_tier.as_ref().map(|t| t.as_str().to_owned()).unwrap_or_default(),
+        spilled_from: record.spilled_from.clone().unwrap_or_default(),
         tokens: TokenTotals::of_record(&record.usage),
     }
 }
 
 /// Adds records' cells up: one delta per cell key, in key order.
 pub fn deltas<'a>(records: impl IntoIterator<Item = &'a UsageRecord>) -> Vec<UsageAggregate> {
-    type Key<'r> = (chrono::NaiveDate, &'r str, &'r str, &'r str, crate::domain::TokenSource);
+    type Key<'r> = (chrono::NaiveDate, &'r str, &'r str, &'r str, crate::domain::TokenSource, &'r str, &'r str);
     let mut cells: std::collections::BTreeMap<Key<'a>, TokenTotals> = std::collections::BTreeMap::new();
     for r in records {
         let key = (
@@ -217,17 +268,21 @@ pub fn deltas<'a>(records: impl IntoIterator<Item = &'a UsageRecord>) -> Vec<Usa
             r.model.as_deref().unwrap_or(""),
             r.deployment.as_deref().unwrap_or(""),
             r.token_source,
+            r.service_tier.as_ref().map_or("", |t| t.as_str()),
+            r.spilled_from.as_deref().unwrap_or(""),
         );
         *cells.entry(key).or_default() += TokenTotals::of_record(&r.usage);
     }
     cells
         .into_iter()
-        .map(|((day, party, model, deployment, token_source), tokens)| UsageAggregate {
+        .map(|((day, party, model, deployment, token_source, service_tier, spilled_from), tokens)| UsageAggregate {
             day,
             party: party.to_owned(),
             model: model.to_owned(),
             deployment: deployment.to_owned(),
             token_source,
+            service_tier: service_tier.to_owned(),
+            spilled_from: spilled_from.to_owned(),
             tokens,
         })
         .collect()
@@ -245,7 +300,9 @@ macro_rules! bind_cell {
             .push_bind(cell.party.clone())
             .push_bind(cell.model.clone())
             .push_bind(cell.deployment.clone())
-            .push_bind(cell.token_source.as_str());
+            .push_bind(cell.token_source.as_str())
+            .push_bind(cell.service_tier.clone())
+            .push_bind(cell.spilled_from.clone());
         for sum in $crate::storage::sql::cells::sums(&cell.tokens) {
             row.push_bind($crate::storage::sql::values::to_i64(sum));
         }
@@ -261,7 +318,7 @@ macro_rules! cell_from_row {
         let row = $row;
         let day: String = row.try_get("day")?;
         let source: String = row.try_get("token_source")?;
-        let mut sums = [0u64; 5];
+        let mut sums = [0u64; $crate::storage::sql::cells::SUM_COUNT];
         for (sum, column) in sums.iter_mut().zip($crate::storage::sql::cells::SUMS) {
             *sum = $crate::storage::sql::values::to_u64(row.try_get(column.name)?);
         }
@@ -271,6 +328,8 @@ macro_rules! cell_from_row {
             model: row.try_get("model")?,
             deployment: row.try_get("deployment")?,
             token_source: $crate::storage::sql::values::token_source(&source)?,
+            service_tier: row.try_get("service_tier")?,
+            spilled_from: row.try_get("spilled_from")?,
             tokens: $crate::storage::sql::cells::totals(sums),
         })
     }};
@@ -287,7 +346,7 @@ mod tests {
     #[test]
     fn the_migrations_build_cells_with_the_generated_rebuild() {
         for engine in ["sqlite", "postgres"] {
-            let path = format!("{}/migrations/{engine}/0009_usage_cells.sql", env!("CARGO_MANIFEST_DIR"));
+            let path = format!("{}/migrations/{engine}/{LATEST_CELLS_MIGRATION}", env!("CARGO_MANIFEST_DIR"));
             let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
             let text = squash(&text);
             assert!(text.contains(&squash(&rebuild_all_sql())), "{path} does not hold the rebuild of cells.rs");
@@ -333,12 +392,11 @@ mod tests {
                  ELSE usage_cells.{c} + excluded.{c} END"
             )
         };
-        let sets: Vec<String> =
-            ["requests", "prompt_tokens", "completion_tokens", "cached_tokens", "reasoning_tokens"].map(add).into();
+        let sets: Vec<String> = SUMS.iter().map(|c| add(c.name)).collect();
         assert_eq!(
             squash(upsert_tail()),
             squash(&format!(
-                " ON CONFLICT (tenant, day, party, model, deployment, token_source) DO UPDATE SET {}",
+                " ON CONFLICT (tenant, day, party, model, deployment, token_source, service_tier, spilled_from) DO UPDATE SET {}",
                 sets.join(", ")
             ))
         );

@@ -26,13 +26,15 @@
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 
-/// Ledger rows per INSERT statement: 23 parameters each, under SQLite's 32,766.
+/// Ledger rows per INSERT statement: 30 parameters each, under SQLite's 32,766.
 pub const ROWS_PER_STATEMENT: usize = 1_000;
 
 /// The ledger's columns, in insert order.
 pub const LEDGER_COLUMNS: &str = "tenant, record_id, occurred_at_us, day, party, subscription_id, key_fingerprint, \
      application, user_id, deployment, model, operation, status, streamed, prompt_tokens, completion_tokens, \
-     cached_tokens, reasoning_tokens, token_source, shape, backend, latency_ms, counted_with";
+     cached_tokens, reasoning_tokens, token_source, shape, backend, latency_ms, counted_with, cache_write_tokens, \
+     audio_prompt_tokens, audio_completion_tokens, accepted_prediction_tokens, rejected_prediction_tokens, \
+     service_tier, spilled_from";
 
 /// The partitions of a tenant's days `$2..$3` (half-open), from the cells.
 pub const PARTITIONS_SQL: &str =
@@ -40,7 +42,10 @@ pub const PARTITIONS_SQL: &str =
 
 /// The records of one partition.
 pub const SCAN_SQL: &str = "SELECT record_id, occurred_at_us, model, deployment, token_source, prompt_tokens, \
-     completion_tokens, cached_tokens, reasoning_tokens FROM ledger WHERE tenant = $1 AND day = $2 AND party = $3";
+     completion_tokens, cached_tokens, reasoning_tokens, cache_write_tokens, audio_prompt_tokens, \
+     audio_completion_tokens, accepted_prediction_tokens, rejected_prediction_tokens, \
+     COALESCE(service_tier, '') AS service_tier, COALESCE(spilled_from, '') AS spilled_from \
+     FROM ledger WHERE tenant = $1 AND day = $2 AND party = $3";
 
 /// Calls per deployment, UTC hour (hours since the epoch), status and
 /// latency of the times `$2..$3`, which lie in the days `$4..=$5`.
@@ -102,10 +107,9 @@ pub use super::values::{
 pub const IDS_PER_QUERY: usize = 500;
 
 /// A [`UsageAggregate`](crate::domain::UsageAggregate) from a row with the
-/// columns `model`, `deployment`, `token_source`, `requests` and the split
-/// sums `prompt_hi`/`prompt_lo`, `completion_…`, `cached_…`, `reasoning_…`
-/// (the rollup's stored aggregates, read back by `storage::sql::rollup`),
-/// and the given day and party.
+/// columns `model`, `deployment`, `token_source`, `service_tier`,
+/// `spilled_from` and the sums named as [`super::cells::SUMS`] (the rollup's
+/// `usage_aggregates`), and the given day and party.
 #[macro_export]
 #[doc(hidden)]
 macro_rules! aggregate_from_row {
@@ -119,18 +123,14 @@ macro_rules! aggregate_from_row {
             model: row.try_get("model")?,
             deployment: row.try_get("deployment")?,
             token_source: $crate::storage::sql::ledger::token_source(&source)?,
-            tokens: $crate::domain::TokenTotals {
-                requests: $crate::storage::sql::ledger::to_u64(row.try_get("requests")?),
-                prompt: $crate::storage::sql::ledger::split_sum(row.try_get("prompt_hi")?, row.try_get("prompt_lo")?),
-                completion: $crate::storage::sql::ledger::split_sum(
-                    row.try_get("completion_hi")?,
-                    row.try_get("completion_lo")?,
-                ),
-                cached: $crate::storage::sql::ledger::split_sum(row.try_get("cached_hi")?, row.try_get("cached_lo")?),
-                reasoning: $crate::storage::sql::ledger::split_sum(
-                    row.try_get("reasoning_hi")?,
-                    row.try_get("reasoning_lo")?,
-                ),
+            service_tier: row.try_get("service_tier")?,
+            spilled_from: row.try_get("spilled_from")?,
+            tokens: {
+                let mut sums = [0u64; $crate::storage::sql::cells::SUM_COUNT];
+                for (sum, column) in sums.iter_mut().zip($crate::storage::sql::cells::SUMS) {
+                    *sum = $crate::storage::sql::ledger::to_u64(row.try_get(column.name)?);
+                }
+                $crate::storage::sql::cells::totals(sums)
             },
         })
     }};
@@ -236,12 +236,17 @@ macro_rules! impl_sql_ledger {
                             model: row.try_get("model")?,
                             deployment: row.try_get("deployment")?,
                             token_source: token_source(&source)?,
-                            tokens: $crate::domain::TokenTotals {
-                                requests: 1,
-                                prompt: to_u64(row.try_get("prompt_tokens")?),
-                                completion: to_u64(row.try_get("completion_tokens")?),
-                                cached: to_u64(row.try_get("cached_tokens")?),
-                                reasoning: to_u64(row.try_get("reasoning_tokens")?),
+                            service_tier: row.try_get("service_tier")?,
+                            spilled_from: row.try_get("spilled_from")?,
+                            tokens: {
+                                let mut sums = [0u64; $crate::storage::sql::cells::SUM_COUNT];
+                                sums[0] = 1;
+                                for (sum, column) in
+                                    sums.iter_mut().zip($crate::storage::sql::cells::SUMS).skip(1)
+                                {
+                                    *sum = to_u64(row.try_get(column.name)?);
+                                }
+                                $crate::storage::sql::cells::totals(sums)
                             },
                         })
                     })

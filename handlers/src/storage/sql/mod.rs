@@ -5,9 +5,11 @@
 //! - [`ledger`]: the ledger's queries and the `impl Ledger` both ledgers share;
 //! - [`support`]: leases, versioned reports, a work queue and dead letters;
 //! - [`rollup`]: the rollup's aggregates and results;
-//! - [`values`]: the stored form of days, times, counts and ids.
+//! - [`values`]: the stored form of days, times, counts and ids;
+//! - [`gateway_logs`]: the halves of API Management resource logs.
 
 pub mod cells;
+pub mod gateway_logs;
 pub mod ledger;
 pub mod rollup;
 pub mod support;

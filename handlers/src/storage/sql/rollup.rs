@@ -27,25 +27,26 @@ impl<P> SqlRollup<P> {
 
 const AGG_DELETE: &str = "DELETE FROM usage_aggregates WHERE tenant = $1 AND day = $2 AND party = $3";
 const AGG_INSERT_HEAD: &str = "INSERT INTO usage_aggregates (tenant, day, party, model, deployment, token_source, \
-     requests, prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens, rolled_up_at_us) ";
-/// Aggregate rows per INSERT: 12 parameters each, under SQLite's 32,766.
+     service_tier, spilled_from, requests, prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens, \
+     cache_write_tokens, audio_prompt_tokens, audio_completion_tokens, accepted_prediction_tokens, \
+     rejected_prediction_tokens, rolled_up_at_us) ";
+/// Aggregate rows per INSERT: 19 parameters each, under SQLite's 32,766.
 const AGG_ROWS_PER_INSERT: usize = 1_000;
-/// Read back in the split form the ledger's sums use
-/// ([`super::ledger::split_sum`]), so one row reader serves both.
-const AGG_RANGE: &str = "SELECT day, party, model, deployment, token_source, requests, \
-     prompt_tokens / 1073741824 AS prompt_hi, prompt_tokens % 1073741824 AS prompt_lo, \
-     completion_tokens / 1073741824 AS completion_hi, completion_tokens % 1073741824 AS completion_lo, \
-     cached_tokens / 1073741824 AS cached_hi, cached_tokens % 1073741824 AS cached_lo, \
-     reasoning_tokens / 1073741824 AS reasoning_hi, reasoning_tokens % 1073741824 AS reasoning_lo \
-     FROM usage_aggregates WHERE tenant = $1 AND day >= $2 AND day <= $3";
+const AGG_RANGE: &str = "SELECT day, party, model, deployment, token_source, service_tier, spilled_from, requests, \
+     prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens, cache_write_tokens, audio_prompt_tokens, \
+     audio_completion_tokens, accepted_prediction_tokens, rejected_prediction_tokens FROM usage_aggregates \
+     WHERE tenant = $1 AND day >= $2 AND day <= $3";
 const RESULTS_DELETE: &str = "DELETE FROM chargeback_results WHERE tenant = $1 AND period = $2";
 const RESULTS_INSERT: &str = "INSERT INTO chargeback_results (tenant, period, line, kind, business_unit, \
      application, model, deployment, currency, requests, prompt_tokens, completion_tokens, cached_tokens, \
-     reasoning_tokens, amount_micros, computed_at_us) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)";
+     reasoning_tokens, amount_micros, computed_at_us, service_tier, spilled_from, cache_write_tokens, \
+     audio_prompt_tokens, audio_completion_tokens, accepted_prediction_tokens, rejected_prediction_tokens) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, \
+     $23)";
 const RESULTS_GET: &str = "SELECT kind, business_unit, application, model, deployment, currency, requests, \
-     prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens, amount_micros FROM chargeback_results \
-     WHERE tenant = $1 AND period = $2 ORDER BY line";
+     prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens, amount_micros, service_tier, spilled_from, \
+     cache_write_tokens, audio_prompt_tokens, audio_completion_tokens, accepted_prediction_tokens, \
+     rejected_prediction_tokens FROM chargeback_results WHERE tenant = $1 AND period = $2 ORDER BY line";
 
 /// The partitions' days as a closed range, and the set to keep of what it holds.
 fn plan_range(partitions: &[LedgerPartition]) -> Option<(String, String)> {
@@ -70,14 +71,22 @@ fn stored_currency(raw: &str) -> Result<Currency, StorageError> {
     Currency::parse(raw).map_err(|e| StorageError::Corrupt(e.to_string()))
 }
 
-/// Token totals as a document stores them: `[requests, prompt, completion,
-/// cached, reasoning]`.
-fn counts(t: TokenTotals) -> [u64; 5] {
-    [t.requests, t.prompt, t.completion, t.cached, t.reasoning]
+/// Token totals as a document stores them: the sums in the order of the
+/// cells' columns ([`super::cells::SUMS`]: requests, prompt, completion,
+/// cached, reasoning, then the billing dimensions of 2026).
+fn counts(t: TokenTotals) -> Vec<u64> {
+    super::cells::sums(&t).to_vec()
 }
 
-fn totals([requests, prompt, completion, cached, reasoning]: [u64; 5]) -> TokenTotals {
-    TokenTotals { requests, prompt, completion, cached, reasoning }
+/// The totals of a stored document: a document written before the billing
+/// dimensions has five counts, the others are zero (it did not have them).
+fn totals(counts: &[u64]) -> Result<TokenTotals, StorageError> {
+    if counts.len() < 5 || counts.len() > super::cells::SUM_COUNT {
+        return Err(StorageError::Corrupt(format!("a rollup document has {} counts", counts.len())));
+    }
+    let mut sums = [0u64; super::cells::SUM_COUNT];
+    sums[..counts.len()].copy_from_slice(counts);
+    Ok(super::cells::totals(sums))
 }
 
 fn keep_planned(partitions: &[LedgerPartition], mut rows: Vec<UsageAggregate>) -> Vec<UsageAggregate> {
@@ -131,12 +140,12 @@ macro_rules! impl_sql_rollup {
                             .push_bind(r.model.as_str())
                             .push_bind(r.deployment.as_str())
                             .push_bind(r.token_source.as_str())
-                            .push_bind(to_i64(r.tokens.requests))
-                            .push_bind(to_i64(r.tokens.prompt))
-                            .push_bind(to_i64(r.tokens.completion))
-                            .push_bind(to_i64(r.tokens.cached))
-                            .push_bind(to_i64(r.tokens.reasoning))
-                            .push_bind(now);
+                            .push_bind(r.service_tier.as_str())
+                            .push_bind(r.spilled_from.as_str());
+                        for sum in super::cells::sums(&r.tokens) {
+                            row.push_bind(to_i64(sum));
+                        }
+                        row.push_bind(now);
                     });
                     insert.build().persistent(batch.len() == AGG_ROWS_PER_INSERT).execute(&mut *tx).await?;
                 }
@@ -191,6 +200,13 @@ macro_rules! impl_sql_rollup {
                         .bind(to_i64(l.tokens.reasoning))
                         .bind(stored_amount(l)?)
                         .bind(now)
+                        .bind(&l.service_tier)
+                        .bind(&l.spilled_from)
+                        .bind(to_i64(l.tokens.cache_write))
+                        .bind(to_i64(l.tokens.audio_prompt))
+                        .bind(to_i64(l.tokens.audio_completion))
+                        .bind(to_i64(l.tokens.accepted_prediction))
+                        .bind(to_i64(l.tokens.rejected_prediction))
                         .execute(&mut *tx)
                         .await?;
                 }
@@ -216,12 +232,14 @@ macro_rules! impl_sql_rollup {
                             application: row.try_get("application")?,
                             model: row.try_get("model")?,
                             deployment: row.try_get("deployment")?,
-                            tokens: TokenTotals {
-                                requests: to_u64(row.try_get("requests")?),
-                                prompt: to_u64(row.try_get("prompt_tokens")?),
-                                completion: to_u64(row.try_get("completion_tokens")?),
-                                cached: to_u64(row.try_get("cached_tokens")?),
-                                reasoning: to_u64(row.try_get("reasoning_tokens")?),
+                            service_tier: row.try_get("service_tier")?,
+                            spilled_from: row.try_get("spilled_from")?,
+                            tokens: {
+                                let mut sums = [0u64; super::cells::SUM_COUNT];
+                                for (sum, column) in sums.iter_mut().zip(super::cells::SUMS) {
+                                    *sum = to_u64(row.try_get(column.name)?);
+                                }
+                                super::cells::totals(sums)
                             },
                             cost: amount.map(|m| Money::from_micros(m, currency.clone())),
                             currency,
@@ -272,7 +290,11 @@ struct DocAggregate {
     model: String,
     deployment: String,
     token_source: String,
-    counts: [u64; 5],
+    #[serde(default)]
+    service_tier: String,
+    #[serde(default)]
+    spilled_from: String,
+    counts: Vec<u64>,
 }
 
 /// The stored form of a result line.
@@ -284,7 +306,11 @@ struct DocResult {
     model: String,
     deployment: String,
     currency: String,
-    counts: [u64; 5],
+    #[serde(default)]
+    service_tier: String,
+    #[serde(default)]
+    spilled_from: String,
+    counts: Vec<u64>,
     amount_micros: Option<i64>,
 }
 
@@ -305,6 +331,8 @@ impl RollupStore for DocRollup {
                 model: r.model.clone(),
                 deployment: r.deployment.clone(),
                 token_source: r.token_source.as_str().to_owned(),
+                service_tier: r.service_tier.clone(),
+                spilled_from: r.spilled_from.clone(),
                 counts: counts(r.tokens),
             })
             .collect();
@@ -331,7 +359,9 @@ impl RollupStore for DocRollup {
                     model: r.model,
                     deployment: r.deployment,
                     token_source: token_source(&r.token_source)?,
-                    tokens: totals(r.counts),
+                    service_tier: r.service_tier,
+                    spilled_from: r.spilled_from,
+                    tokens: totals(&r.counts)?,
                 });
             }
         }
@@ -350,6 +380,8 @@ impl RollupStore for DocRollup {
                     model: l.model.clone(),
                     deployment: l.deployment.clone(),
                     currency: l.currency.as_str().to_owned(),
+                    service_tier: l.service_tier.clone(),
+                    spilled_from: l.spilled_from.clone(),
                     counts: counts(l.tokens),
                     amount_micros: stored_amount(l)?,
                 })
@@ -374,7 +406,9 @@ impl RollupStore for DocRollup {
                     application: d.application,
                     model: d.model,
                     deployment: d.deployment,
-                    tokens: totals(d.counts),
+                    service_tier: d.service_tier,
+                    spilled_from: d.spilled_from,
+                    tokens: totals(&d.counts)?,
                     cost: d.amount_micros.map(|m| Money::from_micros(m, currency.clone())),
                     currency,
                 })
