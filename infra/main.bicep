@@ -151,6 +151,8 @@ module eventHubs 'modules/event-hubs.bicep' = {
     partitionCount: eventHubPartitionCount
     throughputUnits: eventHubThroughputUnits
     receiverPrincipalId: identity.outputs.principalId
+    captureStorageAccountName: storage.outputs.name
+    captureContainerName: storage.outputs.captureContainerName
     diagnosticSender: usageSource == 'diagnostic-setting'
   }
 }
@@ -316,6 +318,7 @@ output APIM_GATEWAY_URL string = apim.outputs.gatewayUrl
 output EVENTHUB_NAMESPACE string = eventHubs.outputs.fullyQualifiedNamespace
 output EVENTHUB_NAME string = eventHubs.outputs.eventHubName
 output EVENTHUB_CONSUMER_GROUP string = eventHubs.outputs.consumerGroupName
+output CAPTURE_CONTAINER string = eventHubs.outputs.captureContainerName
 output POSTGRES_HOST string = postgres.outputs.fullyQualifiedDomainName
 output POSTGRES_DATABASE string = postgres.outputs.databaseName
 output KEY_VAULT_NAME string = keyVault.outputs.name

@@ -61,9 +61,10 @@ run() {
     echo "   Azurite CPU during the run: $(($(azurite_cpu) - before)) s"
 }
 
-azure=(AzureWebJobsStorage="$CHARGEBACK_TEST_AZURE_STORAGE" CHARGEBACK_LEDGER=table)
+# A shared ledger needs CHARGEBACK_FINGERPRINT_SECRET (docs/storage.md).
+azure=(AzureWebJobsStorage="$CHARGEBACK_TEST_AZURE_STORAGE" CHARGEBACK_LEDGER=table CHARGEBACK_FINGERPRINT_SECRET=bench)
 postgres=(AzureWebJobsStorage="$CHARGEBACK_TEST_AZURE_STORAGE" CHARGEBACK_LEDGER=postgres
-    DATABASE_URL="$CHARGEBACK_TEST_DATABASE_URL")
+    DATABASE_URL="$CHARGEBACK_TEST_DATABASE_URL" CHARGEBACK_FINGERPRINT_SECRET=bench)
 
 run embedded "$work/month.jsonl" 5000 CHARGEBACK_LEDGER=sqlite
 run postgres "$work/month.jsonl" 5000 "${postgres[@]}"

@@ -5,12 +5,16 @@
 #   2. starts the real services the tests need (scripts/services.sh, when present),
 #   3. runs every Rust test in the workspace (unit, golden, property and
 #      integration tests, the architecture test; the handler is driven with
-#      host-shaped invocations),
-#   4. fuzzes the HTTP API against its OpenAPI document (scripts/api-fuzz.sh:
+#      host-shaped invocations), the fuzz harness among them, bounded by
+#      CHARGEBACK_FUZZ_CASES cases per target (docs/operations.md, "Fuzzing"),
+#   4. puts a small bounded load on `chargeback serve` (scripts/load.sh: 4
+#      clients posting host-shaped batches, replays included) and checks every
+#      total exactly afterwards,
+#   5. fuzzes the HTTP API against its OpenAPI document (scripts/api-fuzz.sh:
 #      schemathesis against `chargeback serve`),
-#   5. validates the demo month's FOCUS export with the FinOps Foundation's
+#   6. validates the demo month's FOCUS export with the FinOps Foundation's
 #      validator (scripts/focus-validate.sh),
-#   6. runs the deployment-file checks (infra/check/run.sh).
+#   7. runs the deployment-file checks (infra/check/run.sh).
 # It installs what it uses. `.ci/run` calls exactly this.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -31,7 +35,9 @@ if [ -f scripts/services.sh ]; then
     trap services_stop EXIT
 fi
 
+export CHARGEBACK_FUZZ_CASES="${CHARGEBACK_FUZZ_CASES:-256}"
 cargo test --workspace --locked
+CHARGEBACK_BIN=target/debug/chargeback bash scripts/load.sh 4 10 50
 bash scripts/api-fuzz.sh
 bash scripts/focus-validate.sh --demo
 bash infra/check/run.sh

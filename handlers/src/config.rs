@@ -202,6 +202,12 @@ pub const SETTINGS: &[SettingDoc] = &[
         doc: "Authentication of the HTTP API outside the Functions host: key (CHARGEBACK_API_KEY) or none (local trials only). Under the host it is ignored: the host enforces the functions' authLevel. Default: key.",
     },
     SettingDoc {
+        name: "CHARGEBACK_MAX_INVOCATION_BYTES",
+        secret: false,
+        set_by: "app",
+        doc: "Largest invocation body the handler accepts from the Functions host, in bytes; a larger one is refused with 413 and logged as an error (the host would retry it, then skip the batch, so raise this before raising maxEventBatchSize). Default: 420478976 (401 MiB): maxEventBatchSize 100 (host.json) x 1 MiB (the largest Event Hubs event) x 4 (each quote or backslash of a body takes four bytes after the host's two JSON encodings) + 1 MiB of metadata.",
+    },
+    SettingDoc {
         name: "IDENTITY_ENDPOINT",
         secret: false,
         set_by: "host",
@@ -277,9 +283,54 @@ pub struct Settings {
     pub storage: StorageSettings,
     /// The HTTP API's own authentication (outside the Functions host).
     pub api: ApiSettings,
+    /// Limits of the host's invocations.
+    pub invocations: InvocationSettings,
     /// How long a resource-log call waits for its caller
     /// (`CHARGEBACK_ATTRIBUTION_GRACE`).
     pub attribution_grace: chrono::TimeDelta,
+}
+
+/// `maxEventBatchSize` in `host.json`: the most events the host puts in one invocation.
+pub const MAX_EVENT_BATCH_SIZE: usize = 100;
+/// The largest event Event Hubs accepts (Standard and Premium tiers).
+pub const MAX_EVENT_BYTES: usize = 1024 * 1024;
+/// How much larger a body gets in the invocation: the host JSON-encodes each
+/// event into an array and the array into a string, so each `"` or `\` of a
+/// body becomes four bytes.
+pub const INVOCATION_ENCODING_FACTOR: usize = 4;
+/// Room for the trigger metadata (positions, enqueued times, properties).
+pub const INVOCATION_METADATA_BYTES: usize = 1024 * 1024;
+
+/// What the host may send in one invocation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvocationSettings {
+    /// `CHARGEBACK_MAX_INVOCATION_BYTES`: the largest body accepted.
+    pub max_body_bytes: usize,
+}
+
+impl Default for InvocationSettings {
+    /// Sized from what the host can send: a full batch of the largest events.
+    fn default() -> Self {
+        Self {
+            max_body_bytes: MAX_EVENT_BATCH_SIZE * MAX_EVENT_BYTES * INVOCATION_ENCODING_FACTOR
+                + INVOCATION_METADATA_BYTES,
+        }
+    }
+}
+
+impl InvocationSettings {
+    /// Reads the environment.
+    pub fn from_env() -> anyhow::Result<Self> {
+        match var("CHARGEBACK_MAX_INVOCATION_BYTES") {
+            None => Ok(Self::default()),
+            Some(v) => {
+                let max_body_bytes = v.trim().parse::<usize>().ok().filter(|n| *n >= 64 * 1024).with_context(|| {
+                    format!("CHARGEBACK_MAX_INVOCATION_BYTES={v:?}: a number of bytes, at least 65536")
+                })?;
+                Ok(Self { max_body_bytes })
+            }
+        }
+    }
 }
 
 /// A duration written as minutes (`60`) or a number with `s`, `m` or `h`.
@@ -542,6 +593,7 @@ impl Settings {
             port,
             storage: StorageSettings::from_env()?,
             api: ApiSettings::from_env()?,
+            invocations: InvocationSettings::from_env()?,
             attribution_grace: match var("CHARGEBACK_ATTRIBUTION_GRACE") {
                 Some(v) => parse_duration(&v).context("CHARGEBACK_ATTRIBUTION_GRACE")?,
                 None => crate::domain::DEFAULT_ATTRIBUTION_GRACE,
@@ -559,12 +611,34 @@ impl Settings {
         self.applications_file.clone().unwrap_or_else(|| self.data_dir.join("applications.csv"))
     }
 
+    /// Refuses a shared ledger (PostgreSQL, Table Storage) without
+    /// `CHARGEBACK_FINGERPRINT_SECRET`: each handler would make its own key
+    /// file, and one subscription key would get a fingerprint per handler,
+    /// i.e. two parties for one caller.
+    pub fn check_fingerprint_secret(&self) -> anyhow::Result<()> {
+        let shared = match self.storage.ledger_backend() {
+            LedgerBackend::Sqlite => None,
+            LedgerBackend::Postgres => Some("PostgreSQL"),
+            LedgerBackend::Table => Some("Table Storage"),
+        };
+        if let Some(ledger) = shared
+            && self.fingerprint_secret.is_none()
+        {
+            anyhow::bail!(
+                "the ledger on {ledger} is shared by every handler: set CHARGEBACK_FINGERPRINT_SECRET (the same value everywhere) so one subscription key has one fingerprint"
+            );
+        }
+        Ok(())
+    }
+
     /// The fingerprinter: from the configured secret, else from the embedded
-    /// key file (created with 32 random bytes on first use).
+    /// key file (created with 32 random bytes on first use). A shared ledger
+    /// needs the secret ([`Settings::check_fingerprint_secret`]).
     pub fn fingerprinter(&self) -> anyhow::Result<Fingerprinter> {
         if let Some(secret) = &self.fingerprint_secret {
             return Ok(Fingerprinter::new(secret.expose()));
         }
+        self.check_fingerprint_secret()?;
         let path = self.data_dir.join("fingerprint.key");
         let secret = read_or_create_key(&path)?;
         Ok(Fingerprinter::new(&secret))
@@ -598,4 +672,23 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
 #[cfg(not(unix))]
 fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     std::fs::write(path, text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_invocation_limit_holds_a_full_batch_of_the_largest_events_host_json_allows() {
+        let host: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../host.json")).unwrap(),
+        )
+        .unwrap();
+        let batch = host["extensions"]["eventHubs"]["maxEventBatchSize"].as_u64().unwrap();
+        assert_eq!(batch, MAX_EVENT_BATCH_SIZE as u64, "host.json and MAX_EVENT_BATCH_SIZE must agree");
+        let limit = InvocationSettings::default().max_body_bytes;
+        assert!(limit >= MAX_EVENT_BATCH_SIZE * MAX_EVENT_BYTES * INVOCATION_ENCODING_FACTOR);
+        let documented = SETTINGS.iter().find(|s| s.name == "CHARGEBACK_MAX_INVOCATION_BYTES").unwrap();
+        assert!(documented.doc.contains(&format!("Default: {limit} ")), "{}", documented.doc);
+    }
 }

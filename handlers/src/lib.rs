@@ -12,7 +12,7 @@
 //! - services: [`ingest`], [`usage`], [`directory`], [`rollup`], [`billing`],
 //!   [`budgets`], [`maintenance`], [`reconcile`] (the statement against the
 //!   Azure invoice, and the true-up), [`prices`] (the Retail Prices API, the
-//!   meter parser and the price sync);
+//!   meter parser and the price sync), [`replay`] (from Event Hubs Capture);
 //! - [`storage`]: the store traits and one folder per backend;
 //! - [`records`]: the wire shapes of usage records and their parsing;
 //! - [`domain`]: records, tokens, tenants, months, money, names,
@@ -31,6 +31,7 @@ pub mod maintenance;
 pub mod prices;
 pub mod reconcile;
 pub mod records;
+pub mod replay;
 pub mod rollup;
 pub mod startup;
 pub mod storage;

@@ -33,6 +33,7 @@ use crate::maintenance::{DatabaseSource, MaintenanceSource};
 use crate::prices::meter::MeterMapping;
 use crate::prices::service::{Destination, PriceSync, PriceSyncConfig, StoredCatalogues};
 use crate::reconcile::InvoiceExports;
+use crate::replay::Replay;
 use crate::rollup::{RollupStores, Rollups};
 use crate::storage::azure::IdentityConnection;
 use crate::storage::azure::{BlobDeadLetters, BlobLeases, BlobReports, StorageAccount, TableLedger};
@@ -80,6 +81,8 @@ pub async fn stores(settings: &Settings) -> anyhow::Result<Stores> {
 /// [`stores`], with the embedded ledger's appends durable as `durability`
 /// says (`chargeback ingest` syncs once at the end instead of every batch).
 pub async fn stores_with(settings: &Settings, durability: Durability) -> anyhow::Result<Stores> {
+    // Before anything is opened: a shared ledger needs the shared secret.
+    settings.check_fingerprint_secret()?;
     let storage = &settings.storage;
     let backend = storage.ledger_backend();
     let prefix = storage.name_prefix.as_str();
@@ -224,6 +227,8 @@ pub struct Services {
     pub budgets: Budgets,
     /// The database the nightly maintenance works on.
     pub maintenance: MaintenanceSource,
+    /// Replay from Event Hubs Capture.
+    pub replay: Replay,
     /// The audit of the usage cells.
     pub audit: Audit,
     /// The price sync.
@@ -263,6 +268,7 @@ pub fn services_over(settings: &Settings, stores: &Stores) -> anyhow::Result<Ser
     };
     Ok(Services {
         tenant: settings.tenant.clone(),
+        replay: Replay::new(ingestor.clone(), stores.ledger.clone()),
         ingestor,
         usage: Usage::new(stores.ledger.clone(), directory.clone()),
         rollups: Rollups::new(rollup_stores, pricing.clone()).with_invoices(invoice_exports(settings)),
@@ -326,9 +332,11 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// The adapters' states over one set of services.
-    pub fn new(services: Services) -> Self {
+    /// The adapters' states over one set of services; `max_invocation_bytes`
+    /// bounds the host's invocation bodies.
+    pub fn new(services: Services, max_invocation_bytes: usize) -> Self {
         let functions = FunctionState {
+            max_invocation_bytes,
             tenant: services.tenant.clone(),
             ingestor: services.ingestor,
             rollups: services.rollups.clone(),
@@ -362,12 +370,16 @@ impl FromRef<AppState> for ApiState {
 /// The handler's routes: one `POST /<function>` per function folder and the
 /// liveness probe ([`crate::functions`]), the HTTP API the host forwards
 /// (`/api/...`, [`crate::api`]), and a 404 problem for anything else.
+/// Outside the host, the functions' routes (the host's invocations and
+/// `/healthz`) take the same key as the API: every route but
+/// `/api/openapi.json` needs it. Invocation bodies may be as large as
+/// `CHARGEBACK_MAX_INVOCATION_BYTES` (a full batch of the largest events).
 pub fn router(state: AppState, access: Access) -> Router {
-    Router::new()
-        .merge(functions::routes::<AppState>())
-        .merge(api::routes::<AppState>(access))
-        .fallback(api::not_found)
-        .with_state(state)
+    let limit = state.functions.max_invocation_bytes;
+    let functions = functions::routes::<AppState>()
+        .route_layer(axum::middleware::from_fn_with_state(access.clone(), api::require_key))
+        .layer(axum::extract::DefaultBodyLimit::max(limit));
+    Router::new().merge(functions).merge(api::routes::<AppState>(access)).fallback(api::not_found).with_state(state)
 }
 
 /// The running custom handler.
@@ -380,7 +392,7 @@ pub struct Application {
 impl Application {
     /// Binds 127.0.0.1 on `port` (0 picks a free one) and builds the state.
     pub async fn build(settings: &Settings, port: u16) -> anyhow::Result<Self> {
-        let state = AppState::new(services(settings).await?);
+        let state = AppState::new(services(settings).await?, settings.invocations.max_body_bytes);
         let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port)))
             .await
             .with_context(|| format!("binding 127.0.0.1:{port}"))?;
@@ -452,6 +464,7 @@ fn cli_services(s: Services) -> cli::Services {
         budgets: s.budgets,
         maintenance: s.maintenance,
         audit: s.audit,
+        replay: s.replay,
         prices: s.prices,
     }
 }

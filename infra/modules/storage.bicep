@@ -1,7 +1,7 @@
 // The Function App's storage account: host state (leases, checkpoints, timer
 // monitors), the deployment package container Flex Consumption deploys from,
-// and the app's own ledger (Tables), dead letters and reports (Blobs) and
-// the rollup's and the budget alerts' queues. Shared-key access is off: everything goes through
+// and the app's own ledger (Tables), dead letters and reports (Blobs), the
+// Event Hubs Capture container, and the rollup's and the budget alerts' queues. Shared-key access is off: everything goes through
 // Entra ID, so the roles below are the only way in.
 
 @description('Azure region of the resources.')
@@ -15,6 +15,9 @@ param storageAccountName string
 
 @description('Blob container Flex Consumption deploys the app package from.')
 param deploymentContainerName string
+
+@description('Blob container Event Hubs Capture writes every event to (event-hubs.bicep), read by `chargeback backfill --capture`.')
+param captureContainerName string = 'capture'
 
 @description('Queues of the functions\' bindings: rollup-chunk and rollup-finish listen on the first two, budget-alerts writes the third (see their function.json).')
 param queueNames array = ['rollup-chunks', 'rollup-finish', 'budget-alerts']
@@ -67,6 +70,14 @@ resource deploymentContainer 'Microsoft.Storage/storageAccounts/blobServices/con
   }
 }
 
+resource captureContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
+  parent: blobService
+  name: captureContainerName
+  properties: {
+    publicAccess: 'None'
+  }
+}
+
 resource queueService 'Microsoft.Storage/storageAccounts/queueServices@2023-05-01' = {
   parent: storage
   name: 'default'
@@ -113,4 +124,5 @@ resource deployerRoleAssignments 'Microsoft.Authorization/roleAssignments@2022-0
 output name string = storage.name
 output id string = storage.id
 output blobEndpoint string = storage.properties.primaryEndpoints.blob
+output captureContainerName string = captureContainer.name
 output deploymentContainerUrl string = '${storage.properties.primaryEndpoints.blob}${deploymentContainer.name}'

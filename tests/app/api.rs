@@ -23,7 +23,8 @@ pub async fn spawn_with(mut settings: Settings, data_dir: tempfile::TempDir) -> 
     let app = Application::build(&settings, 0).await.unwrap();
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
-    ApiApp { app: TestApp { address, data_dir, client: reqwest::Client::new() }, settings }
+    let key = settings.api.key.as_ref().map(|k| String::from_utf8_lossy(k.expose()).into_owned());
+    ApiApp { app: TestApp { address, data_dir, client: reqwest::Client::new(), key }, settings }
 }
 
 pub fn keyed_settings(dir: &std::path::Path) -> Settings {
@@ -255,6 +256,8 @@ async fn every_endpoint_answers_on_azure_storage() {
     let mut s = keyed_settings(dir.path());
     let name = unique();
     s.tenant = Tenant::parse(&name).unwrap();
+    // A shared ledger needs the one fingerprint secret of every handler.
+    s.fingerprint_secret = Some(Secret::new("shared-ledger-secret"));
     s.storage = StorageSettings {
         azure_connection: Some(Secret::new(connection)),
         ledger: Some(LedgerBackend::Table),
@@ -270,6 +273,7 @@ async fn every_endpoint_answers_on_postgresql() {
     let dir = tempfile::tempdir().unwrap();
     let mut s = keyed_settings(dir.path());
     s.tenant = Tenant::parse(&unique()).unwrap();
+    s.fingerprint_secret = Some(Secret::new("shared-ledger-secret"));
     s.storage = StorageSettings {
         ledger: Some(LedgerBackend::Postgres),
         database_url: Some(Secret::new(url)),

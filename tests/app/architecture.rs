@@ -40,6 +40,7 @@ pub const ALLOWED: &[(&str, &[&str])] = &[
     ("rollup", &["domain", "storage", "billing", "reconcile"]),
     ("budgets", &["domain", "storage", "directory", "billing"]),
     ("maintenance", &["domain", "storage"]),
+    ("replay", &["domain", "records", "storage", "ingest"]),
     // Adapters: the HTTP API; the host protocol (whose wrapped HTTP
     // functions answer with the API's answers); the command line.
     ("api", &["domain", "storage", "directory", "usage", "billing", "rollup", "reconcile"]),
@@ -59,6 +60,7 @@ pub const ALLOWED: &[(&str, &[&str])] = &[
             "budgets",
             "maintenance",
             "prices",
+            "replay",
             "config",
         ],
     ),
@@ -78,6 +80,7 @@ pub const ALLOWED: &[(&str, &[&str])] = &[
             "rollup",
             "budgets",
             "maintenance",
+            "replay",
             "reconcile",
             "api",
             "functions",

@@ -7,12 +7,15 @@
 mod api;
 mod architecture;
 mod budgets;
+mod capture;
 mod cells;
 mod cli;
 mod contract;
+mod fuzz;
 mod gateway_logs;
 mod helpers;
 mod host_queues;
+mod hostile;
 mod identity;
 mod ingest_usage;
 mod maintenance;

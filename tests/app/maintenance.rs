@@ -228,9 +228,10 @@ async fn the_timer_function_on_postgresql_does_what_the_cli_does() {
     make_bloat_and_stale_statistics(&pool, 5_000).await;
     let url = service_env("CHARGEBACK_TEST_DATABASE_URL", "PostgreSQL").unwrap();
     let data_dir = tempfile::tempdir().unwrap();
-    let mut settings = settings(data_dir.path());
+    let mut settings = host_settings(data_dir.path());
     settings.tenant = tenant.clone();
     settings.storage.ledger = Some(chargeback::config::LedgerBackend::Postgres);
+    settings.fingerprint_secret = Some(chargeback::config::Secret::new("shared-ledger-secret"));
     let sep = if url.contains('?') { '&' } else { '?' };
     settings.storage.database_url =
         Some(chargeback::config::Secret::new(format!("{url}{sep}options[search_path]={}", tenant.as_str())));

@@ -155,7 +155,10 @@ async fn healthz_asks_the_ledger_and_answers_503_when_it_does_not_answer() {
     let config = settings(dir.path());
     let mut stores = chargeback::startup::stores(&config).await.unwrap();
     stores.ledger = std::sync::Arc::new(DownLedger(stores.ledger.clone()));
-    let state = chargeback::startup::AppState::new(chargeback::startup::services_over(&config, &stores).unwrap());
+    let state = chargeback::startup::AppState::new(
+        chargeback::startup::services_over(&config, &stores).unwrap(),
+        config.invocations.max_body_bytes,
+    );
     let router = chargeback::startup::router(state, chargeback::api::Access::new(false, None, true));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = format!("http://{}", listener.local_addr().unwrap());

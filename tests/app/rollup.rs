@@ -25,7 +25,7 @@ use chrono::{Datelike, NaiveDate, Utc};
 use serde_json::{Value, json};
 
 use crate::contract::subjects::unique_name;
-use crate::helpers::{binding, eventhub_invocation, function_json, service_env, settings};
+use crate::helpers::{binding, eventhub_invocation, function_json, host_settings, service_env, settings};
 use crate::host_queues::{SqlQueue, StorageQueue, WorkQueue};
 
 /// An error and its causes on one line.
@@ -234,7 +234,7 @@ async fn month_aggregates(stores: &Stores, rollups: &Rollups, tenant: &Tenant, p
 
 async fn embedded_handler() -> (Handler, tempfile::TempDir, chargeback::config::Settings) {
     let dir = tempfile::tempdir().unwrap();
-    let config = settings(dir.path());
+    let config = host_settings(dir.path());
     let app = Application::build(&config, 0).await.unwrap();
     let handler = Handler { address: format!("http://127.0.0.1:{}", app.port()), client: reqwest::Client::new() };
     tokio::spawn(app.run_until_stopped());
@@ -499,9 +499,11 @@ impl ServeProcess {
         let dir = tempfile::tempdir().unwrap();
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_chargeback"));
-        cmd.args(["serve", "--port", &port.to_string()])
+        // As the host starts it: the port in FUNCTIONS_CUSTOMHANDLER_PORT.
+        cmd.arg("serve")
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("FUNCTIONS_CUSTOMHANDLER_PORT", port.to_string())
             .env("CHARGEBACK_DATA_DIR", dir.path())
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
@@ -564,6 +566,7 @@ async fn two_handler_processes_share_one_rollup_on_azurite_and_postgres() {
     // Both processes see the same completed run, reconciled with the PostgreSQL ledger.
     let mut config = settings(std::path::Path::new("/nonexistent"));
     config.tenant = Tenant::parse(&tenant_name).unwrap();
+    config.fingerprint_secret = Some(Secret::new("rollup-test-secret"));
     config.storage = StorageSettings {
         azure_connection: Some(Secret::new(storage.clone())),
         ledger: Some(LedgerBackend::Postgres),

@@ -39,18 +39,30 @@ CREATE TABLE usage_cells (
     PRIMARY KEY (tenant, day, party, model, deployment, token_source, service_tier, spilled_from)
 );
 
+-- The sums cannot fail on rows stored before the per-record maximum
+-- (cells.rs, saturating_sum): a cell past 2^63 holds i64::MAX.
 INSERT INTO usage_cells (tenant, day, party, model, deployment, token_source, service_tier, spilled_from, requests, prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens, cache_write_tokens, audio_prompt_tokens, audio_completion_tokens, accepted_prediction_tokens, rejected_prediction_tokens)
 SELECT tenant, day AS day, party AS party, COALESCE(model, '') AS model, COALESCE(deployment, '') AS deployment, token_source AS token_source, COALESCE(service_tier, '') AS service_tier, COALESCE(spilled_from, '') AS spilled_from,
-    CAST(SUM(1) AS BIGINT) AS requests,
-    CAST(SUM(prompt_tokens) AS BIGINT) AS prompt_tokens,
-    CAST(SUM(completion_tokens) AS BIGINT) AS completion_tokens,
-    CAST(SUM(cached_tokens) AS BIGINT) AS cached_tokens,
-    CAST(SUM(reasoning_tokens) AS BIGINT) AS reasoning_tokens,
-    CAST(SUM(cache_write_tokens) AS BIGINT) AS cache_write_tokens,
-    CAST(SUM(audio_prompt_tokens) AS BIGINT) AS audio_prompt_tokens,
-    CAST(SUM(audio_completion_tokens) AS BIGINT) AS audio_completion_tokens,
-    CAST(SUM(accepted_prediction_tokens) AS BIGINT) AS accepted_prediction_tokens,
-    CAST(SUM(rejected_prediction_tokens) AS BIGINT) AS rejected_prediction_tokens
+    CASE WHEN SUM(1 / 1073741824) + SUM(1 % 1073741824) / 1073741824 >= 8589934592
+        THEN 9223372036854775807 ELSE CAST(SUM(1 / 1073741824) * 1073741824 + SUM(1 % 1073741824) AS BIGINT) END AS requests,
+    CASE WHEN SUM(prompt_tokens / 1073741824) + SUM(prompt_tokens % 1073741824) / 1073741824 >= 8589934592
+        THEN 9223372036854775807 ELSE CAST(SUM(prompt_tokens / 1073741824) * 1073741824 + SUM(prompt_tokens % 1073741824) AS BIGINT) END AS prompt_tokens,
+    CASE WHEN SUM(completion_tokens / 1073741824) + SUM(completion_tokens % 1073741824) / 1073741824 >= 8589934592
+        THEN 9223372036854775807 ELSE CAST(SUM(completion_tokens / 1073741824) * 1073741824 + SUM(completion_tokens % 1073741824) AS BIGINT) END AS completion_tokens,
+    CASE WHEN SUM(cached_tokens / 1073741824) + SUM(cached_tokens % 1073741824) / 1073741824 >= 8589934592
+        THEN 9223372036854775807 ELSE CAST(SUM(cached_tokens / 1073741824) * 1073741824 + SUM(cached_tokens % 1073741824) AS BIGINT) END AS cached_tokens,
+    CASE WHEN SUM(reasoning_tokens / 1073741824) + SUM(reasoning_tokens % 1073741824) / 1073741824 >= 8589934592
+        THEN 9223372036854775807 ELSE CAST(SUM(reasoning_tokens / 1073741824) * 1073741824 + SUM(reasoning_tokens % 1073741824) AS BIGINT) END AS reasoning_tokens,
+    CASE WHEN SUM(cache_write_tokens / 1073741824) + SUM(cache_write_tokens % 1073741824) / 1073741824 >= 8589934592
+        THEN 9223372036854775807 ELSE CAST(SUM(cache_write_tokens / 1073741824) * 1073741824 + SUM(cache_write_tokens % 1073741824) AS BIGINT) END AS cache_write_tokens,
+    CASE WHEN SUM(audio_prompt_tokens / 1073741824) + SUM(audio_prompt_tokens % 1073741824) / 1073741824 >= 8589934592
+        THEN 9223372036854775807 ELSE CAST(SUM(audio_prompt_tokens / 1073741824) * 1073741824 + SUM(audio_prompt_tokens % 1073741824) AS BIGINT) END AS audio_prompt_tokens,
+    CASE WHEN SUM(audio_completion_tokens / 1073741824) + SUM(audio_completion_tokens % 1073741824) / 1073741824 >= 8589934592
+        THEN 9223372036854775807 ELSE CAST(SUM(audio_completion_tokens / 1073741824) * 1073741824 + SUM(audio_completion_tokens % 1073741824) AS BIGINT) END AS audio_completion_tokens,
+    CASE WHEN SUM(accepted_prediction_tokens / 1073741824) + SUM(accepted_prediction_tokens % 1073741824) / 1073741824 >= 8589934592
+        THEN 9223372036854775807 ELSE CAST(SUM(accepted_prediction_tokens / 1073741824) * 1073741824 + SUM(accepted_prediction_tokens % 1073741824) AS BIGINT) END AS accepted_prediction_tokens,
+    CASE WHEN SUM(rejected_prediction_tokens / 1073741824) + SUM(rejected_prediction_tokens % 1073741824) / 1073741824 >= 8589934592
+        THEN 9223372036854775807 ELSE CAST(SUM(rejected_prediction_tokens / 1073741824) * 1073741824 + SUM(rejected_prediction_tokens % 1073741824) AS BIGINT) END AS rejected_prediction_tokens
 FROM ledger GROUP BY tenant, day, party, COALESCE(model, ''), COALESCE(deployment, ''), token_source, COALESCE(service_tier, ''), COALESCE(spilled_from, '');
 
 -- The rollup's daily aggregates have the cells' key and sums; the ones

@@ -21,13 +21,21 @@ CREATE TABLE usage_cells (
     PRIMARY KEY (tenant, day, party, model, deployment, token_source)
 ) WITHOUT ROWID;
 
--- An existing ledger's cells, built from its records once.
-INSERT INTO usage_cells (tenant, day, party, model, deployment, token_source, requests, prompt_tokens,
-    completion_tokens, cached_tokens, reasoning_tokens)
-SELECT tenant, day AS day, party AS party, COALESCE(model, '') AS model, COALESCE(deployment, '') AS deployment,
-    token_source AS token_source, CAST(SUM(1) AS BIGINT) AS requests,
-    CAST(SUM(prompt_tokens) AS BIGINT) AS prompt_tokens, CAST(SUM(completion_tokens) AS BIGINT) AS completion_tokens,
-    CAST(SUM(cached_tokens) AS BIGINT) AS cached_tokens, CAST(SUM(reasoning_tokens) AS BIGINT) AS reasoning_tokens
+-- An existing ledger's cells, built from its records once. The sums cannot
+-- fail on rows stored before the per-record maximum (cells.rs,
+-- saturating_sum): a cell past 2^63 holds i64::MAX.
+INSERT INTO usage_cells (tenant, day, party, model, deployment, token_source, requests, prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens)
+SELECT tenant, day AS day, party AS party, COALESCE(model, '') AS model, COALESCE(deployment, '') AS deployment, token_source AS token_source,
+    CASE WHEN SUM(1 / 1073741824) + SUM(1 % 1073741824) / 1073741824 >= 8589934592
+        THEN 9223372036854775807 ELSE CAST(SUM(1 / 1073741824) * 1073741824 + SUM(1 % 1073741824) AS BIGINT) END AS requests,
+    CASE WHEN SUM(prompt_tokens / 1073741824) + SUM(prompt_tokens % 1073741824) / 1073741824 >= 8589934592
+        THEN 9223372036854775807 ELSE CAST(SUM(prompt_tokens / 1073741824) * 1073741824 + SUM(prompt_tokens % 1073741824) AS BIGINT) END AS prompt_tokens,
+    CASE WHEN SUM(completion_tokens / 1073741824) + SUM(completion_tokens % 1073741824) / 1073741824 >= 8589934592
+        THEN 9223372036854775807 ELSE CAST(SUM(completion_tokens / 1073741824) * 1073741824 + SUM(completion_tokens % 1073741824) AS BIGINT) END AS completion_tokens,
+    CASE WHEN SUM(cached_tokens / 1073741824) + SUM(cached_tokens % 1073741824) / 1073741824 >= 8589934592
+        THEN 9223372036854775807 ELSE CAST(SUM(cached_tokens / 1073741824) * 1073741824 + SUM(cached_tokens % 1073741824) AS BIGINT) END AS cached_tokens,
+    CASE WHEN SUM(reasoning_tokens / 1073741824) + SUM(reasoning_tokens % 1073741824) / 1073741824 >= 8589934592
+        THEN 9223372036854775807 ELSE CAST(SUM(reasoning_tokens / 1073741824) * 1073741824 + SUM(reasoning_tokens % 1073741824) AS BIGINT) END AS reasoning_tokens
 FROM ledger GROUP BY tenant, day, party, COALESCE(model, ''), COALESCE(deployment, ''), token_source;
 
 -- The rollup's chunks read cells now: the covering index of 0008 (a

@@ -110,7 +110,7 @@ impl Access {
             Self::Host | Self::Open => return Ok(()),
             Self::Refused => {
                 return Err(ApiError::NotConfigured(
-                    "outside the Functions host the API needs CHARGEBACK_API_KEY (or CHARGEBACK_API_AUTH=none for local trials)",
+                    "outside the Functions host every route needs CHARGEBACK_API_KEY (or CHARGEBACK_API_AUTH=none for local trials)",
                 ));
             }
             Self::Key(digest) => digest,
@@ -129,7 +129,9 @@ impl Access {
     }
 }
 
-async fn require_key(State(access): State<Access>, request: Request, next: Next) -> Response {
+/// The key check as middleware (`from_fn_with_state(access, require_key)`):
+/// the API's routes take it, and so do the functions' routes, outside the host.
+pub async fn require_key(State(access): State<Access>, request: Request, next: Next) -> Response {
     match access.check(&request) {
         Ok(()) => next.run(request).await,
         Err(e) => e.into_response(),
@@ -145,7 +147,7 @@ where
     ApiState: FromRef<S>,
 {
     if matches!(access, Access::Refused) {
-        tracing::warn!("the HTTP API refuses requests: set CHARGEBACK_API_KEY (or CHARGEBACK_API_AUTH=none)");
+        tracing::warn!("the handler refuses requests: set CHARGEBACK_API_KEY (or CHARGEBACK_API_AUTH=none)");
     }
     let keyed = Router::new()
         .route("/api/usage", get(usage::get_usage))

@@ -345,8 +345,9 @@ pub fn compute(
                     && statement_lines[*i].0.deployment.eq_ignore_ascii_case(name)
             })
             .collect();
-        let tokens: u64 = on_it.iter().map(|i| statement_lines[*i].0.tokens.total_tokens).sum();
-        let capacity_tokens = ptu.capacity_tokens_per_minute.map(|tpm| tpm * u64::from(period.day_count() * 24 * 60));
+        let tokens = on_it.iter().map(|i| statement_lines[*i].0.tokens.total_tokens).fold(0u64, u64::saturating_add);
+        let capacity_tokens =
+            ptu.capacity_tokens_per_minute.map(|tpm| tpm.saturating_mul(u64::from(period.day_count() * 24 * 60)));
         let (used_cost, how) = match ptu.capacity_tokens_per_minute {
             Some(tpm) => {
                 let capacity = Decimal::from(tpm) * Decimal::from(period.day_count() * 24 * 60);

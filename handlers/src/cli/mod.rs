@@ -9,6 +9,7 @@
 //! [`NOT_RECONCILED_EXIT`].
 
 mod audit;
+mod backfill;
 pub mod demo;
 mod ingest;
 mod maintain;
@@ -62,6 +63,10 @@ enum Command {
     Ingest(ingest::IngestArgs),
     /// Token totals from the ledger.
     Usage(usage::UsageArgs),
+    /// Replay Event Hubs Capture files (Avro) with the live path's identities: adds only what the ledger is missing.
+    Backfill(backfill::CaptureArgs),
+    /// Report what Event Hubs Capture files hold that the ledger is missing; changes nothing.
+    ReconcileCapture(backfill::CaptureArgs),
     /// Generate a month of realistic traffic, ingest it and print the summary.
     Demo(demo::DemoArgs),
     /// Write a month of synthetic API Management records as JSONL (the demo's traffic, for trials and benchmarks).
@@ -116,6 +121,8 @@ pub struct Services {
     pub budgets: Budgets,
     /// The database the nightly maintenance works on.
     pub maintenance: MaintenanceSource,
+    /// Replay from Event Hubs Capture.
+    pub replay: crate::replay::Replay,
     /// The audit of the usage cells.
     pub audit: crate::maintenance::audit::Audit,
     /// The price sync.
@@ -191,6 +198,12 @@ async fn run(cli: Cli, app: &dyn App) -> anyhow::Result<()> {
         Command::Serve { port } => app.serve(&settings, port.or(settings.port).unwrap_or(7071)).await,
         Command::Ingest(args) => ingest::run(&app.bulk_services(&settings).await?, args).await,
         Command::Usage(args) => usage::run(&app.services(&settings).await?, args).await,
+        Command::Backfill(args) => {
+            backfill::run(&settings, &app.services(&settings).await?, args, crate::replay::Mode::Backfill).await
+        }
+        Command::ReconcileCapture(args) => {
+            backfill::run(&settings, &app.services(&settings).await?, args, crate::replay::Mode::Reconcile).await
+        }
         Command::Maintain(args) => maintain::run(&app.services(&settings).await?, args).await,
         Command::Audit(args) => audit::run(&app.services(&settings).await?, args).await,
         Command::Rollup(args) => rollup::run_rollup(&app.services(&settings).await?, &args).await.map(|_| ()),

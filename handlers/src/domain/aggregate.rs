@@ -57,22 +57,27 @@ impl TokenTotals {
 
     /// Prompt + completion.
     pub fn total(&self) -> u64 {
-        self.prompt + self.completion
+        self.prompt.saturating_add(self.completion)
     }
 }
 
+/// Sums of tokens never overflow: every record is bounded by
+/// [`super::MAX_TOKENS_PER_RECORD`], so a sum would need billions of records
+/// at the maximum to pass 2^64; only rows stored before the bound existed
+/// could, and then the sum saturates rather than wrapping or panicking, so no
+/// row can make a month unreadable.
 impl std::ops::AddAssign for TokenTotals {
     fn add_assign(&mut self, o: Self) {
-        self.requests += o.requests;
-        self.prompt += o.prompt;
-        self.completion += o.completion;
-        self.cached += o.cached;
-        self.reasoning += o.reasoning;
-        self.cache_write += o.cache_write;
-        self.audio_prompt += o.audio_prompt;
-        self.audio_completion += o.audio_completion;
-        self.accepted_prediction += o.accepted_prediction;
-        self.rejected_prediction += o.rejected_prediction;
+        self.requests = self.requests.saturating_add(o.requests);
+        self.prompt = self.prompt.saturating_add(o.prompt);
+        self.completion = self.completion.saturating_add(o.completion);
+        self.cached = self.cached.saturating_add(o.cached);
+        self.reasoning = self.reasoning.saturating_add(o.reasoning);
+        self.cache_write = self.cache_write.saturating_add(o.cache_write);
+        self.audio_prompt = self.audio_prompt.saturating_add(o.audio_prompt);
+        self.audio_completion = self.audio_completion.saturating_add(o.audio_completion);
+        self.accepted_prediction = self.accepted_prediction.saturating_add(o.accepted_prediction);
+        self.rejected_prediction = self.rejected_prediction.saturating_add(o.rejected_prediction);
     }
 }
 
@@ -175,26 +180,26 @@ impl TokenCounts {
         self.add(&Self::counted(a.token_source, a.tokens));
     }
 
-    /// Adds other counts.
+    /// Adds other counts (saturating, as [`TokenTotals`] adds).
     pub fn add(&mut self, o: &TokenCounts) {
-        self.requests += o.requests;
-        self.prompt_tokens += o.prompt_tokens;
-        self.cached_tokens += o.cached_tokens;
-        self.completion_tokens += o.completion_tokens;
-        self.reasoning_tokens += o.reasoning_tokens;
-        self.cache_write_tokens += o.cache_write_tokens;
-        self.audio_prompt_tokens += o.audio_prompt_tokens;
-        self.audio_completion_tokens += o.audio_completion_tokens;
-        self.accepted_prediction_tokens += o.accepted_prediction_tokens;
-        self.rejected_prediction_tokens += o.rejected_prediction_tokens;
-        self.total_tokens += o.total_tokens;
-        self.estimated_tokens += o.estimated_tokens;
-        self.pending_requests += o.pending_requests;
+        self.requests = self.requests.saturating_add(o.requests);
+        self.prompt_tokens = self.prompt_tokens.saturating_add(o.prompt_tokens);
+        self.cached_tokens = self.cached_tokens.saturating_add(o.cached_tokens);
+        self.completion_tokens = self.completion_tokens.saturating_add(o.completion_tokens);
+        self.reasoning_tokens = self.reasoning_tokens.saturating_add(o.reasoning_tokens);
+        self.cache_write_tokens = self.cache_write_tokens.saturating_add(o.cache_write_tokens);
+        self.audio_prompt_tokens = self.audio_prompt_tokens.saturating_add(o.audio_prompt_tokens);
+        self.audio_completion_tokens = self.audio_completion_tokens.saturating_add(o.audio_completion_tokens);
+        self.accepted_prediction_tokens = self.accepted_prediction_tokens.saturating_add(o.accepted_prediction_tokens);
+        self.rejected_prediction_tokens = self.rejected_prediction_tokens.saturating_add(o.rejected_prediction_tokens);
+        self.total_tokens = self.total_tokens.saturating_add(o.total_tokens);
+        self.estimated_tokens = self.estimated_tokens.saturating_add(o.estimated_tokens);
+        self.pending_requests = self.pending_requests.saturating_add(o.pending_requests);
     }
 
     /// Of the total, tokens the service reported (not estimated by us).
     pub fn reported_tokens(&self) -> u64 {
-        self.total_tokens - self.estimated_tokens
+        self.total_tokens.saturating_sub(self.estimated_tokens)
     }
 
     /// The requests and token sums, without the split by source.

@@ -43,5 +43,5 @@ pub use price::{Price, PriceLayer, ServiceTier, TokenKind};
 pub use rejection::RejectReason;
 pub use service_tier::{ResponseTier, ResponseTierError};
 pub use tenant::{Tenant, TenantError};
-pub use token_usage::{TokenDetails, TokenSource, TokenUsage, UsageError};
+pub use token_usage::{MAX_TOKENS_PER_RECORD, TokenDetails, TokenSource, TokenUsage, UsageError};
 pub use usage_record::{Caller, CountedWith, RecordId, RecordIdError, RecordShape, UsageRecord};

@@ -14,8 +14,13 @@ pub struct Period {
 
 /// Why a text is not a period.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("{0:?} is not a month written YYYY-MM (for example 2026-10)")]
+#[error("{0:?} is not a month written YYYY-MM between 2000-01 and 2099-12 (for example 2026-10)")]
 pub struct PeriodError(pub String);
+
+/// The months a period read from input may name: those of the days the usage
+/// API accepts (2000-01-01 to 2100-01-01), so no input starts a rollup of
+/// year 0 or 9999.
+pub const YEARS: std::ops::RangeInclusive<i32> = 2000..=2099;
 
 impl Period {
     /// The month `year`-`month` (1–12).
@@ -93,6 +98,9 @@ impl FromStr for Period {
         }
         let year: i32 = year.parse().map_err(|_| bad())?;
         let month: u32 = month.parse().map_err(|_| bad())?;
+        if !YEARS.contains(&year) {
+            return Err(bad());
+        }
         let first = NaiveDate::from_ymd_opt(year, month, 1).ok_or_else(bad)?;
         Ok(Self { first })
     }
@@ -136,8 +144,27 @@ mod tests {
     }
 
     #[test]
+    fn accepts_the_months_of_the_days_the_usage_api_accepts() {
+        assert!("2000-01".parse::<Period>().is_ok());
+        assert!("2099-12".parse::<Period>().is_ok());
+    }
+
+    #[test]
     fn rejects_what_is_not_a_month() {
-        for bad in ["2026-13", "2026-1", "26-10", "2026-10-01", "", "2026/10", "x' OR 1=1 --", "2026-00"] {
+        for bad in [
+            "2026-13",
+            "2026-1",
+            "26-10",
+            "2026-10-01",
+            "",
+            "2026/10",
+            "x' OR 1=1 --",
+            "2026-00",
+            "0000-01",
+            "1999-12",
+            "2100-01",
+            "9999-12",
+        ] {
             assert!(bad.parse::<Period>().is_err(), "{bad}");
         }
     }

@@ -27,6 +27,8 @@ pub enum RejectReason {
     NegativeTokens,
     /// Token counts contradict each other (total, cached, reasoning).
     InconsistentTokens,
+    /// A token count is over [`super::MAX_TOKENS_PER_RECORD`].
+    ImplausibleTokens,
     /// A chunk of a split language-model log states other token counts than
     /// another chunk of the same call.
     ConflictingChunks,
@@ -34,7 +36,7 @@ pub enum RejectReason {
 
 impl RejectReason {
     /// Every reason.
-    pub const ALL: [RejectReason; 11] = [
+    pub const ALL: [RejectReason; 12] = [
         Self::InvalidEncoding,
         Self::InvalidJson,
         Self::TruncatedBody,
@@ -45,6 +47,7 @@ impl RejectReason {
         Self::InvalidTimestamp,
         Self::NegativeTokens,
         Self::InconsistentTokens,
+        Self::ImplausibleTokens,
         Self::ConflictingChunks,
     ];
 
@@ -66,6 +69,7 @@ impl RejectReason {
             Self::InvalidTimestamp => "invalid_timestamp",
             Self::NegativeTokens => "negative_tokens",
             Self::InconsistentTokens => "inconsistent_tokens",
+            Self::ImplausibleTokens => "implausible_tokens",
             Self::ConflictingChunks => "conflicting_chunks",
         }
     }

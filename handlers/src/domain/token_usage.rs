@@ -41,6 +41,14 @@ impl fmt::Display for TokenSource {
     }
 }
 
+/// The most tokens any one count of one record may hold (prompt, completion,
+/// cached or reasoning; the total, being their sum, twice as many): a hundred times the largest context window
+/// any model offers. A record over it is not a real call but a broken or
+/// hostile one, and is dead-lettered as `implausible_tokens`. The bound also
+/// keeps every sum exact: a month would need more than nine billion records
+/// at the maximum before a 64-bit total could overflow.
+pub const MAX_TOKENS_PER_RECORD: u64 = 1_000_000_000;
+
 /// Token counts. Every detail is a **part of** the prompt or the completion
 /// tokens, never added on top: cached reads and cache writes (together at most
 /// the prompt), audio input (at most the prompt), reasoning (at most the
@@ -80,6 +88,9 @@ pub struct TokenDetails {
 /// Why a set of counts is inconsistent.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum UsageError {
+    /// A count is over [`MAX_TOKENS_PER_RECORD`].
+    #[error("{count} tokens is more than one record can hold ({MAX_TOKENS_PER_RECORD})")]
+    Implausible { count: u64 },
     /// Cached tokens are a part of the prompt, so cannot exceed it.
     #[error("cached tokens {cached} exceed prompt tokens {prompt}")]
     CachedExceedsPrompt { cached: u64, prompt: u64 },
@@ -107,6 +118,14 @@ impl TokenUsage {
         cached: u64,
         reasoning: u64,
     ) -> Result<Self, UsageError> {
+        for count in [prompt, completion, cached, reasoning] {
+            if count > MAX_TOKENS_PER_RECORD {
+                return Err(UsageError::Implausible { count });
+            }
+        }
+        if let Some(total) = total.filter(|t| *t > 2 * MAX_TOKENS_PER_RECORD) {
+            return Err(UsageError::Implausible { count: total });
+        }
         if cached > prompt {
             return Err(UsageError::CachedExceedsPrompt { cached, prompt });
         }
@@ -182,7 +201,7 @@ impl TokenUsage {
     pub fn reasoning(&self) -> u64 {
         self.reasoning
     }
-    /// Prompt + completion.
+    /// Prompt + completion (both bounded, so the sum cannot overflow).
     pub fn total(&self) -> u64 {
         self.prompt + self.completion
     }
@@ -207,6 +226,15 @@ mod tests {
         assert!(matches!(TokenUsage::new(10, 5, Some(16), 0, 0), Err(UsageError::TotalMismatch { .. })));
         assert!(matches!(TokenUsage::new(10, 5, None, 11, 0), Err(UsageError::CachedExceedsPrompt { .. })));
         assert!(matches!(TokenUsage::new(10, 5, None, 0, 6), Err(UsageError::ReasoningExceedsCompletion { .. })));
+    }
+
+    #[test]
+    fn counts_over_the_per_record_maximum_are_implausible() {
+        let max = MAX_TOKENS_PER_RECORD;
+        assert!(TokenUsage::new(max, max, Some(2 * max), max, max).is_ok());
+        for (p, c, t) in [(max + 1, 0, None), (0, max + 1, None), (1, 1, Some(u64::MAX)), (u64::MAX, 0, None)] {
+            assert!(matches!(TokenUsage::new(p, c, t, 0, 0), Err(UsageError::Implausible { .. })), "{p} {c} {t:?}");
+        }
     }
 
     #[test]

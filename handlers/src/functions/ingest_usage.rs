@@ -17,8 +17,11 @@ pub const FUNCTION_NAME: &str = "ingest-usage";
 pub const EVENTS_BINDING: &str = "events";
 
 /// Handles one invocation.
-pub async fn invoke(state: &FunctionState, request: InvocationRequest) -> Result<InvocationResponse, InvocationError> {
-    let events = invocation::eventhub_batch(&request, EVENTS_BINDING, FUNCTION_NAME)?;
+pub async fn invoke(
+    state: &FunctionState,
+    mut request: InvocationRequest,
+) -> Result<InvocationResponse, InvocationError> {
+    let events = invocation::eventhub_batch(&mut request, EVENTS_BINDING, FUNCTION_NAME)?;
     let outcome = state.ingestor.ingest(&events).await?;
     let summary = format!(
         "received {} accepted {} duplicates {} dead-lettered {}",

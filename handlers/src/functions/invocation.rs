@@ -15,13 +15,22 @@
 //! as JSON held in a string — an Event Hub batch with `dataType: string` is a
 //! string holding a JSON array of strings. [`decode`] undoes this: a string
 //! that parses as JSON is replaced by what it holds, repeatedly.
+//!
+//! Binding values are kept as the raw JSON the host wrote until a function
+//! reads them: parsing raw JSON has no depth limit, so one deeply nested
+//! event cannot make the whole invocation unreadable;
+//! [`InvocationRequest::take_batch`] hands each event of a batch over as its
+//! own text.
 
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 use tracing::{error, warn};
 
@@ -97,18 +106,70 @@ impl IntoResponse for InvocationError {
 /// What the host posts for one invocation.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct InvocationRequest {
-    /// Input bindings by name.
+    /// Input bindings by name, as the raw JSON the host wrote.
     #[serde(rename = "Data", default)]
-    pub data: Map<String, Value>,
+    pub data: BTreeMap<String, Box<RawValue>>,
     /// Trigger metadata by name.
     #[serde(rename = "Metadata", default)]
     pub metadata: Map<String, Value>,
 }
 
+/// Why a batch binding could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("Data.{binding} is not a batch of events: {cause}")]
+pub struct BatchError {
+    binding: String,
+    cause: String,
+}
+
 impl InvocationRequest {
-    /// An input binding's value, decoded.
+    /// An input binding's value, decoded; `None` when absent (or nested
+    /// deeper than a JSON value may be).
     pub fn data(&self, binding: &str) -> Option<Value> {
-        self.data.get(binding).cloned().map(decode)
+        let raw = self.data.get(binding)?;
+        serde_json::from_str::<Value>(raw.get()).ok().map(decode)
+    }
+
+    /// Takes a batch binding (`cardinality: many`) out of the request, each
+    /// event as the text it was sent as: with `dataType: string` the batch
+    /// is a string holding a JSON array of strings; without it, an array of
+    /// JSON values, each kept as the JSON text the host wrote (never parsed
+    /// here, so nesting does not matter). A single value (`cardinality:
+    /// one`) is a batch of one. `Ok(None)` when the binding is absent or null.
+    ///
+    /// Each step drops the form it came from, so the batch is never held
+    /// more than twice (the form being read and the one being built).
+    pub fn take_batch(&mut self, binding: &str) -> Result<Option<Vec<String>>, BatchError> {
+        let fail = |cause: serde_json::Error| BatchError {
+            binding: binding.to_owned(),
+            cause: crate::records::json_error("value", &cause),
+        };
+        let Some(raw) = self.data.remove(binding) else {
+            return Ok(None);
+        };
+        let text = raw.get().trim_start();
+        if text.starts_with("null") {
+            return Ok(None);
+        }
+        if !text.starts_with('"') {
+            return batch_from_json(raw.get()).map(Some).map_err(fail);
+        }
+        // A string: unwrap it as often as it holds a JSON string.
+        let mut held: String = serde_json::from_str(raw.get()).map_err(fail)?;
+        drop(raw);
+        while held.trim_start().starts_with('"') {
+            match serde_json::from_str::<String>(&held) {
+                Ok(inner) => held = inner,
+                Err(_) => break,
+            }
+        }
+        if held.trim_start().starts_with('[')
+            && let Ok(items) = batch_from_json(&held)
+        {
+            return Ok(Some(items));
+        }
+        // One event that is not a JSON array (plain text, or an object).
+        Ok(Some(vec![held]))
     }
 
     /// A metadata value, decoded.
@@ -163,17 +224,20 @@ pub fn route_param(request: &InvocationRequest, binding: &str, name: &str) -> Op
     req.get("Params").and_then(|p| p.get(name)).and_then(Value::as_str).map(str::to_owned)
 }
 
-/// An Event Hubs trigger's batch (`cardinality: many`): each event's body,
-/// with its origin from the trigger metadata (partition, sequence number,
-/// enqueued time), else its content identity under `source`.
-pub fn eventhub_batch(request: &InvocationRequest, binding: &str, source: &str) -> Result<Vec<Event>, InvocationError> {
-    let bodies: Vec<Vec<u8>> = match request.data(binding) {
-        Some(Value::Array(items)) => items.into_iter().map(body_bytes).collect(),
-        Some(Value::Null) | None => {
-            return Err(InvocationError::BadRequest(format!("Data.{binding} is missing")));
-        }
-        // `cardinality: one`, or a single event that is not JSON.
-        Some(single) => vec![body_bytes(single)],
+/// An Event Hubs trigger's batch (`cardinality: many`), taken out of the
+/// request: each event's body, with its origin from the trigger metadata
+/// (partition, sequence number, enqueued time), else its content identity
+/// under `source` (read as canonical JSON, so the text and the object form of
+/// one event are one event).
+pub fn eventhub_batch(
+    request: &mut InvocationRequest,
+    binding: &str,
+    source: &str,
+) -> Result<Vec<Event>, InvocationError> {
+    let bodies: Vec<Vec<u8>> = match request.take_batch(binding) {
+        Ok(Some(items)) => items.into_iter().map(String::into_bytes).collect(),
+        Ok(None) => return Err(InvocationError::BadRequest(format!("Data.{binding} is missing"))),
+        Err(e) => return Err(InvocationError::BadRequest(e.to_string())),
     };
     let positions = Positions::read(request, bodies.len());
     if positions.is_none() {
@@ -191,21 +255,12 @@ pub fn eventhub_batch(request: &InvocationRequest, binding: &str, source: &str) 
                     sequence: p.sequences[i],
                     enqueued: p.enqueued.get(i).copied().flatten(),
                 },
-                None => identities.next(source, i + 1, &body),
+                None => identities.next_canonical(source, i + 1, &body),
             };
             Event { body, origin }
         })
         .collect();
     Ok(events)
-}
-
-/// An event body as bytes: strings as they are, anything else (the host
-/// parsed a JSON body because `dataType` was not `string`) re-serialised.
-fn body_bytes(item: Value) -> Vec<u8> {
-    match item {
-        Value::String(text) => text.into_bytes(),
-        other => other.to_string().into_bytes(),
-    }
 }
 
 /// Where the batch's events sit in the hub.
@@ -297,6 +352,29 @@ pub fn http_refusal(binding: &str, error: ApiError) -> Result<InvocationResponse
     Ok(response)
 }
 
+/// The events of a batch written as JSON: an array's items (a string item is
+/// the text it holds, unwrapped once more if it holds a JSON string; any
+/// other item is its own JSON text), or one value as a batch of one.
+fn batch_from_json(text: &str) -> Result<Vec<String>, serde_json::Error> {
+    if !text.trim_start().starts_with('[') {
+        return Ok(vec![item_text(text)]);
+    }
+    let items: Vec<&RawValue> = serde_json::from_str(text)?;
+    Ok(items.into_iter().map(|item| item_text(item.get())).collect())
+}
+
+fn item_text(raw: &str) -> String {
+    let raw = raw.trim();
+    if !raw.starts_with('"') {
+        return raw.to_owned();
+    }
+    match serde_json::from_str::<String>(raw) {
+        Ok(text) if text.starts_with('"') => serde_json::from_str::<String>(&text).unwrap_or(text),
+        Ok(text) => text,
+        Err(_) => raw.to_owned(),
+    }
+}
+
 /// Replaces a string holding JSON by the value it holds, as often as needed,
 /// and does the same inside arrays and objects. A string that is not JSON (or
 /// holds a bare JSON string that is plain text) is left as text.
@@ -352,6 +430,42 @@ mod tests {
         assert_eq!(decode(json!("\"stringTest\"")), json!("stringTest"));
         assert_eq!(decode(json!("plain")), json!("plain"));
         assert_eq!(decode(json!("[not json")), json!("[not json"));
+    }
+
+    fn request(json: &str) -> InvocationRequest {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn a_batch_arrives_as_the_texts_its_events_were_sent_as_in_either_form() {
+        let bodies = vec![r#"{"b":1, "a":"x"}"#.to_owned(), "not json".to_owned(), r#""quoted""#.to_owned()];
+        let as_string = json!({"Data": {"events": serde_json::to_string(&bodies).unwrap()}}).to_string();
+        assert_eq!(
+            request(&as_string).take_batch("events").unwrap().unwrap(),
+            vec![bodies[0].clone(), bodies[1].clone(), "quoted".to_owned()]
+        );
+        let as_objects = r#"{"Data": {"events": [{"b":1, "a":"x"}, "not json"]}}"#;
+        assert_eq!(
+            request(as_objects).take_batch("events").unwrap().unwrap(),
+            vec![bodies[0].clone(), bodies[1].clone()]
+        );
+        assert!(request(r#"{"Data": {"events": null}}"#).take_batch("events").unwrap().is_none());
+        assert!(request(r#"{"Data": {}}"#).take_batch("events").unwrap().is_none());
+        assert_eq!(
+            request(r#"{"Data": {"events": {"a":1}}}"#).take_batch("events").unwrap().unwrap(),
+            vec![r#"{"a":1}"#]
+        );
+    }
+
+    #[test]
+    fn one_deeply_nested_event_does_not_make_the_invocation_unreadable() {
+        let deep = format!("{}1{}", r#"{"a":"#.repeat(10_000), "}".repeat(10_000));
+        let body = format!(r#"{{"Data": {{"events": [{deep}, {{"ok": true}}]}}, "Metadata": {{}}}}"#);
+        let mut request = request(&body);
+        let events = request.take_batch("events").unwrap().unwrap();
+        assert_eq!(events.len(), 2);
+        assert_eq!(events[0], deep);
+        assert_eq!(events[1], r#"{"ok": true}"#);
     }
 
     #[test]

@@ -61,6 +61,9 @@ pub const TIMER_BINDING: &str = "timer";
 /// The services the functions call.
 #[derive(Debug, Clone)]
 pub struct FunctionState {
+    /// The largest invocation body accepted (`CHARGEBACK_MAX_INVOCATION_BYTES`),
+    /// for the message of a refused one.
+    pub max_invocation_bytes: usize,
     /// The tenant the timers and HTTP functions work for.
     pub tenant: Tenant,
     /// Ingestion into the configured stores.
@@ -110,11 +113,16 @@ async fn health(State(state): State<FunctionState>) -> Response {
 async fn invoke(
     State(state): State<FunctionState>,
     Path(function): Path<String>,
-    body: axum::body::Bytes,
+    headers: axum::http::HeaderMap,
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Json<InvocationResponse>, Response> {
+    let body = body.map_err(|rejection| refused_body(&function, &headers, state.max_invocation_bytes, rejection))?;
     let request: InvocationRequest = serde_json::from_slice(&body).map_err(|e| {
-        InvocationError::BadRequest(format!("the invocation body is not a host payload: {e}")).into_response()
+        let cause = crate::records::json_error("body", &e);
+        InvocationError::BadRequest(format!("the invocation body is not a host payload: {cause}")).into_response()
     })?;
+    // The request holds its own copy of the bindings from here on.
+    drop(body);
     let response = match function.as_str() {
         ingest_usage::FUNCTION_NAME => ingest_usage::invoke(&state, request).await,
         nightly_maintenance::FUNCTION_NAME => nightly_maintenance::invoke(&state, request).await,
@@ -131,4 +139,27 @@ async fn invoke(
         }
     };
     response.map(Json).map_err(IntoResponse::into_response)
+}
+
+/// An invocation whose body could not be read, most often one over the
+/// limit: the host would retry it and then move its checkpoint past the
+/// batch, losing every record in it, so it is logged as an error naming the
+/// setting to raise.
+fn refused_body(
+    function: &str,
+    headers: &axum::http::HeaderMap,
+    limit: usize,
+    rejection: axum::extract::rejection::BytesRejection,
+) -> Response {
+    let status = rejection.status();
+    let length = headers.get(axum::http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).unwrap_or("unknown");
+    let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
+        format!(
+            "the invocation body ({length} bytes) is over CHARGEBACK_MAX_INVOCATION_BYTES ({limit}); raise it, or lower maxEventBatchSize in host.json"
+        )
+    } else {
+        format!("the invocation body could not be read: {rejection}")
+    };
+    tracing::error!(function, invocation.bytes = length, invocation.limit = limit, "{message}");
+    (status, Json(json!({ "error": message, "Logs": [message] }))).into_response()
 }

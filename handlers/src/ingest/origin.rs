@@ -109,6 +109,55 @@ impl ContentIdentities {
         *occurrence += 1;
         origin
     }
+
+    /// Like [`ContentIdentities::next`], but a body that is JSON is
+    /// identified by its canonical form (keys sorted, no spacing), so the same
+    /// event sent as text or as an object the host re-serialised has one
+    /// identity. Used where an Event Hub batch arrives without positions;
+    /// files keep the digest of the line as written.
+    pub fn next_canonical(&mut self, source: &str, line: usize, body: &[u8]) -> EventOrigin {
+        match serde_json::from_slice::<serde_json::Value>(body) {
+            Ok(value) => {
+                let mut canonical = String::with_capacity(body.len());
+                write_canonical(&value, &mut canonical);
+                self.next(source, line, canonical.as_bytes())
+            }
+            Err(_) => self.next(source, line, body),
+        }
+    }
+}
+
+/// JSON with object keys in sorted order and no spacing (whatever order the
+/// map type keeps). Depth is bounded by the parser's recursion limit.
+fn write_canonical(value: &serde_json::Value, out: &mut String) {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<_> = map.iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            out.push('{');
+            for (i, (key, item)) in entries.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(key.clone()).to_string());
+                out.push(':');
+                write_canonical(item, out);
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(']');
+        }
+        scalar => out.push_str(&scalar.to_string()),
+    }
 }
 
 /// The first 128 bits of SHA-256 of a body.
@@ -152,5 +201,22 @@ impl EventOrigin {
             }
             Self::Content { source, line, .. } | Self::Line { source, line } => format!("file:{source}:{line}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_text_and_the_object_form_of_one_event_have_one_content_identity() {
+        let text = br#"{"Timestamp": "11/26/2026 11:32:47 AM", "PromptTokens": "12", "AppKey": "k"}"#;
+        let object = br#"{"AppKey":"k","PromptTokens":"12","Timestamp":"11/26/2026 11:32:47 AM"}"#;
+        let a = ContentIdentities::default().next_canonical("ingest-usage", 1, text).fallback_id(text);
+        let b = ContentIdentities::default().next_canonical("ingest-usage", 1, object).fallback_id(object);
+        assert_eq!(a, b);
+        // Not JSON: the bytes as they are.
+        let c = ContentIdentities::default().next_canonical("ingest-usage", 1, b"{broken").fallback_id(b"{broken");
+        assert_eq!(c, ContentIdentities::default().next("ingest-usage", 1, b"{broken").fallback_id(b"{broken"));
     }
 }

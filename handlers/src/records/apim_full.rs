@@ -37,13 +37,13 @@ struct Body<'a> {
 }
 
 fn read_body<'t>(field: &str, text: &'t str) -> Result<Body<'t>, Rejection> {
-    serde_json::from_str(text).map_err(|e| Rejection::new(RejectReason::InvalidField, format!("{field}: {e}")))
+    serde_json::from_str(text).map_err(|e| Rejection::new(RejectReason::InvalidField, super::json_error(field, &e)))
 }
 
 pub(super) fn convert(e: &Envelope<'_>, ctx: ParseContext<'_>) -> Result<ParsedRecord, Rejection> {
     let raw_time = scalar::text("eventTime", e.event_time.as_ref())?.ok_or_else(|| Rejection::missing("eventTime"))?;
     let occurred_at = timestamp::parse_utc(&raw_time).ok_or_else(|| {
-        Rejection::new(RejectReason::InvalidTimestamp, format!("eventTime {raw_time:?} is in no accepted form"))
+        Rejection::new(RejectReason::InvalidTimestamp, "eventTime is in no accepted form (ISO 8601 / RFC 3339)")
     })?;
     let id = match scalar::text("requestId", e.request_id.as_ref())? {
         Some(own) => record_id("requestId", &own)?,

@@ -22,7 +22,10 @@ pub(super) fn convert(e: &Envelope<'_>, ctx: ParseContext<'_>) -> Result<ParsedR
     let raw_time =
         scalar::text("Timestamp", e.pascal_timestamp.as_ref())?.ok_or_else(|| Rejection::missing("Timestamp"))?;
     let occurred_at = timestamp::parse_utc(&raw_time).ok_or_else(|| {
-        Rejection::new(RejectReason::InvalidTimestamp, format!("Timestamp {raw_time:?} is in no accepted form"))
+        Rejection::new(
+            RejectReason::InvalidTimestamp,
+            "Timestamp is in no accepted form (month-first M/d/yyyy h:mm:ss [AM|PM], or ISO 8601)",
+        )
     })?;
     let id = match scalar::text("RequestId", e.pascal_request_id.as_ref())? {
         Some(own) => record_id("RequestId", &own)?,
@@ -31,7 +34,7 @@ pub(super) fn convert(e: &Envelope<'_>, ctx: ParseContext<'_>) -> Result<ParsedR
     let streamed = scalar::flag("Stream", e.pascal_stream.as_ref())?.unwrap_or(false);
     let prompt = scalar::count("PromptTokens", e.pascal_prompt_tokens.as_ref())?;
     let completion = scalar::count("CompletionTokens", e.pascal_completion_tokens.as_ref())?;
-    let total = scalar::count("TotalTokens", e.pascal_total_tokens.as_ref())?;
+    let total = scalar::total_count("TotalTokens", e.pascal_total_tokens.as_ref())?;
     let (usage, token_source) = match (prompt, completion, total) {
         (None, None, None) if streamed => (TokenUsage::zero(), TokenSource::Pending),
         (None, _, _) => return Err(Rejection::missing("PromptTokens")),

@@ -24,7 +24,7 @@ use serde_json::error::Category;
 pub use crate::domain::RejectReason;
 use crate::domain::{Fingerprinter, GatewayLog, LlmLog, RecordId, ResponseTier, Tenant, UsageRecord};
 pub use redact::redact_secrets;
-pub(crate) use timestamp::parse_utc;
+pub use timestamp::parse_utc;
 
 /// APIM's `log-to-eventhub` truncates messages above 200 KB.
 pub const APIM_MESSAGE_LIMIT: usize = 200 * 1024;
@@ -34,8 +34,9 @@ pub const APIM_MESSAGE_LIMIT: usize = 200 * 1024;
 pub struct Rejection {
     /// The machine-readable reason.
     pub reason: RejectReason,
-    /// A human-readable explanation naming the field concerned. Never holds a
-    /// secret.
+    /// A human-readable explanation naming the field concerned. It never
+    /// repeats a value of the input (so never a secret): the body, redacted,
+    /// is kept beside it.
     pub detail: String,
     /// The record's own id, if it could be read before the problem was found.
     pub own_id: Option<RecordId>,
@@ -174,13 +175,26 @@ fn classify(error: &serde_json::Error, body: &str) -> Rejection {
             RejectReason::TruncatedBody,
             format!("body ends before the JSON does ({} bytes; APIM truncates above {APIM_MESSAGE_LIMIT})", body.len()),
         ),
-        Category::Syntax | Category::Io => Rejection::new(RejectReason::InvalidJson, error.to_string()),
+        Category::Syntax | Category::Io => Rejection::new(RejectReason::InvalidJson, json_error("body", error)),
         Category::Data => {
             if body.trim_start().starts_with('{') {
-                Rejection::new(RejectReason::InvalidJson, error.to_string())
+                Rejection::new(RejectReason::InvalidJson, json_error("body", error))
             } else {
                 Rejection::new(RejectReason::NotAnObject, "a record must be a JSON object")
             }
+        }
+    }
+}
+
+/// A JSON error as a message that never repeats the input: serde_json's
+/// syntax messages are a fixed set plus a position, but its data messages
+/// ("invalid type: string \"...\"") quote the value, so those become a
+/// position only.
+pub(crate) fn json_error(field: &str, error: &serde_json::Error) -> String {
+    match error.classify() {
+        Category::Syntax | Category::Eof | Category::Io => format!("{field}: {error}"),
+        Category::Data => {
+            format!("{field}: a value of the wrong type or shape at line {} column {}", error.line(), error.column())
         }
     }
 }

@@ -13,7 +13,7 @@ use serde_json::value::RawValue;
 
 use super::scalar::{self, Scalar};
 use super::{RejectReason, Rejection};
-use crate::domain::{TokenDetails, TokenUsage};
+use crate::domain::{MAX_TOKENS_PER_RECORD, TokenDetails, TokenUsage, UsageError};
 
 #[derive(Debug, Default, Deserialize)]
 struct Usage<'a> {
@@ -111,10 +111,10 @@ pub(crate) fn parse(field: &'static str, raw: &RawValue) -> Result<Option<TokenU
         return Ok(None);
     }
     let usage: Usage<'_> = serde_json::from_str(raw.get())
-        .map_err(|e| Rejection::new(RejectReason::InvalidField, format!("{field}: {e}")))?;
+        .map_err(|e| Rejection::new(RejectReason::InvalidField, super::json_error(field, &e)))?;
     let prompt = scalar::count(names.prompt, usage.prompt_tokens.as_ref())?;
     let completion = scalar::count(names.completion, usage.completion_tokens.as_ref())?;
-    let total = scalar::count(names.total, usage.total_tokens.as_ref())?;
+    let total = scalar::total_count(names.total, usage.total_tokens.as_ref())?;
     let input = usage.prompt_tokens_details.as_ref();
     let output = usage.completion_tokens_details.as_ref();
     let cached = detail(input, |d| d.cached_tokens.as_ref(), names.cached)?;
@@ -130,10 +130,12 @@ pub(crate) fn parse(field: &'static str, raw: &RawValue) -> Result<Option<TokenU
         return Err(Rejection::missing(names.prompt));
     };
     let usage = build(prompt, completion.unwrap_or(0), total, cached, reasoning)?;
-    usage.with_details(details).map(Some).map_err(inconsistent)
+    usage.with_details(details).map(Some).map_err(rejection)
 }
 
-/// Checks the counts' invariants, as an `inconsistent_tokens` rejection.
+/// Checks the counts' invariants, as an `inconsistent_tokens` (or, over the
+/// per-record maximum, `implausible_tokens`) rejection whose message names
+/// the rule broken, not the counts.
 pub(crate) fn build(
     prompt: u64,
     completion: u64,
@@ -141,9 +143,30 @@ pub(crate) fn build(
     cached: u64,
     reasoning: u64,
 ) -> Result<TokenUsage, Rejection> {
-    TokenUsage::new(prompt, completion, total, cached, reasoning).map_err(inconsistent)
+    TokenUsage::new(prompt, completion, total, cached, reasoning).map_err(rejection)
 }
 
-fn inconsistent(e: crate::domain::UsageError) -> Rejection {
-    Rejection::new(RejectReason::InconsistentTokens, e.to_string())
+/// A broken count rule as its rejection, naming the rule, never the counts.
+fn rejection(e: UsageError) -> Rejection {
+    match e {
+        UsageError::Implausible { .. } => Rejection::new(
+            RejectReason::ImplausibleTokens,
+            format!("a token count is over the maximum of {MAX_TOKENS_PER_RECORD} tokens per record"),
+        ),
+        UsageError::CachedExceedsPrompt { .. } => {
+            Rejection::new(RejectReason::InconsistentTokens, "cached tokens exceed prompt tokens")
+        }
+        UsageError::ReasoningExceedsCompletion { .. } => {
+            Rejection::new(RejectReason::InconsistentTokens, "reasoning tokens exceed completion tokens")
+        }
+        UsageError::TotalMismatch { .. } => {
+            Rejection::new(RejectReason::InconsistentTokens, "total tokens is not prompt + completion tokens")
+        }
+        UsageError::PromptDetailExceedsPrompt { what, .. } => {
+            Rejection::new(RejectReason::InconsistentTokens, format!("{what} exceed prompt tokens"))
+        }
+        UsageError::CompletionDetailExceedsCompletion { what, .. } => {
+            Rejection::new(RejectReason::InconsistentTokens, format!("{what} exceed completion tokens"))
+        }
+    }
 }

@@ -9,6 +9,7 @@ use std::fmt;
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use super::{RejectReason, Rejection};
+use crate::domain::MAX_TOKENS_PER_RECORD;
 
 /// Any JSON value, with strings borrowed from the input where possible and
 /// arrays/objects skipped.
@@ -77,24 +78,39 @@ fn invalid(field: &str, what: &str) -> Rejection {
     Rejection::new(RejectReason::InvalidField, format!("{field}: {what}"))
 }
 
-/// A token count: a non-negative integer, as a number or a string of digits.
-/// Null, absent and the empty string are "not stated".
+/// A token count: a non-negative integer, as a number or a string of digits,
+/// at most [`MAX_TOKENS_PER_RECORD`]. Null, absent and the empty string are
+/// "not stated". A count over the maximum (however it is written: a big
+/// integer, a float, a string of digits too long for 64 bits) is
+/// `implausible_tokens`, so no later sum of counts can overflow. Messages
+/// name the field, never repeat its value.
 pub(crate) fn count(field: &str, value: Option<&Scalar<'_>>) -> Result<Option<u64>, Rejection> {
+    bounded_count(field, value, MAX_TOKENS_PER_RECORD)
+}
+
+/// A stated total (prompt + completion): a [`count`] of up to twice the
+/// per-record maximum.
+pub(crate) fn total_count(field: &str, value: Option<&Scalar<'_>>) -> Result<Option<u64>, Rejection> {
+    bounded_count(field, value, 2 * MAX_TOKENS_PER_RECORD)
+}
+
+fn bounded_count(field: &str, value: Option<&Scalar<'_>>, max: u64) -> Result<Option<u64>, Rejection> {
+    let bounded = |n: u64| if n > max { Err(implausible(field, max)) } else { Ok(n) };
     match value {
         None | Some(Scalar::Null) => Ok(None),
-        Some(Scalar::Unsigned(n)) => Ok(Some(*n)),
-        Some(Scalar::Signed(n)) => {
-            Err(Rejection::new(RejectReason::NegativeTokens, format!("{field}: {n} is negative")))
-        }
+        Some(Scalar::Unsigned(n)) => bounded(*n).map(Some),
+        Some(Scalar::Signed(_)) => Err(negative(field)),
         Some(Scalar::Float(x)) => {
-            if x.is_finite() && *x < 0.0 {
-                Err(Rejection::new(RejectReason::NegativeTokens, format!("{field}: {x} is negative")))
-            } else if x.is_finite() && x.fract() == 0.0 && *x <= 9.0e15 {
-                // An integral float below 2^53 converts exactly.
-                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-                Ok(Some(*x as u64))
+            if *x < 0.0 {
+                Err(negative(field))
+            } else if x.fract() != 0.0 || !x.is_finite() {
+                Err(invalid(field, "not a whole number of tokens"))
+            } else if *x > MAX_COUNT_FLOAT {
+                Err(implausible(field, max))
             } else {
-                Err(invalid(field, &format!("{x} is not a whole number of tokens")))
+                // An integral float at most 2^53 converts exactly.
+                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                bounded(*x as u64).map(Some)
             }
         }
         Some(Scalar::Str(s)) => {
@@ -102,16 +118,36 @@ pub(crate) fn count(field: &str, value: Option<&Scalar<'_>>) -> Result<Option<u6
             if s.is_empty() {
                 return Ok(None);
             }
-            if let Some(digits) = s.strip_prefix('-')
-                && !digits.is_empty()
-                && digits.bytes().all(|b| b.is_ascii_digit())
-            {
-                return Err(Rejection::new(RejectReason::NegativeTokens, format!("{field}: {s} is negative")));
+            let (minus, digits) = match s.strip_prefix('-') {
+                Some(rest) => (true, rest),
+                None => (false, s),
+            };
+            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(invalid(field, "not a whole number of tokens"));
             }
-            s.parse::<u64>().map(Some).map_err(|_| invalid(field, &format!("{s:?} is not a whole number of tokens")))
+            if minus {
+                return Err(negative(field));
+            }
+            match digits.parse::<u64>() {
+                Ok(n) => bounded(n).map(Some),
+                // Only digits, yet too long for 64 bits.
+                Err(_) => Err(implausible(field, max)),
+            }
         }
         Some(Scalar::Bool(_)) | Some(Scalar::Composite) => Err(invalid(field, "expected a whole number of tokens")),
     }
+}
+
+/// Floats above this (2^53) may not be whole numbers exactly; every bound is
+/// far below it.
+const MAX_COUNT_FLOAT: f64 = 9_007_199_254_740_992.0;
+
+fn negative(field: &str) -> Rejection {
+    Rejection::new(RejectReason::NegativeTokens, format!("{field} is negative"))
+}
+
+fn implausible(field: &str, max: u64) -> Rejection {
+    Rejection::new(RejectReason::ImplausibleTokens, format!("{field} is over the maximum of {max} tokens per record"))
 }
 
 /// A piece of text. Numbers are accepted and written in decimal (ids are
@@ -140,7 +176,7 @@ pub(crate) fn flag(field: &str, value: Option<&Scalar<'_>>) -> Result<Option<boo
             "" => Ok(None),
             "true" | "1" | "yes" => Ok(Some(true)),
             "false" | "0" | "no" => Ok(Some(false)),
-            other => Err(invalid(field, &format!("{other:?} is not true or false"))),
+            _ => Err(invalid(field, "not true or false")),
         },
         Some(_) => Err(invalid(field, "expected true or false")),
     }
@@ -153,7 +189,7 @@ pub(crate) fn status(field: &str, value: Option<&Scalar<'_>>) -> Result<Option<u
     };
     match u16::try_from(n) {
         Ok(code) if (100..=599).contains(&code) => Ok(Some(code)),
-        _ => Err(invalid(field, &format!("{n} is not an HTTP status code"))),
+        _ => Err(invalid(field, "not an HTTP status code (100-599)")),
     }
 }
 
@@ -181,6 +217,36 @@ mod tests {
             assert_eq!(err.reason, RejectReason::NegativeTokens);
             assert!(err.detail.contains("PromptTokens"));
         }
+    }
+
+    #[test]
+    fn counts_over_the_per_record_maximum_are_implausible_however_written() {
+        assert_eq!(count("f", Some(&scalar("1000000000"))).unwrap(), Some(MAX_TOKENS_PER_RECORD));
+        for json in [
+            "1000000001",
+            "5000000000000000000",
+            "18446744073709551615",
+            "\"9223372036854775808\"",
+            "\"99999999999999999999999999\"",
+            "1e20",
+            "1.8446744073709552e19",
+        ] {
+            let err = count("PromptTokens", Some(&scalar(json))).unwrap_err();
+            assert_eq!(err.reason, RejectReason::ImplausibleTokens, "{json}");
+            assert!(err.detail.contains("PromptTokens"), "{json}: {}", err.detail);
+        }
+    }
+
+    #[test]
+    fn messages_name_the_field_but_never_repeat_its_value() {
+        for json in ["\"twelve-zebras\"", "-31337", "\"-31337\"", "31337.5", "\"31337000000000000\""] {
+            let err = count("PromptTokens", Some(&scalar(json))).unwrap_err();
+            assert!(!err.detail.contains("zebras") && !err.detail.contains("31337"), "{json}: {}", err.detail);
+        }
+        let err = flag("Stream", Some(&scalar("\"zebras\""))).unwrap_err();
+        assert!(!err.detail.contains("zebras"), "{}", err.detail);
+        let err = status("statusCode", Some(&scalar("31337"))).unwrap_err();
+        assert!(!err.detail.contains("31337"), "{}", err.detail);
     }
 
     #[test]

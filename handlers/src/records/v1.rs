@@ -16,19 +16,22 @@ pub(super) fn convert(e: &Envelope<'_>, ctx: ParseContext<'_>) -> Result<ParsedR
     if schema.as_deref() != Some(SCHEMA) {
         return Err(Rejection::new(
             RejectReason::UnknownShape,
-            format!("schema {:?} is not supported (expected {SCHEMA:?})", schema.unwrap_or_default()),
+            format!("schema is not supported (expected {SCHEMA:?})"),
         ));
     }
     let id = scalar::text("id", e.id.as_ref())?.ok_or_else(|| Rejection::missing("id"))?;
     let id = record_id("id", &id)?;
     let raw_time = scalar::text("timestamp", e.timestamp.as_ref())?.ok_or_else(|| Rejection::missing("timestamp"))?;
     let occurred_at = timestamp::parse_utc(&raw_time).ok_or_else(|| {
-        Rejection::new(RejectReason::InvalidTimestamp, format!("timestamp {raw_time:?} is not RFC 3339"))
+        Rejection::new(RejectReason::InvalidTimestamp, "timestamp is not RFC 3339 / ISO 8601 with a valid offset")
     })?;
     let tenant = match scalar::text("tenant", e.tenant.as_ref())? {
-        Some(t) => {
-            Tenant::parse(&t).map_err(|err| Rejection::new(RejectReason::InvalidField, format!("tenant: {err}")))?
-        }
+        Some(t) => Tenant::parse(&t).map_err(|_| {
+            Rejection::new(
+                RejectReason::InvalidField,
+                "tenant: use 1-63 characters a-z, 0-9 and '-', starting with a letter",
+            )
+        })?,
         None => ctx.default_tenant.clone(),
     };
     let streamed = scalar::flag("streamed", e.streamed.as_ref())?.unwrap_or(false);

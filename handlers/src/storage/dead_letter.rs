@@ -1,6 +1,6 @@
 //! The stored form of a dead letter, the same JSON for every backend (a file
 //! in the embedded folder, a blob on Azure, the columns of the SQL table),
-//! and the file name an identity is kept under.
+//! and the name a letter is kept under.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -56,16 +56,22 @@ impl StoredLetter {
     }
 }
 
-/// A file name for an identity: anything but `[A-Za-z0-9._-]` is hex-escaped,
-/// so names are portable and distinct identities never share a file.
-pub fn file_stem(id: &RecordId) -> String {
-    let mut out = String::with_capacity(id.as_str().len());
-    for b in id.as_str().bytes() {
-        if b.is_ascii_alphanumeric() || b == b'.' || b == b'-' {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("_{b:02x}"));
-        }
-    }
-    out
+/// The name a letter is kept under: 32 hex digits of the SHA-256 of its
+/// identity and its (redacted) body. Fixed length, so any identity makes a
+/// valid file or blob name; the same letter stored again (a retried batch)
+/// replaces itself, while two different bodies that claim one id are two
+/// letters.
+pub fn letter_name(letter: &DeadLetter) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    hash.update(letter.id.as_str().as_bytes());
+    // Ids are printable: a line break cannot be part of one.
+    hash.update(b"\n");
+    hash.update(letter.body.as_bytes());
+    hex::encode(&hash.finalize()[..16])
+}
+
+/// Letters in a stable order: by identity, then body.
+pub fn sort_letters(letters: &mut [DeadLetter]) {
+    letters.sort_by(|a, b| (&a.id, &a.body).cmp(&(&b.id, &b.body)));
 }

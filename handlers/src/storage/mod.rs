@@ -178,6 +178,32 @@ pub trait Ledger: Send + Sync + fmt::Debug {
         Ok(aggregate_entries(partition, &self.scan(partition).await?))
     }
 
+    /// Which of these identities the ledger already holds for the tenant:
+    /// what appending them would find to be duplicates (a reconciliation
+    /// asks this without writing). By default every partition is scanned;
+    /// a ledger that can look identities up by key does so instead.
+    async fn known_ids(
+        &self,
+        tenant: &Tenant,
+        ids: &[RecordId],
+    ) -> Result<std::collections::HashSet<RecordId>, StorageError> {
+        let wanted: std::collections::HashSet<&RecordId> = ids.iter().collect();
+        let mut known = std::collections::HashSet::new();
+        if wanted.is_empty() {
+            return Ok(known);
+        }
+        let (from, to) = (NaiveDate::from_ymd_opt(1970, 1, 1), NaiveDate::from_ymd_opt(9999, 12, 31));
+        let (Some(from), Some(to)) = (from, to) else { return Ok(known) };
+        for partition in self.partitions(tenant, from, to).await? {
+            for entry in self.scan(&partition).await? {
+                if wanted.contains(&entry.id) {
+                    known.insert(entry.id);
+                }
+            }
+        }
+        Ok(known)
+    }
+
     /// The stored usage cells of a tenant's days `first..=last` next to the
     /// cells recounted from the records of those days, both from one
     /// snapshot of the ledger (what the audit compares). `None` for a

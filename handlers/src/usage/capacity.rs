@@ -95,7 +95,7 @@ pub fn summarise(cells: &[CapacityCell], deployment: Option<&str>) -> Vec<Capaci
             (row, BTreeMap::new())
         });
         row.requests += cell.requests;
-        row.tokens += cell.tokens;
+        row.tokens = row.tokens.saturating_add(cell.tokens);
         match cell.status {
             Some(200..=299) => row.succeeded += cell.requests,
             Some(400) => row.bad_request += cell.requests,

@@ -226,6 +226,37 @@ pub async fn dead_letters_are_kept_per_tenant_and_replaced_by_identity(s: &Subje
     assert_eq!(store.list(&other).await.unwrap().len(), 1);
 }
 
+pub async fn two_different_bodies_with_one_id_are_two_letters_and_any_id_can_be_kept(s: &Subject) {
+    let Some(store) = &s.dead_letters else {
+        eprintln!("no dead-letter store on this backend");
+        return;
+    };
+    let first = letter(&s.tenant, "same-id", "first");
+    let second = DeadLetter { body: "{\"other\": body".into(), ..letter(&s.tenant, "same-id", "second") };
+    // The longest id there may be, every character of it escaped in a file name.
+    let long = letter(&s.tenant, &"/%".repeat(100), "long");
+    store.put(&[first.clone(), second.clone(), long.clone()]).await.unwrap();
+    store.put(&[first.clone(), second.clone()]).await.unwrap();
+    let mut expected = vec![long, first, second];
+    expected.sort_by(|a, b| (&a.id, &a.body).cmp(&(&b.id, &b.body)));
+    assert_eq!(store.list(&s.tenant).await.unwrap(), expected);
+}
+
+pub async fn known_ids_are_those_an_append_would_find(s: &Subject) {
+    let at = Utc.with_ymd_and_hms(2026, 11, 26, 11, 0, 0).unwrap();
+    let records: Vec<UsageRecord> =
+        (0..5).map(|i| record(&s.tenant, &format!("known-{i}"), "sub-a", at, 10 + i)).collect();
+    s.ledger.append(&records[..3]).await.unwrap();
+    let ids: Vec<RecordId> = records.iter().map(|r| r.id.clone()).collect();
+    let known = s.ledger.known_ids(&s.tenant, &ids).await.unwrap();
+    let mut known: Vec<&str> = known.iter().map(RecordId::as_str).collect();
+    known.sort();
+    assert_eq!(known, ["known-0", "known-1", "known-2"]);
+    let other = Tenant::parse(&format!("{}-other", s.tenant)).unwrap();
+    assert!(s.ledger.known_ids(&other, &ids).await.unwrap().is_empty(), "per tenant");
+    assert!(s.ledger.known_ids(&s.tenant, &[]).await.unwrap().is_empty());
+}
+
 pub async fn a_lease_is_exclusive_until_released_or_lost(s: &Subject) {
     let name = format!("{}-rollup", s.unique);
     let ttl = Duration::from_secs(15);

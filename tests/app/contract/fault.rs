@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 
 use super::subjects::unique_name;
 use crate::helpers::service_env;
-use crate::helpers::{eventhub_invocation, settings, spawn_app};
+use crate::helpers::{eventhub_invocation, host_settings, spawn_app};
 
 /// Events in the batch: far more than the host sends (100), so that Azurite
 /// stops while it is being written; under axum's 2 MB body limit.
@@ -144,7 +144,8 @@ async fn azurite_stopping_mid_batch_fails_the_invocation_and_the_retry_counts_ev
     // The same batch on Azurite, stopped as soon as the batch is being written.
     let prefix = unique_name();
     let data_dir = tempfile::tempdir().unwrap();
-    let mut config = settings(data_dir.path());
+    let mut config = host_settings(data_dir.path());
+    config.fingerprint_secret = Some(Secret::new("fault-test"));
     config.storage = StorageSettings {
         azure_connection: Some(Secret::new(azurite.connection_string())),
         name_prefix: prefix.clone(),

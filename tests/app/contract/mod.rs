@@ -59,6 +59,8 @@ contract!(
     totals_respect_the_half_open_time_range,
     partitions_split_the_ledger_by_day_and_party_and_scans_cover_it,
     dead_letters_are_kept_per_tenant_and_replaced_by_identity,
+    two_different_bodies_with_one_id_are_two_letters_and_any_id_can_be_kept,
+    known_ids_are_those_an_append_would_find,
     a_lease_is_exclusive_until_released_or_lost,
     reports_are_written_with_optimistic_concurrency,
 );

@@ -17,7 +17,7 @@ pub mod standin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chargeback::config::{IdentitySettings, StorageSettings};
+use chargeback::config::{IdentitySettings, Secret, StorageSettings};
 use chargeback::domain::Tenant;
 use chargeback::startup::Application;
 use chargeback::storage::azure::{IdentityConnection, StorageAccount, TableLedger};
@@ -29,7 +29,7 @@ use sqlx::{AssertSqlSafe, Connection, PgConnection};
 
 use crate::contract::behaviour::record;
 use crate::contract::subjects::unique_name;
-use crate::helpers::{eventhub_invocation, service_env, settings, v1_record};
+use crate::helpers::{eventhub_invocation, host_settings, service_env, v1_record};
 use standin::{Profile, StandIn, standin};
 
 /// The token-only Azurite that `scripts/services.sh` started.
@@ -185,7 +185,9 @@ async fn the_handler_with_the_hosts_identity_settings_ingests_into_token_only_st
     let Some((azurite, standin)) = token_storage() else { return };
     let client_id = identity(&standin, "handler", Profile::default());
     let data_dir = tempfile::tempdir().unwrap();
-    let mut settings = settings(data_dir.path());
+    // As the host runs it: its port, and the secret a shared ledger needs.
+    let mut settings = host_settings(data_dir.path());
+    settings.fingerprint_secret = Some(Secret::new("identity-test-secret"));
     let prefix = unique_name();
     let [blob, queue, table] = azurite.endpoints.clone();
     let parts = [
@@ -218,7 +220,7 @@ async fn the_handler_with_the_hosts_identity_settings_ingests_into_token_only_st
     assert_eq!(response.status(), 200, "{:?}", response.text().await);
     let ledger = TableLedger::open(&azurite.account(&client_id), &prefix).await.unwrap();
     assert_eq!(totals(&ledger, &Tenant::default_tenant()).await, (20, 20 * 120));
-    // The stores are Azure's: no embedded ledger or dead letters beside the fingerprint key.
+    // The stores are Azure's: no embedded ledger or dead letters.
     for local in ["ledger.sqlite", "dead-letter", "reports"] {
         assert!(!data_dir.path().join(local).exists(), "{local} in the data directory");
     }

@@ -309,7 +309,8 @@ fn the_timer_runs_weekly_never_on_startup_with_a_bounded_retry() {
 async fn the_timer_function_keeps_the_catalogue_in_the_report_store_and_reports_the_sync() {
     let api = ReplayApi::start().await;
     let data = tempfile::tempdir().unwrap();
-    let mut s = settings(data.path());
+    // Posted as the host posts it: under the host, which checks the keys.
+    let mut s = host_settings(data.path());
     s.price_sync.endpoint = Some(api.endpoint.clone());
     s.price_sync.regions = vec!["eastus2".into()];
     let app = chargeback::startup::Application::build(&s, 0).await.unwrap();

@@ -230,7 +230,7 @@ fn ranked(lines: &[ChargeLine], key: impl Fn(&ChargeLine) -> String) -> Vec<Rank
             }
             None => row.unpriced = true,
         }
-        row.tokens += l.tokens.total_tokens;
+        row.tokens = row.tokens.saturating_add(l.tokens.total_tokens);
     }
     let mut rows: Vec<Ranked> = by.into_values().collect();
     let priced = |r: &Ranked| r.cost.as_ref().map_or(Decimal::ZERO, Money::amount);

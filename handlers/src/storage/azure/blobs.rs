@@ -16,7 +16,7 @@ use futures::{StreamExt, TryStreamExt, stream};
 
 use super::connection::{StorageAccount, is_status};
 use crate::domain::Tenant;
-use crate::storage::dead_letter::{StoredLetter, file_stem};
+use crate::storage::dead_letter::{StoredLetter, letter_name, sort_letters};
 use crate::storage::{
     DeadLetter, DeadLetterStore, Lease, LeaseStore, ReportStore, StorageError, Versioned, WriteCondition,
 };
@@ -46,7 +46,7 @@ impl BlobDeadLetters {
     }
 
     async fn put_one(&self, letter: &DeadLetter) -> Result<(), StorageError> {
-        let name = format!("{}/{}.json", letter.tenant, file_stem(&letter.id));
+        let name = format!("{}/{}.json", letter.tenant, letter_name(letter));
         let json = serde_json::to_vec_pretty(&StoredLetter::from_letter(letter))
             .map_err(|source| StorageError::Document { name: name.clone(), source })?;
         self.container.blob_client(name).put_block_blob(json).content_type("application/json").await?;
@@ -78,7 +78,7 @@ impl DeadLetterStore for BlobDeadLetters {
             .buffer_unordered(CONCURRENCY)
             .try_collect()
             .await?;
-        letters.sort_by(|a, b| a.id.cmp(&b.id));
+        sort_letters(&mut letters);
         Ok(letters)
     }
 }

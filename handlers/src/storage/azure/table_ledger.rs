@@ -374,7 +374,8 @@ impl Ledger for TableLedger {
                 (get_opt(e, "Deployment"), at.div_euclid(3_600_000_000), optional("Status")?, optional("LatencyMs")?);
             let sums = cells.entry(key).or_default();
             sums[0] += 1;
-            sums[1] += to_u64(get_i64(e, "PromptTokens")?) + to_u64(get_i64(e, "CompletionTokens")?);
+            let tokens = to_u64(get_i64(e, "PromptTokens")?).saturating_add(to_u64(get_i64(e, "CompletionTokens")?));
+            sums[1] = sums[1].saturating_add(tokens);
         }
         cells
             .into_iter()

@@ -1,14 +1,17 @@
 //! The embedded dead-letter store: one JSON file per rejected event under
-//! `<data dir>/dead-letter/<tenant>/`, named after the event's identity, so
-//! storing the same letter again replaces the file. Writes go to a temporary
-//! file first and are renamed into place, so a crash never leaves half a letter.
+//! `<data dir>/dead-letter/<tenant>/`, named by a fixed-length digest of its
+//! identity and body ([`letter_name`]), so storing the same letter again
+//! replaces the file and no identity makes a name too long. Writes go to a
+//! temporary file of a name of their own first and are renamed into place,
+//! so a crash never leaves half a letter and concurrent writers of one
+//! letter never share a temporary file.
 
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 
 use crate::domain::Tenant;
-use crate::storage::dead_letter::{StoredLetter, file_stem};
+use crate::storage::dead_letter::{StoredLetter, letter_name, sort_letters};
 use crate::storage::{DeadLetter, DeadLetterStore, StorageError};
 
 /// Dead letters as files in a folder.
@@ -29,9 +32,15 @@ impl FolderDeadLetters {
 }
 
 async fn write_atomically(path: &Path, contents: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_extension("json.tmp");
+    let tmp = path.with_extension(format!("json.tmp-{:016x}", rand::random::<u64>()));
     tokio::fs::write(&tmp, contents).await?;
-    tokio::fs::rename(&tmp, path).await
+    match tokio::fs::rename(&tmp, path).await {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            let _ = tokio::fs::remove_file(&tmp).await;
+            Err(e)
+        }
+    }
 }
 
 #[async_trait]
@@ -40,7 +49,7 @@ impl DeadLetterStore for FolderDeadLetters {
         for letter in letters {
             let dir = self.tenant_dir(&letter.tenant);
             tokio::fs::create_dir_all(&dir).await?;
-            let path = dir.join(format!("{}.json", file_stem(&letter.id)));
+            let path = dir.join(format!("{}.json", letter_name(letter)));
             let json = serde_json::to_vec_pretty(&StoredLetter::from_letter(letter))
                 .map_err(|source| StorageError::Document { name: path.display().to_string(), source })?;
             write_atomically(&path, &json).await?;
@@ -69,7 +78,7 @@ impl DeadLetterStore for FolderDeadLetters {
                 .ok_or_else(|| StorageError::Corrupt(format!("{}: not a dead letter", path.display())))?;
             letters.push(letter);
         }
-        letters.sort_by(|a, b| a.id.cmp(&b.id));
+        sort_letters(&mut letters);
         Ok(letters)
     }
 }

@@ -103,6 +103,32 @@ pub fn totals(
     }
 }
 
+/// A sum of a ledger expression that never fails, in either engine: SQLite's
+/// `SUM` fails with "integer overflow" past 2^63 and PostgreSQL's numeric
+/// sum fails its cast back to BIGINT, which a ledger holding rows stored
+/// before the per-record maximum (two of 5·10^18 tokens) reached, making the
+/// month unreadable (and this migration fail). The sum is taken in two parts,
+/// `e / 2^30` and `e % 2^30`, each far below 2^63 for any number of rows;
+/// put together it is exact below 2^63 and saturates at `i64::MAX` (what a
+/// BIGINT cell can hold) above.
+pub fn saturating_sum(expr: &str) -> String {
+    format!(
+        "CASE WHEN SUM({expr} / 1073741824) + SUM({expr} % 1073741824) / 1073741824 >= 8589934592 \
+         THEN 9223372036854775807 ELSE CAST(SUM({expr} / 1073741824) * 1073741824 + SUM({expr} % 1073741824) AS BIGINT) END"
+    )
+}
+
+/// `cell + delta` for the upsert, saturating at `i64::MAX` like
+/// [`saturating_sum`], so a cell saturated by old rows cannot make the next
+/// append fail (PostgreSQL: "bigint out of range") or turn into a float
+/// (SQLite).
+fn saturating_add(column: &str) -> String {
+    format!(
+        "{column} = CASE WHEN usage_cells.{column} > 9223372036854775807 - excluded.{column} \
+         THEN 9223372036854775807 ELSE usage_cells.{column} + excluded.{column} END"
+    )
+}
+
 /// Cells per upsert statement: 18 parameters each, under both engines' limits.
 pub const CELLS_PER_STATEMENT: usize = 1_000;
 
@@ -123,10 +149,11 @@ pub fn upsert_head() -> &'static str {
     &SQL
 }
 
-/// `ON CONFLICT (key) DO UPDATE SET sum = usage_cells.sum + excluded.sum, …`.
+/// `ON CONFLICT (key) DO UPDATE SET sum = usage_cells.sum + excluded.sum, …`
+/// (saturating, [`saturating_add`]).
 pub fn upsert_tail() -> &'static str {
     static SQL: LazyLock<String> = LazyLock::new(|| {
-        let sets: Vec<String> = SUMS.iter().map(|c| format!("{0} = usage_cells.{0} + excluded.{0}", c.name)).collect();
+        let sets: Vec<String> = SUMS.iter().map(|c| saturating_add(c.name)).collect();
         format!(" ON CONFLICT (tenant, {}) DO UPDATE SET {}", names(&KEY), sets.join(", "))
     });
     &SQL
@@ -171,8 +198,7 @@ pub fn recount_range_sql() -> &'static str {
 /// append upserts into the cells in the statement that inserts the rows.
 pub fn deltas_of_inserted_sql() -> String {
     let keys: Vec<String> = KEY.iter().map(|c| format!("{} AS {}", c.from_ledger, c.name)).collect();
-    let sums: Vec<String> =
-        SUMS.iter().map(|c| format!("CAST(SUM({}) AS BIGINT) AS {}", c.from_ledger, c.name)).collect();
+    let sums: Vec<String> = SUMS.iter().map(|c| format!("{} AS {}", saturating_sum(c.from_ledger), c.name)).collect();
     let group: Vec<&str> = KEY.iter().map(|c| c.from_ledger).collect();
     format!(
         "SELECT tenant, {} , {} FROM inserted GROUP BY tenant, {} ORDER BY tenant, {}",
@@ -207,8 +233,7 @@ pub fn rebuild_all_sql() -> String {
 
 fn recount_head() -> String {
     let keys: Vec<String> = KEY.iter().map(|c| format!("{} AS {}", c.from_ledger, c.name)).collect();
-    let sums: Vec<String> =
-        SUMS.iter().map(|c| format!("CAST(SUM({}) AS BIGINT) AS {}", c.from_ledger, c.name)).collect();
+    let sums: Vec<String> = SUMS.iter().map(|c| format!("{} AS {}", saturating_sum(c.from_ledger), c.name)).collect();
     format!("SELECT tenant, {}, {} FROM ledger", keys.join(", "), sums.join(", "))
 }
 
@@ -331,22 +356,49 @@ mod tests {
         }
     }
 
+    /// The sum SQLite computes: exact up to `i64::MAX`, `i64::MAX` past it,
+    /// never an "integer overflow".
+    #[tokio::test]
+    async fn the_saturating_sum_is_exact_below_2_pow_63_and_saturates_from_it() {
+        use sqlx::Connection;
+        let mut db = sqlx::SqliteConnection::connect("sqlite::memory:").await.unwrap();
+        sqlx::query("CREATE TABLE t (g INTEGER, x BIGINT)").execute(&mut db).await.unwrap();
+        let max = i64::MAX;
+        let rows: &[(i64, i64)] = &[
+            (1, max),
+            (2, max - (1 << 30)),
+            (2, 1 << 30),
+            (3, max - (1 << 30) + 1),
+            (4, 5_000_000_000_000_000_000),
+            (4, 5_000_000_000_000_000_000),
+            (5, max),
+            (5, 1),
+            (6, 7),
+            (6, (1 << 30) - 1),
+        ];
+        for (g, x) in rows {
+            sqlx::query("INSERT INTO t VALUES (?, ?)").bind(g).bind(x).execute(&mut db).await.unwrap();
+        }
+        let sql = format!("SELECT g, {} FROM t GROUP BY g ORDER BY g", saturating_sum("x"));
+        let sums: Vec<(i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(&mut db).await.unwrap();
+        assert_eq!(sums, vec![(1, max), (2, max), (3, max - (1 << 30) + 1), (4, max), (5, max), (6, (1 << 30) + 6)]);
+    }
+
     #[test]
-    fn the_upsert_adds_every_sum_and_conflicts_on_the_whole_key() {
+    fn the_upsert_adds_every_sum_saturating_and_conflicts_on_the_whole_key() {
+        let add = |c: &str| {
+            format!(
+                "{c} = CASE WHEN usage_cells.{c} > 9223372036854775807 - excluded.{c} THEN 9223372036854775807 \
+                 ELSE usage_cells.{c} + excluded.{c} END"
+            )
+        };
+        let sets: Vec<String> = SUMS.iter().map(|c| add(c.name)).collect();
         assert_eq!(
-            upsert_tail(),
-            " ON CONFLICT (tenant, day, party, model, deployment, token_source, service_tier, spilled_from) \
-             DO UPDATE SET \
-             requests = usage_cells.requests + excluded.requests, \
-             prompt_tokens = usage_cells.prompt_tokens + excluded.prompt_tokens, \
-             completion_tokens = usage_cells.completion_tokens + excluded.completion_tokens, \
-             cached_tokens = usage_cells.cached_tokens + excluded.cached_tokens, \
-             reasoning_tokens = usage_cells.reasoning_tokens + excluded.reasoning_tokens, \
-             cache_write_tokens = usage_cells.cache_write_tokens + excluded.cache_write_tokens, \
-             audio_prompt_tokens = usage_cells.audio_prompt_tokens + excluded.audio_prompt_tokens, \
-             audio_completion_tokens = usage_cells.audio_completion_tokens + excluded.audio_completion_tokens, \
-             accepted_prediction_tokens = usage_cells.accepted_prediction_tokens + excluded.accepted_prediction_tokens, \
-             rejected_prediction_tokens = usage_cells.rejected_prediction_tokens + excluded.rejected_prediction_tokens"
+            squash(upsert_tail()),
+            squash(&format!(
+                " ON CONFLICT (tenant, day, party, model, deployment, token_source, service_tier, spilled_from) DO UPDATE SET {}",
+                sets.join(", ")
+            ))
         );
     }
 }

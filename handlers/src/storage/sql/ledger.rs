@@ -1,8 +1,17 @@
 //! The ledger in SQL: one query text for SQLite and PostgreSQL.
 //!
 //! Both schemas (`migrations/{sqlite,postgres}/`) have the same columns; the
-//! queries use `$N` parameters, which both drivers accept, and cast sums to
-//! BIGINT (PostgreSQL's `SUM(bigint)` is NUMERIC). The [`impl_sql_ledger!`]
+//! queries use `$N` parameters, which both drivers accept.
+//!
+//! Token sums over records never overflow, whatever the rows hold: SQLite's
+//! `SUM` fails with "integer overflow" past 2^63 and PostgreSQL's numeric
+//! sum fails the cast back to BIGINT, so each count is summed in two parts,
+//! `col / 2^30` and `col % 2^30`, each far below 2^63 for any number of rows
+//! a ledger can hold, and the parts are put together exactly in Rust
+//! ([`split_sum`]); the cells' sums saturate instead ([`super::cells`]).
+//! Records cannot exceed the per-record maximum any more, but rows stored
+//! before it existed (5·10^18 tokens) then still leave their month readable.
+//! The [`impl_sql_ledger!`]
 //! macro writes the same [`Ledger`](crate::storage::Ledger) reads for each typed
 //! pool, so the two ledgers cannot drift apart; each engine has its own
 //! append (`sqlite.rs`: identity by day with a filter; `postgres.rs`: claims
@@ -42,7 +51,8 @@ pub const SCAN_SQL: &str = "SELECT record_id, occurred_at_us, model, deployment,
 /// latency of the times `$2..$3`, which lie in the days `$4..=$5`.
 pub const CAPACITY_CELLS_SQL: &str = "SELECT deployment, CAST(occurred_at_us / 3600000000 AS BIGINT) AS hour, \
      status, latency_ms, CAST(COUNT(*) AS BIGINT) AS requests, \
-     CAST(SUM(prompt_tokens + completion_tokens) AS BIGINT) AS tokens \
+     CAST(SUM(prompt_tokens / 1073741824) + SUM(completion_tokens / 1073741824) AS BIGINT) AS tokens_hi, \
+     CAST(SUM(prompt_tokens % 1073741824) + SUM(completion_tokens % 1073741824) AS BIGINT) AS tokens_lo \
      FROM ledger WHERE tenant = $1 AND day >= $4 AND day <= $5 AND occurred_at_us >= $2 AND occurred_at_us < $3 \
      GROUP BY 1, 2, 3, 4";
 
@@ -90,8 +100,11 @@ pub fn split_days(from: DateTime<Utc>, to: DateTime<Utc>) -> DaySplit {
 }
 
 pub use super::values::{
-    day_text, from_hours, from_micros, parse_day, record_id, to_i64, to_status, to_u64, token_source,
+    day_text, from_hours, from_micros, parse_day, record_id, split_sum, to_i64, to_status, to_u64, token_source,
 };
+
+/// Record ids per `known_ids` query.
+pub const IDS_PER_QUERY: usize = 500;
 
 /// A [`UsageAggregate`](crate::domain::UsageAggregate) from a row with the
 /// columns `model`, `deployment`, `token_source`, `service_tier`,
@@ -143,6 +156,31 @@ macro_rules! impl_sql_ledger {
             async fn health(&self) -> Result<(), $crate::storage::StorageError> {
                 sqlx::query("SELECT 1").execute(&self.pool).await?;
                 Ok(())
+            }
+
+            async fn known_ids(
+                &self,
+                tenant: &$crate::domain::Tenant,
+                ids: &[$crate::domain::RecordId],
+            ) -> Result<std::collections::HashSet<$crate::domain::RecordId>, $crate::storage::StorageError> {
+                use sqlx::Row;
+                use $crate::storage::sql::ledger::{IDS_PER_QUERY, record_id};
+                let mut known = std::collections::HashSet::new();
+                for chunk in ids.chunks(IDS_PER_QUERY) {
+                    let mut query: sqlx::QueryBuilder<$db> =
+                        sqlx::QueryBuilder::new("SELECT record_id FROM ledger WHERE tenant = ");
+                    query.push_bind(tenant.as_str()).push(" AND record_id IN (");
+                    let mut each = query.separated(", ");
+                    for id in chunk {
+                        each.push_bind(id.as_str());
+                    }
+                    query.push(")");
+                    for row in query.build().fetch_all(&self.pool).await? {
+                        let id: String = row.try_get("record_id")?;
+                        known.insert(record_id(&id)?);
+                    }
+                }
+                Ok(known)
             }
 
             async fn partitions(
@@ -258,7 +296,7 @@ macro_rules! impl_sql_ledger {
                 range: &$crate::storage::LedgerRange,
             ) -> Result<Vec<$crate::storage::CapacityCell>, $crate::storage::StorageError> {
                 use sqlx::Row;
-                use $crate::storage::sql::ledger::{CAPACITY_CELLS_SQL, day_text, from_hours, to_status, to_u64};
+                use $crate::storage::sql::ledger::{CAPACITY_CELLS_SQL, day_text, from_hours, split_sum, to_status, to_u64};
                 if range.to <= range.from {
                     return Ok(Vec::new());
                 }
@@ -280,7 +318,7 @@ macro_rules! impl_sql_ledger {
                             status: to_status(row.try_get("status")?),
                             latency_ms: latency.map(to_u64),
                             requests: to_u64(row.try_get("requests")?),
-                            tokens: to_u64(row.try_get("tokens")?),
+                            tokens: split_sum(row.try_get("tokens_hi")?, row.try_get("tokens_lo")?),
                         })
                     })
                     .collect()
@@ -425,6 +463,21 @@ mod tests {
 
     fn day(d: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(2026, 10, d).unwrap()
+    }
+
+    #[test]
+    fn a_split_sum_is_exact_and_saturates_past_two_to_the_64() {
+        let parts = |values: &[u64]| {
+            let high: i64 = values.iter().map(|v| i64::try_from(v / (1 << 30)).unwrap()).sum();
+            let low: i64 = values.iter().map(|v| i64::try_from(v % (1 << 30)).unwrap()).sum();
+            (high, low)
+        };
+        for values in [vec![0], vec![1, 2, 3], vec![5_000_000_000_000_000_000, 5_000_000_000_000_000_000, 7]] {
+            let (high, low) = parts(&values);
+            assert_eq!(split_sum(high, low), values.iter().sum::<u64>());
+        }
+        let (high, low) = parts(&[i64::MAX as u64, i64::MAX as u64, i64::MAX as u64]);
+        assert_eq!(split_sum(high, low), u64::MAX);
     }
 
     #[test]

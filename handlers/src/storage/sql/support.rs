@@ -87,8 +87,8 @@ const REPORT_PUT_IF_ABSENT: &str =
 const REPORT_PUT_IF_MATCH: &str =
     "UPDATE reports SET body = $2, version = version + 1 WHERE name = $1 AND version = $3 RETURNING version";
 
-const LETTER_PUT: &str = "INSERT INTO dead_letters (tenant, id, reason, detail, origin, received_at_us, body) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (tenant, id) DO UPDATE SET reason = excluded.reason, \
+const LETTER_PUT: &str = "INSERT INTO dead_letters (tenant, letter, id, reason, detail, origin, received_at_us, body) \
+     VALUES ($1, $8, $2, $3, $4, $5, $6, $7) ON CONFLICT (tenant, letter) DO UPDATE SET reason = excluded.reason, \
      detail = excluded.detail, origin = excluded.origin, received_at_us = excluded.received_at_us, body = excluded.body";
 const LETTER_LIST: &str =
     "SELECT tenant, id, reason, detail, origin, received_at_us, body FROM dead_letters WHERE tenant = $1";
@@ -188,6 +188,7 @@ macro_rules! impl_sql_support {
                         .bind(&l.origin)
                         .bind(l.received_at.timestamp_micros())
                         .bind(&l.body)
+                        .bind(crate::storage::dead_letter::letter_name(l))
                         .execute(&mut *tx)
                         .await?;
                 }
@@ -219,7 +220,7 @@ macro_rules! impl_sql_support {
                             .ok_or_else(|| crate::storage::StorageError::Corrupt(format!("dead letter {id}")))
                     })
                     .collect::<Result<Vec<_>, crate::storage::StorageError>>()?;
-                letters.sort_by(|a, b| a.id.cmp(&b.id));
+                crate::storage::dead_letter::sort_letters(&mut letters);
                 Ok(letters)
             }
         }

@@ -57,6 +57,18 @@ pub fn to_u64(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }
 
+/// The two parts of a split sum: `SUM(col / 2^30)` and `SUM(col % 2^30)`.
+const SPLIT: u128 = 1 << 30;
+
+/// A sum from its two parts, exact; a total past 2^64 (only rows stored
+/// before the per-record maximum could reach it) saturates rather than
+/// failing the query.
+pub fn split_sum(high: i64, low: i64) -> u64 {
+    let high = u128::try_from(high).unwrap_or(0);
+    let low = u128::try_from(low).unwrap_or(0);
+    u64::try_from(high * SPLIT + low).unwrap_or(u64::MAX)
+}
+
 /// A stored token source back.
 pub fn token_source(raw: &str) -> Result<TokenSource, StorageError> {
     TokenSource::parse(raw).ok_or_else(|| StorageError::Corrupt(format!("unknown token source {raw:?} in ledger")))
