@@ -135,6 +135,8 @@ var appSettings = {
   CHARGEBACK_PRICES: ''
   // How long a call from APIM's resource logs waits for its caller (docs/record-format.md section 4).
   CHARGEBACK_ATTRIBUTION_GRACE: '60m'
+  // Largest invocation body from the host (docs/deploy.md): maxEventBatchSize 100 x 1 MiB x 4 + 1 MiB.
+  CHARGEBACK_MAX_INVOCATION_BYTES: '420478976'
   // The weekly prices-sync timer: the Retail Prices API (empty: Microsoft's), its currency, the regions
   // to read (empty: the deployment file's) and the meter mapping file (empty: none). docs/chargeback.md.
   CHARGEBACK_PRICES_ENDPOINT: ''
