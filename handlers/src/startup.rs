@@ -265,12 +265,13 @@ pub fn services_over(settings: &Settings, stores: &Stores) -> anyhow::Result<Ser
         state: stores.reports.clone(),
         outputs: stores.outputs.clone(),
         leases: stores.leases.clone(),
+        gateway_logs: stores.gateway_logs.clone(),
     };
     Ok(Services {
         tenant: settings.tenant.clone(),
         replay: Replay::new(ingestor.clone(), stores.ledger.clone()),
         ingestor,
-        usage: Usage::new(stores.ledger.clone(), directory.clone()),
+        usage: usage(stores, &directory),
         rollups: Rollups::new(rollup_stores, pricing.clone()).with_invoices(invoice_exports(settings)),
         budgets: Budgets::new(stores.ledger.clone(), stores.reports.clone(), pricing),
         prices: price_sync(settings, stores, prices)?,
@@ -278,6 +279,16 @@ pub fn services_over(settings: &Settings, stores: &Stores) -> anyhow::Result<Ser
         maintenance: maintenance_source(settings)?,
         audit: Audit::new(stores.ledger.clone()),
     })
+}
+
+/// The usage service over the ledger, reporting the calls waiting for
+/// their caller when the ledger keeps resource-log halves.
+fn usage(stores: &Stores, directory: &Directory) -> Usage {
+    let usage = Usage::new(stores.ledger.clone(), directory.clone());
+    match &stores.gateway_logs {
+        Some(store) => usage.with_gateway_logs(store.clone()),
+        None => usage,
+    }
 }
 
 /// The price sync as configured: the Retail Prices API, its currency and

@@ -6,6 +6,7 @@
 
 mod api;
 mod architecture;
+mod awaiting;
 mod budgets;
 mod capture;
 mod cells;

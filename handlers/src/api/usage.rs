@@ -1,6 +1,7 @@
 //! `GET /api/usage`: token totals of a time range, grouped by business unit,
 //! application, party, model, deployment or day, filtered by any of those,
-//! with reported, estimated and pending usage apart (the usage service,
+//! with reported, estimated and pending usage apart, and the usage awaiting
+//! attribution beside the groups and the total (the usage service,
 //! [`crate::usage`]).
 
 use axum::Json;
@@ -11,7 +12,7 @@ use serde::Serialize;
 use super::ApiState;
 use super::params::{QueryParams, TimeRange};
 use super::problem::ApiError;
-use crate::domain::{Name, TokenCounts};
+use crate::domain::{Awaiting, Name, TokenCounts};
 use crate::usage::{GroupBy, UsageFilters, UsageLine, UsageQuery};
 
 /// The longest range one request may ask for.
@@ -68,6 +69,23 @@ pub struct UsageResponse {
     pub groups: Vec<UsageGroup>,
     /// The sum of the groups.
     pub total: UsageGroup,
+    /// API Management calls of the range not counted yet because their
+    /// caller is not known yet: in no group and not in `total` (an explicit
+    /// zero when there are none).
+    pub awaiting_attribution: AwaitingAttribution,
+}
+
+/// Usage awaiting attribution on the wire.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AwaitingAttribution {
+    /// Calls (`requests`), their tokens, the oldest's first receipt, and the
+    /// same by model and deployment.
+    #[serde(flatten)]
+    pub usage: Awaiting,
+    /// The filters of the request that could not apply to it (business
+    /// unit, application, party: the caller is not known yet); empty when
+    /// it is filtered as the groups are.
+    pub not_filtered_by: Vec<&'static str>,
 }
 
 fn group_by(raw: Option<&str>) -> Result<GroupBy, ApiError> {
@@ -107,5 +125,9 @@ pub async fn get_usage(
         },
         groups: report.lines.into_iter().map(UsageGroup::from).collect(),
         total: report.total.into(),
+        awaiting_attribution: AwaitingAttribution {
+            usage: report.awaiting,
+            not_filtered_by: report.awaiting_not_filtered_by,
+        },
     }))
 }

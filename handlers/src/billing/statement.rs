@@ -27,8 +27,8 @@ use super::meters::{MeterCharge, MeterTally};
 use super::{DeploymentCatalogue, Lookup, PriceCatalogue};
 pub use crate::domain::LineKind;
 use crate::domain::{
-    AccountId, ApplicationMap, Currency, DeploymentType, Money, Period, Price, Region, ServiceTier, TokenCounts,
-    TokenKind, UsageAggregate, serialize_amount, serialize_optional_amount,
+    AccountId, ApplicationMap, Awaiting, Currency, DeploymentType, Money, Period, Price, Region, ServiceTier,
+    TokenCounts, TokenKind, UsageAggregate, serialize_amount, serialize_optional_amount,
 };
 
 /// The business unit of unused provisioned capacity lines.
@@ -185,6 +185,12 @@ pub struct Statement {
     pub provisioned: Vec<ProvisionedUse>,
     /// The prices the statement used.
     pub prices_used: Vec<Price>,
+    /// API Management calls of the month whose caller was not known yet when
+    /// the statement was made (usage awaiting attribution): in no line, no
+    /// business unit and not in `tokens` or `total`, so not charged. Each is
+    /// charged to its caller when the caller's log arrives, or to
+    /// `unattributed` after the grace period, in the next rollup of the month.
+    pub awaiting_attribution: Awaiting,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -486,10 +492,18 @@ pub fn compute(
         provisioned,
         prices_used: used.into_values().collect(),
         currency,
+        awaiting_attribution: Awaiting::default(),
     })
 }
 
 impl Statement {
+    /// The statement with this usage awaiting attribution shown apart (it
+    /// changes no line and no total).
+    pub fn with_awaiting(mut self, awaiting: Awaiting) -> Statement {
+        self.awaiting_attribution = awaiting;
+        self
+    }
+
     /// The statement with `corrections` added after its lines as lines of
     /// kind [`LineKind::Correction`] in its currency, and its totals updated.
     /// The other lines are not changed.

@@ -1,5 +1,7 @@
 //! `chargeback usage`: token totals from the usage service, as a table,
-//! JSON or CSV.
+//! JSON or CSV, with the usage awaiting attribution apart from the lines and
+//! the total (a line under the table and a row after the total when there is
+//! some; always an `awaiting_attribution` object in JSON).
 
 use std::fmt::Write as _;
 
@@ -8,7 +10,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
 use super::Services;
-use crate::domain::{Period, TokenCounts};
+use crate::domain::{Awaiting, Period, TokenCounts};
 use crate::usage::{GroupBy, UsageFilters, UsageLine, UsageQuery, UsageReport};
 
 /// Output format.
@@ -112,6 +114,7 @@ pub(super) async fn run(services: &Services, args: UsageArgs) -> anyhow::Result<
                 services.tenant
             );
             print!("{}", table(&report));
+            print!("{}", awaiting_text(&report));
         }
         Format::Json => println!("{}", serde_json::to_string_pretty(&Json::of(&report))?),
         Format::Csv => print!("{}", csv(&report)?),
@@ -119,13 +122,15 @@ pub(super) async fn run(services: &Services, args: UsageArgs) -> anyhow::Result<
     Ok(())
 }
 
-/// The JSON form: the range, one line per group, and their sum.
+/// The JSON form: the range, one line per group, their sum, and the usage
+/// awaiting attribution (not in the lines or the total).
 #[derive(Serialize)]
 struct Json<'a> {
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     lines: Vec<JsonLine<'a>>,
     total: JsonLine<'a>,
+    awaiting_attribution: &'a Awaiting,
 }
 
 #[derive(Serialize)]
@@ -143,6 +148,7 @@ impl<'a> Json<'a> {
             to: report.query.to,
             lines: report.lines.iter().map(line).collect(),
             total: line(&report.total),
+            awaiting_attribution: &report.awaiting,
         }
     }
 }
@@ -213,12 +219,55 @@ pub fn table(report: &UsageReport) -> String {
     out
 }
 
-/// CSV with a header and a total line.
+/// The group name of the usage awaiting attribution in the CSV.
+pub const AWAITING_KEY: &str = "AWAITING_ATTRIBUTION";
+
+/// What the table says under the total of the usage awaiting attribution:
+/// nothing when there is none.
+pub fn awaiting_text(report: &UsageReport) -> String {
+    let a = &report.awaiting;
+    if a.is_empty() {
+        return String::new();
+    }
+    let oldest = a
+        .oldest_received
+        .map_or_else(String::new, |t| format!(", oldest received {}", t.format("%Y-%m-%d %H:%M:%S UTC")));
+    let mut out = format!(
+        "awaiting attribution (not in the total; the caller's gateway log has not arrived): {} calls, {} tokens \
+         ({} prompt, {} cached, {} completion){oldest}\n",
+        a.calls(),
+        a.tokens.total_tokens,
+        a.tokens.prompt_tokens,
+        a.tokens.cached_tokens,
+        a.tokens.completion_tokens,
+    );
+    if !report.awaiting_not_filtered_by.is_empty() {
+        let _ = writeln!(out, "  of every caller: not filtered by {}", report.awaiting_not_filtered_by.join(", "));
+    }
+    for line in &a.lines {
+        let name = |v: &str| if v.is_empty() { "(none)".to_owned() } else { v.to_owned() };
+        let _ = writeln!(
+            out,
+            "  {} / {}: {} calls, {} tokens",
+            name(&line.model),
+            name(&line.deployment),
+            line.tokens.requests,
+            line.tokens.total_tokens
+        );
+    }
+    out
+}
+
+/// CSV with a header and a total line, then a line of the usage awaiting
+/// attribution (group `AWAITING_ATTRIBUTION`, not in the total) when there is some.
 fn csv(report: &UsageReport) -> anyhow::Result<String> {
     let mut writer = csv::Writer::from_writer(Vec::new());
     writer.write_record(HEADERS)?;
     for line in report.lines.iter().chain(std::iter::once(&report.total)) {
         writer.write_record(cells(line))?;
+    }
+    if !report.awaiting.is_empty() {
+        writer.write_record(cells(&UsageLine { key: AWAITING_KEY.to_owned(), tokens: report.awaiting.tokens }))?;
     }
     Ok(String::from_utf8(writer.into_inner()?)?)
 }

@@ -10,6 +10,7 @@
 mod account;
 mod aggregate;
 mod application;
+mod awaiting;
 mod budget;
 mod charge;
 mod deployment;
@@ -28,6 +29,7 @@ mod usage_record;
 pub use account::{ACCOUNT_RESOURCE_TYPE, AccountId, AccountIdError, Region, RegionError};
 pub use aggregate::{TokenCounts, TokenTotals, UsageAggregate};
 pub use application::{Application, ApplicationMap, BusinessUnit, UNASSIGNED};
+pub use awaiting::{Awaiting, AwaitingLine, OpenCallParts};
 pub use budget::{Budget, BudgetError};
 pub use charge::LineKind;
 pub use deployment::{Deployment, DeploymentError, DeploymentFields, DeploymentType, Provisioned, ProvisionedCost};

@@ -5,7 +5,7 @@
 //! with its export (and its true-up, when asked for).
 
 use crate::billing::{self, DeploymentCatalogue, Pricing, Statement};
-use crate::domain::{Period, Tenant, UsageAggregate};
+use crate::domain::{Awaiting, Period, Tenant, UsageAggregate};
 use crate::reconcile::{self, Invoice, InvoiceExports, Reconciliation};
 use crate::storage::ResultLine;
 
@@ -23,15 +23,18 @@ pub struct Priced {
 }
 
 /// Prices a month's aggregates with the tenant's current directory and
-/// prices, and reconciles it with its invoice export when one is configured.
+/// prices, shows its usage awaiting attribution apart (not priced), and
+/// reconciles it with its invoice export when one is configured.
 pub async fn price_month(
     pricing: &Pricing,
     invoices: Option<&InvoiceExports>,
     tenant: &Tenant,
     period: Period,
     aggregates: &[UsageAggregate],
+    awaiting: Awaiting,
 ) -> Result<Priced, RollupError> {
     let (statement, deployments) = pricing.statement_and_deployments(tenant, period, aggregates).await?;
+    let statement = statement.with_awaiting(awaiting);
     let (statement, reconciliation) = reconciled(invoices, statement, &deployments)?;
     Ok(priced(&statement, reconciliation.as_ref()))
 }
@@ -66,6 +69,8 @@ pub fn priced(statement: &Statement, reconciliation: Option<&Reconciliation>) ->
         "pendingRequests": statement.tokens.pending_requests,
         "unpricedTokens": statement.unpriced.total_tokens,
         "lines": statement.lines.len(),
+        "awaitingAttributionCalls": statement.awaiting_attribution.calls(),
+        "awaitingAttributionTokens": statement.awaiting_attribution.tokens.total_tokens,
         "businessUnits": statement.business_units.len(),
     });
     let files = match reconciliation {

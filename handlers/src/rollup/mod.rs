@@ -40,10 +40,11 @@ use tracing::{info, warn};
 pub use instance::{ChunkState, Failure, PlannedChunk, RollupInstance, RuntimeStatus, instance_id, instance_name};
 
 use crate::billing::{DeploymentCatalogue, Pricing, PricingError, Statement};
-use crate::domain::{Period, Tenant};
+use crate::domain::{Awaiting, Period, Tenant};
 use crate::reconcile::{self, Invoice, InvoiceError, InvoiceExports, Reconciliation, TrueUpError};
 use crate::storage::{
-    LeaseStore, Ledger, LedgerPartition, ReportStore, ResultLine, RollupStore, StorageError, Versioned, WriteCondition,
+    GatewayLogStore, LeaseStore, Ledger, LedgerPartition, OpenCall, ReportStore, ResultLine, RollupStore, StorageError,
+    Versioned, WriteCondition,
 };
 
 /// Attempts of one chunk before it is given up: the queue trigger's
@@ -179,6 +180,9 @@ pub struct RollupStores {
     pub outputs: Arc<dyn ReportStore>,
     /// The finish step's lease.
     pub leases: Arc<dyn LeaseStore>,
+    /// The API Management calls waiting for their caller, shown apart in
+    /// the statement (none beside a ledger that keeps no such halves).
+    pub gateway_logs: Option<Arc<dyn GatewayLogStore>>,
 }
 
 /// The rollup steps.
@@ -518,8 +522,10 @@ impl Rollups {
             .map(|c| LedgerPartition { tenant: tenant.clone(), day: c.day, party: c.party.clone() })
             .collect();
         let aggregates = self.stores.rollup.aggregates(tenant, &partitions).await?;
+        let awaiting = self.awaiting(tenant, instance.period).await?;
         let priced =
-            finish::price_month(&self.pricing, self.invoices.as_ref(), tenant, instance.period, &aggregates).await?;
+            finish::price_month(&self.pricing, self.invoices.as_ref(), tenant, instance.period, &aggregates, awaiting)
+                .await?;
         let outputs = self.write_priced(tenant, instance.period, &priced).await?;
         Ok((outputs, priced.summary))
     }
@@ -561,7 +567,17 @@ impl Rollups {
             .collect();
         let aggregates = self.stores.rollup.aggregates(tenant, &partitions).await?;
         let (statement, deployments) = self.pricing.statement_and_deployments(tenant, period, &aggregates).await?;
+        let statement = statement.with_awaiting(self.awaiting(tenant, period).await?);
         Ok((instance, statement, deployments))
+    }
+
+    /// The month's usage awaiting attribution now: the calls that happened in
+    /// it and wait for their caller (all models and deployments).
+    async fn awaiting(&self, tenant: &Tenant, period: Period) -> Result<Awaiting, StorageError> {
+        let Some(store) = &self.stores.gateway_logs else { return Ok(Awaiting::default()) };
+        let start = |day: NaiveDate| day.and_time(chrono::NaiveTime::MIN).and_utc();
+        let calls = store.open_calls_between(tenant, start(period.first_day()), start(period.next_first_day())).await?;
+        Ok(Awaiting::of_calls(calls.iter().map(OpenCall::parts), |_, _| true))
     }
 
     /// A completed month's statement, priced again from its aggregates as

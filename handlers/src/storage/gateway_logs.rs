@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::StorageError;
-use crate::domain::{GatewayLog, LlmLog, RecordId, Tenant};
+use crate::domain::{GatewayLog, LlmLog, OpenCallParts, RecordId, Tenant};
 
 /// What storing a batch of halves did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -35,6 +35,13 @@ pub struct OpenCall {
     pub gateway: Option<GatewayLog>,
     /// When its first chunk was received.
     pub first_received: DateTime<Utc>,
+}
+
+impl OpenCall {
+    /// The call as the domain sums usage awaiting attribution.
+    pub fn parts(&self) -> OpenCallParts<'_> {
+        OpenCallParts { chunks: &self.chunks, gateway: self.gateway.as_ref(), first_received: self.first_received }
+    }
 }
 
 /// The store of resource-log halves.

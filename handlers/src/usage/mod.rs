@@ -1,7 +1,9 @@
 //! The usage service: token totals of a time range per business unit,
 //! application, party, model, deployment or day, filtered by any of those,
-//! with reported, estimated and pending (uncounted) usage kept apart; and
-//! the capacity view per deployment and hour ([`capacity`]).
+//! with reported, estimated and pending (uncounted) usage kept apart; the
+//! usage *awaiting attribution* of the range beside them (API Management calls
+//! whose caller is not known yet, [`Awaiting`]: in no line and not in the
+//! total); and the capacity view per deployment and hour ([`capacity`]).
 //!
 //! The CLI (`chargeback usage`), the HTTP API (`/api/usage`), the demo and
 //! the budgets all call it. The ledger returns totals per day, party, model,
@@ -20,8 +22,8 @@ use chrono::{DateTime, Utc};
 pub use capacity::{CapacityHour, Latency};
 
 use crate::directory::{Directory, DirectoryError};
-use crate::domain::{ApplicationMap, Name, Tenant, TokenCounts, UsageAggregate};
-use crate::storage::{Ledger, LedgerRange, StorageError};
+use crate::domain::{ApplicationMap, Awaiting, Name, Tenant, TokenCounts, UsageAggregate};
+use crate::storage::{GatewayLogStore, Ledger, LedgerRange, OpenCall, StorageError};
 
 /// What usage is grouped by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,6 +91,22 @@ pub struct UsageFilters {
     pub deployment: Option<Name>,
 }
 
+impl UsageFilters {
+    /// The filters set that need the caller (business unit, application,
+    /// party), by their API names: usage awaiting attribution has no caller
+    /// yet, so they cannot apply to it.
+    pub fn caller_filters(&self) -> Vec<&'static str> {
+        [
+            ("business_unit", self.business_unit.is_some()),
+            ("application", self.application.is_some()),
+            ("party", self.party.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(name, set)| set.then_some(name))
+        .collect()
+    }
+}
+
 /// A usage question.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UsageQuery {
@@ -115,7 +133,8 @@ pub struct UsageLine {
     pub tokens: TokenCounts,
 }
 
-/// A usage report: lines sorted by key, and their sum.
+/// A usage report: lines sorted by key, their sum, and apart from both the
+/// usage awaiting attribution.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UsageReport {
     /// The question answered.
@@ -124,6 +143,14 @@ pub struct UsageReport {
     pub lines: Vec<UsageLine>,
     /// The sum of the lines (key `TOTAL`).
     pub total: UsageLine,
+    /// API Management calls of the range that happened but are not counted
+    /// yet because their caller is not known yet: in no line and not in
+    /// `total`. The model and deployment filters apply to it; the caller
+    /// filters cannot ([`UsageReport::awaiting_not_filtered_by`]).
+    pub awaiting: Awaiting,
+    /// The filters of the query that were not applied to `awaiting` (those
+    /// that need the caller); empty when none of them was set.
+    pub awaiting_not_filtered_by: Vec<&'static str>,
 }
 
 /// Why usage could not be reported.
@@ -142,12 +169,20 @@ pub enum UsageError {
 pub struct Usage {
     ledger: Arc<dyn Ledger>,
     directory: Directory,
+    gateway_logs: Option<Arc<dyn GatewayLogStore>>,
 }
 
 impl Usage {
     /// Usage from this ledger, attributed with this directory.
     pub fn new(ledger: Arc<dyn Ledger>, directory: Directory) -> Self {
-        Self { ledger, directory }
+        Self { ledger, directory, gateway_logs: None }
+    }
+
+    /// Reports the calls waiting in this store for their caller as usage
+    /// awaiting attribution (without a store, there is never any).
+    pub fn with_gateway_logs(mut self, store: Arc<dyn GatewayLogStore>) -> Self {
+        self.gateway_logs = Some(store);
+        self
     }
 
     /// Answers a usage question.
@@ -156,7 +191,13 @@ impl Usage {
         let range = LedgerRange { tenant: query.tenant.clone(), from: query.from, to: query.to };
         let cells = self.ledger.usage_cells(&range).await?;
         let (lines, total) = summarise(&cells, &applications, query.group_by, &query.filters);
-        Ok(UsageReport { query, lines, total })
+        let calls = match &self.gateway_logs {
+            Some(store) => store.open_calls_between(&query.tenant, query.from, query.to).await?,
+            None => Vec::new(),
+        };
+        let awaiting = awaiting(&calls, &query.filters);
+        let awaiting_not_filtered_by = query.filters.caller_filters();
+        Ok(UsageReport { query, lines, total, awaiting, awaiting_not_filtered_by })
     }
 
     /// Capacity per deployment and UTC hour of a time range, optionally of
@@ -169,6 +210,18 @@ impl Usage {
         let cells = self.ledger.capacity_cells(range).await?;
         Ok(capacity::summarise(&cells, deployment.map(Name::as_str)))
     }
+}
+
+/// The usage awaiting attribution of these open calls that the model and
+/// deployment filters keep (`(none)` matching a call that does not say).
+pub fn awaiting(calls: &[OpenCall], filters: &UsageFilters) -> Awaiting {
+    let matches = |filter: &Option<Name>, value: &str| {
+        let value = if value.is_empty() { "(none)" } else { value };
+        filter.as_ref().is_none_or(|f| f.as_str() == value)
+    };
+    Awaiting::of_calls(calls.iter().map(OpenCall::parts), |model, deployment| {
+        matches(&filters.model, model) && matches(&filters.deployment, deployment)
+    })
 }
 
 /// Groups and filters ledger cells.

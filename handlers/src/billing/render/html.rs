@@ -91,6 +91,7 @@ pub(super) fn page(s: &Statement) -> String {
         peak = tokens_short(s.daily.iter().map(|d| d.tokens.total_tokens).max().unwrap_or(0)),
     );
     full_table(&mut html, s);
+    awaiting(&mut html, s);
     footnote(&mut html, s);
     html.push_str("</main></body></html>\n");
     html
@@ -340,6 +341,46 @@ fn subtotal(html: &mut String, s: &Statement, business_unit: &str) {
         count(t.pending_requests),
         escape(&cost_text(unit.cost.as_ref(), unit.unpriced_lines > 0)),
     );
+}
+
+/// The usage awaiting attribution, apart from the lines and the total:
+/// nothing when there is none.
+fn awaiting(html: &mut String, s: &Statement) {
+    let a = &s.awaiting_attribution;
+    if a.is_empty() {
+        return;
+    }
+    let oldest = a
+        .oldest_received
+        .map_or_else(String::new, |t| format!(" The oldest was received {}.", t.format("%Y-%m-%d %H:%M UTC")));
+    let _ = write!(
+        html,
+        "<section class=\"awaiting\"><h2>Awaiting attribution</h2><p class=\"note\">{calls} API Management calls of the month \
+         ({tokens} tokens) whose caller's gateway log had not arrived when this statement was made. They are <b>not charged</b> \
+         to any business unit and not in the total: each will be charged to its caller when the caller's log arrives, or to \
+         <b>unattributed</b> after the grace period, in the next rollup of the month.{oldest}</p>\
+         <table><tr><th>Model</th><th>Deployment</th><th class=\"num\">Calls</th><th class=\"num\">Prompt</th>\
+         <th class=\"num\">Cached</th><th class=\"num\">Completion</th><th class=\"num\">Total tokens</th><th class=\"num\">Cost</th></tr>",
+        calls = count(a.calls()),
+        tokens = count(a.tokens.total_tokens),
+        oldest = escape(&oldest),
+    );
+    for line in &a.lines {
+        let t = &line.tokens;
+        let _ = write!(
+            html,
+            "<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+             <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">not charged</td></tr>",
+            escape(if line.model.is_empty() { "(unknown)" } else { &line.model }),
+            escape(if line.deployment.is_empty() { "(unknown)" } else { &line.deployment }),
+            count(t.requests),
+            count(t.prompt_tokens),
+            count(t.cached_tokens),
+            count(t.completion_tokens),
+            count(t.total_tokens),
+        );
+    }
+    html.push_str("</table></section>");
 }
 
 fn footnote(html: &mut String, s: &Statement) {

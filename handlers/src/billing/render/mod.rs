@@ -1,6 +1,8 @@
 //! The files of a month's chargeback report.
 //!
-//! - `chargeback.csv`: one row per statement line;
+//! - `chargeback.csv`: one row per statement line, then one row of kind
+//!   `awaiting_attribution` per model and deployment with usage awaiting
+//!   attribution (not charged: its cost cell says so);
 //! - `daily.csv`: one row per day of the month;
 //! - `chargeback.json`: the whole statement, money as decimal strings;
 //! - `chargeback.html`: one self-contained page (inline CSS and SVG);
@@ -12,7 +14,7 @@ mod format;
 mod html;
 
 use super::{ChargeLine, DailyTotal, Statement};
-use crate::domain::{Currency, Money};
+use crate::domain::{AwaitingLine, Currency, Money, TokenCounts};
 
 /// What a cost cell says of usage without a price: never an amount.
 pub(crate) const UNPRICED: &str = "unpriced";
@@ -64,18 +66,9 @@ pub(crate) const LINE_COLUMNS: [&str; 25] = [
     "note",
 ];
 
-fn line_record(period: &str, l: &ChargeLine) -> Vec<String> {
-    let t = &l.tokens;
-    vec![
-        period.to_owned(),
-        l.kind.as_str().to_owned(),
-        l.business_unit.clone(),
-        l.application.clone(),
-        l.model.clone(),
-        l.deployment.clone(),
-        l.deployment_type.as_str().to_owned(),
-        l.service_tier.clone(),
-        l.spilled_from.clone(),
+/// The token columns of `chargeback.csv`, `requests` to `pending_requests`.
+fn token_cells(t: &TokenCounts) -> [String; 13] {
+    [
         t.requests.to_string(),
         t.prompt_tokens.to_string(),
         t.cached_tokens.to_string(),
@@ -89,17 +82,66 @@ fn line_record(period: &str, l: &ChargeLine) -> Vec<String> {
         t.total_tokens.to_string(),
         t.estimated_tokens.to_string(),
         t.pending_requests.to_string(),
+    ]
+}
+
+fn line_record(period: &str, l: &ChargeLine) -> Vec<String> {
+    let mut row = vec![
+        period.to_owned(),
+        l.kind.as_str().to_owned(),
+        l.business_unit.clone(),
+        l.application.clone(),
+        l.model.clone(),
+        l.deployment.clone(),
+        l.deployment_type.as_str().to_owned(),
+        l.service_tier.clone(),
+        l.spilled_from.clone(),
+    ];
+    row.extend(token_cells(&l.tokens));
+    row.extend([
         l.cost.as_ref().map_or_else(|| UNPRICED.to_owned(), Money::cents_text),
         l.currency.to_string(),
         l.note.clone(),
-    ]
+    ]);
+    row
 }
+
+/// What the cost cell of usage awaiting attribution says: it is not charged
+/// to anyone yet (and is not zero).
+pub(crate) const NOT_CHARGED: &str = "not charged";
+
+/// A `chargeback.csv` row of usage awaiting attribution: no business unit or
+/// application (the caller is not known yet), not charged.
+fn awaiting_record(period: &str, l: &AwaitingLine, currency: &Currency) -> Vec<String> {
+    let mut row = vec![
+        period.to_owned(),
+        AWAITING_KIND.to_owned(),
+        String::new(),
+        String::new(),
+        l.model.clone(),
+        l.deployment.clone(),
+        String::new(),
+        String::new(),
+        String::new(),
+    ];
+    row.extend(token_cells(&l.tokens));
+    row.extend([NOT_CHARGED.to_owned(), currency.to_string(), AWAITING_NOTE.to_owned()]);
+    row
+}
+
+/// The kind of `chargeback.csv` rows of usage awaiting attribution.
+pub(crate) const AWAITING_KIND: &str = "awaiting_attribution";
+
+/// What usage awaiting attribution is, in the reports.
+pub(crate) const AWAITING_NOTE: &str = "awaiting attribution: its caller's gateway log has not arrived; charged to \
+     the caller when it arrives, or to unattributed after the grace period, in the next rollup of the month";
 
 fn lines_csv(statement: &Statement) -> Vec<u8> {
     let period = statement.period.to_string();
     let mut writer = csv::Writer::from_writer(Vec::new());
     let mut rows = vec![LINE_COLUMNS.iter().map(|c| (*c).to_owned()).collect::<Vec<_>>()];
     rows.extend(statement.lines.iter().map(|l| line_record(&period, l)));
+    rows.extend(statement.awaiting_attribution.lines.iter().map(|l| awaiting_record(&period, l, &statement.currency)));
     for row in rows {
         // Writing to a Vec cannot fail.
         let _ = writer.write_record(&row);
