@@ -213,3 +213,37 @@ async fn the_usage_api_shows_usage_awaiting_attribution_apart_and_an_explicit_ze
     assert_eq!((zero["requests"].as_u64(), zero["total_tokens"].as_u64()), (Some(0), Some(0)), "{other}");
     assert_eq!((zero["oldest_received"].clone(), zero["lines"].clone()), (Value::Null, json!([])));
 }
+
+/// The nightly maintenance's tick, as the host posts it, at `now`.
+fn nightly_tick(now: DateTime<Utc>) -> Value {
+    let trigger = crate::helpers::binding("nightly-maintenance", "timerTrigger");
+    let name = trigger["name"].as_str().unwrap();
+    json!({
+        "Data": { name: {"Schedule": {"AdjustForDST": true}, "ScheduleStatus": null, "IsPastDue": false} },
+        "Metadata": { "sys": {"MethodName": "nightly-maintenance", "UtcNow": now.to_rfc3339()} }
+    })
+}
+
+#[tokio::test]
+async fn the_nightly_maintenance_counts_calls_past_their_grace_without_more_traffic() {
+    let api = crate::api::spawn_api().await;
+    let bodies = [llm("c-quiet", "gpt-4o", 812, 455, 512).to_string()];
+    assert_eq!(api.app.ingest(&bodies, "0", 1).await["received"], 1);
+    // A tick within the grace period (60 minutes by default) changes nothing.
+    let early: Value = api.app.invoke("nightly-maintenance", &nightly_tick(Utc::now())).await.json().await.unwrap();
+    assert_eq!(early["ReturnValue"]["settled"], json!({"attributed": 0, "unattributed": 0}), "{early}");
+    let usage = api.get_json("/api/usage?from=2026-11-01&to=2026-12-01&group_by=party").await;
+    assert_eq!(usage["awaiting_attribution"]["total_tokens"], 1267, "{usage}");
+
+    // The next night, no gateway log came and no other batch arrived: unattributed.
+    let later = Utc::now() + TimeDelta::hours(2);
+    let response = api.app.invoke("nightly-maintenance", &nightly_tick(later)).await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["ReturnValue"]["settled"], json!({"attributed": 0, "unattributed": 1}), "{body}");
+    assert!(body["Logs"].to_string().contains("0 attributed, 1 unattributed"), "{body}");
+    let usage = api.get_json("/api/usage?from=2026-11-01&to=2026-12-01&group_by=party").await;
+    assert_eq!(usage["groups"][0]["key"], "unattributed", "{usage}");
+    assert_eq!(usage["total"]["total_tokens"], 1267);
+    assert_eq!(usage["awaiting_attribution"]["requests"], 0, "{usage}");
+}

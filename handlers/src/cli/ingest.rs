@@ -73,11 +73,8 @@ pub(super) async fn run(services: &Services, args: IngestArgs) -> anyhow::Result
             total.received, total.accepted, total.duplicates, total.dead_lettered
         );
         let calls = total.calls;
-        if calls.attributed + calls.unattributed > 0 {
-            println!(
-                "calls from API Management resource logs counted: {} attributed, {} unattributed",
-                calls.attributed, calls.unattributed
-            );
+        if calls.any() {
+            println!("{calls}");
         }
         if total.pending_count > 0 {
             println!("streamed without usage, not yet counted: {}", total.pending_count);

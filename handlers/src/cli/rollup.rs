@@ -54,6 +54,11 @@ pub struct ReportArgs {
 
 /// Rolls a month up and prints where its reports are.
 pub async fn run_rollup(services: &Services, args: &RollupArgs) -> anyhow::Result<RollupInstance> {
+    // Calls past their grace period are counted first, as the monthly timer does.
+    let settled = services.ingestor.settle_overdue(&services.tenant, chrono::Utc::now()).await?;
+    if settled.any() {
+        println!("{settled}");
+    }
     let instance = local::run(&services.rollups, &services.tenant, args.month, args.workers, "cli").await?;
     println!(
         "rollup {} run {}: {:?}, {} chunks, {} ms",

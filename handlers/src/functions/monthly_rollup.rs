@@ -1,6 +1,7 @@
 //! Function `monthly-rollup`: a timer (`0 0 2 1 * *`, 02:00 UTC on the 1st)
 //! that starts the rollup of the month that just ended and hands its chunks
-//! to the `rollup-chunks` queue.
+//! to the `rollup-chunks` queue, after counting the API Management calls
+//! whose grace period has passed (so the month's statement has them).
 
 use chrono::Utc;
 
@@ -17,6 +18,10 @@ pub async fn invoke(state: &FunctionState, request: InvocationRequest) -> Result
     invocation::timer(&request, TIMER_BINDING)?;
     let period = Period::of(Utc::now().date_naive()).previous();
     let mut response = InvocationResponse::default();
+    let settled = state.ingestor.settle_overdue(&state.tenant, Utc::now()).await?;
+    if settled.any() {
+        response.logs.push(settled.to_string());
+    }
     match state.rollups.start(&state.tenant, period, "timer").await? {
         Started::New { instance, chunks, finish } => {
             response.logs.push(format!(

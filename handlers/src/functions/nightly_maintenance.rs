@@ -2,7 +2,10 @@
 //! the SQL maintenance of [`crate::maintenance`], the same as `chargeback
 //! maintain`, then audits the usage cells of yesterday's month against their
 //! records, the same as `chargeback audit` ([`crate::maintenance::audit`]);
-//! "yesterday" is the day before the host's `sys.UtcNow` of the tick.
+//! "yesterday" is the day before the host's `sys.UtcNow` of the tick. Before
+//! the audit it counts the API Management calls whose grace period has passed
+//! by the tick ([`crate::ingest::Ingestor::settle_overdue`]), so a call whose
+//! caller never logs is `unattributed` within a day even without more traffic.
 //!
 //! Bindings (see `nightly-maintenance/function.json`): trigger `timer`, whose
 //! value is `{"Schedule":…,"ScheduleStatus":…,"IsPastDue":…}`; queue output
@@ -55,6 +58,10 @@ pub async fn invoke(state: &FunctionState, request: InvocationRequest) -> Result
     for r in &reports {
         response.logs.extend(r.to_string().lines().map(str::to_owned));
     }
+    let settled = state.ingestor.settle_overdue(&state.tenant, tick_time(&request)).await?;
+    if settled.any() {
+        response.logs.push(settled.to_string());
+    }
     let yesterday = tick_time(&request).date_naive().pred_opt().unwrap_or_default();
     let audit = AuditOptions {
         period: Period::of(yesterday),
@@ -71,6 +78,6 @@ pub async fn invoke(state: &FunctionState, request: InvocationRequest) -> Result
         );
     }
     invocation::push_messages(&mut response, ALERTS_BINDING, audited.alert().as_slice())?;
-    response.return_value = serde_json::json!({ "maintenance": reports, "audit": audited });
+    response.return_value = serde_json::json!({ "maintenance": reports, "settled": settled, "audit": audited });
     Ok(response)
 }

@@ -45,7 +45,22 @@ pub struct Settled {
     pub unattributed: u64,
 }
 
+impl std::fmt::Display for Settled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "calls from API Management resource logs counted: {} attributed, {} unattributed",
+            self.attributed, self.unattributed
+        )
+    }
+}
+
 impl Settled {
+    /// Whether any call was counted.
+    pub fn any(&self) -> bool {
+        self.attributed + self.unattributed > 0
+    }
+
     /// Adds another step's counts.
     pub fn add(&mut self, other: Settled) {
         self.attributed += other.attributed;
@@ -116,7 +131,9 @@ pub async fn settle_touched(
 /// Counts every call of `tenant` whose grace period has passed by `now`
 /// (unattributed unless its gateway half came), and forgets gateway halves
 /// older than the grace period that have no LLM partner. Run after each batch
-/// with halves, before a rollup and by the nightly maintenance.
+/// with halves, by the nightly maintenance, and before the monthly rollup
+/// (the timer's and `chargeback rollup`'s), so a quiet estate's calls do not
+/// wait for more traffic.
 pub async fn settle_overdue(
     ledger: &dyn Ledger,
     store: &dyn GatewayLogStore,

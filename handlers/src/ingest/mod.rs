@@ -176,8 +176,9 @@ impl Ingestor {
     }
 
     /// Counts every call of `tenant` whose grace period has passed by `now`
-    /// (run before a rollup and by the nightly maintenance, so a month's
-    /// report counts them without waiting for more traffic).
+    /// (run by the nightly maintenance and before the monthly rollup, the
+    /// timer's and `chargeback rollup`'s, so a month's report counts them
+    /// without waiting for more traffic).
     pub async fn settle_overdue(&self, tenant: &Tenant, now: DateTime<Utc>) -> Result<Settled, StorageError> {
         match &self.gateway_logs {
             Some(store) => settle_overdue(self.ledger.as_ref(), store.as_ref(), tenant, now, self.grace).await,
