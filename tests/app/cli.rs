@@ -147,7 +147,7 @@ fn the_demo_ends_with_the_months_report_and_its_budget_alerts_and_a_second_run_c
     let dir = tempfile::tempdir().unwrap();
     let first = run_ok(chargeback(dir.path()).args(["demo", "--month", "2026-10"]));
     for expected in [
-        "Chargeback 2026-10: 1617.49 USD in total",
+        "Chargeback 2026-10: 1618.28 USD in total",
         "Budget alert: R&D reached 100 % of its monthly budget",
         "Budget alert: Finance reached 80 % of its monthly budget",
         "reports/default/2026-10/chargeback.html",
@@ -164,7 +164,7 @@ fn the_demo_ends_with_the_months_report_and_its_budget_alerts_and_a_second_run_c
 
     let second = run_ok(chargeback(dir.path()).args(["demo", "--month", "2026-10"]));
     assert!(second.contains("Budget alerts: none new"), "{second}");
-    assert!(second.contains("Chargeback 2026-10: 1617.49 USD in total"), "{second}");
+    assert!(second.contains("Chargeback 2026-10: 1618.28 USD in total"), "{second}");
     assert_eq!(std::fs::read(reports.join("chargeback.html")).unwrap(), html, "the same report, byte for byte");
 }
 
