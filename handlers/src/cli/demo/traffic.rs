@@ -484,7 +484,7 @@ fn resource_log_events(
     let mut records =
         vec![gateway_log(at, &correlation, openai, &subscription_id(app), headers, rng.random_range(300..9000))];
     if rng.random_range(0..20) == 0 {
-        let other = request_id(seed ^ 0x6f74_6865_72, n);
+        let other = request_id(seed ^ 0x006f_7468_6572, n);
         let directory = ("hr-directory", "get-employee");
         records.push(gateway_log(at, &other, directory, "sub-intranet", json!({}), rng.random_range(5..80)));
     }
