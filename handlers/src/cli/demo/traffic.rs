@@ -191,8 +191,9 @@ pub struct GeneratedEvent {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Mix {
     /// The demo estate's applications that log with a policy: the three
-    /// policy-written record shapes, one record per event (the mix
-    /// `docs/benchmarks.md` measures).
+    /// policy-written record shapes, one record per event (the mix of
+    /// `docs/benchmarks.md`, measured before it had cache writes, a priority
+    /// tier and spilled calls).
     #[default]
     Demo,
     /// The whole demo estate, what `chargeback demo` sends: the demo mix and
