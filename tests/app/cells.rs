@@ -299,6 +299,34 @@ const TOTALS_OF_RECORDS: &str = "SELECT tenant, day, party, COALESCE(model, ''),
 const TOTALS_OF_CELLS: &str = "SELECT tenant, day, party, model, deployment, token_source, requests, prompt_tokens, \
      completion_tokens, cached_tokens, reasoning_tokens FROM usage_cells ORDER BY 1, 2, 3, 4, 5, 6";
 
+/// Stores [`old_rows`] the way a ledger at migration 0008 held them, in one
+/// transaction of `pool` (SQLite's or PostgreSQL's: the statement is the
+/// same, the pool types are not).
+macro_rules! store_old_rows {
+    ($pool:expr) => {{
+        let mut tx = $pool.begin().await.unwrap();
+        for r in old_rows() {
+            sqlx::query(INSERT_OLD)
+                .bind(r.tenant)
+                .bind(&r.id)
+                .bind(r.at_us)
+                .bind(&r.day)
+                .bind(&r.party)
+                .bind(r.model)
+                .bind(r.deployment)
+                .bind(r.tokens[0])
+                .bind(r.tokens[1])
+                .bind(r.tokens[2])
+                .bind(r.tokens[3])
+                .bind(r.source)
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+        }
+        tx.commit().await.unwrap();
+    }};
+}
+
 type Totals = Vec<(String, String, String, String, String, String, i64, i64, i64, i64, i64)>;
 
 fn day(m: u32, d: u32) -> NaiveDate {
@@ -332,26 +360,7 @@ async fn an_existing_sqlite_ledger_migrates_to_cells_with_identical_totals_and_w
     let pool = open_pool(&path).await;
     let old = migrations_up_to("sqlite", 8);
     sqlx::migrate::Migrator::new(old.path()).await.unwrap().run(&pool).await.unwrap();
-    let mut tx = pool.begin().await.unwrap();
-    for r in old_rows() {
-        sqlx::query(INSERT_OLD)
-            .bind(r.tenant)
-            .bind(&r.id)
-            .bind(r.at_us)
-            .bind(&r.day)
-            .bind(&r.party)
-            .bind(r.model)
-            .bind(r.deployment)
-            .bind(r.tokens[0])
-            .bind(r.tokens[1])
-            .bind(r.tokens[2])
-            .bind(r.tokens[3])
-            .bind(r.source)
-            .execute(&mut *tx)
-            .await
-            .unwrap();
-    }
-    tx.commit().await.unwrap();
+    store_old_rows!(pool);
     let covering = "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'ledger_partition_totals'";
     assert_eq!(sqlx::query_scalar::<_, i64>(covering).fetch_one(&pool).await.unwrap(), 1);
     let before: Totals = sqlx::query_as(TOTALS_OF_RECORDS).fetch_all(&pool).await.unwrap();
@@ -381,26 +390,7 @@ async fn an_existing_postgresql_ledger_migrates_to_cells_and_month_partitions_wi
         .unwrap();
     let old = migrations_up_to("postgres", 8);
     sqlx::migrate::Migrator::new(old.path()).await.unwrap().run(&pool).await.unwrap();
-    let mut tx = pool.begin().await.unwrap();
-    for r in old_rows() {
-        sqlx::query(INSERT_OLD)
-            .bind(r.tenant)
-            .bind(&r.id)
-            .bind(r.at_us)
-            .bind(&r.day)
-            .bind(&r.party)
-            .bind(r.model)
-            .bind(r.deployment)
-            .bind(r.tokens[0])
-            .bind(r.tokens[1])
-            .bind(r.tokens[2])
-            .bind(r.tokens[3])
-            .bind(r.source)
-            .execute(&mut *tx)
-            .await
-            .unwrap();
-    }
-    tx.commit().await.unwrap();
+    store_old_rows!(pool);
     let before: Totals = sqlx::query_as(TOTALS_OF_RECORDS).fetch_all(&pool).await.unwrap();
 
     let all = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("migrations/postgres");

@@ -59,6 +59,59 @@ impl TokenTotals {
     pub fn total(&self) -> u64 {
         self.prompt.saturating_add(self.completion)
     }
+
+    /// How many sums there are.
+    pub const COUNT: usize = 10;
+
+    /// The sums in their one order: requests, prompt, completion, cached,
+    /// reasoning, then the billing dimensions of 2026 (cache writes, audio
+    /// prompt and completion, accepted and rejected predictions). The
+    /// ledger's cell columns, stored rollup documents and every sum over
+    /// them use this order; this and [`Self::from_array`] are the only places
+    /// that name the fields one by one, so a new token kind is added here.
+    pub fn to_array(&self) -> [u64; Self::COUNT] {
+        [
+            self.requests,
+            self.prompt,
+            self.completion,
+            self.cached,
+            self.reasoning,
+            self.cache_write,
+            self.audio_prompt,
+            self.audio_completion,
+            self.accepted_prediction,
+            self.rejected_prediction,
+        ]
+    }
+
+    /// The totals of sums in [`Self::to_array`]'s order.
+    pub fn from_array(
+        [
+            requests,
+            prompt,
+            completion,
+            cached,
+            reasoning,
+            cache_write,
+            audio_prompt,
+            audio_completion,
+            accepted_prediction,
+            rejected_prediction,
+        ]: [u64; Self::COUNT],
+    ) -> Self {
+        Self {
+            requests,
+            prompt,
+            completion,
+            cached,
+            reasoning,
+            cache_write,
+            audio_prompt,
+            audio_completion,
+            accepted_prediction,
+            rejected_prediction,
+        }
+    }
 }
 
 /// Sums of tokens never overflow: every record is bounded by
@@ -68,16 +121,11 @@ impl TokenTotals {
 /// row can make a month unreadable.
 impl std::ops::AddAssign for TokenTotals {
     fn add_assign(&mut self, o: Self) {
-        self.requests = self.requests.saturating_add(o.requests);
-        self.prompt = self.prompt.saturating_add(o.prompt);
-        self.completion = self.completion.saturating_add(o.completion);
-        self.cached = self.cached.saturating_add(o.cached);
-        self.reasoning = self.reasoning.saturating_add(o.reasoning);
-        self.cache_write = self.cache_write.saturating_add(o.cache_write);
-        self.audio_prompt = self.audio_prompt.saturating_add(o.audio_prompt);
-        self.audio_completion = self.audio_completion.saturating_add(o.audio_completion);
-        self.accepted_prediction = self.accepted_prediction.saturating_add(o.accepted_prediction);
-        self.rejected_prediction = self.rejected_prediction.saturating_add(o.rejected_prediction);
+        let mut sums = self.to_array();
+        for (sum, add) in sums.iter_mut().zip(o.to_array()) {
+            *sum = sum.saturating_add(add);
+        }
+        *self = Self::from_array(sums);
     }
 }
 
@@ -159,6 +207,15 @@ impl TokenCounts {
     pub fn counted(source: TokenSource, t: TokenTotals) -> Self {
         let total = t.total();
         Self {
+            estimated_tokens: if source == TokenSource::Estimated { total } else { 0 },
+            pending_requests: if source == TokenSource::Pending { t.requests } else { 0 },
+            ..Self::of_totals(t)
+        }
+    }
+
+    /// The counts of totals, all of them reported by the service.
+    fn of_totals(t: TokenTotals) -> Self {
+        Self {
             requests: t.requests,
             prompt_tokens: t.prompt,
             cached_tokens: t.cached,
@@ -169,9 +226,9 @@ impl TokenCounts {
             audio_completion_tokens: t.audio_completion,
             accepted_prediction_tokens: t.accepted_prediction,
             rejected_prediction_tokens: t.rejected_prediction,
-            total_tokens: total,
-            estimated_tokens: if source == TokenSource::Estimated { total } else { 0 },
-            pending_requests: if source == TokenSource::Pending { t.requests } else { 0 },
+            total_tokens: t.total(),
+            estimated_tokens: 0,
+            pending_requests: 0,
         }
     }
 
@@ -182,19 +239,12 @@ impl TokenCounts {
 
     /// Adds other counts (saturating, as [`TokenTotals`] adds).
     pub fn add(&mut self, o: &TokenCounts) {
-        self.requests = self.requests.saturating_add(o.requests);
-        self.prompt_tokens = self.prompt_tokens.saturating_add(o.prompt_tokens);
-        self.cached_tokens = self.cached_tokens.saturating_add(o.cached_tokens);
-        self.completion_tokens = self.completion_tokens.saturating_add(o.completion_tokens);
-        self.reasoning_tokens = self.reasoning_tokens.saturating_add(o.reasoning_tokens);
-        self.cache_write_tokens = self.cache_write_tokens.saturating_add(o.cache_write_tokens);
-        self.audio_prompt_tokens = self.audio_prompt_tokens.saturating_add(o.audio_prompt_tokens);
-        self.audio_completion_tokens = self.audio_completion_tokens.saturating_add(o.audio_completion_tokens);
-        self.accepted_prediction_tokens = self.accepted_prediction_tokens.saturating_add(o.accepted_prediction_tokens);
-        self.rejected_prediction_tokens = self.rejected_prediction_tokens.saturating_add(o.rejected_prediction_tokens);
-        self.total_tokens = self.total_tokens.saturating_add(o.total_tokens);
-        self.estimated_tokens = self.estimated_tokens.saturating_add(o.estimated_tokens);
-        self.pending_requests = self.pending_requests.saturating_add(o.pending_requests);
+        *self = Self {
+            total_tokens: self.total_tokens.saturating_add(o.total_tokens),
+            estimated_tokens: self.estimated_tokens.saturating_add(o.estimated_tokens),
+            pending_requests: self.pending_requests.saturating_add(o.pending_requests),
+            ..Self::of_totals(self.totals() + o.totals())
+        };
     }
 
     /// Of the total, tokens the service reported (not estimated by us).

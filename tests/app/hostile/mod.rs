@@ -14,7 +14,27 @@ mod tokens;
 use std::path::Path;
 use std::process::Command;
 
+use chargeback::config::{LedgerBackend, Secret, Settings, StorageSettings};
+use chargeback::domain::Tenant;
 use serde_json::Value;
+
+use crate::api::keyed_settings;
+
+/// Settings (with the API key) for a ledger on the suite's PostgreSQL at
+/// `url`, in a tenant of its own, since the suite's tests share the database,
+/// with the fingerprint secret a shared ledger needs; and that tenant.
+pub fn on_postgresql(dir: &Path, url: &str, secret: &str) -> (Settings, String) {
+    let mut s = keyed_settings(dir);
+    let tenant = format!("t{:016x}", rand::random::<u64>());
+    s.tenant = Tenant::parse(&tenant).unwrap();
+    s.fingerprint_secret = Some(Secret::new(secret));
+    s.storage = StorageSettings {
+        ledger: Some(LedgerBackend::Postgres),
+        database_url: Some(Secret::new(url.to_owned())),
+        ..StorageSettings::default()
+    };
+    (s, tenant)
+}
 
 /// The `chargeback` command on a data directory, with no inherited settings.
 pub fn chargeback(data_dir: &Path) -> Command {

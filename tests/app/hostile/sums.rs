@@ -5,13 +5,11 @@
 //! all failed for that month, for good. The cells counted from such rows
 //! (the migration to cells, the audit's repair) cannot fail either.
 
-use chargeback::config::{LedgerBackend, Secret, StorageSettings};
-use chargeback::domain::Tenant;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
-use super::{chargeback, run_ok};
-use crate::api::{ApiApp, keyed_settings, spawn_api, spawn_with};
+use super::{chargeback, on_postgresql, run_ok};
+use crate::api::{ApiApp, spawn_api, spawn_with};
 use crate::helpers::*;
 
 const LEGACY: i64 = 5_000_000_000_000_000_000;
@@ -97,15 +95,7 @@ async fn rows_stored_before_the_maximum_no_longer_make_a_month_unreadable() {
 async fn rows_stored_before_the_maximum_no_longer_make_a_month_unreadable_on_postgresql() {
     let Some(url) = service_env("CHARGEBACK_TEST_DATABASE_URL", "PostgreSQL") else { return };
     let dir = tempfile::tempdir().unwrap();
-    let mut s = keyed_settings(dir.path());
-    let tenant = format!("t{:016x}", rand::random::<u64>());
-    s.tenant = Tenant::parse(&tenant).unwrap();
-    s.fingerprint_secret = Some(Secret::new("sums"));
-    s.storage = StorageSettings {
-        ledger: Some(LedgerBackend::Postgres),
-        database_url: Some(Secret::new(url.clone())),
-        ..StorageSettings::default()
-    };
+    let (s, tenant) = on_postgresql(dir.path(), &url, "sums");
     let api = spawn_with(s, dir).await;
     api.app.ingest(&[v1_record("normal-1", 10, 5), v1_record("normal-2", 10, 5)], "0", 1).await;
     let pool = sqlx::PgPool::connect(&url).await.unwrap();

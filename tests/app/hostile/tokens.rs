@@ -3,13 +3,11 @@
 //! the rollup failed). They are `implausible_tokens` now, and a month full
 //! of records at the per-record maximum stays readable everywhere.
 
-use chargeback::config::{LedgerBackend, Secret, StorageSettings};
-use chargeback::domain::Tenant;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use super::{chargeback, run_ok};
-use crate::api::{ApiApp, keyed_settings, spawn_api, spawn_with};
+use super::{chargeback, on_postgresql, run_ok};
+use crate::api::{ApiApp, spawn_api, spawn_with};
 use crate::helpers::*;
 
 /// The documented per-record maximum (docs/record-format.md).
@@ -84,15 +82,7 @@ async fn implausible_counts_are_dead_lettered_and_a_month_at_the_maximum_stays_r
 async fn implausible_counts_are_dead_lettered_and_a_month_at_the_maximum_stays_readable_on_postgresql() {
     let Some(url) = service_env("CHARGEBACK_TEST_DATABASE_URL", "PostgreSQL") else { return };
     let dir = tempfile::tempdir().unwrap();
-    let mut s = keyed_settings(dir.path());
-    let tenant = format!("t{:016x}", rand::random::<u64>());
-    s.tenant = Tenant::parse(&tenant).unwrap();
-    s.fingerprint_secret = Some(Secret::new("shared-ledger-secret"));
-    s.storage = StorageSettings {
-        ledger: Some(LedgerBackend::Postgres),
-        database_url: Some(Secret::new(url.clone())),
-        ..StorageSettings::default()
-    };
+    let (s, tenant) = on_postgresql(dir.path(), &url, "shared-ledger-secret");
     let api = spawn_with(s, dir).await;
     let env = [
         ("CHARGEBACK_LEDGER", "postgres"),

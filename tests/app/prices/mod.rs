@@ -5,7 +5,7 @@
 
 mod replay;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chargeback::billing::PriceSource;
@@ -49,6 +49,23 @@ async fn sync_to_file(api: &ReplayApi, q: &Query, file: &Path, today: &str) -> R
     sync(api).sync_into(q, &Destination::File(file.to_path_buf()), day(today)).await
 }
 
+/// The stand-in API and where a catalogue named `name` goes, in a temporary
+/// folder of its own (kept while the folder is).
+async fn api_and_catalogue(name: &str) -> (ReplayApi, tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join(name);
+    (ReplayApi::start().await, dir, file)
+}
+
+/// The catalogue as synced on 1 November (its bytes, returned), after which
+/// the API raises gpt-4.1's global input price from the 16th.
+async fn synced_then_raised_mid_month(api: &ReplayApi, q: &Query, file: &Path) -> Vec<u8> {
+    sync_to_file(api, q, file, "2026-11-01").await.unwrap();
+    let before = std::fs::read(file).unwrap();
+    api.change_price("gpt 4.1 Inp glbl Tokens", "0.0022", "2026-11-16");
+    before
+}
+
 fn lines(file: &Path) -> Vec<SyncedPrice> {
     synced::parse(&std::fs::read_to_string(file).unwrap(), "t").unwrap()
 }
@@ -59,9 +76,7 @@ fn find<'a>(lines: &'a [SyncedPrice], model: &str, kind: MeterKind, tier: Servic
 
 #[tokio::test]
 async fn a_sync_follows_every_page_with_the_filter_currency_and_regions_asked_for() {
-    let api = ReplayApi::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("prices.csv");
+    let (api, _dir, file) = api_and_catalogue("prices.csv").await;
     let report = sync_to_file(&api, &query("USD", &["eastus2"]), &file, "2026-11-20").await.unwrap();
 
     // 24 meters in eastus2, 7 a page.
@@ -118,9 +133,7 @@ async fn a_sync_follows_every_page_with_the_filter_currency_and_regions_asked_fo
 
 #[tokio::test]
 async fn both_regions_give_per_region_data_zone_lines_and_one_global_line() {
-    let api = ReplayApi::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("prices.csv");
+    let (api, _dir, file) = api_and_catalogue("prices.csv").await;
     let report = sync_to_file(&api, &query("USD", &["swedencentral", "eastus2"]), &file, "2026-11-20").await.unwrap();
     assert_eq!((report.items, report.pages), (48, 7));
     let got = lines(&file);
@@ -135,9 +148,7 @@ async fn both_regions_give_per_region_data_zone_lines_and_one_global_line() {
 
 #[tokio::test]
 async fn another_currency_is_asked_for_and_kept() {
-    let api = ReplayApi::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("prices-eur.csv");
+    let (api, _dir, file) = api_and_catalogue("prices-eur.csv").await;
     sync_to_file(&api, &query("eur", &["eastus2"]), &file, "2026-11-20").await.unwrap();
     assert_eq!(api.requests()[0]["currencyCode"], "'EUR'");
     let got = lines(&file);
@@ -152,9 +163,7 @@ async fn another_currency_is_asked_for_and_kept() {
 
 #[tokio::test]
 async fn a_sync_that_sees_nothing_new_changes_nothing_byte_for_byte() {
-    let api = ReplayApi::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("prices.csv");
+    let (api, _dir, file) = api_and_catalogue("prices.csv").await;
     let q = query("USD", &["eastus2"]);
     sync_to_file(&api, &q, &file, "2026-11-20").await.unwrap();
     let before = std::fs::read(&file).unwrap();
@@ -166,13 +175,9 @@ async fn a_sync_that_sees_nothing_new_changes_nothing_byte_for_byte() {
 
 #[tokio::test]
 async fn a_mid_month_price_change_is_a_new_line_and_the_old_line_stays() {
-    let api = ReplayApi::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("prices.csv");
+    let (api, _dir, file) = api_and_catalogue("prices.csv").await;
     let q = query("USD", &["eastus2"]);
-    sync_to_file(&api, &q, &file, "2026-11-01").await.unwrap();
-    let before = std::fs::read_to_string(&file).unwrap();
-    api.change_price("gpt 4.1 Inp glbl Tokens", "0.0022", "2026-11-16");
+    let before = String::from_utf8(synced_then_raised_mid_month(&api, &q, &file).await).unwrap();
     let report = sync_to_file(&api, &q, &file, "2026-11-20").await.unwrap();
     assert_eq!(report.added.len(), 1);
     assert_eq!(report.added[0].previous, Some(d("2")));
@@ -193,9 +198,7 @@ async fn a_mid_month_price_change_is_a_new_line_and_the_old_line_stays() {
 
 #[tokio::test]
 async fn a_429_and_a_503_are_retried_then_the_sync_goes_on() {
-    let api = ReplayApi::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("prices.csv");
+    let (api, _dir, file) = api_and_catalogue("prices.csv").await;
     api.fail(0, Failure::Status(429));
     api.fail(2, Failure::Status(503));
     let report = sync_to_file(&api, &query("USD", &["eastus2"]), &file, "2026-11-20").await.unwrap();
@@ -205,13 +208,9 @@ async fn a_429_and_a_503_are_retried_then_the_sync_goes_on() {
 
 #[tokio::test]
 async fn an_api_that_keeps_failing_fails_the_sync_clearly_and_changes_nothing() {
-    let api = ReplayApi::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("prices.csv");
+    let (api, _dir, file) = api_and_catalogue("prices.csv").await;
     let q = query("USD", &["eastus2"]);
-    sync_to_file(&api, &q, &file, "2026-11-01").await.unwrap();
-    let before = std::fs::read(&file).unwrap();
-    api.change_price("gpt 4.1 Inp glbl Tokens", "0.0022", "2026-11-16");
+    let before = synced_then_raised_mid_month(&api, &q, &file).await;
     for status in [429, 503, 500] {
         // Page 2 fails on every attempt.
         for n in 1..=3 {
@@ -231,13 +230,9 @@ async fn an_api_that_keeps_failing_fails_the_sync_clearly_and_changes_nothing() 
 
 #[tokio::test]
 async fn a_truncated_or_non_json_page_fails_the_sync_atomically() {
-    let api = ReplayApi::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("prices.csv");
+    let (api, dir, file) = api_and_catalogue("prices.csv").await;
     let q = query("USD", &["eastus2"]);
-    sync_to_file(&api, &q, &file, "2026-11-01").await.unwrap();
-    let before = std::fs::read(&file).unwrap();
-    api.change_price("gpt 4.1 Inp glbl Tokens", "0.0022", "2026-11-16");
+    let before = synced_then_raised_mid_month(&api, &q, &file).await;
     for (failure, expected) in [(Failure::Truncated, "page 3"), (Failure::NotJson, "page 3")] {
         api.fail(2, failure);
         let error = sync_to_file(&api, &q, &file, "2026-11-20").await.unwrap_err();
@@ -254,9 +249,7 @@ async fn a_truncated_or_non_json_page_fails_the_sync_atomically() {
 
 #[tokio::test]
 async fn a_thousandfold_or_negative_price_is_rejected_by_the_unit_guard() {
-    let api = ReplayApi::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("prices.csv");
+    let (api, _dir, file) = api_and_catalogue("prices.csv").await;
     let q = query("USD", &["eastus2"]);
     sync_to_file(&api, &q, &file, "2026-11-01").await.unwrap();
     // 8 per 1K is the per-1M figure in a per-1K meter: 8000 per 1M.
@@ -273,9 +266,7 @@ async fn a_thousandfold_or_negative_price_is_rejected_by_the_unit_guard() {
 
 #[tokio::test]
 async fn a_file_that_is_not_a_synced_catalogue_is_never_overwritten() {
-    let api = ReplayApi::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("my-prices.csv");
+    let (api, _dir, file) = api_and_catalogue("my-prices.csv").await;
     let mine =
         "model,deployment_type,effective_from,currency,input_per_1m,cached_input_per_1m,output_per_1m,source,read_on\n";
     std::fs::write(&file, mine).unwrap();

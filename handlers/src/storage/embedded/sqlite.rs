@@ -329,15 +329,7 @@ async fn stored_ids<'r>(
     let mut elsewhere: FxHashMap<&str, Vec<&str>> = FxHashMap::default();
     for ((tenant, day), ids) in &by_day {
         for chunk in ids.chunks(IDS_PER_LOOKUP) {
-            let mut q: QueryBuilder<Sqlite> =
-                QueryBuilder::new("SELECT group_concat(record_id, char(1)) AS ids FROM ledger WHERE tenant = ");
-            q.push_bind(*tenant).push(" AND day = ").push_bind(day_text(*day)).push(" AND record_id IN (");
-            let mut list = q.separated(", ");
-            for id in chunk {
-                list.push_bind(*id);
-            }
-            q.push(")");
-            let joined = joined_ids(q.build().persistent(false).fetch_one(&mut *tx).await?)?;
+            let joined = ids_stored_among(tx, tenant, Some(*day), chunk).await?;
             let found: FxHashSet<&str> = joined.split('\u{1}').collect();
             for id in chunk {
                 if found.contains(*id) {
@@ -350,18 +342,7 @@ async fn stored_ids<'r>(
     }
     for (tenant, ids) in &elsewhere {
         for chunk in ids.chunks(IDS_PER_LOOKUP) {
-            let mut q: QueryBuilder<Sqlite> =
-                QueryBuilder::new("SELECT group_concat(record_id, char(1)) AS ids FROM ledger WHERE tenant = ");
-            q.push_bind(*tenant)
-                .push(" AND day IN (SELECT day FROM ledger_days WHERE tenant = ")
-                .push_bind(*tenant)
-                .push(") AND record_id IN (");
-            let mut list = q.separated(", ");
-            for id in chunk {
-                list.push_bind(*id);
-            }
-            q.push(")");
-            let joined = joined_ids(q.build().persistent(false).fetch_one(&mut *tx).await?)?;
+            let joined = ids_stored_among(tx, tenant, None, chunk).await?;
             let found: FxHashSet<&str> = joined.split('\u{1}').collect();
             for id in chunk {
                 if found.contains(*id) {
@@ -374,7 +355,28 @@ async fn stored_ids<'r>(
 }
 
 /// The `ids` of a `group_concat(record_id, char(1)) AS ids` row ('' for none).
-fn joined_ids(row: sqlx::sqlite::SqliteRow) -> Result<String, StorageError> {
+/// Which of `ids` the tenant's ledger holds, on `day` or (None) on any of
+/// its days: the ids found, joined by `\u{1}`.
+async fn ids_stored_among(
+    tx: &mut SqliteConnection,
+    tenant: &str,
+    day: Option<chrono::NaiveDate>,
+    ids: &[&str],
+) -> Result<String, StorageError> {
+    let mut q: QueryBuilder<Sqlite> =
+        QueryBuilder::new("SELECT group_concat(record_id, char(1)) AS ids FROM ledger WHERE tenant = ");
+    q.push_bind(tenant);
+    match day {
+        Some(day) => q.push(" AND day = ").push_bind(day_text(day)),
+        None => q.push(" AND day IN (SELECT day FROM ledger_days WHERE tenant = ").push_bind(tenant).push(")"),
+    };
+    q.push(" AND record_id IN (");
+    let mut list = q.separated(", ");
+    for id in ids {
+        list.push_bind(*id);
+    }
+    q.push(")");
+    let row = q.build().persistent(false).fetch_one(&mut *tx).await?;
     Ok(row.try_get::<Option<String>, _>("ids")?.unwrap_or_default())
 }
 

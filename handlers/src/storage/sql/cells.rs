@@ -13,7 +13,7 @@
 //! records at rollup time, `storage::aggregate_entries`). Adding a dimension
 //! or a token kind is: a column in [`KEY`] or [`SUMS`], the matching field of
 //! [`UsageAggregate`](crate::domain::UsageAggregate) or
-//! [`TokenTotals`](crate::domain::TokenTotals) (and [`sums`]/[`totals`]), and
+//! [`TokenTotals`] (and its `to_array`/`from_array`), and
 //! a migration that adds the column to `usage_cells` and rebuilds the cells
 //! from the records ([`rebuild_all_sql`]).
 
@@ -41,7 +41,7 @@ pub const KEY: [CellColumn; 7] = [
     CellColumn { name: "spilled_from", from_ledger: "COALESCE(spilled_from, '')" },
 ];
 
-/// The summed columns, in the order of [`sums`] (the fields of [`TokenTotals`]).
+/// The summed columns, in the order of [`TokenTotals::to_array`].
 pub const SUMS: [CellColumn; SUM_COUNT] = [
     CellColumn { name: "requests", from_ledger: "1" },
     CellColumn { name: "prompt_tokens", from_ledger: "prompt_tokens" },
@@ -55,53 +55,8 @@ pub const SUMS: [CellColumn; SUM_COUNT] = [
     CellColumn { name: "rejected_prediction_tokens", from_ledger: "rejected_prediction_tokens" },
 ];
 
-/// How many sums a cell has.
-pub const SUM_COUNT: usize = 10;
-
-/// A cell's sums in [`SUMS`] order.
-pub fn sums(t: &TokenTotals) -> [u64; SUM_COUNT] {
-    [
-        t.requests,
-        t.prompt,
-        t.completion,
-        t.cached,
-        t.reasoning,
-        t.cache_write,
-        t.audio_prompt,
-        t.audio_completion,
-        t.accepted_prediction,
-        t.rejected_prediction,
-    ]
-}
-
-/// The sums of a stored cell, read in [`SUMS`] order.
-pub fn totals(
-    [
-        requests,
-        prompt,
-        completion,
-        cached,
-        reasoning,
-        cache_write,
-        audio_prompt,
-        audio_completion,
-        accepted_prediction,
-        rejected_prediction,
-    ]: [u64; SUM_COUNT],
-) -> TokenTotals {
-    TokenTotals {
-        requests,
-        prompt,
-        completion,
-        cached,
-        reasoning,
-        cache_write,
-        audio_prompt,
-        audio_completion,
-        accepted_prediction,
-        rejected_prediction,
-    }
-}
+/// How many sums a cell has: one per field of [`TokenTotals`].
+pub const SUM_COUNT: usize = TokenTotals::COUNT;
 
 /// A sum of a ledger expression that never fails, in either engine: SQLite's
 /// `SUM` fails with "integer overflow" past 2^63 and PostgreSQL's numeric
@@ -134,6 +89,13 @@ pub const CELLS_PER_STATEMENT: usize = 1_000;
 
 fn names(columns: &[CellColumn]) -> String {
     columns.iter().map(|c| c.name).collect::<Vec<_>>().join(", ")
+}
+
+/// `requests, prompt_tokens, …`: the summed columns, in
+/// [`TokenTotals::to_array`] order (the ledger's rollup tables share them).
+pub fn sum_columns() -> &'static str {
+    static SQL: LazyLock<String> = LazyLock::new(|| names(&SUMS));
+    &SQL
 }
 
 /// `tenant, day, party, …, reasoning_tokens`: every column, in bind order.
@@ -221,7 +183,10 @@ pub fn rebuild_days_sql() -> &'static str {
 pub const DELETE_DAYS_SQL: &str = "DELETE FROM usage_cells WHERE tenant = $1 AND day >= $2 AND day <= $3";
 
 /// The migration that last rebuilt `usage_cells` (it holds the text of
-/// [`rebuild_all_sql`], checked by a test).
+/// [`rebuild_all_sql`], checked by a test). A migration is a frozen copy:
+/// once released it is never edited (the migrator refuses a database whose
+/// applied migration changed), so a later change to [`KEY`] or [`SUMS`]
+/// comes with a new migration that rebuilds the cells again.
 pub const LATEST_CELLS_MIGRATION: &str = "0021_billing_dimensions.sql";
 
 /// Builds every cell from the whole ledger (the migration of an existing
@@ -303,7 +268,7 @@ macro_rules! bind_cell {
             .push_bind(cell.token_source.as_str())
             .push_bind(cell.service_tier.clone())
             .push_bind(cell.spilled_from.clone());
-        for sum in $crate::storage::sql::cells::sums(&cell.tokens) {
+        for sum in cell.tokens.to_array() {
             row.push_bind($crate::storage::sql::values::to_i64(sum));
         }
     }};
@@ -330,7 +295,7 @@ macro_rules! cell_from_row {
             token_source: $crate::storage::sql::values::token_source(&source)?,
             service_tier: row.try_get("service_tier")?,
             spilled_from: row.try_get("spilled_from")?,
-            tokens: $crate::storage::sql::cells::totals(sums),
+            tokens: $crate::domain::TokenTotals::from_array(sums),
         })
     }};
 }

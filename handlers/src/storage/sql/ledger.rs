@@ -130,7 +130,7 @@ macro_rules! aggregate_from_row {
                 for (sum, column) in sums.iter_mut().zip($crate::storage::sql::cells::SUMS) {
                     *sum = $crate::storage::sql::ledger::to_u64(row.try_get(column.name)?);
                 }
-                $crate::storage::sql::cells::totals(sums)
+                $crate::domain::TokenTotals::from_array(sums)
             },
         })
     }};
@@ -246,7 +246,7 @@ macro_rules! impl_sql_ledger {
                                 {
                                     *sum = to_u64(row.try_get(column.name)?);
                                 }
-                                $crate::storage::sql::cells::totals(sums)
+                                $crate::domain::TokenTotals::from_array(sums)
                             },
                         })
                     })

@@ -3,11 +3,12 @@
 //! for both engines; or as JSON documents in a [`ReportStore`] when the
 //! ledger is on Table Storage and there is no database.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+use super::cells::{SUM_COUNT, SUMS, sum_columns};
 use super::ledger::{day_text, parse_day, to_i64, to_u64, token_source};
 use crate::domain::{Currency, LineKind, Money, Period, Tenant, TokenTotals, UsageAggregate};
 use crate::storage::{LedgerPartition, ReportStore, ResultLine, RollupStore, StorageError, WriteCondition};
@@ -26,27 +27,52 @@ impl<P> SqlRollup<P> {
 }
 
 const AGG_DELETE: &str = "DELETE FROM usage_aggregates WHERE tenant = $1 AND day = $2 AND party = $3";
-const AGG_INSERT_HEAD: &str = "INSERT INTO usage_aggregates (tenant, day, party, model, deployment, token_source, \
-     service_tier, spilled_from, requests, prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens, \
-     cache_write_tokens, audio_prompt_tokens, audio_completion_tokens, accepted_prediction_tokens, \
-     rejected_prediction_tokens, rolled_up_at_us) ";
+/// The head of the aggregates' insert: the key, the sums in
+/// [`TokenTotals::to_array`] order, the time.
+fn agg_insert_head() -> &'static str {
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "INSERT INTO usage_aggregates (tenant, day, party, model, deployment, token_source, service_tier, \
+             spilled_from, {}, rolled_up_at_us) ",
+            sum_columns()
+        )
+    });
+    &SQL
+}
 /// Aggregate rows per INSERT: 19 parameters each, under SQLite's 32,766.
 const AGG_ROWS_PER_INSERT: usize = 1_000;
-const AGG_RANGE: &str = "SELECT day, party, model, deployment, token_source, service_tier, spilled_from, requests, \
-     prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens, cache_write_tokens, audio_prompt_tokens, \
-     audio_completion_tokens, accepted_prediction_tokens, rejected_prediction_tokens FROM usage_aggregates \
-     WHERE tenant = $1 AND day >= $2 AND day <= $3";
+fn agg_range() -> &'static str {
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "SELECT day, party, model, deployment, token_source, service_tier, spilled_from, {} \
+             FROM usage_aggregates WHERE tenant = $1 AND day >= $2 AND day <= $3",
+            sum_columns()
+        )
+    });
+    &SQL
+}
 const RESULTS_DELETE: &str = "DELETE FROM chargeback_results WHERE tenant = $1 AND period = $2";
-const RESULTS_INSERT: &str = "INSERT INTO chargeback_results (tenant, period, line, kind, business_unit, \
-     application, model, deployment, currency, requests, prompt_tokens, completion_tokens, cached_tokens, \
-     reasoning_tokens, amount_micros, computed_at_us, service_tier, spilled_from, cache_write_tokens, \
-     audio_prompt_tokens, audio_completion_tokens, accepted_prediction_tokens, rejected_prediction_tokens) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, \
-     $23)";
-const RESULTS_GET: &str = "SELECT kind, business_unit, application, model, deployment, currency, requests, \
-     prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens, amount_micros, service_tier, spilled_from, \
-     cache_write_tokens, audio_prompt_tokens, audio_completion_tokens, accepted_prediction_tokens, \
-     rejected_prediction_tokens FROM chargeback_results WHERE tenant = $1 AND period = $2 ORDER BY line";
+/// The columns of a result line before its sums, in bind order.
+const RESULT_HEAD: &str = "tenant, period, line, kind, business_unit, application, model, deployment, currency, \
+     amount_micros, computed_at_us, service_tier, spilled_from";
+const RESULT_HEAD_COUNT: usize = 13;
+fn results_insert() -> &'static str {
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        let params: Vec<String> = (1..=RESULT_HEAD_COUNT + SUM_COUNT).map(|n| format!("${n}")).collect();
+        format!("INSERT INTO chargeback_results ({RESULT_HEAD}, {}) VALUES ({})", sum_columns(), params.join(", "))
+    });
+    &SQL
+}
+fn results_get() -> &'static str {
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "SELECT kind, business_unit, application, model, deployment, currency, amount_micros, service_tier, \
+             spilled_from, {} FROM chargeback_results WHERE tenant = $1 AND period = $2 ORDER BY line",
+            sum_columns()
+        )
+    });
+    &SQL
+}
 
 /// The partitions' days as a closed range, and the set to keep of what it holds.
 fn plan_range(partitions: &[LedgerPartition]) -> Option<(String, String)> {
@@ -75,18 +101,18 @@ fn stored_currency(raw: &str) -> Result<Currency, StorageError> {
 /// cells' columns ([`super::cells::SUMS`]: requests, prompt, completion,
 /// cached, reasoning, then the billing dimensions of 2026).
 fn counts(t: TokenTotals) -> Vec<u64> {
-    super::cells::sums(&t).to_vec()
+    t.to_array().to_vec()
 }
 
 /// The totals of a stored document: a document written before the billing
 /// dimensions has five counts, the others are zero (it did not have them).
 fn totals(counts: &[u64]) -> Result<TokenTotals, StorageError> {
-    if counts.len() < 5 || counts.len() > super::cells::SUM_COUNT {
+    if counts.len() < 5 || counts.len() > SUM_COUNT {
         return Err(StorageError::Corrupt(format!("a rollup document has {} counts", counts.len())));
     }
-    let mut sums = [0u64; super::cells::SUM_COUNT];
+    let mut sums = [0u64; SUM_COUNT];
     sums[..counts.len()].copy_from_slice(counts);
-    Ok(super::cells::totals(sums))
+    Ok(TokenTotals::from_array(sums))
 }
 
 fn keep_planned(partitions: &[LedgerPartition], mut rows: Vec<UsageAggregate>) -> Vec<UsageAggregate> {
@@ -132,7 +158,7 @@ macro_rules! impl_sql_rollup {
                     .flat_map(|((partition, rows), day)| rows.iter().map(move |r| (partition, day, r)))
                     .collect();
                 for batch in rows.chunks(AGG_ROWS_PER_INSERT) {
-                    let mut insert = sqlx::QueryBuilder::new(AGG_INSERT_HEAD);
+                    let mut insert = sqlx::QueryBuilder::new(agg_insert_head());
                     insert.push_values(batch, |mut row, (partition, day, r)| {
                         row.push_bind(partition.tenant.as_str())
                             .push_bind(day.as_str())
@@ -142,7 +168,7 @@ macro_rules! impl_sql_rollup {
                             .push_bind(r.token_source.as_str())
                             .push_bind(r.service_tier.as_str())
                             .push_bind(r.spilled_from.as_str());
-                        for sum in super::cells::sums(&r.tokens) {
+                        for sum in r.tokens.to_array() {
                             row.push_bind(to_i64(sum));
                         }
                         row.push_bind(now);
@@ -161,7 +187,7 @@ macro_rules! impl_sql_rollup {
                 use sqlx::Row;
                 let Some((first, last)) = plan_range(partitions) else { return Ok(Vec::new()) };
                 let rows =
-                    sqlx::query(AGG_RANGE).bind(tenant.as_str()).bind(first).bind(last).fetch_all(&self.pool).await?;
+                    sqlx::query(agg_range()).bind(tenant.as_str()).bind(first).bind(last).fetch_all(&self.pool).await?;
                 let rows = rows
                     .iter()
                     .map(|row| {
@@ -183,7 +209,7 @@ macro_rules! impl_sql_rollup {
                 let mut tx = self.pool.begin().await?;
                 sqlx::query(RESULTS_DELETE).bind(tenant.as_str()).bind(&period).execute(&mut *tx).await?;
                 for (n, l) in lines.iter().enumerate() {
-                    sqlx::query(RESULTS_INSERT)
+                    let mut insert = sqlx::query(results_insert())
                         .bind(tenant.as_str())
                         .bind(&period)
                         .bind(i64::try_from(n).unwrap_or(i64::MAX))
@@ -193,22 +219,14 @@ macro_rules! impl_sql_rollup {
                         .bind(&l.model)
                         .bind(&l.deployment)
                         .bind(l.currency.as_str())
-                        .bind(to_i64(l.tokens.requests))
-                        .bind(to_i64(l.tokens.prompt))
-                        .bind(to_i64(l.tokens.completion))
-                        .bind(to_i64(l.tokens.cached))
-                        .bind(to_i64(l.tokens.reasoning))
                         .bind(stored_amount(l)?)
                         .bind(now)
                         .bind(&l.service_tier)
-                        .bind(&l.spilled_from)
-                        .bind(to_i64(l.tokens.cache_write))
-                        .bind(to_i64(l.tokens.audio_prompt))
-                        .bind(to_i64(l.tokens.audio_completion))
-                        .bind(to_i64(l.tokens.accepted_prediction))
-                        .bind(to_i64(l.tokens.rejected_prediction))
-                        .execute(&mut *tx)
-                        .await?;
+                        .bind(&l.spilled_from);
+                    for sum in l.tokens.to_array() {
+                        insert = insert.bind(to_i64(sum));
+                    }
+                    insert.execute(&mut *tx).await?;
                 }
                 tx.commit().await?;
                 Ok(())
@@ -216,7 +234,7 @@ macro_rules! impl_sql_rollup {
 
             async fn results(&self, tenant: &Tenant, period: Period) -> Result<Vec<ResultLine>, StorageError> {
                 use sqlx::Row;
-                let rows = sqlx::query(RESULTS_GET)
+                let rows = sqlx::query(results_get())
                     .bind(tenant.as_str())
                     .bind(period.to_string())
                     .fetch_all(&self.pool)
@@ -235,11 +253,11 @@ macro_rules! impl_sql_rollup {
                             service_tier: row.try_get("service_tier")?,
                             spilled_from: row.try_get("spilled_from")?,
                             tokens: {
-                                let mut sums = [0u64; super::cells::SUM_COUNT];
-                                for (sum, column) in sums.iter_mut().zip(super::cells::SUMS) {
+                                let mut sums = [0u64; SUM_COUNT];
+                                for (sum, column) in sums.iter_mut().zip(SUMS) {
                                     *sum = to_u64(row.try_get(column.name)?);
                                 }
-                                super::cells::totals(sums)
+                                TokenTotals::from_array(sums)
                             },
                             cost: amount.map(|m| Money::from_micros(m, currency.clone())),
                             currency,
