@@ -35,7 +35,9 @@ fn per_second(n: usize, d: Duration) -> f64 {
 
 fn main() {
     let first_day = chrono::NaiveDate::from_ymd_opt(2026, 10, 1).expect("date");
-    let generated = chargeback::cli::demo::traffic::generate(first_day, RECORDS, 7, 4);
+    // The three policy shapes, one record per event: the mix of docs/benchmarks.md.
+    use chargeback::cli::demo::traffic::{Mix, generate_mix};
+    let generated = generate_mix(first_day, RECORDS, 7, 4, Mix::Demo, None);
     let bytes: usize = generated.iter().map(|g| g.body.len()).sum();
     let events: Vec<Event> = generated
         .iter()

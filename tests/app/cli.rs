@@ -78,17 +78,58 @@ fn bad_arguments_get_a_clear_error() {
 fn the_demo_ingests_a_month_and_prints_usage_per_business_unit() {
     let dir = tempfile::tempdir().unwrap();
     let out = run_ok(chargeback(dir.path()).args(["demo", "--month", "2026-10", "--records", "3000"]));
-    for expected in ["Marketing", "Finance", "Customer Support", "R&D", "HR", "unassigned", "TOTAL", "dead-lettered"] {
+    for expected in
+        ["Marketing", "Finance", "Customer Support", "R&D", "HR", "Legal", "unassigned", "TOTAL", "dead-lettered"]
+    {
         assert!(out.contains(expected), "{expected} missing from:\n{out}");
     }
     let line = out.lines().find(|l| l.starts_with("Ingested:")).unwrap();
-    let count = |label: &str| -> u64 {
-        let rest = &line[line.find(label).unwrap() + label.len()..];
+    let count = |line: &str, label: &str| -> u64 {
+        let rest = &line[line.find(label).unwrap_or_else(|| panic!("{label} in {line}")) + label.len()..];
         rest.split_whitespace().next().unwrap().trim_end_matches(')').parse().unwrap()
     };
-    assert_eq!(count("received "), 3300, "3000 events plus 3 replayed batches of 100: {line}");
-    assert_eq!(count("accepted ") + count("duplicates ") + count("dead-lettered "), 3300, "{line}");
-    assert!(count("duplicates ") >= 290, "the replayed batches count as duplicates: {line}");
+    let (received, accepted, duplicates, dead_lettered, ignored) = (
+        count(line, "received "),
+        count(line, "accepted "),
+        count(line, "duplicates "),
+        count(line, "dead-lettered "),
+        count(line, "ignored "),
+    );
+    // 3000 events plus 3 replayed batches of 100; a resource-log event holds
+    // one record per chunk or call, and every record is accounted for.
+    assert!(received > 3300, "{line}");
+    assert_eq!(received, accepted + duplicates + dead_lettered + ignored, "{line}");
+    assert!(duplicates >= 290, "the replayed batches count as duplicates: {line}");
+    let calls = out.lines().find(|l| l.contains("API Management resource logs:")).unwrap();
+    assert!(count(calls, "logs: ") > 0 && count(calls, "subscription, ") > 0, "joined and unattributed calls: {calls}");
+
+    // The fourth shape's calls are attributed to their subscription's
+    // application, or unattributed when their gateway half never came.
+    let usage = |by: &str| -> serde_json::Value {
+        let json = run_ok(chargeback(dir.path()).args(["usage", "--month", "2026-10", "--by", by, "--format", "json"]));
+        serde_json::from_str(&json).unwrap()
+    };
+    let line_of = |report: &serde_json::Value, key: &str| -> serde_json::Value {
+        report["lines"].as_array().unwrap().iter().find(|l| l["key"] == key).cloned().unwrap_or_default()
+    };
+    let by_app = usage("app");
+    assert!(line_of(&by_app, "contract-analyzer")["requests"].as_u64().unwrap_or(0) > 100, "{by_app}");
+    assert!(line_of(&by_app, "unattributed")["requests"].as_u64().unwrap_or(0) > 0, "{by_app}");
+    assert!(by_app["total"]["cache_write_tokens"].as_u64().unwrap() > 0, "cache writes: {by_app}");
+    assert!(line_of(&usage("service-tier"), "priority")["requests"].as_u64().unwrap_or(0) > 0, "a priority tier");
+
+    // The statement keeps the priority tier and the spilled calls apart and
+    // the report shows them as such.
+    let reports = dir.path().join("reports/default/2026-10");
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(reports.join("chargeback.json")).unwrap()).unwrap();
+    let lines = json["lines"].as_array().unwrap();
+    let spilled: Vec<_> = lines.iter().filter(|l| l["spilled_from"] == "gpt-4o-prod").collect();
+    assert!(!spilled.is_empty() && spilled.iter().all(|l| l["deployment"] == "gpt-4o-std"), "{json:#}");
+    assert!(lines.iter().any(|l| l["service_tier"] == "priority"), "{json:#}");
+    let html = std::fs::read_to_string(reports.join("chargeback.html")).unwrap();
+    assert!(html.contains("spilled from gpt-4o-prod") && html.contains("priority tier"), "the report says so");
+
     // No demo subscription key is on disk.
     let bytes = all_bytes_under(dir.path());
     let text = String::from_utf8_lossy(&bytes);
@@ -106,7 +147,7 @@ fn the_demo_ends_with_the_months_report_and_its_budget_alerts_and_a_second_run_c
     let dir = tempfile::tempdir().unwrap();
     let first = run_ok(chargeback(dir.path()).args(["demo", "--month", "2026-10"]));
     for expected in [
-        "Chargeback 2026-10: 1617.49 USD in total",
+        "Chargeback 2026-10: 1618.28 USD in total",
         "Budget alert: R&D reached 100 % of its monthly budget",
         "Budget alert: Finance reached 80 % of its monthly budget",
         "reports/default/2026-10/chargeback.html",
@@ -123,7 +164,7 @@ fn the_demo_ends_with_the_months_report_and_its_budget_alerts_and_a_second_run_c
 
     let second = run_ok(chargeback(dir.path()).args(["demo", "--month", "2026-10"]));
     assert!(second.contains("Budget alerts: none new"), "{second}");
-    assert!(second.contains("Chargeback 2026-10: 1617.49 USD in total"), "{second}");
+    assert!(second.contains("Chargeback 2026-10: 1618.28 USD in total"), "{second}");
     assert_eq!(std::fs::read(reports.join("chargeback.html")).unwrap(), html, "the same report, byte for byte");
 }
 

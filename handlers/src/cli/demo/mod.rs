@@ -1,7 +1,9 @@
 //! `chargeback demo`: a month of synthetic API Management traffic, sent
 //! through the same ingestion as the Event Hub function (batches of up to
 //! 100 events per partition, with partition and sequence numbers), a few
-//! batches replayed as after a rebalance, then the month's usage per
+//! batches replayed as after a rebalance, the calls of API Management's
+//! resource logs joined (and, their grace period over, the ones whose gateway
+//! half never came counted as unattributed), then the month's usage per
 //! business unit, its rollup (priced, with a provisioned deployment), its
 //! report files and the budget alerts it raised. It calls the services the
 //! functions call, built by the composition root ([`super::App`]).
@@ -145,11 +147,16 @@ pub async fn run(settings: &Settings, app: &dyn App, args: DemoArgs) -> anyhow::
             },
         });
     }
+    // The month arrives as one backfill received just after it, so how long
+    // a resource-log call has waited for its caller does not depend on the
+    // clock: after the last batch the grace period is let pass.
+    let received =
+        first_day.checked_add_months(Months::new(1)).unwrap_or(first_day).and_time(chrono::NaiveTime::MIN).and_utc();
     let mut total = BatchOutcome::default();
     let mut replayed = Vec::new();
     let batches: Vec<&[Event]> = by_partition.values().flat_map(|events| events.chunks(BATCH)).collect();
     for (i, batch) in batches.iter().enumerate() {
-        total.add(&ingestor.ingest(batch).await?);
+        total.add(&ingestor.ingest_at(batch, received).await?);
         if i % (batches.len() / REPLAYED_BATCHES).max(1) == 1 && replayed.len() < REPLAYED_BATCHES {
             replayed.push(*batch);
         }
@@ -158,8 +165,10 @@ pub async fn run(settings: &Settings, app: &dyn App, args: DemoArgs) -> anyhow::
         }
     }
     for batch in replayed {
-        total.add(&ingestor.ingest(batch).await?);
+        total.add(&ingestor.ingest_at(batch, received).await?);
     }
+    let after_grace = received.checked_add_signed(ingestor.grace()).unwrap_or(received);
+    total.calls.add(ingestor.settle_overdue(&services.tenant, after_grace).await?);
 
     let mapping_path = settings.applications_path();
     if mapping_path.exists() {
@@ -171,8 +180,12 @@ pub async fn run(settings: &Settings, app: &dyn App, args: DemoArgs) -> anyhow::
 
     println!();
     println!(
-        "Ingested: received {}  accepted {}  duplicates {}  dead-lettered {}  (streamed, awaiting a count: {})",
-        total.received, total.accepted, total.duplicates, total.dead_lettered, total.pending_count
+        "Ingested: received {}  accepted {}  duplicates {}  dead-lettered {}  ignored {}  (streamed, awaiting a count: {})",
+        total.received, total.accepted, total.duplicates, total.dead_lettered, total.ignored, total.pending_count
+    );
+    println!(
+        "  API Management resource logs: {} calls joined to their subscription, {} unattributed (no gateway half after the grace period)",
+        total.calls.attributed, total.calls.unattributed
     );
     for (reason, n) in &total.reasons {
         println!("  dead-lettered {reason}: {n}");
@@ -204,13 +217,18 @@ pub async fn run(settings: &Settings, app: &dyn App, args: DemoArgs) -> anyhow::
 }
 
 /// The demo's deployments: the types the price catalogue knows, one
-/// provisioned (PTU) deployment with an hourly cost and a declared capacity,
+/// provisioned (PTU) deployment with an hourly cost and a declared capacity
+/// that spills over to a standard one (`gpt-4o-std`), a gpt-5 deployment
+/// whose cache writes the shipped catalogue has no price for (unpriced, with
+/// that reason),
 /// and the legacy deployment left out (its model has no price: it shows as
 /// unpriced). They sit in two Azure OpenAI accounts (made-up ARM ids), which
 /// the invoice bills.
 const DEMO_DEPLOYMENTS: &str = "\
 deployment,model,deployment_type,ptu_hourly_cost,capacity_tokens_per_minute,currency,resource_id,region
 gpt-4o-prod,gpt-4o-2024-08-06,provisioned,2.00,1500,USD,/subscriptions/00000000-0000-4000-8000-00000000d3e0/resourceGroups/rg-ai-demo/providers/Microsoft.CognitiveServices/accounts/oai-demo-swc,swedencentral
+gpt-4o-std,gpt-4o-2024-08-06,global,,,,/subscriptions/00000000-0000-4000-8000-00000000d3e0/resourceGroups/rg-ai-demo/providers/Microsoft.CognitiveServices/accounts/oai-demo-swc,swedencentral
+gpt-5-mini-global,gpt-5-mini-2025-08-07,global,,,,/subscriptions/00000000-0000-4000-8000-00000000d3e0/resourceGroups/rg-ai-demo/providers/Microsoft.CognitiveServices/accounts/oai-demo-swc,swedencentral
 gpt-4o-mini-std,gpt-4o-mini-2024-07-18,global,,,,/subscriptions/00000000-0000-4000-8000-00000000d3e0/resourceGroups/rg-ai-demo/providers/Microsoft.CognitiveServices/accounts/oai-demo-swc,swedencentral
 gpt-41-global,gpt-4.1-2025-04-14,global,,,,/subscriptions/00000000-0000-4000-8000-00000000d3e0/resourceGroups/rg-ai-demo/providers/Microsoft.CognitiveServices/accounts/oai-demo-swc,swedencentral
 o3-mini-dz,o3-mini-2025-01-31,data-zone,,,,/subscriptions/00000000-0000-4000-8000-00000000d3e0/resourceGroups/rg-ai-demo/providers/Microsoft.CognitiveServices/accounts/oai-demo-frc,francecentral
@@ -218,7 +236,7 @@ embed-large,text-embedding-3-large,regional,,,,/subscriptions/00000000-0000-4000
 ";
 
 /// The demo's monthly budgets (USD): R&D goes over, Finance past 80 %, Customer Support stays well under.
-const DEMO_BUDGETS: [(&str, &str); 3] = [("R&D", "40.00"), ("Finance", "85.00"), ("Customer Support", "100.00")];
+const DEMO_BUDGETS: [(&str, &str); 3] = [("R&D", "30.00"), ("Finance", "75.00"), ("Customer Support", "100.00")];
 
 /// Rolls the month up, writes its reports and checks the budgets as of the month's end.
 async fn rollup_and_alerts(settings: &Settings, services: &Services, period: Period) -> anyhow::Result<()> {
@@ -287,7 +305,7 @@ fn write_demo_mapping(path: &std::path::Path, fingerprinter: &Fingerprinter, see
         let Some(bu) = app.business_unit else { continue };
         let party = match app.logging {
             traffic::Logging::V1App => app.name.to_owned(),
-            traffic::Logging::V1Subscription => traffic::subscription_id(&app),
+            traffic::Logging::V1Subscription | traffic::Logging::ResourceLogs => traffic::subscription_id(&app),
             traffic::Logging::ApimSample | traffic::Logging::ApimFullBody => {
                 fingerprinter.fingerprint(&traffic::subscription_key(&app, seed)).to_string()
             }

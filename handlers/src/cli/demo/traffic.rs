@@ -1,7 +1,10 @@
 //! Synthetic but realistic API Management traffic for one month: several
-//! business units and applications, several models, all three record shapes,
-//! streamed responses without usage, poison records and replayed batches.
-//! Deterministic for a given seed.
+//! business units and applications, several models, all four record shapes
+//! (the three our policies write, and API Management's resource logs with
+//! their two halves in separate events), streamed responses without usage,
+//! cache writes, a priority tier, calls spilled over from the provisioned
+//! deployment, poison records and replayed batches. Deterministic for a given
+//! seed.
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Timelike, Utc, Weekday};
 use rand::rngs::StdRng;
@@ -19,6 +22,10 @@ pub enum Logging {
     ApimSample,
     /// APIM forwarding full bodies (raw key in `appSubscriptionKey`).
     ApimFullBody,
+    /// API Management's own resource logs from a diagnostic setting: a
+    /// `GatewayLlmLogs` half (tokens) and a `GatewayLogs` half (the
+    /// subscription id) per call, in separate events.
+    ResourceLogs,
 }
 
 /// One application of the demo estate.
@@ -36,6 +43,8 @@ pub struct DemoApp {
     pub deployments: &'static [(&'static str, &'static str)],
     /// Share of its calls that are streamed (per mille).
     pub streamed_per_mille: u32,
+    /// Share of its calls served at the priority tier (per mille; v1 records).
+    pub priority_per_mille: u32,
 }
 
 const GPT4O: (&str, &str) = ("gpt-4o-prod", "gpt-4o-2024-08-06");
@@ -44,6 +53,9 @@ const GPT41: (&str, &str) = ("gpt-41-global", "gpt-4.1-2025-04-14");
 const O3_MINI: (&str, &str) = ("o3-mini-dz", "o3-mini-2025-01-31");
 const EMBED: (&str, &str) = ("embed-large", "text-embedding-3-large");
 const GPT35: (&str, &str) = ("legacy-35", "gpt-35-turbo-0125");
+const GPT5_MINI: (&str, &str) = ("gpt-5-mini-global", "gpt-5-mini-2025-08-07");
+/// The standard deployment the provisioned `gpt-4o-prod` spills over to.
+const GPT4O_SPILLOVER: &str = "gpt-4o-std";
 
 /// The demo estate.
 pub fn apps() -> Vec<DemoApp> {
@@ -55,6 +67,7 @@ pub fn apps() -> Vec<DemoApp> {
             weight: 18,
             deployments: &[GPT4O, GPT4O_MINI],
             streamed_per_mille: 120,
+            priority_per_mille: 0,
         },
         DemoApp {
             name: "campaign-writer",
@@ -63,6 +76,7 @@ pub fn apps() -> Vec<DemoApp> {
             weight: 8,
             deployments: &[GPT35],
             streamed_per_mille: 0,
+            priority_per_mille: 0,
         },
         DemoApp {
             name: "finance-assistant",
@@ -71,6 +85,7 @@ pub fn apps() -> Vec<DemoApp> {
             weight: 10,
             deployments: &[GPT41, GPT4O_MINI],
             streamed_per_mille: 50,
+            priority_per_mille: 0,
         },
         DemoApp {
             name: "invoice-extractor",
@@ -79,6 +94,7 @@ pub fn apps() -> Vec<DemoApp> {
             weight: 7,
             deployments: &[GPT4O],
             streamed_per_mille: 0,
+            priority_per_mille: 0,
         },
         DemoApp {
             name: "support-bot",
@@ -87,6 +103,7 @@ pub fn apps() -> Vec<DemoApp> {
             weight: 22,
             deployments: &[GPT4O_MINI],
             streamed_per_mille: 200,
+            priority_per_mille: 40,
         },
         DemoApp {
             name: "ticket-triage",
@@ -95,14 +112,16 @@ pub fn apps() -> Vec<DemoApp> {
             weight: 9,
             deployments: &[GPT4O_MINI, EMBED],
             streamed_per_mille: 0,
+            priority_per_mille: 0,
         },
         DemoApp {
             name: "code-review",
             business_unit: Some("R&D"),
             logging: Logging::V1App,
             weight: 8,
-            deployments: &[O3_MINI, GPT41],
+            deployments: &[O3_MINI, GPT41, GPT5_MINI],
             streamed_per_mille: 80,
+            priority_per_mille: 0,
         },
         DemoApp {
             name: "research-rag",
@@ -111,6 +130,7 @@ pub fn apps() -> Vec<DemoApp> {
             weight: 10,
             deployments: &[EMBED, GPT41],
             streamed_per_mille: 30,
+            priority_per_mille: 0,
         },
         DemoApp {
             name: "hr-helpdesk",
@@ -119,6 +139,16 @@ pub fn apps() -> Vec<DemoApp> {
             weight: 5,
             deployments: &[GPT4O_MINI],
             streamed_per_mille: 0,
+            priority_per_mille: 0,
+        },
+        DemoApp {
+            name: "contract-analyzer",
+            business_unit: Some("Legal"),
+            logging: Logging::ResourceLogs,
+            weight: 6,
+            deployments: &[GPT41, GPT4O],
+            streamed_per_mille: 100,
+            priority_per_mille: 0,
         },
         DemoApp {
             name: "shadow-script",
@@ -127,6 +157,7 @@ pub fn apps() -> Vec<DemoApp> {
             weight: 3,
             deployments: &[GPT4O],
             streamed_per_mille: 0,
+            priority_per_mille: 0,
         },
     ]
 }
@@ -159,9 +190,16 @@ pub struct GeneratedEvent {
 /// Which applications a generated month's traffic comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Mix {
-    /// The whole demo estate: all three record shapes.
+    /// The demo estate's applications that log with a policy: the three
+    /// policy-written record shapes, one record per event (the mix of
+    /// `docs/benchmarks.md`, measured before it had cache writes, a priority
+    /// tier and spilled calls).
     #[default]
     Demo,
+    /// The whole demo estate, what `chargeback demo` sends: the demo mix and
+    /// the application whose gateway streams API Management's resource logs
+    /// (two halves per call, in separate events).
+    Full,
     /// Only the applications logging with the APIM sample policy (PascalCase
     /// records without an id, raw keys): the legacy shape.
     LegacySample,
@@ -172,16 +210,18 @@ impl Mix {
     pub fn apps(self) -> Vec<DemoApp> {
         let all = apps();
         match self {
-            Self::Demo => all,
+            Self::Demo => all.into_iter().filter(|a| a.logging != Logging::ResourceLogs).collect(),
+            Self::Full => all,
             Self::LegacySample => all.into_iter().filter(|a| a.logging == Logging::ApimSample).collect(),
         }
     }
 }
 
-/// Generates `count` events for the month starting on `first_day`, at
-/// random times of the month. About 0.5 % are poison records of several kinds.
+/// Generates `count` events of the whole demo estate ([`Mix::Full`]) for the
+/// month starting on `first_day`, at random times of the month. About 0.5 %
+/// are poison records of several kinds.
 pub fn generate(first_day: NaiveDate, count: usize, seed: u64, partitions: u32) -> Vec<GeneratedEvent> {
-    generate_mix(first_day, count, seed, partitions, Mix::Demo, None)
+    generate_mix(first_day, count, seed, partitions, Mix::Full, None)
 }
 
 /// The times of `count` calls of the month starting on `first_day`, in time
@@ -209,7 +249,11 @@ pub fn generate_mix(
     let days = month_days(first_day);
     let mut rng = StdRng::seed_from_u64(seed);
     let mut events = Vec::with_capacity(count);
-    for n in 0..count {
+    // Events sent later than their call (the other half of a resource-log
+    // call, a resent one): (how many events go out before it, the event).
+    let mut later: Vec<(usize, GeneratedEvent)> = Vec::new();
+    let mut n = 0;
+    while events.len() < count {
         let mut pick = rng.random_range(0..total_weight);
         let app = apps
             .iter()
@@ -227,13 +271,29 @@ pub fn generate_mix(
             None => business_time(&mut rng, first_day, days),
         };
         let partition = u32::try_from(fnv(app.name) % u64::from(partitions)).unwrap_or(0);
-        let body = if rng.random_range(0..1000) < 5 {
-            poison(&mut rng, app, at, seed, n)
+        if rng.random_range(0..1000) < 5 {
+            events.push(GeneratedEvent { body: poison(&mut rng, app, at, seed, n), partition });
+        } else if app.logging == Logging::ResourceLogs {
+            for (delay, body) in resource_log_events(&mut rng, app, at, seed, n) {
+                let event = GeneratedEvent { body, partition };
+                if delay == 0 { events.push(event) } else { later.push((events.len() + delay, event)) }
+            }
         } else {
-            record(&mut rng, app, at, seed, n)
-        };
-        events.push(GeneratedEvent { body, partition });
+            events.push(GeneratedEvent { body: record(&mut rng, app, at, seed, n), partition });
+        }
+        let mut i = 0;
+        while i < later.len() {
+            if later[i].0 <= events.len() {
+                events.push(later.remove(i).1);
+            } else {
+                i += 1;
+            }
+        }
+        n += 1;
     }
+    events.extend(later.into_iter().map(|(_, event)| event));
+    // Exactly `count` events: a half cut off here is one whose partner never comes.
+    events.truncate(count);
     events
 }
 
@@ -268,43 +328,91 @@ struct Tokens {
     prompt: u64,
     completion: u64,
     cached: u64,
+    cache_write: u64,
     reasoning: u64,
 }
 
 fn tokens(rng: &mut StdRng, model: &str) -> Tokens {
     if model.starts_with("text-embedding") {
-        return Tokens { prompt: rng.random_range(8..2000), completion: 0, cached: 0, reasoning: 0 };
+        return Tokens { prompt: rng.random_range(8..2000), completion: 0, cached: 0, cache_write: 0, reasoning: 0 };
     }
     let prompt = rng.random_range(40..6000);
     let completion = rng.random_range(5..1200);
     let cached = if prompt > 1024 && rng.random_range(0..3) == 0 { (prompt / 1024) * 1024 / 2 } else { 0 };
-    let reasoning = if model.starts_with("o3") { completion * rng.random_range(30..80) / 100 } else { 0 };
-    Tokens { prompt, completion, cached, reasoning }
+    // gpt-5 models report the prompt prefix they wrote to the cache on a miss.
+    let cache_write = if model.starts_with("gpt-5") && cached == 0 && prompt > 1024 && rng.random_range(0..2) == 0 {
+        (prompt / 1024) * 1024 / 2
+    } else {
+        0
+    };
+    let reasoning = if model.starts_with("o3") || model.starts_with("gpt-5") {
+        completion * rng.random_range(30..80) / 100
+    } else {
+        0
+    };
+    Tokens { prompt, completion, cached, cache_write, reasoning }
+}
+
+/// The deployment that served a call to `deployment` and the one it spilled
+/// over from: at the morning peak of working days a third of the provisioned
+/// deployment's calls find it full (429) and Azure OpenAI serves them from the
+/// standard deployment.
+fn served(rng: &mut StdRng, deployment: &'static str, at: DateTime<Utc>) -> (&'static str, Option<&'static str>) {
+    let peak = (9..12).contains(&at.hour()) && !matches!(at.weekday(), Weekday::Sat | Weekday::Sun);
+    if deployment == GPT4O.0 && peak && rng.random_range(0..3) == 0 {
+        (GPT4O_SPILLOVER, Some(deployment))
+    } else {
+        (deployment, None)
+    }
 }
 
 fn operation(model: &str) -> &'static str {
-    if model.starts_with("text-embedding") { "embeddings" } else { "chat.completions" }
+    if model.starts_with("text-embedding") {
+        "embeddings"
+    } else if model.starts_with("gpt-5") {
+        "responses"
+    } else {
+        "chat.completions"
+    }
 }
 
 fn record(rng: &mut StdRng, app: &DemoApp, at: DateTime<Utc>, seed: u64, n: usize) -> String {
     let (deployment, model) = app.deployments[rng.random_range(0..app.deployments.len())];
     let t = tokens(rng, model);
     let streamed = !model.starts_with("text-embedding") && rng.random_range(0..1000) < app.streamed_per_mille;
-    let usage = json!({
-        "prompt_tokens": t.prompt, "completion_tokens": t.completion, "total_tokens": t.prompt + t.completion,
-        "prompt_tokens_details": {"cached_tokens": t.cached},
-        "completion_tokens_details": {"reasoning_tokens": t.reasoning}
-    });
+    let usage = if operation(model) == "responses" {
+        // The Responses API's names (cache writes: gpt-5 models).
+        json!({
+            "input_tokens": t.prompt, "output_tokens": t.completion, "total_tokens": t.prompt + t.completion,
+            "input_tokens_details": {"cached_tokens": t.cached, "cache_write_tokens": t.cache_write},
+            "output_tokens_details": {"reasoning_tokens": t.reasoning}
+        })
+    } else {
+        json!({
+            "prompt_tokens": t.prompt, "completion_tokens": t.completion, "total_tokens": t.prompt + t.completion,
+            "prompt_tokens_details": {"cached_tokens": t.cached},
+            "completion_tokens_details": {"reasoning_tokens": t.reasoning}
+        })
+    };
     let key = subscription_key(app, seed);
     match app.logging {
         Logging::V1App | Logging::V1Subscription => {
+            let (served_by, spilled_from) = served(rng, deployment, at);
             let mut record = json!({
                 "schema": "usage.v1", "id": request_id(seed, n),
                 "timestamp": at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-                "subscription_id": subscription_id(app), "deployment": deployment, "model": model,
+                "subscription_id": subscription_id(app), "deployment": served_by, "model": model,
                 "operation": operation(model), "status": 200, "streamed": streamed,
                 "latency_ms": rng.random_range(200..9000),
             });
+            // What the policy logs from the response headers after a spillover,
+            // and the tier the response says it was billed at.
+            if let Some(from) = spilled_from {
+                record["spilled_from"] = json!(from);
+            }
+            if rng.random_range(0..1000) < app.priority_per_mille {
+                record["service_tier"] = json!("priority");
+            }
             if app.logging == Logging::V1App {
                 record["application"] = json!(app.name);
                 record["user"] = json!(format!("user-{}", rng.random_range(1..60)));
@@ -337,7 +445,131 @@ fn record(rng: &mut StdRng, app: &DemoApp, at: DateTime<Utc>, seed: u64, n: usiz
                          "usage": usage},
         })
         .to_string(),
+        // Poison records start from one record; the usual split is resource_log_events.
+        Logging::ResourceLogs => {
+            let call = Call { at, correlation: &request_id(seed, n), n, deployment, model, streamed };
+            json!({"records": [llm_log(&call, &t, 0)]}).to_string()
+        }
     }
+}
+
+/// The resource-log records of one call, as events with how many other
+/// events go out before each (0: now). The `GatewayLlmLogs` half (its chunks
+/// in one event, tokens on the first; one call in five is long enough to be
+/// split) and the `GatewayLogs` half travel separately, in either order and
+/// often in different batches; one call in 40 loses its gateway half (it ends
+/// `unattributed`), one in 100 has its LLM half sent twice, and one gateway
+/// event in 20 also holds a record of another API (not usage).
+fn resource_log_events(
+    rng: &mut StdRng,
+    app: &DemoApp,
+    at: DateTime<Utc>,
+    seed: u64,
+    n: usize,
+) -> Vec<(usize, String)> {
+    let (deployment, model) = app.deployments[rng.random_range(0..app.deployments.len())];
+    let t = tokens(rng, model);
+    let streamed = rng.random_range(0..1000) < app.streamed_per_mille;
+    let (served_by, spilled_from) = served(rng, deployment, at);
+    let correlation = request_id(seed, n);
+    let chunks = if rng.random_range(0..5) == 0 { rng.random_range(2..4) } else { 1 };
+    let call = Call { at, correlation: &correlation, n, deployment, model, streamed };
+    let llm: Vec<_> = (0..chunks).map(|i| llm_log(&call, &t, i)).collect();
+    let llm = json!({"records": llm}).to_string();
+    let mut headers = json!({"x-ms-deployment-name": served_by, "x-ms-region": "Sweden Central"});
+    if let Some(from) = spilled_from {
+        headers["x-ms-spillover-from-deployment"] = json!(from);
+        headers["x-ms-spillover-error"] = json!("429");
+    }
+    let openai = ("azure-openai", "ChatCompletions_Create");
+    let mut records =
+        vec![gateway_log(at, &correlation, openai, &subscription_id(app), headers, rng.random_range(300..9000))];
+    if rng.random_range(0..20) == 0 {
+        let other = request_id(seed ^ 0x006f_7468_6572, n);
+        let directory = ("hr-directory", "get-employee");
+        records.push(gateway_log(at, &other, directory, "sub-intranet", json!({}), rng.random_range(5..80)));
+    }
+    let gateway = json!({"records": records}).to_string();
+    let lag = rng.random_range(1..400);
+    let mut events = if rng.random_range(0..2) == 0 {
+        vec![(0, llm.clone()), (lag, gateway)]
+    } else {
+        vec![(0, gateway), (lag, llm.clone())]
+    };
+    if rng.random_range(0..40) == 0 {
+        events.retain(|(_, body)| body == &llm);
+        events[0].0 = 0;
+    }
+    if rng.random_range(0..100) == 0 {
+        events.push((rng.random_range(500..2000), llm));
+    }
+    events
+}
+
+/// What both halves of a resource-log call say about it.
+struct Call<'a> {
+    at: DateTime<Utc>,
+    correlation: &'a str,
+    n: usize,
+    deployment: &'a str,
+    model: &'a str,
+    streamed: bool,
+}
+
+/// The demo's API Management instance (a made-up ARM id).
+const APIM_RESOURCE_ID: &str = "/SUBSCRIPTIONS/00000000-0000-4000-8000-00000000D3E0/RESOURCEGROUPS/RG-AI-DEMO/PROVIDERS/MICROSOFT.APIMANAGEMENT/SERVICE/APIM-DEMO";
+
+/// A resource log's `time`: seven fractional digits, as Azure Monitor writes it.
+fn resource_log_time(at: DateTime<Utc>) -> String {
+    format!("{}0000Z", at.format("%Y-%m-%dT%H:%M:%S%.3f"))
+}
+
+/// A `GatewayLlmLogs` record: chunk `sequence` of a call's messages, the
+/// tokens on the first chunk only (continuation chunks state no counts and
+/// name no deployment).
+fn llm_log(call: &Call<'_>, t: &Tokens, sequence: u32) -> serde_json::Value {
+    let counting = sequence == 0;
+    let (prompt, completion, cached) = if counting { (t.prompt, t.completion, t.cached) } else { (0, 0, 0) };
+    json!({
+        "time": resource_log_time(call.at), "resourceId": APIM_RESOURCE_ID,
+        "operationName": "Microsoft.ApiManagement/GatewayLlmLogs", "category": "GatewayLlmLogs",
+        "resultType": "Succeeded", "correlationId": call.correlation, "level": "Informational",
+        "location": "Sweden Central",
+        "properties": {
+            "correlationId": call.correlation, "requestId": format!("chatcmpl-l{}", call.n),
+            "deploymentName": if counting { call.deployment } else { "" }, "modelName": call.model,
+            "operationName": "ChatCompletions_Create", "apiVersion": "2024-10-21",
+            "promptTokens": prompt, "completionTokens": completion, "totalTokens": prompt + completion,
+            "promptCachedTokens": cached, "isStreamCompletion": call.streamed, "region": "swedencentral",
+            "sequenceNumber": sequence,
+            "requestMessages": [{"role": "user", "content": "Flag the indemnity clauses of this contract."}],
+            "responseMessages": [{"role": "assistant", "content": "Clauses 7.2 and 11.4 cap liability."}],
+        },
+    })
+}
+
+/// A `GatewayLogs` record of a call to an API operation: its caller (the
+/// APIM subscription) and the response headers the gateway logs.
+fn gateway_log(
+    at: DateTime<Utc>,
+    correlation: &str,
+    (api_id, operation_id): (&str, &str),
+    subscription: &str,
+    headers: serde_json::Value,
+    duration_ms: u64,
+) -> serde_json::Value {
+    json!({
+        "time": resource_log_time(at), "resourceId": APIM_RESOURCE_ID,
+        "operationName": "Microsoft.ApiManagement/GatewayLogs", "category": "GatewayLogs",
+        "resultType": "Succeeded", "resultSignature": "200", "durationMs": duration_ms,
+        "callerIpAddress": "203.0.113.7", "correlationId": correlation, "location": "Sweden Central",
+        "properties": {
+            "method": "POST", "responseCode": 200, "backendResponseCode": 200, "apiId": api_id,
+            "operationId": operation_id, "apimSubscriptionId": subscription, "productId": "ai-standard",
+            "userId": "1", "backendId": "aoai-demo-swc", "correlationId": correlation,
+            "backendResponseHeaders": headers,
+        },
+    })
 }
 
 fn sse_body(model: &str, n: usize) -> String {
