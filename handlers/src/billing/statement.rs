@@ -923,6 +923,29 @@ mod tests {
             (600_300, 40, 5, 7, 11)
         );
         assert_eq!((s.unpriced.requests, s.unpriced.cache_write_tokens), (3, 300));
+
+        // The FOCUS rows say the tier, and a priority price has its own SkuPriceId.
+        let files = crate::billing::render::render(&s);
+        let focus = &files.iter().find(|(name, _)| name == "focus.csv").unwrap().1;
+        let mut reader = csv::Reader::from_reader(focus.as_slice());
+        let header = reader.headers().unwrap().clone();
+        let column = |name: &str| header.iter().position(|h| h == name).unwrap();
+        let (tier, price_id, app) = (column("x_ServiceTier"), column("SkuPriceId"), column("x_Application"));
+        let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+        let priority: Vec<&str> = rows.iter().filter(|r| &r[tier] == "priority").map(|r| &r[price_id]).collect();
+        assert_eq!(
+            priority,
+            [
+                "azure-openai/gpt-4o/global/input/priority/2026-01-01",
+                "azure-openai/gpt-4o/global/output/priority/2026-01-01"
+            ]
+        );
+        let plain: Vec<(&str, &str)> = rows
+            .iter()
+            .filter(|r| &r[app] == "Claims bot" && &r[tier] != "priority")
+            .map(|r| (&r[tier], &r[price_id]))
+            .collect();
+        assert!(plain.contains(&("default", "azure-openai/gpt-4o/global/input/2026-01-01")), "{plain:?}");
     }
 
     #[test]

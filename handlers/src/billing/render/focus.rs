@@ -216,6 +216,7 @@ fn base(statement: &Statement, line: &ChargeLine) -> Row {
         .set("x_Model", line.model.as_str())
         .set("x_Deployment", line.deployment.as_str())
         .set("x_DeploymentType", line.deployment_type.as_str())
+        .set("x_ServiceTier", line.service_tier.as_str())
         .set("x_LineKind", line.kind.as_str())
         .set("x_Note", line.note.as_str());
     if let Some(account) = &line.resource_id {
@@ -242,6 +243,16 @@ fn tags(line: &ChargeLine) -> String {
 
 fn sku_id(line: &ChargeLine, model: &str) -> String {
     format!("azure-openai/{model}/{}", line.deployment_type)
+}
+
+/// `<sku>/<token kind>/<effective from>`, with the tier before the date when
+/// the response named one other than the default: a priority price is
+/// another price of the same meter, so it needs its own id.
+fn sku_price_id(sku: &str, line: &ChargeLine, m: &MeterCharge, from: chrono::NaiveDate) -> String {
+    match line.service_tier.as_str() {
+        "" | "default" => format!("{sku}/{}/{from}", m.meter.slug()),
+        tier => format!("{sku}/{}/{tier}/{from}", m.meter.slug()),
+    }
 }
 
 fn who(line: &ChargeLine) -> String {
@@ -280,7 +291,7 @@ fn usage_row(statement: &Statement, line: &ChargeLine, m: &MeterCharge) -> Row {
         .set("ConsumedUnit", "Tokens")
         .set("SkuId", sku.as_str())
         .set("SkuMeter", m.meter.name())
-        .set("SkuPriceId", format!("{sku}/{}/{}", m.meter.slug(), price.effective_from))
+        .set("SkuPriceId", sku_price_id(&sku, line, m, price.effective_from))
         .set("SkuPriceDetails", details.to_string())
         .set("x_TokenSource", m.token_source.as_str())
         .set(
