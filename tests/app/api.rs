@@ -40,6 +40,20 @@ pub async fn spawn_api() -> ApiApp {
 }
 
 impl ApiApp {
+    /// The status of `period`'s rollup once it has completed or failed
+    /// (polled every 100 ms, for 30 s at most: then the last status seen).
+    pub async fn rollup_status_when_over(&self, period: &str) -> Value {
+        let mut status = Value::Null;
+        for _ in 0..300 {
+            status = self.get_json(&format!("/api/rollups/{period}")).await;
+            if status["runtimeStatus"] == "Completed" || status["runtimeStatus"] == "Failed" {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        status
+    }
+
     pub async fn call(&self, method: Method, path_and_query: &str, body: Option<Value>) -> reqwest::Response {
         let mut request = self
             .app
@@ -183,14 +197,7 @@ async fn rollup_and_chargeback(api: &ApiApp) {
     let started = api.call(Method::POST, "/api/rollups/2026-11", None).await;
     assert_eq!(started.status(), StatusCode::ACCEPTED, "{:?}", started.text().await);
     assert_eq!(started.headers()["location"], "/api/rollups/2026-11");
-    let mut status = Value::Null;
-    for _ in 0..300 {
-        status = api.get_json("/api/rollups/2026-11").await;
-        if status["runtimeStatus"] == "Completed" || status["runtimeStatus"] == "Failed" {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let status = api.rollup_status_when_over("2026-11").await;
     assert_eq!(status["runtimeStatus"], "Completed", "{status}");
     assert_eq!(status["chunks"]["total"], 3, "sub-a and sub-b on the 26th, sub-b on the 27th: {status}");
 

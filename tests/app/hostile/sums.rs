@@ -63,14 +63,7 @@ async fn month_stays_readable(api: &ApiApp, cli_env: &[(&str, &str)]) {
     assert_eq!(usage["total"]["total_tokens"], expected, "{usage}");
     let started = api.call(Method::POST, "/api/rollups/2026-11", None).await;
     assert_eq!(started.status(), StatusCode::ACCEPTED);
-    let mut status = Value::Null;
-    for _ in 0..300 {
-        status = api.get_json("/api/rollups/2026-11").await;
-        if status["runtimeStatus"] == "Completed" || status["runtimeStatus"] == "Failed" {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let status = api.rollup_status_when_over("2026-11").await;
     assert_eq!(status["runtimeStatus"], "Completed", "{status}");
 }
 

@@ -54,14 +54,7 @@ async fn a_month_at_the_maximum_stays_readable(api: &ApiApp, cli_env: &[(&str, &
     // The rollup and its chargeback.
     let started = api.call(Method::POST, "/api/rollups/2026-11", None).await;
     assert_eq!(started.status(), StatusCode::ACCEPTED, "{:?}", started.text().await);
-    let mut status = Value::Null;
-    for _ in 0..300 {
-        status = api.get_json("/api/rollups/2026-11").await;
-        if status["runtimeStatus"] == "Completed" || status["runtimeStatus"] == "Failed" {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let status = api.rollup_status_when_over("2026-11").await;
     assert_eq!(status["runtimeStatus"], "Completed", "{status}");
     let chargeback = api.get_json("/api/chargeback/2026-11").await;
     let tokens: u64 = chargeback["lines"]
